@@ -1,0 +1,6 @@
+/**
+ * The data path of every training run: Hugging Face-style {@code Dataset}s held as Arrow record batches,
+ * memory-mapped from an Arrow IPC cache, with loaders, transforms, streaming, sharding by rank, tokenizers,
+ * collators and the {@code DataLoader} that yields batches. It knows nothing of training.
+ */
+package io.sparkformers.datasets;

@@ -1,0 +1,65 @@
+package io.sparkformers.jobs;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.Properties;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code sparkformers} command: the entry point of {@code ./sparkformers} and of
+ * {@code spark-submit --class io.sparkformers.jobs.SparkformersCommand}. Subcommands are listed in the
+ * annotation below; each lives in its own class in this package.
+ */
+@Command(
+    name = "sparkformers",
+    mixinStandardHelpOptions = true,
+    versionProvider = SparkformersCommand.Version.class,
+    description = "Train and evaluate models the Hugging Face way, on Apache Spark.",
+    subcommands = {CommandLine.HelpCommand.class})
+public final class SparkformersCommand implements Runnable {
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    // No subcommand: show what there is, and fail so that a scheduler notices a mistyped job.
+    throw new CommandLine.ParameterException(spec.commandLine(), "Missing subcommand");
+  }
+
+  /** Builds the command line, with its exit codes: 0 success, 1 a failed job, 2 a usage error. */
+  public static CommandLine commandLine() {
+    return new CommandLine(new SparkformersCommand());
+  }
+
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The versions baked into the jar at build time. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      Properties p = load();
+      return new String[] {
+        "sparkformers " + p.getProperty("version"),
+        "Spark " + p.getProperty("spark.version") + ", DJL " + p.getProperty("djl.version")
+            + ", Java " + System.getProperty("java.version")
+      };
+    }
+
+    static Properties load() {
+      Properties p = new Properties();
+      try (InputStream in = SparkformersCommand.class.getResourceAsStream("version.properties")) {
+        if (in == null) {
+          throw new IllegalStateException("version.properties is missing from the jar");
+        }
+        p.load(in);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+      return p;
+    }
+  }
+}

@@ -1,0 +1,49 @@
+package io.sparkformers.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class SparkformersCommandTest {
+
+  private final StringWriter out = new StringWriter();
+  private final StringWriter err = new StringWriter();
+
+  private int run(String... args) {
+    CommandLine cli = SparkformersCommand.commandLine();
+    cli.setOut(new PrintWriter(out));
+    cli.setErr(new PrintWriter(err));
+    return cli.execute(args);
+  }
+
+  @Test
+  void versionNamesTheBuiltVersionAndSpark() {
+    assertEquals(0, run("--version"));
+    String[] lines = out.toString().split("\n");
+    assertEquals("sparkformers 0.1.0-SNAPSHOT", lines[0]);
+    assertTrue(lines[1].startsWith("Spark 4.0.1, DJL 0.36.0, Java "), lines[1]);
+  }
+
+  @Test
+  void helpListsUsageAndTheHelpSubcommand() {
+    assertEquals(0, run("--help"));
+    assertTrue(out.toString().startsWith("Usage: sparkformers [-hV] [COMMAND]"), out.toString());
+    assertTrue(out.toString().contains("help "), out.toString());
+  }
+
+  @Test
+  void noSubcommandIsAUsageError() {
+    assertEquals(2, run());
+    assertTrue(err.toString().contains("Missing subcommand"), err.toString());
+  }
+
+  @Test
+  void unknownOptionIsAUsageErrorNamingIt() {
+    assertEquals(2, run("--frobnicate"));
+    assertTrue(err.toString().contains("Unknown option: '--frobnicate'"), err.toString());
+  }
+}
