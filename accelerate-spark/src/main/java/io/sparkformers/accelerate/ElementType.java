@@ -1,0 +1,20 @@
+package io.sparkformers.accelerate;
+
+/** The element types collectives move and reduce; buffers hold them little-endian (native order). */
+public enum ElementType {
+  FLOAT32(4),
+  FLOAT16(2),
+  INT32(4),
+  INT64(8);
+
+  private final int bytes;
+
+  ElementType(int bytes) {
+    this.bytes = bytes;
+  }
+
+  /** Size of one element in bytes. */
+  public int bytes() {
+    return bytes;
+  }
+}

@@ -1,0 +1,44 @@
+package io.sparkformers.training.models;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Parameter;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * A model with Hugging Face's parameter names, loaded from and saved to a Hugging Face model folder
+ * ({@code config.json} + {@code model.safetensors}). The contract between the models and the Trainer:
+ * the Trainer only ever sees this interface.
+ */
+public interface PreTrainedModel extends AutoCloseable {
+
+  /** {@code model_type} as written in config.json: {@code gpt2}, {@code bert}, {@code mlp}, ... */
+  String modelType();
+
+  /** The manager that owns every parameter of this model. */
+  NDManager manager();
+
+  /**
+   * Every trainable tensor once (tied weights appear under their first name, as torch's
+   * {@code named_parameters()} does), under its Hugging Face name, in an order that is the same on every rank
+   * and every run. Each {@link Parameter} is initialised and has a gradient attached.
+   */
+  Map<String, Parameter> namedParameters();
+
+  /**
+   * One forward pass. Inputs by Hugging Face name ({@code input_ids}, {@code attention_mask},
+   * {@code token_type_ids}, {@code position_ids}, {@code labels}; {@code features} for the mlp). With
+   * {@code labels} the output carries the loss exactly as transformers computes it.
+   *
+   * @param training true while training (dropout on, gradients recorded by the caller)
+   */
+  ModelOutput forward(Map<String, NDArray> inputs, boolean training);
+
+  /** Writes {@code config.json} and {@code model.safetensors} that transformers would load. */
+  void savePretrained(Path folder) throws IOException;
+
+  @Override
+  void close();
+}
