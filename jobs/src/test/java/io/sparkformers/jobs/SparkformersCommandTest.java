@@ -46,4 +46,10 @@ class SparkformersCommandTest {
     assertEquals(2, run("--frobnicate"));
     assertTrue(err.toString().contains("Unknown option: '--frobnicate'"), err.toString());
   }
+
+  @Test
+  void benchWithoutABenchmarkNameIsAUsageError() {
+    assertEquals(2, run("bench"));
+    assertTrue(err.toString().contains("Missing benchmark"), err.toString());
+  }
 }
