@@ -1,6 +1,7 @@
 package io.sparkformers.training.models;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
 import java.io.IOException;
@@ -38,6 +39,15 @@ public interface PreTrainedModel extends AutoCloseable {
 
   /** Writes {@code config.json} and {@code model.safetensors} that transformers would load. */
   void savePretrained(Path folder) throws IOException;
+
+  /** As {@link #savePretrained(Path)}, with the weights stored as FLOAT32 or FLOAT16. */
+  void savePretrained(Path folder, DataType floatType) throws IOException;
+
+  /** The config this model was built from. */
+  ModelConfig config();
+
+  /** What loading the checkpoint found (missing, unexpected, mismatched keys); clean when built from config. */
+  LoadReport loadReport();
 
   @Override
   void close();

@@ -1,0 +1,32 @@
+package io.sparkformers.training.models;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A model's {@code config.json}, typed by {@code model_type}. Keys a config class does not interpret are kept
+ * and written back unchanged, so a folder moves between transformers and sparkformers without losing them.
+ */
+public sealed interface ModelConfig permits Gpt2Config, BertConfig, MlpConfig {
+
+  /** {@code model_type}: {@code gpt2}, {@code bert} or {@code mlp}. */
+  String modelType();
+
+  /** The config.json object (a fresh copy), with {@code model_type} and {@code architectures}. */
+  JsonObject toJson();
+
+  /** Writes {@code folder/config.json}, pretty-printed with keys sorted as transformers writes them. */
+  default void save(Path folder) throws IOException {
+    Files.createDirectories(folder);
+    JsonObject sorted = new JsonObject();
+    JsonObject json = toJson();
+    json.keySet().stream().sorted().forEach(k -> sorted.add(k, json.get(k)));
+    String text = new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create()
+        .toJson(sorted);
+    Files.writeString(folder.resolve("config.json"), text + "\n", StandardCharsets.UTF_8);
+  }
+}

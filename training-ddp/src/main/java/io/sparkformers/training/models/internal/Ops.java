@@ -1,0 +1,126 @@
+package io.sparkformers.training.models.internal;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * Tensor arithmetic written to match PyTorch/transformers definitions. Every result is created on the
+ * manager of the activation passed first (never on a parameter's manager), so a forward pass leaves nothing
+ * behind on the model's manager.
+ */
+public final class Ops {
+  /** torch.finfo(torch.float32).min, the value transformers puts on masked attention scores. */
+  public static final float FLOAT32_MIN = -Float.MAX_VALUE;
+  private static final float SQRT_2_OVER_PI = (float) Math.sqrt(2.0 / Math.PI);
+
+  private Ops() {}
+
+  /** torch.nn.functional.linear: x·Wᵀ + b with W stored [out, in] (bias may be null). */
+  public static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
+    return x.getNDArrayInternal().linear(x, weight, bias).singletonOrThrow();
+  }
+
+  /** transformers' Conv1D: x·W + b with W stored [in, out]. */
+  public static NDArray conv1d(NDArray x, NDArray weight, NDArray bias) {
+    try (NDArray xw = x.matMul(weight)) {
+      return xw.add(bias);
+    }
+  }
+
+  public static NDArray layerNorm(NDArray x, NDArray weight, NDArray bias, double eps) {
+    return x.getNDArrayInternal()
+        .layerNorm(x, new Shape(weight.getShape().get(0)), weight, bias, (float) eps)
+        .singletonOrThrow();
+  }
+
+  /** torch.nn.functional.embedding: rows of {@code weight} picked by integer {@code ids}. */
+  public static NDArray embedding(NDArray ids, NDArray weight) {
+    return ids.getNDArrayInternal().embedding(ids, weight, ai.djl.ndarray.types.SparseFormat.DENSE)
+        .singletonOrThrow();
+  }
+
+  public static NDArray dropout(NDArray x, double p, boolean training) {
+    if (!training || p <= 0) {
+      return x;
+    }
+    return x.getNDArrayInternal().dropout(x, (float) p, true).singletonOrThrow();
+  }
+
+  /** Activations by their transformers name (ACT2FN). */
+  public static NDArray activation(String name, NDArray x) {
+    return switch (name) {
+      case "gelu_new", "gelu_pytorch_tanh", "gelu_fast" -> geluNew(x);
+      case "gelu" -> x.getNDArrayInternal().gelu();
+      case "relu" -> x.getNDArrayInternal().relu();
+      case "tanh" -> x.tanh();
+      case "sigmoid" -> x.getNDArrayInternal().sigmoid();
+      case "silu", "swish" -> {
+        try (NDArray s = x.getNDArrayInternal().sigmoid()) {
+          yield x.mul(s);
+        }
+      }
+      default -> throw new IllegalArgumentException("unknown activation '" + name + "'");
+    };
+  }
+
+  /** transformers' NewGELUActivation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+  public static NDArray geluNew(NDArray x) {
+    NDArray cube = x.pow(3f);
+    NDArray inner = cube.muli(0.044715f).addi(x).muli(SQRT_2_OVER_PI);
+    NDArray t = inner.tanh();
+    inner.close();
+    NDArray out = x.mul(0.5f).muli(t.addi(1f));
+    t.close();
+    return out;
+  }
+
+  /**
+   * torch.nn.functional.cross_entropy(logits [N, C], labels [N]) with ignore_index −100 and mean reduction over
+   * the counted rows (NaN when every row is ignored, as torch gives).
+   */
+  public static NDArray crossEntropy(NDArray logits, NDArray labels) {
+    NDArray labels64 = labels.toType(DataType.INT64, false);
+    NDArray counted = labels64.neq(-100);
+    NDArray safe = labels64.mul(counted.toType(DataType.INT64, false));
+    NDArray logp = logits.logSoftmax(-1);
+    NDArray picked = logp.gather(safe.expandDims(1), 1).squeeze(1);
+    NDArray countedF = counted.toType(DataType.FLOAT32, false);
+    NDArray total = picked.mul(countedF).sum().neg();
+    NDArray loss = total.div(countedF.sum());
+    return loss;
+  }
+
+  /** transformers' sequence-classification loss, choosing the problem type as transformers does. */
+  public static NDArray classificationLoss(NDArray logits, NDArray labels, int numLabels, String problemType) {
+    String type = problemType;
+    if (type == null) {
+      if (numLabels == 1) {
+        type = "regression";
+      } else if (labels.getDataType() == DataType.INT64 || labels.getDataType() == DataType.INT32) {
+        type = "single_label_classification";
+      } else {
+        type = "multi_label_classification";
+      }
+    }
+    switch (type) {
+      case "regression" -> {
+        NDArray l = labels.toType(DataType.FLOAT32, false);
+        NDArray pred = numLabels == 1 ? logits.squeeze() : logits;
+        NDArray target = numLabels == 1 ? l.squeeze() : l;
+        NDArray diff = pred.sub(target);
+        return diff.mul(diff).mean();
+      }
+      case "single_label_classification" -> {
+        return crossEntropy(logits.reshape(-1, numLabels), labels.reshape(-1));
+      }
+      case "multi_label_classification" -> {
+        // BCEWithLogits, the numerically stable form torch uses: max(x,0) − x·y + log(1 + exp(−|x|)).
+        NDArray y = labels.toType(DataType.FLOAT32, false);
+        NDArray softplus = logits.abs().neg().exp().add(1f).log();
+        return logits.maximum(0f).sub(logits.mul(y)).add(softplus).mean();
+      }
+      default -> throw new IllegalArgumentException("unknown problem_type '" + problemType + "'");
+    }
+  }
+}
