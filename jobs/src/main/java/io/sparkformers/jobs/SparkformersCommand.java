@@ -17,7 +17,8 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = SparkformersCommand.Version.class,
     description = "Train and evaluate models the Hugging Face way, on Apache Spark.",
-    subcommands = {CommandLine.HelpCommand.class, BenchCommand.class, QuickstartCommand.class, TrainCommand.class})
+    subcommands = {CommandLine.HelpCommand.class, BenchCommand.class, DatasetsCommand.class, GenerateCommand.class,
+        ScoreCommand.class, QuickstartCommand.class, TrainCommand.class})
 public final class SparkformersCommand implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
