@@ -5,7 +5,9 @@ public enum ElementType {
   FLOAT32(4),
   FLOAT16(2),
   INT32(4),
-  INT64(8);
+  INT64(8),
+  /** For metric values (sums of losses, counts) that must not lose precision; not for gradients. */
+  FLOAT64(8);
 
   private final int bytes;
 

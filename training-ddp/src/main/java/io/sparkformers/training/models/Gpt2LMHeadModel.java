@@ -1,7 +1,6 @@
 package io.sparkformers.training.models;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -188,8 +187,9 @@ public final class Gpt2LMHeadModel extends BaseModel {
     // Causal mask as transformers applies it: where(allowed, w, finfo.min), then + (1 − mask)·finfo.min.
     NDArray rows = m.arange(past, (int) total, 1, DataType.INT64).reshape(seq, 1);
     NDArray cols = m.arange(0, (int) total, 1, DataType.INT64).reshape(1, total);
-    NDArray allowed = cols.lte(rows);
-    NDArray minValue = m.create(Ops.FLOAT32_MIN);
+    // w·allowed + (1 − allowed)·min equals where(allowed, w, min) exactly for finite w.
+    NDArray allowed = cols.lte(rows).toType(DataType.FLOAT32, false);
+    NDArray causalMin = allowed.neg().addi(1f).muli(Ops.FLOAT32_MIN);
     NDArray padAdd = null;
     if (attentionMask != null) {
       if (attentionMask.getShape().get(1) != total) {
@@ -211,8 +211,12 @@ public final class Gpt2LMHeadModel extends BaseModel {
       NDArray v = heads(parts.get(2), batch, seq);
       if (cache != null) {
         if (cache.keys[i] != null) {
-          k = cache.keys[i].concat(k, 2);
-          v = cache.values[i].concat(v, 2);
+          NDArray oldK = cache.keys[i];
+          NDArray oldV = cache.values[i];
+          k = oldK.concat(k, 2);
+          v = oldV.concat(v, 2);
+          oldK.close();
+          oldV.close();
         }
         cache.keys[i] = k;
         cache.values[i] = v;
@@ -224,7 +228,7 @@ public final class Gpt2LMHeadModel extends BaseModel {
       if (config.scaleAttnByInverseLayerIdx()) {
         w = w.div((float) (i + 1));
       }
-      w = NDArrays.where(allowed, w, minValue);
+      w = w.mul(allowed).add(causalMin);
       if (padAdd != null) {
         w = w.add(padAdd);
       }
@@ -249,6 +253,19 @@ public final class Gpt2LMHeadModel extends BaseModel {
       cache.length = (int) total;
     }
     return logits;
+  }
+
+  /**
+   * Continues each prompt (token ids, any lengths: they are left-padded into one batch) as transformers'
+   * {@code generate} does, returning each row's new tokens (up to and including its eos).
+   */
+  public List<int[]> generate(List<int[]> prompts, GenerationConfig generation) {
+    return Generation.run(this, prompts, generation, null);
+  }
+
+  /** As {@link #generate(List, GenerationConfig)}, passing each token to {@code streamer} as it is chosen. */
+  public List<int[]> generate(List<int[]> prompts, GenerationConfig generation, TokenStreamer streamer) {
+    return Generation.run(this, prompts, generation, streamer);
   }
 
   /** [batch, seq, embd] → [batch, heads, seq, head_dim]. */

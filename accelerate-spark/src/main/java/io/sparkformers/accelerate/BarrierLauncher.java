@@ -1,0 +1,236 @@
+package io.sparkformers.accelerate;
+
+import ai.djl.Device;
+import io.sparkformers.accelerate.internal.Backends;
+import io.sparkformers.accelerate.internal.SingleRankProcessGroup;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.spark.BarrierTaskContext;
+import org.apache.spark.BarrierTaskInfo;
+import org.apache.spark.SparkEnv;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.resource.ResourceInformation;
+import scala.jdk.javaapi.CollectionConverters;
+import scala.reflect.ClassTag;
+import scala.reflect.ClassTag$;
+import scala.runtime.AbstractFunction1;
+
+/**
+ * Runs a {@link RankFunction} on {@code worldSize} Spark barrier tasks ({@code RDD.barrier().mapPartitions})
+ * as one process group, and returns rank 0's result to the driver.
+ *
+ * <pre>{@code
+ * Double loss = BarrierLauncher.run(sc, 2, ctx -> {
+ *   ProcessGroup pg = ctx.processGroup();
+ *   ... train, pg.allReduce(gradients, ElementType.FLOAT32, ReduceOp.AVG) ...
+ *   return finalLoss;
+ * });
+ * // or over data: the training RDD repartitioned into worldSize partitions, one per rank
+ * BarrierLauncher.run(rows.repartition(2), options, ctx -> { Iterator<Row> mine = ctx.partition(); ... });
+ * }</pre>
+ *
+ * <p>Each task learns every peer's address and a per-run secret (drawn by rank 0) through
+ * {@code BarrierTaskContext.allGather}; the backend authenticates every connection with that secret. A rank
+ * takes its device from the task's {@code gpu} resources (else the CPU) and its intra-op thread count from
+ * its share of the executor's cores. On {@code local[N]} the ranks are threads of the driver JVM; on
+ * {@code local-cluster}, standalone, YARN and Kubernetes they are tasks on executors, configured the usual
+ * way ({@code spark.executor.cores}, {@code spark.task.resource.gpu.amount}, ...). A barrier stage needs as
+ * many free task slots as ranks.
+ *
+ * <p>An exception on any rank is sent to the other ranks (which fail at once instead of waiting for their
+ * timeout) and fails the stage; Spark retries a barrier stage as a whole, so every rank restarts (see
+ * {@link RankContext#attempt()}). When Spark gives up, {@code run} throws {@link LaunchFailedException} whose
+ * message names the rank and holds its stack trace.
+ */
+public final class BarrierLauncher {
+  private static final Pattern RANK_IN_MESSAGE = Pattern.compile("RankFailedException: rank (\\d+) of");
+
+  private BarrierLauncher() {}
+
+  /** Runs {@code fn} on {@code worldSize} ranks with default options. */
+  public static <T> T run(JavaSparkContext sc, int worldSize, RankFunction<T> fn) {
+    return run(sc, worldSize, ProcessGroupOptions.defaults(), fn);
+  }
+
+  /** Runs {@code fn} on {@code worldSize} ranks, without data ({@link RankContext#partition()} is empty). */
+  public static <T> T run(JavaSparkContext sc, int worldSize, ProcessGroupOptions options, RankFunction<T> fn) {
+    if (worldSize < 1) {
+      throw new IllegalArgumentException("worldSize must be at least 1, got " + worldSize);
+    }
+    List<Integer> ranks = new ArrayList<>();
+    for (int r = 0; r < worldSize; r++) {
+      ranks.add(r);
+    }
+    return launch(sc.parallelize(ranks, worldSize), worldSize, options, fn, false);
+  }
+
+  /** Runs {@code fn} on one rank per partition of {@code data}, each rank iterating its partition. */
+  public static <T> T run(JavaRDD<?> data, RankFunction<T> fn) {
+    return run(data, ProcessGroupOptions.defaults(), fn);
+  }
+
+  /** {@link #run(JavaRDD, RankFunction)} with options. */
+  public static <T> T run(JavaRDD<?> data, ProcessGroupOptions options, RankFunction<T> fn) {
+    return launch(data, data.getNumPartitions(), options, fn, true);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <E, T> T launch(JavaRDD<E> data, int worldSize, ProcessGroupOptions options, RankFunction<T> fn,
+      boolean withData) {
+    Backends.named(options.backend()); // fail on the driver, not in every task, for a misspelt backend
+    ClassTag<Object> tag = ClassTag$.MODULE$.apply(Object.class);
+    Object[] out;
+    try {
+      out = (Object[]) data.rdd().barrier()
+          .mapPartitions(new RankTask<E, T>(options, fn, withData), false, tag).collect();
+    } catch (Exception e) { // SparkException is checked but thrown undeclared from Scala
+      if (e instanceof LaunchFailedException lfe) {
+        throw lfe;
+      }
+      int rank = failedRank(e);
+      throw new LaunchFailedException("the barrier stage of " + worldSize + " ranks failed"
+          + (rank >= 0 ? " on rank " + rank : "") + ": " + e.getMessage(), rank, e);
+    }
+    if (out.length != 1) {
+      throw new IllegalStateException("expected rank 0's result only, got " + out.length + " results");
+    }
+    return (T) ((List<Object>) out[0]).get(0);
+  }
+
+  private static int failedRank(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof RankFailedException rf) {
+        return rf.rank();
+      }
+      Matcher m = RANK_IN_MESSAGE.matcher(String.valueOf(t.getMessage()));
+      if (m.find()) {
+        return Integer.parseInt(m.group(1));
+      }
+    }
+    return -1;
+  }
+
+  /** The function each barrier task runs: rendezvous, open the group, run the rank function, close. */
+  private static final class RankTask<E, T>
+      extends AbstractFunction1<scala.collection.Iterator<E>, scala.collection.Iterator<Object>>
+      implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
+    private final ProcessGroupOptions options;
+    private final RankFunction<T> fn;
+    private final boolean withData;
+
+    RankTask(ProcessGroupOptions options, RankFunction<T> fn, boolean withData) {
+      this.options = options;
+      this.fn = fn;
+      this.withData = withData;
+    }
+
+    @Override
+    public scala.collection.Iterator<Object> apply(scala.collection.Iterator<E> partition) {
+      BarrierTaskContext ctx = BarrierTaskContext.get();
+      BarrierTaskInfo[] infos = ctx.getTaskInfos();
+      int rank = ctx.partitionId();
+      int worldSize = infos.length;
+      int attempt = ctx.stageAttemptNumber();
+      int threads = intraOpThreads(infos, rank);
+      if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
+        // Read once per JVM when DJL's engine loads; harmless when it is loaded already.
+        System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
+      }
+      ProcessGroup pg = openGroup(ctx, infos, rank, worldSize);
+      T result;
+      try {
+        RankContext rc = new RankContext(pg, device(ctx), threads, attempt,
+            withData ? CollectionConverters.asJava(partition) : Collections.emptyIterator());
+        result = fn.apply(rc);
+      } catch (Throwable t) {
+        pg.abort(t);
+        throw new RankFailedException(rank, worldSize, attempt, t);
+      } finally {
+        pg.close();
+      }
+      if (rank != 0) {
+        return CollectionConverters.asScala(Collections.emptyIterator());
+      }
+      List<Object> holder = new ArrayList<>(1); // a holder, so that a null result comes back too
+      holder.add(result);
+      return CollectionConverters.asScala(Collections.<Object>singletonList(holder).iterator());
+    }
+
+    private ProcessGroup openGroup(BarrierTaskContext ctx, BarrierTaskInfo[] infos, int rank, int worldSize) {
+      if (worldSize == 1) {
+        return new SingleRankProcessGroup();
+      }
+      String host = hostOf(infos[rank].address());
+      ProcessGroupBackend.Endpoint endpoint = Backends.named(options.backend())
+          .listen(rank, worldSize, host, options);
+      try {
+        String secret = "";
+        if (rank == 0) {
+          byte[] s = new byte[32];
+          new SecureRandom().nextBytes(s);
+          secret = Base64.getEncoder().encodeToString(s);
+        }
+        // "address|secret": only rank 0's message carries the secret.
+        String[] all = ctx.allGather(endpoint.address() + "|" + secret);
+        List<String> addresses = new ArrayList<>(worldSize);
+        for (String m : all) {
+          addresses.add(m.substring(0, m.lastIndexOf('|')));
+        }
+        String secret0 = all[0].substring(all[0].lastIndexOf('|') + 1);
+        return endpoint.connect(addresses, Base64.getDecoder().decode(secret0));
+      } catch (RuntimeException e) {
+        endpoint.close();
+        throw e;
+      }
+    }
+
+    private static String hostOf(String address) {
+      int colon = address.lastIndexOf(':');
+      return colon > 0 ? address.substring(0, colon) : address;
+    }
+
+    private static Device device(BarrierTaskContext ctx) {
+      Map<String, ResourceInformation> resources = ctx.resourcesJMap();
+      ResourceInformation gpu = resources.get("gpu");
+      if (gpu != null && gpu.addresses().length > 0) {
+        return Device.gpu(Integer.parseInt(gpu.addresses()[0].trim()));
+      }
+      return Device.cpu();
+    }
+
+    /** This rank's share of its executor's cores: executor cores divided by the ranks on that executor. */
+    private static int intraOpThreads(BarrierTaskInfo[] infos, int rank) {
+      int cores = executorCores();
+      String mine = infos[rank].address();
+      long here = Arrays.stream(infos).filter(i -> i.address().equals(mine)).count();
+      return (int) Math.max(1, cores / Math.max(1, here));
+    }
+
+    private static int executorCores() {
+      SparkEnv env = SparkEnv.get();
+      int available = Runtime.getRuntime().availableProcessors();
+      if (env == null) {
+        return available;
+      }
+      int cores = env.conf().getInt("spark.executor.cores", 0);
+      if (cores > 0) {
+        return cores;
+      }
+      String master = env.conf().get("spark.master", "");
+      Matcher m = Pattern.compile("^local\\[(\\d+|\\*)").matcher(master);
+      if (m.find()) {
+        return m.group(1).equals("*") ? available : Integer.parseInt(m.group(1));
+      }
+      return available;
+    }
+  }
+}

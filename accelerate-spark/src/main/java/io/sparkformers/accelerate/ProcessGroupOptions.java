@@ -1,0 +1,93 @@
+package io.sparkformers.accelerate;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * How a process group is opened and how its collectives behave. Immutable; build with {@link #builder()}.
+ *
+ * <ul>
+ *   <li>{@code backend}: the transport, by name ({@code "tcp"}, the default; others are found through
+ *       {@link java.util.ServiceLoader} as {@link ProcessGroupBackend}s).
+ *   <li>{@code timeout}: how long a collective (and connecting) waits for a peer before every rank fails.
+ *   <li>{@code ringThresholdBytes}: all-reduces of at least this many bytes use the bandwidth-optimal ring
+ *       (reduce-scatter then all-gather); smaller ones the latency-optimal recursive doubling.
+ * </ul>
+ */
+public final class ProcessGroupOptions implements java.io.Serializable {
+  private static final long serialVersionUID = 1L;
+
+  private final String backend;
+  private final Duration timeout;
+  private final int ringThresholdBytes;
+
+  private ProcessGroupOptions(Builder b) {
+    this.backend = b.backend;
+    this.timeout = b.timeout;
+    this.ringThresholdBytes = b.ringThresholdBytes;
+  }
+
+  public static ProcessGroupOptions defaults() {
+    return builder().build();
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  public String backend() {
+    return backend;
+  }
+
+  public Duration timeout() {
+    return timeout;
+  }
+
+  public int ringThresholdBytes() {
+    return ringThresholdBytes;
+  }
+
+  public Builder toBuilder() {
+    return new Builder().backend(backend).timeout(timeout).ringThresholdBytes(ringThresholdBytes);
+  }
+
+  @Override
+  public String toString() {
+    return "ProcessGroupOptions{backend=" + backend + ", timeout=" + timeout + ", ringThresholdBytes="
+        + ringThresholdBytes + "}";
+  }
+
+  /** Builds {@link ProcessGroupOptions}. */
+  public static final class Builder {
+    private String backend = "tcp";
+    private Duration timeout = Duration.ofMinutes(5);
+    private int ringThresholdBytes = 256 * 1024;
+
+    private Builder() {}
+
+    public Builder backend(String backend) {
+      this.backend = Objects.requireNonNull(backend, "backend");
+      return this;
+    }
+
+    public Builder timeout(Duration timeout) {
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("timeout must be positive, got " + timeout);
+      }
+      this.timeout = timeout;
+      return this;
+    }
+
+    public Builder ringThresholdBytes(int bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("ringThresholdBytes must be >= 0, got " + bytes);
+      }
+      this.ringThresholdBytes = bytes;
+      return this;
+    }
+
+    public ProcessGroupOptions build() {
+      return new ProcessGroupOptions(this);
+    }
+  }
+}

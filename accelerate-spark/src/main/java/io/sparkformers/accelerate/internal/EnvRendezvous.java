@@ -1,0 +1,201 @@
+package io.sparkformers.accelerate.internal;
+
+import io.sparkformers.accelerate.CollectiveException;
+import io.sparkformers.accelerate.ProcessGroup;
+import io.sparkformers.accelerate.ProcessGroupBackend;
+import io.sparkformers.accelerate.ProcessGroupOptions;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Rendezvous without Spark, from the variables torchrun sets: MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE.
+ * Rank 0 listens on MASTER_ADDR:MASTER_PORT; every other rank connects there and sends its rank and its
+ * endpoint's address; rank 0 answers each with every rank's address and the run's secret. The secret is
+ * taken from SPARKFORMERS_SECRET (base64) when set, so that it never crosses this unauthenticated
+ * connection; otherwise rank 0 draws one (fine on one trusted host, which is what this rendezvous is for).
+ */
+public final class EnvRendezvous {
+  private static final int MAGIC = 0x53465256; // "SFRV"
+
+  private EnvRendezvous() {}
+
+  public static ProcessGroup open(Map<String, String> env, ProcessGroupOptions options) {
+    String host = require(env, "MASTER_ADDR");
+    int port = intVar(env, "MASTER_PORT", 1, 65535);
+    int worldSize = intVar(env, "WORLD_SIZE", 1, Integer.MAX_VALUE);
+    int rank = intVar(env, "RANK", 0, worldSize - 1);
+    String secretVar = env.get("SPARKFORMERS_SECRET");
+    byte[] secret = null;
+    if (secretVar != null) {
+      try {
+        secret = Base64.getDecoder().decode(secretVar.trim());
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("environment variable SPARKFORMERS_SECRET is not base64: "
+            + e.getMessage());
+      }
+      if (secret.length == 0) {
+        throw new IllegalArgumentException("environment variable SPARKFORMERS_SECRET is empty");
+      }
+    }
+    if (worldSize == 1) {
+      return new SingleRankProcessGroup();
+    }
+    ProcessGroupBackend backend = Backends.named(options.backend());
+    ProcessGroupBackend.Endpoint endpoint = backend.listen(rank, worldSize, host, options);
+    try {
+      long deadline = System.nanoTime() + options.timeout().toNanos();
+      Exchange ex = rank == 0
+          ? serve(host, port, worldSize, endpoint.address(), secret, deadline, options)
+          : join(host, port, rank, worldSize, endpoint.address(), deadline, options);
+      return endpoint.connect(ex.addresses, secret != null ? secret : ex.secret);
+    } catch (IOException e) {
+      endpoint.close();
+      throw new CollectiveException("rank " + rank + ": rendezvous at " + host + ":" + port + " failed: " + e, e);
+    } catch (RuntimeException e) {
+      endpoint.close();
+      throw e;
+    }
+  }
+
+  private record Exchange(List<String> addresses, byte[] secret) {}
+
+  private static Exchange serve(String host, int port, int worldSize, String ownAddress, byte[] fixedSecret,
+      long deadline, ProcessGroupOptions options) throws IOException {
+    byte[] secret = fixedSecret;
+    if (secret == null) {
+      secret = new byte[32];
+      new SecureRandom().nextBytes(secret);
+    }
+    String[] addresses = new String[worldSize];
+    addresses[0] = ownAddress;
+    List<Socket> clients = new ArrayList<>();
+    try (ServerSocket server = new ServerSocket()) {
+      server.setReuseAddress(true);
+      server.bind(new InetSocketAddress(host, port), worldSize);
+      int joined = 1;
+      while (joined < worldSize) {
+        long left = (deadline - System.nanoTime()) / 1_000_000;
+        if (left <= 0) {
+          List<Integer> missing = new ArrayList<>();
+          for (int r = 0; r < worldSize; r++) {
+            if (addresses[r] == null) {
+              missing.add(r);
+            }
+          }
+          throw new CollectiveException("rank 0: ranks " + missing + " did not join the rendezvous at " + host
+              + ":" + port + " within " + options.timeout());
+        }
+        server.setSoTimeout((int) Math.min(Integer.MAX_VALUE, left));
+        Socket s;
+        try {
+          s = server.accept();
+        } catch (SocketTimeoutException e) {
+          continue;
+        }
+        clients.add(s);
+        s.setSoTimeout(10_000);
+        DataInputStream in = new DataInputStream(s.getInputStream());
+        if (in.readInt() != MAGIC) {
+          throw new CollectiveException("rank 0: a connection to the rendezvous at " + host + ":" + port
+              + " from " + s.getRemoteSocketAddress() + " is not a sparkformers rank");
+        }
+        int r = in.readInt();
+        int w = in.readInt();
+        String address = in.readUTF();
+        if (w != worldSize || r < 1 || r >= worldSize || addresses[r] != null) {
+          throw new CollectiveException("rank 0: a rank joined the rendezvous as rank " + r + " of " + w
+              + "; expected a new rank in 1.." + (worldSize - 1) + " of WORLD_SIZE=" + worldSize);
+        }
+        addresses[r] = address;
+        joined++;
+      }
+      for (Socket s : clients) {
+        DataOutputStream out = new DataOutputStream(s.getOutputStream());
+        for (String a : addresses) {
+          out.writeUTF(a);
+        }
+        out.writeInt(fixedSecret == null ? secret.length : 0);
+        if (fixedSecret == null) {
+          out.write(secret);
+        }
+        out.flush();
+      }
+    } finally {
+      for (Socket s : clients) {
+        s.close();
+      }
+    }
+    return new Exchange(Arrays.asList(addresses), secret);
+  }
+
+  private static Exchange join(String host, int port, int rank, int worldSize, String ownAddress, long deadline,
+      ProcessGroupOptions options) throws IOException {
+    IOException last = null;
+    while (System.nanoTime() < deadline) {
+      try (Socket s = new Socket()) {
+        s.connect(new InetSocketAddress(host, port), 5_000);
+        long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
+        s.setSoTimeout((int) Math.min(Integer.MAX_VALUE, left));
+        DataOutputStream out = new DataOutputStream(s.getOutputStream());
+        out.writeInt(MAGIC);
+        out.writeInt(rank);
+        out.writeInt(worldSize);
+        out.writeUTF(ownAddress);
+        out.flush();
+        DataInputStream in = new DataInputStream(s.getInputStream());
+        List<String> addresses = new ArrayList<>();
+        for (int r = 0; r < worldSize; r++) {
+          addresses.add(in.readUTF());
+        }
+        byte[] secret = new byte[in.readInt()];
+        in.readFully(secret);
+        return new Exchange(addresses, secret);
+      } catch (java.net.ConnectException e) {
+        last = e; // rank 0 is not listening yet
+        try {
+          Thread.sleep(50);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw new CollectiveException("rank " + rank + ": interrupted while joining the rendezvous", ie);
+        }
+      }
+    }
+    throw new CollectiveException("rank " + rank + ": rank 0 did not open the rendezvous at " + host + ":" + port
+        + " within " + options.timeout() + (last == null ? "" : " (" + last.getMessage() + ")"));
+  }
+
+  private static String require(Map<String, String> env, String name) {
+    String v = env.get(name);
+    if (v == null || v.isBlank()) {
+      throw new IllegalArgumentException("environment variable " + name
+          + " is not set (a rendezvous without Spark needs MASTER_ADDR, MASTER_PORT, RANK and WORLD_SIZE)");
+    }
+    return v.trim();
+  }
+
+  private static int intVar(Map<String, String> env, String name, int min, int max) {
+    String v = require(env, name);
+    int value;
+    try {
+      value = Integer.parseInt(v);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("environment variable " + name + "='" + v + "' is not an integer");
+    }
+    if (value < min || value > max) {
+      throw new IllegalArgumentException("environment variable " + name + "=" + value + " is outside " + min
+          + ".." + max);
+    }
+    return value;
+  }
+}

@@ -1,0 +1,68 @@
+package io.sparkformers.training;
+
+import java.io.PrintStream;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The console progress bar of rank 0 (transformers' tqdm bar): step, total, loss, learning rate and
+ * throughput, redrawn in place; each log line printed below it.
+ */
+public final class ProgressBar implements TrainerCallback {
+  private final PrintStream out;
+  private long startNanos;
+  private long startStep;
+  private double lastLoss = Double.NaN;
+  private double lastLr = Double.NaN;
+  private final long samplesPerStep;
+
+  /** @param samplesPerStep rows consumed by one optimizer step over all ranks */
+  public ProgressBar(PrintStream out, long samplesPerStep) {
+    this.out = out;
+    this.samplesPerStep = samplesPerStep;
+  }
+
+  @Override
+  public void onTrainBegin(TrainingArguments args, TrainerState state, TrainerControl control) {
+    startNanos = System.nanoTime();
+    startStep = state.globalStep();
+  }
+
+  @Override
+  public void onStepEnd(TrainingArguments args, TrainerState state, TrainerControl control) {
+    if (!state.isWorldProcessZero()) {
+      return;
+    }
+    long done = state.globalStep() - startStep;
+    double seconds = (System.nanoTime() - startNanos) / 1e9;
+    int width = 30;
+    int filled = (int) (width * state.globalStep() / Math.max(1, state.maxSteps()));
+    String bar = "#".repeat(Math.min(width, filled)) + " ".repeat(Math.max(0, width - filled));
+    out.print(String.format(Locale.ROOT, "\r%3d%%|%s| %d/%d [%.1fs, %.1f samples/s] loss %.4f lr %.3g   ",
+        100 * state.globalStep() / Math.max(1, state.maxSteps()), bar, state.globalStep(), state.maxSteps(),
+        seconds, done * samplesPerStep / Math.max(seconds, 1e-9), lastLoss, lastLr));
+    out.flush();
+  }
+
+  @Override
+  public void onLog(TrainingArguments args, TrainerState state, TrainerControl control,
+      Map<String, Object> logs) {
+    if (logs.get("loss") instanceof Number n) {
+      lastLoss = n.doubleValue();
+    }
+    if (logs.get("learning_rate") instanceof Number n) {
+      lastLr = n.doubleValue();
+    }
+    if (state.isWorldProcessZero() && !logs.containsKey("loss")) {
+      out.println();
+      out.println(logs);
+    }
+  }
+
+  @Override
+  public void onTrainEnd(TrainingArguments args, TrainerState state, TrainerControl control) {
+    if (state.isWorldProcessZero()) {
+      out.println();
+    }
+  }
+}

@@ -1,0 +1,187 @@
+package io.sparkformers.training.models;
+
+import java.util.List;
+
+/**
+ * How {@link Gpt2LMHeadModel#generate} decodes, with transformers' names and defaults: greedy unless
+ * {@code doSample}; sampling applies {@code repetition_penalty} (also in greedy mode), then temperature, top_k
+ * (default 50, as transformers) and top_p. Sampling draws from a generator seeded by {@code seed}, so the same
+ * seed gives the same tokens. eos and pad ids default to the model config's (pad falls back to the first eos,
+ * as transformers does for GPT-2).
+ */
+public final class GenerationConfig {
+  private final int maxNewTokens;
+  private final boolean doSample;
+  private final double temperature;
+  private final int topK;
+  private final double topP;
+  private final double repetitionPenalty;
+  private final List<Integer> eosTokenIds;
+  private final Integer padTokenId;
+  private final long seed;
+  private final boolean useCache;
+
+  private GenerationConfig(Builder b) {
+    if (b.maxNewTokens < 0) {
+      throw new IllegalArgumentException("max_new_tokens must be >= 0, got " + b.maxNewTokens);
+    }
+    if (!(b.temperature > 0) || Double.isInfinite(b.temperature)) {
+      throw new IllegalArgumentException("temperature must be a positive number, got " + b.temperature);
+    }
+    if (b.topK < 0) {
+      throw new IllegalArgumentException("top_k must be >= 0 (0 disables it), got " + b.topK);
+    }
+    if (!(b.topP > 0 && b.topP <= 1)) {
+      throw new IllegalArgumentException("top_p must be in (0, 1], got " + b.topP);
+    }
+    if (!(b.repetitionPenalty > 0)) {
+      throw new IllegalArgumentException("repetition_penalty must be a positive number, got "
+          + b.repetitionPenalty);
+    }
+    this.maxNewTokens = b.maxNewTokens;
+    this.doSample = b.doSample;
+    this.temperature = b.temperature;
+    this.topK = b.topK;
+    this.topP = b.topP;
+    this.repetitionPenalty = b.repetitionPenalty;
+    this.eosTokenIds = b.eosTokenIds == null ? null : List.copyOf(b.eosTokenIds);
+    this.padTokenId = b.padTokenId;
+    this.seed = b.seed;
+    this.useCache = b.useCache;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  public static GenerationConfig greedy(int maxNewTokens) {
+    return builder().maxNewTokens(maxNewTokens).build();
+  }
+
+  public int maxNewTokens() {
+    return maxNewTokens;
+  }
+
+  public boolean doSample() {
+    return doSample;
+  }
+
+  public double temperature() {
+    return temperature;
+  }
+
+  public int topK() {
+    return topK;
+  }
+
+  public double topP() {
+    return topP;
+  }
+
+  public double repetitionPenalty() {
+    return repetitionPenalty;
+  }
+
+  /** eos ids, or null to take the model config's. */
+  public List<Integer> eosTokenIds() {
+    return eosTokenIds;
+  }
+
+  /** pad id, or null to take the model config's (else the first eos). */
+  public Integer padTokenId() {
+    return padTokenId;
+  }
+
+  public long seed() {
+    return seed;
+  }
+
+  public boolean useCache() {
+    return useCache;
+  }
+
+  public Builder toBuilder() {
+    Builder b = new Builder();
+    b.maxNewTokens = maxNewTokens;
+    b.doSample = doSample;
+    b.temperature = temperature;
+    b.topK = topK;
+    b.topP = topP;
+    b.repetitionPenalty = repetitionPenalty;
+    b.eosTokenIds = eosTokenIds;
+    b.padTokenId = padTokenId;
+    b.seed = seed;
+    b.useCache = useCache;
+    return b;
+  }
+
+  /** Builds a {@link GenerationConfig}; defaults are transformers' (max_new_tokens 20, greedy, top_k 50). */
+  public static final class Builder {
+    private int maxNewTokens = 20;
+    private boolean doSample;
+    private double temperature = 1.0;
+    private int topK = 50;
+    private double topP = 1.0;
+    private double repetitionPenalty = 1.0;
+    private List<Integer> eosTokenIds;
+    private Integer padTokenId;
+    private long seed;
+    private boolean useCache = true;
+
+    public Builder maxNewTokens(int v) {
+      maxNewTokens = v;
+      return this;
+    }
+
+    public Builder doSample(boolean v) {
+      doSample = v;
+      return this;
+    }
+
+    public Builder temperature(double v) {
+      temperature = v;
+      return this;
+    }
+
+    public Builder topK(int v) {
+      topK = v;
+      return this;
+    }
+
+    public Builder topP(double v) {
+      topP = v;
+      return this;
+    }
+
+    public Builder repetitionPenalty(double v) {
+      repetitionPenalty = v;
+      return this;
+    }
+
+    /** Generation stops for a row at any of these ids; an empty list disables stopping on eos. */
+    public Builder eosTokenIds(List<Integer> v) {
+      eosTokenIds = v;
+      return this;
+    }
+
+    public Builder padTokenId(Integer v) {
+      padTokenId = v;
+      return this;
+    }
+
+    public Builder seed(long v) {
+      seed = v;
+      return this;
+    }
+
+    /** With false, every step recomputes the whole sequence (the same tokens, slower). */
+    public Builder useCache(boolean v) {
+      useCache = v;
+      return this;
+    }
+
+    public GenerationConfig build() {
+      return new GenerationConfig(this);
+    }
+  }
+}

@@ -1,0 +1,2 @@
+/** Learning-rate schedules exactly as transformers' {@code get_scheduler} builds them (a LambdaLR). */
+package io.sparkformers.training.schedule;
