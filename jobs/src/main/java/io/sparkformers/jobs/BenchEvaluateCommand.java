@@ -35,7 +35,7 @@ import picocli.CommandLine.Option;
 /**
  * {@code sparkformers bench evaluate}: corpus BLEU, chrF, ROUGE 1/2/L/Lsum (with and without stemming) on
  * sentence pairs built from real English text (Debian's license texts, perturbed deterministically), and F1 on
- * as many labels — one thread (CPU seconds, median of the repeats), Spark local[N] (wall seconds), and one
+ * as many labels (more than 16 words or not) — one thread (CPU seconds, median of the repeats), Spark local[N] (wall seconds), and one
  * thread again at {@code --scale} times the data to show the growth.
  */
 @Command(
@@ -63,7 +63,7 @@ public final class BenchEvaluateCommand implements Callable<Integer> {
   @Option(names = "--json", description = "also print one JSON line per measurement")
   boolean json;
 
-  record Pair(String prediction, String reference) {}
+  record Pair(String prediction, String reference, long predictionLabel, long referenceLabel) {}
 
   @Override
   public Integer call() throws IOException {
@@ -95,7 +95,7 @@ public final class BenchEvaluateCommand implements Callable<Integer> {
             DataTypes.createStructField("r_label", DataTypes.IntegerType, false)));
         List<Row> rows = new ArrayList<>();
         for (Pair p : data) {
-          rows.add(RowFactory.create(p.prediction(), new String[] {p.reference()}, label(p.prediction()), label(p.reference())));
+          rows.add(RowFactory.create(p.prediction(), new String[] {p.reference()}, (int) p.predictionLabel(), (int) p.referenceLabel()));
         }
         int partitions = session.sparkContext().defaultParallelism();
         Dataset<Row> df = session.createDataFrame(rows, schema).repartition(partitions).cache();
@@ -177,7 +177,7 @@ public final class BenchEvaluateCommand implements Callable<Integer> {
       Classification c = new Classification();
       Classification.Stats s = c.newState();
       for (Pair p : data) {
-        c.add(s, label(p.prediction()), label(p.reference()));
+        c.add(s, p.predictionLabel(), p.referenceLabel());
       }
       return c.compute(s).getDouble("f1");
     }
@@ -189,11 +189,6 @@ public final class BenchEvaluateCommand implements Callable<Integer> {
     }
     var r = m.compute(s);
     return r.has("score") ? r.getDouble("score") : r.getResult("rougeL").getDouble("fmeasure");
-  }
-
-  /** A binary label from the text: does it have more than 16 words? */
-  static int label(String s) {
-    return s.split("\\s+").length > 16 ? 1 : 0;
   }
 
   static double median(double[] xs) {
@@ -262,7 +257,7 @@ public final class BenchEvaluateCommand implements Callable<Integer> {
         r = r.replaceFirst(" ", "\n");
         h = h.replaceFirst(" ", "\n");
       }
-      out.add(new Pair(h, r));
+      out.add(new Pair(h, r, hyp.size() > 16 ? 1 : 0, ref.size() > 16 ? 1 : 0));
     }
     return out;
   }
