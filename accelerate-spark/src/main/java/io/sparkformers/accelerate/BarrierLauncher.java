@@ -46,8 +46,10 @@ import scala.runtime.AbstractFunction1;
  * many free task slots as ranks.
  *
  * <p>An exception on any rank is sent to the other ranks (which fail at once instead of waiting for their
- * timeout) and fails the stage; Spark retries a barrier stage as a whole, so every rank restarts (see
- * {@link RankContext#attempt()}). When Spark gives up, {@code run} throws {@link LaunchFailedException} whose
+ * timeout) and fails the stage; Spark retries the barrier stage as a whole, up to
+ * {@code spark.stage.maxConsecutiveAttempts} (4) times, so every rank restarts (see
+ * {@link RankContext#attempt()}; the stage is followed by a one-partition shuffle because Spark never
+ * retries a barrier result stage). When Spark gives up, {@code run} throws {@link LaunchFailedException} whose
  * message names the rank and holds its stack trace.
  */
 public final class BarrierLauncher {
@@ -87,10 +89,12 @@ public final class BarrierLauncher {
       boolean withData) {
     Backends.named(options.backend()); // fail on the driver, not in every task, for a misspelt backend
     ClassTag<Object> tag = ClassTag$.MODULE$.apply(Object.class);
-    Object[] out;
+    List<Object> out;
     try {
-      out = (Object[]) data.rdd().barrier()
-          .mapPartitions(new RankTask<E, T>(options, fn, withData), false, tag).collect();
+      // The shuffle after the barrier stage makes it a ShuffleMapStage, which Spark retries as a whole on a
+      // task failure (up to spark.stage.maxConsecutiveAttempts); a failed barrier ResultStage is never retried.
+      out = JavaRDD.fromRDD(data.rdd().barrier()
+          .mapPartitions(new RankTask<E, T>(options, fn, withData), false, tag), tag).repartition(1).collect();
     } catch (Exception e) { // SparkException is checked but thrown undeclared from Scala
       if (e instanceof LaunchFailedException lfe) {
         throw lfe;
@@ -99,10 +103,10 @@ public final class BarrierLauncher {
       throw new LaunchFailedException("the barrier stage of " + worldSize + " ranks failed"
           + (rank >= 0 ? " on rank " + rank : "") + ": " + e.getMessage(), rank, e);
     }
-    if (out.length != 1) {
-      throw new IllegalStateException("expected rank 0's result only, got " + out.length + " results");
+    if (out.size() != 1) {
+      throw new IllegalStateException("expected rank 0's result only, got " + out.size() + " results");
     }
-    return (T) ((List<Object>) out[0]).get(0);
+    return (T) ((List<Object>) out.get(0)).get(0);
   }
 
   private static int failedRank(Throwable e) {

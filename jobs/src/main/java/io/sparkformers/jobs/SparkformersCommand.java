@@ -17,7 +17,8 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = SparkformersCommand.Version.class,
     description = "Train and evaluate models the Hugging Face way, on Apache Spark.",
-    subcommands = {CommandLine.HelpCommand.class, BenchCommand.class, EvaluateCommand.class})
+    subcommands = {CommandLine.HelpCommand.class, BenchCommand.class, DatasetsCommand.class, GenerateCommand.class,
+        ScoreCommand.class, EvaluateCommand.class})
 public final class SparkformersCommand implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

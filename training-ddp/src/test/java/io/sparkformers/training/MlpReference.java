@@ -89,6 +89,21 @@ final class MlpReference {
     }
   }
 
+  /** Per parameter: {sum, L2 norm} in double, over the float32 weights. */
+  static Map<String, double[]> sumsAndNorms(PreTrainedModel model) {
+    Map<String, double[]> out = new LinkedHashMap<>();
+    for (Map.Entry<String, Parameter> e : model.namedParameters().entrySet()) {
+      double sum = 0;
+      double sq = 0;
+      for (float v : e.getValue().getArray().toFloatArray()) {
+        sum += v;
+        sq += (double) v * v;
+      }
+      out.put(e.getKey(), new double[] {sum, Math.sqrt(sq)});
+    }
+    return out;
+  }
+
   static double[] toDoubles(float[] f) {
     double[] d = new double[f.length];
     for (int i = 0; i < f.length; i++) {

@@ -1,0 +1,167 @@
+package io.sparkformers.datasets;
+
+import io.sparkformers.datasets.internal.ArrowFileRows;
+import io.sparkformers.datasets.internal.CacheDirectory;
+import io.sparkformers.datasets.internal.CsvReader;
+import io.sparkformers.datasets.internal.Fingerprint;
+import io.sparkformers.datasets.internal.FolderWriter;
+import io.sparkformers.datasets.internal.InputFiles;
+import io.sparkformers.datasets.internal.InputFiles.InputFile;
+import io.sparkformers.datasets.internal.JsonReader;
+import io.sparkformers.datasets.internal.ParquetRows;
+import io.sparkformers.datasets.internal.Utf8LineReader;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * Hugging Face's {@code load_dataset(format, data_files=...)}: reads csv, json/jsonl, parquet, arrow or text
+ * files (local paths, globs, folders, or Hadoop URIs such as {@code s3a://bucket/prefix/*.jsonl}) into an
+ * Arrow dataset in the cache folder. The cache key is a fingerprint of the files' identity (path, size,
+ * modification time) and the options: an identical second load reuses the cache. With a SparkSession in the
+ * options, the files are parsed by a Spark job, one task per file, each writing an Arrow shard.
+ */
+public final class DatasetLoader {
+  private DatasetLoader() {}
+
+  public static Dataset load(DataFormat format, LoadOptions options, List<String> locations) {
+    Path cacheDir = CacheDirectory.resolve(options.cacheDir());
+    InputFiles inputs = new InputFiles(options.hadoopConfiguration());
+    List<InputFile> files = inputs.resolve(locations);
+    String fingerprint = Fingerprint.of("load", format, options.fingerprintKey(), identities(files));
+    Features features = options.features() != null ? options.features() : inferAll(format, options, inputs, files);
+    return Dataset.writeCached(cacheDir, fingerprint, format + " files " + files, features, w -> {
+      for (InputFile f : files) {
+        readFile(format, options, inputs, f, features, w::write);
+      }
+    });
+  }
+
+  private static String identities(List<InputFile> files) {
+    StringBuilder s = new StringBuilder();
+    for (InputFile f : files) {
+      s.append(f.uri()).append('|').append(f.size()).append('|').append(f.modificationTime()).append('\n');
+    }
+    return s.toString();
+  }
+
+  /** The features common to all files; a column missing in one file, or typed differently, names both. */
+  static Features inferAll(DataFormat format, LoadOptions options, InputFiles inputs, List<InputFile> files) {
+    Map<String, ColumnType> merged = null;
+    InputFile first = null;
+    for (InputFile f : files) {
+      Map<String, ColumnType> found = inferFile(format, options, inputs, f);
+      if (found.size() == 0) {
+        continue; // an empty file adds no rows and says nothing about the columns
+      }
+      if (merged == null) {
+        merged = found;
+        first = f;
+        continue;
+      }
+      merged = merge(merged, first, found, f);
+    }
+    if (merged == null) {
+      return format == DataFormat.TEXT ? Features.of("text", ColumnType.STRING) : Features.empty();
+    }
+    Features.Builder b = Features.builder();
+    merged.forEach((n, t) -> b.add(n, t == null ? ColumnType.STRING : t)); // null throughout: STRING
+    return b.build();
+  }
+
+  private static Map<String, ColumnType> merge(Map<String, ColumnType> a, InputFile fileA,
+      Map<String, ColumnType> b, InputFile fileB) {
+    for (String name : a.keySet()) {
+      if (!b.containsKey(name)) {
+        throw new IllegalArgumentException("Column '" + name + "' is in " + fileA + " but missing in " + fileB);
+      }
+    }
+    Map<String, ColumnType> out = new java.util.LinkedHashMap<>();
+    for (String name : b.keySet()) {
+      if (!a.containsKey(name)) {
+        throw new IllegalArgumentException("Column '" + name + "' is in " + fileB + " but missing in " + fileA);
+      }
+    }
+    for (String name : a.keySet()) {
+      ColumnType ta = a.get(name);
+      ColumnType tb = b.get(name);
+      ColumnType t = ta == null ? tb : ta;
+      if (ta != null && tb != null && ta != tb) {
+        Set<ColumnType> pair = Set.of(ta, tb);
+        if (pair.equals(Set.of(ColumnType.INT64, ColumnType.FLOAT64))) {
+          t = ColumnType.FLOAT64;
+        } else if (pair.equals(Set.of(ColumnType.INT64_LIST, ColumnType.FLOAT64_LIST))) {
+          t = ColumnType.FLOAT64_LIST;
+        } else {
+          throw new IllegalArgumentException("Column '" + name + "' is " + ta + " in " + fileA + " but " + tb
+              + " in " + fileB);
+        }
+      }
+      out.put(name, t);
+    }
+    return out;
+  }
+
+  /** The columns of one file in order, each with its type or null when only nulls were seen. */
+  private static Map<String, ColumnType> inferFile(DataFormat format, LoadOptions options, InputFiles inputs,
+      InputFile f) {
+    switch (format) {
+      case CSV:
+        try (Utf8LineReader lines = new Utf8LineReader(inputs.open(f), f.uri())) {
+          return csv(options).infer(lines).asMap();
+        }
+      case JSON:
+        return JsonReader.infer(() -> inputs.open(f), f.uri());
+      case TEXT:
+        return Features.of("text", ColumnType.STRING).asMap();
+      case ARROW:
+        return ArrowFileRows.features(inputs, f).asMap();
+      case PARQUET:
+        return ParquetRows.features(inputs, f).asMap();
+      default:
+        throw new IllegalStateException(format.toString());
+    }
+  }
+
+  static void readFile(DataFormat format, LoadOptions options, InputFiles inputs, InputFile f, Features features,
+      Consumer<Map<String, Object>> sink) {
+    switch (format) {
+      case CSV:
+        try (Utf8LineReader lines = new Utf8LineReader(inputs.open(f), f.uri())) {
+          csv(options).read(lines, features, sink);
+        }
+        return;
+      case JSON:
+        JsonReader.read(() -> inputs.open(f), f.uri(), features, sink);
+        return;
+      case TEXT:
+        try (Utf8LineReader lines = new Utf8LineReader(inputs.open(f), f.uri())) {
+          String line;
+          while ((line = lines.readLine()) != null) {
+            sink.accept(Map.of("text", line));
+          }
+        }
+        return;
+      case ARROW:
+        ArrowFileRows.read(inputs, f, features, sink);
+        return;
+      case PARQUET:
+        ParquetRows.read(inputs, f, features, sink);
+        return;
+      default:
+        throw new IllegalStateException(format.toString());
+    }
+  }
+
+  private static CsvReader csv(LoadOptions options) {
+    return new CsvReader(options.delimiter(), options.quote(), options.header(), options.columnNames());
+  }
+
+  /** Writes the rows of {@code files} into {@code writer}; used by the Spark loader's tasks. */
+  static void readInto(DataFormat format, LoadOptions options, InputFiles inputs, InputFile f, Features features,
+      FolderWriter writer) {
+    readFile(format, options, inputs, f, features, writer::write);
+  }
+}

@@ -1,0 +1,280 @@
+package io.sparkformers.datasets;
+
+import ai.djl.huggingface.tokenizers.Encoding;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.sparkformers.datasets.internal.Fingerprint;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A Hugging Face tokenizer loaded from a folder by {@link AutoTokenizer#fromPretrained}: {@code tokenizer.json}
+ * runs in DJL's binding of the Rust tokenizers library (offline), {@code tokenizer_config.json} gives the
+ * special tokens, {@code model_max_length} and {@code padding_side}. Encodes texts to ids and attention
+ * masks, decodes ids, and tokenizes a dataset column through a cached {@link Dataset#mapBatched}.
+ */
+public final class Tokenizer implements AutoCloseable {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final Path tokenizerJson;
+  private final Map<String, Integer> specialIds;
+  private final Map<String, String> specialTokens;
+  private final Set<Integer> allSpecialIds;
+  private final long modelMaxLength;
+  private final Padding.Side paddingSide;
+  private final int vocabSize;
+  private final String fingerprint;
+  private final Map<String, HuggingFaceTokenizer> instances = new HashMap<>();
+
+  Tokenizer(Path folder) {
+    this.tokenizerJson = folder.resolve("tokenizer.json");
+    if (!Files.isRegularFile(tokenizerJson)) {
+      throw new IllegalArgumentException(folder + " has no tokenizer.json");
+    }
+    try {
+      JsonNode tok = JSON.readTree(tokenizerJson.toFile());
+      Map<String, Integer> vocab = new HashMap<>();
+      JsonNode model = tok.path("model");
+      JsonNode v = model.path("vocab");
+      if (v.isObject()) {
+        Iterator<Map.Entry<String, JsonNode>> it = v.fields();
+        while (it.hasNext()) {
+          Map.Entry<String, JsonNode> e = it.next();
+          vocab.put(e.getKey(), e.getValue().asInt());
+        }
+      } else if (v.isArray()) {
+        for (int i = 0; i < v.size(); i++) {
+          vocab.put(v.get(i).get(0).asText(), i); // Unigram: [piece, score] in id order
+        }
+      }
+      Set<Integer> special = new LinkedHashSet<>();
+      for (JsonNode added : tok.path("added_tokens")) {
+        vocab.put(added.get("content").asText(), added.get("id").asInt());
+        if (added.path("special").asBoolean(false)) {
+          special.add(added.get("id").asInt());
+        }
+      }
+      int maxId = vocab.values().stream().mapToInt(Integer::intValue).max().orElse(-1);
+      this.vocabSize = maxId + 1;
+      Path configFile = folder.resolve("tokenizer_config.json");
+      JsonNode config = Files.isRegularFile(configFile) ? JSON.readTree(configFile.toFile()) : JSON.createObjectNode();
+      Map<String, String> tokens = new HashMap<>();
+      Map<String, Integer> ids = new HashMap<>();
+      for (String name : List.of("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token",
+          "mask_token")) {
+        JsonNode t = config.path(name);
+        String content = t.isTextual() ? t.asText() : t.isObject() ? t.path("content").asText(null) : null;
+        if (content == null) {
+          continue;
+        }
+        Integer id = vocab.get(content);
+        if (id == null) {
+          throw new IllegalArgumentException(configFile + ": " + name + " '" + content
+              + "' is not in the vocabulary of " + tokenizerJson);
+        }
+        tokens.put(name, content);
+        ids.put(name, id);
+        special.add(id);
+      }
+      this.specialTokens = Collections.unmodifiableMap(tokens);
+      this.specialIds = Collections.unmodifiableMap(ids);
+      this.allSpecialIds = Collections.unmodifiableSet(special);
+      // transformers' "no limit" default is int(1e30); keep it as Long.MAX_VALUE.
+      double max = config.path("model_max_length").asDouble(1e30);
+      this.modelMaxLength = max >= 9.2e18 ? Long.MAX_VALUE : (long) max;
+      String side = config.path("padding_side").asText("right");
+      if (!side.equals("right") && !side.equals("left")) {
+        throw new IllegalArgumentException(configFile + ": padding_side must be \"right\" or \"left\", got \"" + side
+            + "\"");
+      }
+      this.paddingSide = side.equals("left") ? Padding.Side.LEFT : Padding.Side.RIGHT;
+      byte[] a = Files.readAllBytes(tokenizerJson);
+      byte[] b = Files.isRegularFile(configFile) ? Files.readAllBytes(configFile) : new byte[0];
+      this.fingerprint = Fingerprint.of("tokenizer", java.util.Base64.getEncoder().encodeToString(a),
+          java.util.Base64.getEncoder().encodeToString(b));
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot read the tokenizer in " + folder, e);
+    }
+    instance(0, true); // load now, so that a bad tokenizer.json fails here
+  }
+
+  private synchronized HuggingFaceTokenizer instance(int maxLength, boolean addSpecialTokens) {
+    String key = maxLength + "/" + addSpecialTokens;
+    HuggingFaceTokenizer t = instances.get(key);
+    if (t == null) {
+      Map<String, String> options = new HashMap<>();
+      options.put("addSpecialTokens", String.valueOf(addSpecialTokens));
+      options.put("padding", "false");
+      if (maxLength > 0) {
+        options.put("truncation", "true");
+        options.put("maxLength", String.valueOf(maxLength));
+      } else {
+        options.put("truncation", "false");
+      }
+      try {
+        t = HuggingFaceTokenizer.newInstance(tokenizerJson, options);
+      } catch (IOException e) {
+        throw new UncheckedIOException("Cannot load " + tokenizerJson, e);
+      } catch (RuntimeException e) {
+        throw new IllegalArgumentException(tokenizerJson + " cannot be loaded: " + e.getMessage(), e);
+      }
+      instances.put(key, t);
+    }
+    return t;
+  }
+
+  /** One encoded text. */
+  public record Encoded(int[] inputIds, int[] attentionMask) {}
+
+  /** Encodes with special tokens, without truncation. */
+  public Encoded encode(String text) {
+    return encode(text, 0, true);
+  }
+
+  /** Encodes, truncating to {@code maxLength} tokens when positive. */
+  public Encoded encode(String text, int maxLength, boolean addSpecialTokens) {
+    return toEncoded(instance(maxLength, addSpecialTokens).encode(text));
+  }
+
+  public List<Encoded> encodeBatch(List<String> texts, int maxLength, boolean addSpecialTokens) {
+    Encoding[] all = instance(maxLength, addSpecialTokens).batchEncode(texts);
+    List<Encoded> out = new ArrayList<>(all.length);
+    for (Encoding e : all) {
+      out.add(toEncoded(e));
+    }
+    return out;
+  }
+
+  private static Encoded toEncoded(Encoding e) {
+    long[] ids = e.getIds();
+    long[] mask = e.getAttentionMask();
+    int[] i = new int[ids.length];
+    int[] m = new int[mask.length];
+    for (int k = 0; k < ids.length; k++) {
+      i[k] = Math.toIntExact(ids[k]);
+      m[k] = (int) mask[k];
+    }
+    return new Encoded(i, m);
+  }
+
+  public String decode(int[] ids, boolean skipSpecialTokens) {
+    long[] l = new long[ids.length];
+    for (int k = 0; k < ids.length; k++) {
+      l[k] = ids[k];
+    }
+    return instance(0, true).decode(l, skipSpecialTokens);
+  }
+
+  /** The tokens of {@code text} (without special tokens). */
+  public List<String> tokenize(String text) {
+    return List.of(instance(0, false).encode(text).getTokens());
+  }
+
+  /**
+   * Tokenizes {@code column} into {@code input_ids} and {@code attention_mask} (INT32_LIST) through a batched
+   * map, cached under this tokenizer's fingerprint; {@code removeColumns} are dropped (often all of them, as
+   * Hugging Face's run_clm does). {@code maxLength} > 0 truncates.
+   */
+  public Dataset tokenize(Dataset dataset, String column, int maxLength, String... removeColumns) {
+    if (dataset.features().type(column) != ColumnType.STRING) {
+      throw new IllegalArgumentException("Column '" + column + "' is " + dataset.features().type(column)
+          + "; only STRING columns can be tokenized");
+    }
+    MapOptions options = MapOptions.builder()
+        .function("tokenize:" + column, fingerprint + "/" + maxLength)
+        .removeColumns(removeColumns)
+        .build();
+    return dataset.mapBatched(batch -> {
+      List<String> texts = new ArrayList<>();
+      for (Object t : batch.get(column)) {
+        texts.add(t == null ? "" : (String) t);
+      }
+      List<Object> ids = new ArrayList<>(texts.size());
+      List<Object> masks = new ArrayList<>(texts.size());
+      for (Encoded e : encodeBatch(texts, maxLength, true)) {
+        ids.add(e.inputIds());
+        masks.add(e.attentionMask());
+      }
+      Map<String, List<?>> out = new java.util.LinkedHashMap<>();
+      out.put("input_ids", ids);
+      out.put("attention_mask", masks);
+      return out;
+    }, options);
+  }
+
+  /** The id of a special token by its config name ("pad_token", "eos_token", ...), or null. */
+  public Integer specialTokenId(String name) {
+    return specialIds.get(name);
+  }
+
+  /** The text of a special token by its config name, or null. */
+  public String specialToken(String name) {
+    return specialTokens.get(name);
+  }
+
+  public Integer padTokenId() {
+    return specialIds.get("pad_token");
+  }
+
+  public Integer eosTokenId() {
+    return specialIds.get("eos_token");
+  }
+
+  public Integer bosTokenId() {
+    return specialIds.get("bos_token");
+  }
+
+  public Integer maskTokenId() {
+    return specialIds.get("mask_token");
+  }
+
+  /** Ids of every special and added special token. */
+  public Set<Integer> specialTokenIds() {
+    return allSpecialIds;
+  }
+
+  /** {@code model_max_length}; Long.MAX_VALUE when the config sets no limit. */
+  public long modelMaxLength() {
+    return modelMaxLength;
+  }
+
+  public Padding.Side paddingSide() {
+    return paddingSide;
+  }
+
+  public int vocabSize() {
+    return vocabSize;
+  }
+
+  /** A hash of tokenizer.json and tokenizer_config.json. */
+  public String fingerprint() {
+    return fingerprint;
+  }
+
+  /** Padding for collators: the pad token (or an error when there is none) and this tokenizer's side. */
+  public Padding padding() {
+    Integer pad = padTokenId();
+    if (pad == null) {
+      throw new IllegalStateException("The tokenizer has no pad_token: set one in tokenizer_config.json (GPT-2"
+          + " models often use the eos_token)");
+    }
+    return Padding.builder(pad).side(paddingSide).build();
+  }
+
+  @Override
+  public synchronized void close() {
+    instances.values().forEach(HuggingFaceTokenizer::close);
+    instances.clear();
+  }
+}

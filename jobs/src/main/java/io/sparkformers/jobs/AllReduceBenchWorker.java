@@ -1,0 +1,111 @@
+package io.sparkformers.jobs;
+
+import io.sparkformers.accelerate.ElementType;
+import io.sparkformers.accelerate.ProcessGroup;
+import io.sparkformers.accelerate.ProcessGroupOptions;
+import io.sparkformers.accelerate.ProcessGroups;
+import io.sparkformers.accelerate.ReduceOp;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * One rank of {@code sparkformers bench allreduce}: a hidden entry point that {@link BenchAllReduceCommand}
+ * starts as a separate JVM per rank, with torchrun-style MASTER_ADDR, MASTER_PORT, RANK and WORLD_SIZE.
+ * Arguments: comma-separated sizes in bytes, calls per size (0: by size, as the PyTorch script plans them),
+ * the ring threshold in bytes, the timeout in seconds. Rank 0 prints one JSON object per size.
+ *
+ * <p>Timing follows ../shared/bench/pytorch/allreduce_bench.py: warm-up calls, a barrier, then each call
+ * timed on its own; call i is the same collective on every rank, so its time is the maximum over ranks.
+ */
+public final class AllReduceBenchWorker {
+  private AllReduceBenchWorker() {}
+
+  public static void main(String[] args) {
+    long[] sizes = Arrays.stream(args[0].split(",")).mapToLong(Long::parseLong).toArray();
+    int calls = Integer.parseInt(args[1]);
+    ProcessGroupOptions options = ProcessGroupOptions.builder()
+        .ringThresholdBytes(Integer.parseInt(args[2]))
+        .timeout(Duration.ofSeconds(Long.parseLong(args[3])))
+        .build();
+    try (ProcessGroup pg = ProcessGroups.fromEnvironment(System.getenv(), options)) {
+      for (long bytes : sizes) {
+        benchOne(pg, (int) bytes, calls);
+      }
+      pg.barrier();
+    }
+    System.exit(0);
+  }
+
+  /** Warm-up and timed calls per size: the PyTorch script's plan, so that both sides do the same work. */
+  static int[] plan(long bytes) {
+    if (bytes <= 64 << 10) {
+      return new int[] {50, 500};
+    }
+    if (bytes <= 1 << 20) {
+      return new int[] {10, 100};
+    }
+    if (bytes <= 16 << 20) {
+      return new int[] {3, 15};
+    }
+    if (bytes <= 64 << 20) {
+      return new int[] {1, 9};
+    }
+    return new int[] {1, 5};
+  }
+
+  private static void benchOne(ProcessGroup pg, int bytes, int fixedCalls) {
+    int n = pg.worldSize();
+    int count = bytes / 4;
+    ByteBuffer t = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
+    // Correctness: every rank holds rank+1, the sum is N(N+1)/2 everywhere.
+    for (int i = 0; i < count; i++) {
+      t.putFloat(i * 4, pg.rank() + 1);
+    }
+    pg.allReduce(t, ElementType.FLOAT32, ReduceOp.SUM);
+    float expect = n * (n + 1) / 2f;
+    boolean ok = true;
+    for (int i = 0; i < count; i++) {
+      ok &= t.getFloat(i * 4) == expect;
+    }
+    for (int i = 0; i < count; i++) {
+      t.putFloat(i * 4, 0f); // zeros stay zeros: no overflow or denormals while timing
+    }
+    int[] plan = plan(bytes);
+    int warm = plan[0];
+    int calls = fixedCalls > 0 ? fixedCalls : plan[1];
+    for (int i = 0; i < warm; i++) {
+      pg.allReduce(t, ElementType.FLOAT32, ReduceOp.SUM);
+    }
+    pg.barrier();
+    ByteBuffer times = ByteBuffer.allocateDirect(8 * (calls + 2)).order(ByteOrder.nativeOrder());
+    long wall0 = System.nanoTime();
+    for (int i = 0; i < calls; i++) {
+      long t0 = System.nanoTime();
+      pg.allReduce(t, ElementType.FLOAT32, ReduceOp.SUM);
+      times.putDouble(i * 8, (System.nanoTime() - t0) / 1e9);
+    }
+    times.putDouble(calls * 8, (System.nanoTime() - wall0) / 1e9);
+    times.putDouble((calls + 1) * 8, ok ? 0 : 1);
+    pg.allReduce(times, ElementType.FLOAT64, ReduceOp.MAX);
+    if (pg.rank() == 0) {
+      double[] ts = new double[calls];
+      for (int i = 0; i < calls; i++) {
+        ts[i] = times.getDouble(i * 8);
+      }
+      Arrays.sort(ts);
+      double median = calls % 2 == 1 ? ts[calls / 2] : (ts[calls / 2 - 1] + ts[calls / 2]) / 2;
+      double factor = 2.0 * (n - 1) / n;
+      System.out.println(String.format(Locale.ROOT,
+          "{\"world_size\": %d, \"bytes\": %d, \"median_s\": %.9f, \"algbw_gbps\": %.4f, \"busbw_gbps\": %.4f,"
+              + " \"p10_s\": %.9f, \"p90_s\": %.9f, \"mean_s\": %.9f, \"warmup\": %d, \"calls\": %d,"
+              + " \"correct\": %b}",
+          n, bytes, median, bytes / median / 1e9, bytes * factor / median / 1e9,
+          ts[Math.min(calls - 1, (int) (0.1 * calls))], ts[Math.min(calls - 1, (int) (0.9 * calls))],
+          times.getDouble(calls * 8) / calls, warm, calls, times.getDouble((calls + 1) * 8) == 0));
+      System.out.flush();
+    }
+  }
+}

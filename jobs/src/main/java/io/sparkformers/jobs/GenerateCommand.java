@@ -1,0 +1,253 @@
+package io.sparkformers.jobs;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import com.google.gson.JsonSyntaxException;
+import io.sparkformers.training.models.AutoModel;
+import io.sparkformers.training.models.GenerationConfig;
+import io.sparkformers.training.models.Gpt2LMHeadModel;
+import io.sparkformers.training.models.PreTrainedModel;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code sparkformers generate}: continues each prompt of a JSONL file with a causal LM folder, as
+ * transformers' {@code generate} does. Each input line is {@code {"prompt": "text"}} (encoded with the model
+ * folder's {@code tokenizer.json}) or {@code {"input_ids": [...]}}; each output line is the input object plus
+ * {@code generated_ids} (new tokens only) and, with a tokenizer, {@code generated_text}.
+ */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+    description = "Generate continuations of JSONL prompts with a GPT-2 model folder.")
+public final class GenerateCommand implements Callable<Integer> {
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--model", required = true, description = "Model folder: config.json, model.safetensors"
+      + " [, tokenizer.json].")
+  Path model;
+
+  @Option(names = "--input", required = true, description = "JSONL: {\"prompt\": text} or {\"input_ids\": [..]}.")
+  Path input;
+
+  @Option(names = "--output", description = "JSONL to write (default: standard output).")
+  Path output;
+
+  @Option(names = "--max-new-tokens", defaultValue = "20", description = "New tokens per prompt (default 20).")
+  int maxNewTokens;
+
+  @Option(names = "--do-sample", description = "Sample instead of greedy decoding.")
+  boolean doSample;
+
+  @Option(names = "--temperature", defaultValue = "1.0", description = "Sampling temperature (default 1.0).")
+  double temperature;
+
+  @Option(names = "--top-k", defaultValue = "50", description = "Keep the k most likely tokens (default 50; 0 off).")
+  int topK;
+
+  @Option(names = "--top-p", defaultValue = "1.0", description = "Nucleus: smallest set with probability > p.")
+  double topP;
+
+  @Option(names = "--repetition-penalty", defaultValue = "1.0", description = "CTRL repetition penalty.")
+  double repetitionPenalty;
+
+  @Option(names = "--seed", defaultValue = "0", description = "Sampling seed (default 0).")
+  long seed;
+
+  @Option(names = "--batch-size", defaultValue = "8", description = "Prompts per left-padded batch (default 8).")
+  int batchSize;
+
+  @Option(names = "--no-cache", description = "Recompute the whole sequence each step (same tokens, slower).")
+  boolean noCache;
+
+  /** One input line: its 1-based number, the parsed object, and its token ids. */
+  record PromptLine(int lineNumber, JsonObject json, int[] ids) {}
+
+  @Override
+  public Integer call() {
+    PrintWriter err = spec.commandLine().getErr();
+    try {
+      if (batchSize < 1) {
+        throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
+      }
+      GenerationConfig generation = GenerationConfig.builder().maxNewTokens(maxNewTokens).doSample(doSample)
+          .temperature(temperature).topK(topK).topP(topP).repetitionPenalty(repetitionPenalty).seed(seed)
+          .useCache(!noCache).build();
+      try (PreTrainedModel loaded = AutoModel.fromPretrained(model);
+          HuggingFaceTokenizer tokenizer = openTokenizer(model)) {
+        Gpt2LMHeadModel lm = requireCausalLm(loaded, model);
+        List<PromptLine> prompts = readPrompts(input, tokenizer, model);
+        checkContext(prompts, lm, input, maxNewTokens);
+        try (Writer out = output == null ? null : Files.newBufferedWriter(output, StandardCharsets.UTF_8)) {
+          PrintWriter sink = out == null ? spec.commandLine().getOut() : new PrintWriter(out);
+          for (int start = 0; start < prompts.size(); start += batchSize) {
+            List<PromptLine> batch = prompts.subList(start, Math.min(prompts.size(), start + batchSize));
+            List<int[]> ids = new ArrayList<>();
+            batch.forEach(p -> ids.add(p.ids()));
+            List<int[]> generated = lm.generate(ids, generation);
+            for (int i = 0; i < batch.size(); i++) {
+              JsonObject row = batch.get(i).json().deepCopy();
+              JsonArray genIds = new JsonArray();
+              for (int t : generated.get(i)) {
+                genIds.add(t);
+              }
+              row.add("generated_ids", genIds);
+              if (tokenizer != null) {
+                row.addProperty("generated_text", tokenizer.decode(toLongs(generated.get(i)), true));
+              }
+              sink.println(row);
+            }
+            sink.flush();
+          }
+        }
+      }
+      return 0;
+    } catch (IOException | IllegalArgumentException | IllegalStateException e) {
+      err.println("generate: " + e.getMessage());
+      err.flush();
+      return 1;
+    }
+  }
+
+  static long[] toLongs(int[] ids) {
+    long[] out = new long[ids.length];
+    for (int i = 0; i < ids.length; i++) {
+      out[i] = ids[i];
+    }
+    return out;
+  }
+
+  /** The folder's tokenizer.json, or null when there is none. */
+  static HuggingFaceTokenizer openTokenizer(Path folder) throws IOException {
+    Path file = folder.resolve("tokenizer.json");
+    if (!Files.exists(file)) {
+      return null;
+    }
+    try {
+      return HuggingFaceTokenizer.builder().optTokenizerPath(file).optAddSpecialTokens(true).optTruncation(false)
+          .optPadding(false).build();
+    } catch (RuntimeException e) {
+      throw new IOException(file + ": not a tokenizer the Hugging Face tokenizers library can load: "
+          + e.getMessage(), e);
+    }
+  }
+
+  static Gpt2LMHeadModel requireCausalLm(PreTrainedModel loaded, Path folder) {
+    if (!(loaded instanceof Gpt2LMHeadModel lm)) {
+      throw new IllegalArgumentException(folder.resolve("config.json") + ": model_type '" + loaded.modelType()
+          + "' is not a causal language model; this command needs model_type 'gpt2'");
+    }
+    return lm;
+  }
+
+  /** Every line of the file, parsed; errors name the file, the line and the key. */
+  static List<PromptLine> readPrompts(Path file, HuggingFaceTokenizer tokenizer, Path modelFolder)
+      throws IOException {
+    List<PromptLine> out = new ArrayList<>();
+    try (BufferedReader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+      String line;
+      int number = 0;
+      while ((line = reader.readLine()) != null) {
+        number++;
+        if (line.isBlank()) {
+          continue;
+        }
+        String where = file + " line " + number;
+        JsonElement parsed;
+        try {
+          parsed = JsonParser.parseString(line);
+        } catch (JsonSyntaxException e) {
+          throw new IllegalArgumentException(where + ": not valid JSON: " + e.getMessage());
+        }
+        if (!parsed.isJsonObject()) {
+          throw new IllegalArgumentException(where + ": expected a JSON object, found " + abbreviate(line));
+        }
+        JsonObject obj = parsed.getAsJsonObject();
+        int[] ids;
+        if (obj.has("input_ids")) {
+          ids = parseIds(obj.get("input_ids"), where);
+        } else if (obj.has("prompt")) {
+          JsonElement prompt = obj.get("prompt");
+          if (!prompt.isJsonPrimitive() || !prompt.getAsJsonPrimitive().isString()) {
+            throw new IllegalArgumentException(where + ": \"prompt\" must be a string, found " + prompt);
+          }
+          if (tokenizer == null) {
+            throw new IllegalArgumentException(where + ": \"prompt\" needs a tokenizer, but "
+                + modelFolder.resolve("tokenizer.json") + " does not exist (give \"input_ids\" instead)");
+          }
+          long[] encoded = tokenizer.encode(prompt.getAsString()).getIds();
+          ids = new int[encoded.length];
+          for (int i = 0; i < ids.length; i++) {
+            ids[i] = Math.toIntExact(encoded[i]);
+          }
+        } else {
+          throw new IllegalArgumentException(where + ": expected a key \"prompt\" (text) or \"input_ids\""
+              + " (token ids), found keys " + obj.keySet());
+        }
+        if (ids.length == 0) {
+          throw new IllegalArgumentException(where + ": the prompt has no tokens");
+        }
+        out.add(new PromptLine(number, obj, ids));
+      }
+    }
+    if (out.isEmpty()) {
+      throw new IllegalArgumentException(file + ": no prompts (the file is empty)");
+    }
+    return out;
+  }
+
+  static int[] parseIds(JsonElement el, String where) {
+    if (!el.isJsonArray()) {
+      throw new IllegalArgumentException(where + ": \"input_ids\" must be a list of integers, found "
+          + abbreviate(el.toString()));
+    }
+    JsonArray a = el.getAsJsonArray();
+    int[] ids = new int[a.size()];
+    for (int i = 0; i < ids.length; i++) {
+      JsonElement v = a.get(i);
+      if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isNumber() || v.getAsDouble() != Math.rint(v.getAsDouble())
+          || v.getAsDouble() < 0 || v.getAsDouble() > Integer.MAX_VALUE) {
+        throw new IllegalArgumentException(where + ": \"input_ids\"[" + i + "] must be a non-negative integer,"
+            + " found " + v);
+      }
+      ids[i] = v.getAsInt();
+    }
+    return ids;
+  }
+
+  /** Fails naming the line of the first prompt the model cannot take: unknown ids or too long. */
+  static void checkContext(List<PromptLine> prompts, Gpt2LMHeadModel lm, Path file, int maxNewTokens) {
+    int context = lm.config().nPositions();
+    int vocab = lm.config().vocabSize();
+    for (PromptLine p : prompts) {
+      String where = file + " line " + p.lineNumber();
+      for (int i = 0; i < p.ids().length; i++) {
+        if (p.ids()[i] >= vocab) {
+          throw new IllegalArgumentException(where + ": token " + i + " is id " + p.ids()[i]
+              + ", outside the model's vocabulary [0, " + vocab + ")");
+        }
+      }
+      if (p.ids().length + maxNewTokens > context) {
+        throw new IllegalArgumentException(where + ": the prompt has " + p.ids().length + " tokens; with "
+            + maxNewTokens + " new tokens that exceeds the model's context (n_positions " + context + ")");
+      }
+    }
+  }
+
+  static String abbreviate(String s) {
+    return s.length() <= 80 ? s : s.substring(0, 77) + "...";
+  }
+}

@@ -1,0 +1,69 @@
+package io.sparkformers.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** {@code bench allreduce} starts real rank JVMs on 127.0.0.1; small sizes and few calls keep it quick. */
+class BenchAllReduceCommandTest {
+  private final StringWriter out = new StringWriter();
+  private final StringWriter err = new StringWriter();
+
+  private int run(String... args) {
+    CommandLine cli = SparkformersCommand.commandLine();
+    cli.setOut(new PrintWriter(out));
+    cli.setErr(new PrintWriter(err));
+    return cli.execute(args);
+  }
+
+  @Test
+  void threeRankJvmsPrintOneJsonLinePerSizeAndMemcpy() {
+    assertEquals(0, run("bench", "allreduce", "--world-size", "3", "--sizes", "4,4096,400004", "--iters", "5",
+        "--json"), err.toString());
+    List<String> lines = Arrays.stream(out.toString().split("\n")).filter(l -> !l.isBlank())
+        .collect(Collectors.toList());
+    assertEquals(4, lines.size(), out.toString());
+    long[] bytes = {4, 4096, 400004};
+    for (int i = 0; i < 3; i++) {
+      String l = lines.get(i);
+      assertTrue(l.startsWith("{\"world_size\": 3, \"bytes\": " + bytes[i] + ", \"median_s\": "), l);
+      assertTrue(l.contains("\"calls\": 5, \"correct\": true}"), l);
+      double median = BenchAllReduceCommand.number(l, "median_s");
+      double busbw = BenchAllReduceCommand.number(l, "busbw_gbps");
+      double algbw = BenchAllReduceCommand.number(l, "algbw_gbps");
+      assertTrue(median > 0, l);
+      assertEquals(bytes[i] / median / 1e9, algbw, algbw * 1e-3 + 1e-4, l);
+      assertEquals(bytes[i] * 4.0 / 3 / median / 1e9, busbw, busbw * 1e-3 + 1e-4, l);
+    }
+    assertTrue(lines.get(3).matches("\\{\"memcpy_bytes\": 1048576, \"memcpy_gbps\": [0-9.]+}"), lines.get(3));
+  }
+
+  @Test
+  void theTableNamesSizesInKiBAndMiB() {
+    assertEquals(0, run("bench", "allreduce", "--world-size", "2", "--sizes", "4096,1048576", "--iters", "3"),
+        err.toString());
+    String[] lines = out.toString().split("\n");
+    assertEquals("all_reduce SUM float32, sparkformers tcp, N=2 JVMs on 127.0.0.1", lines[0]);
+    assertTrue(lines[2].trim().startsWith("4 KiB"), lines[2]);
+    assertTrue(lines[3].trim().startsWith("1 MiB") && lines[3].endsWith("true"), lines[3]);
+    assertTrue(lines[4].startsWith("memcpy (one thread, direct buffers, 1 MiB): "), lines[4]);
+  }
+
+  @Test
+  void badSizesAndWorldSizesAreUsageErrors() {
+    assertEquals(2, run("bench", "allreduce", "--sizes", "4096,10"));
+    assertTrue(err.toString().contains("--sizes: 10 must be a positive multiple of 4 (float32) of at most 1 GiB"),
+        err.toString());
+    assertEquals(2, run("bench", "allreduce", "--sizes", "4k"));
+    assertTrue(err.toString().contains("--sizes: '4k' is not a number of bytes"), err.toString());
+    assertEquals(2, run("bench", "allreduce", "--world-size", "1"));
+    assertTrue(err.toString().contains("--world-size must be between 2 and 64, got 1"), err.toString());
+  }
+}
