@@ -61,15 +61,17 @@ class FailureTest {
   void aRankThatDiesMidCollectiveFailsTheOthersAtOnce() throws Exception {
     try (Ranks ranks = Ranks.open(2, ProcessGroupOptions.builder().timeout(Duration.ofSeconds(30)).build())) {
       long start = System.nanoTime();
+      java.util.concurrent.CountDownLatch gone = new java.util.concurrent.CountDownLatch(1);
       List<Object> outcomes = ranks.outcomes(pg -> {
         if (pg.rank() == 1) {
-          // Starts a 64 MiB all-reduce and dies while its data is in flight.
+          // Starts a 64 MiB all-reduce and dies while it waits for rank 0.
           CompletableFuture<Void> f = pg.allReduceAsync(floats(16 << 20), ElementType.FLOAT32, ReduceOp.SUM);
           Thread.sleep(20);
           pg.close();
+          gone.countDown();
           return f.handle((v, e) -> "died").get();
         }
-        Thread.sleep(100); // rank 0 arrives late: rank 1 is gone by then
+        gone.await(); // rank 0 arrives late: rank 1 is gone by then
         pg.allReduce(floats(16 << 20), ElementType.FLOAT32, ReduceOp.SUM);
         return "finished";
       });
