@@ -1,5 +1,6 @@
 package io.sparkformers.training.models;
 
+import java.io.Serializable;
 import java.util.List;
 
 /**
@@ -9,7 +10,9 @@ import java.util.List;
  * seed gives the same tokens. eos and pad ids default to the model config's (pad falls back to the first eos,
  * as transformers does for GPT-2).
  */
-public final class GenerationConfig {
+public final class GenerationConfig implements Serializable {
+  private static final long serialVersionUID = 1L;
+
   private final int maxNewTokens;
   private final boolean doSample;
   private final double temperature;

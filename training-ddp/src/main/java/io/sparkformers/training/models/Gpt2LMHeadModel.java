@@ -112,12 +112,19 @@ public final class Gpt2LMHeadModel extends BaseModel {
     return new ModelOutput(logits, loss);
   }
 
-  /** Mean next-token cross-entropy: logits[:, :-1] against labels[:, 1:], −100 ignored. */
+  /**
+   * Mean next-token cross-entropy: logits[:, :-1] against labels[:, 1:], −100 ignored. The labels are shifted
+   * instead of the logits (the last position gets −100), which counts the same tokens without copying the
+   * [batch, seq, vocab] logits.
+   */
   public static NDArray causalLmLoss(NDArray logits, NDArray labels) {
     long vocab = logits.getShape().get(2);
-    try (NDArray shiftedLogits = logits.get(":, :-1, :");
-        NDArray shiftedLabels = labels.get(":, 1:")) {
-      return Ops.crossEntropy(shiftedLogits.reshape(-1, vocab), shiftedLabels.reshape(-1));
+    long batch = labels.getShape().get(0);
+    NDManager m = labels.getManager();
+    try (NDArray next = labels.get(":, 1:").toType(DataType.INT64, false);
+        NDArray ignored = m.full(new ai.djl.ndarray.types.Shape(batch, 1), -100, DataType.INT64);
+        NDArray shifted = next.concat(ignored, 1)) {
+      return Ops.crossEntropy(logits.reshape(-1, vocab), shifted.reshape(-1));
     }
   }
 
