@@ -258,6 +258,8 @@ public final class Trainer implements AutoCloseable {
         c.onTrainBegin(args, state, control);
       }
       double trLoss = 0;
+      double totalLoss = 0;
+      long firstStep = state.globalStep;
       long lastLoggedStep = state.globalStep;
       for (long epoch = epochsTrained; epoch < numEpochs && !control.shouldTrainingStop; epoch++) {
         List<long[]> batches = epochBatches(epoch);
@@ -289,7 +291,9 @@ public final class Trainer implements AutoCloseable {
           }
           defaultFlowOnStepEnd();
           if (control.shouldLog) {
-            double mean = meanOverRanks(trLoss) / (state.globalStep - lastLoggedStep);
+            double stepsLoss = meanOverRanks(trLoss);
+            totalLoss += stepsLoss;
+            double mean = stepsLoss / (state.globalStep - lastLoggedStep);
             state.lastStepLoss = mean;
             trLoss = 0;
             lastLoggedStep = state.globalStep;
@@ -328,8 +332,9 @@ public final class Trainer implements AutoCloseable {
       end.put("train_samples_per_second",
           Math.round(state.globalStep * args.perDeviceTrainBatchSize() * gas * worldSize() / runtime * 1e3) / 1e3);
       end.put("train_steps_per_second", Math.round(state.globalStep / runtime * 1e3) / 1e3);
-      double avgLoss = averageTrainLoss();
-      end.put("train_loss", avgLoss);
+      // transformers: the mean of every step's loss (rank-averaged), not only of the logged ones.
+      totalLoss += meanOverRanks(trLoss);
+      end.put("train_loss", totalLoss / Math.max(1, state.globalStep - firstStep));
       end.put("epoch", state.epoch);
       log(all, end);
       for (TrainerCallback c : all) {
@@ -345,18 +350,6 @@ public final class Trainer implements AutoCloseable {
       }
       return out;
     }
-  }
-
-  private double averageTrainLoss() {
-    double sum = 0;
-    long n = 0;
-    for (Map<String, Object> e : state.logHistory) {
-      if (e.get("loss") instanceof Number l && e.get("step") instanceof Number) {
-        sum += l.doubleValue();
-        n++;
-      }
-    }
-    return n == 0 ? Double.NaN : sum / n;
   }
 
   /** One micro-batch: forward, loss divided by the accumulation steps, backward. Returns the local loss/gas. */

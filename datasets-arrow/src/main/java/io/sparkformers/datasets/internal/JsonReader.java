@@ -112,8 +112,36 @@ public final class JsonReader {
 
   /** The columns of one file in order of first appearance, typed; null for a column null throughout. */
   public static Map<String, ColumnType> infer(Supplier<InputStream> open, String source) {
+    return infer(open, source, Long.MAX_VALUE);
+  }
+
+  private static final class EnoughRows extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    EnoughRows() {
+      super(null, null, false, false);
+    }
+  }
+
+  /** As {@link #infer(Supplier, String)}, from the first {@code maxRows} rows only. */
+  public static Map<String, ColumnType> infer(Supplier<InputStream> open, String source, long maxRows) {
     LinkedHashMap<String, ColumnType> types = new LinkedHashMap<>();
-    forEachObject(open, source, (node, line) -> {
+    long[] seen = {0};
+    try {
+      forEachObject(open, source, (node, line) -> {
+        if (seen[0]++ >= maxRows) {
+          throw new EnoughRows();
+        }
+        inferRow(node, line, source, types);
+      });
+    } catch (EnoughRows e) {
+      // inferred from the first rows
+    }
+    return types;
+  }
+
+  private static void inferRow(JsonNode node, long line, String source, LinkedHashMap<String, ColumnType> types) {
+    {
       Iterator<Map.Entry<String, JsonNode>> it = node.fields();
       while (it.hasNext()) {
         Map.Entry<String, JsonNode> e = it.next();
@@ -125,8 +153,7 @@ public final class JsonReader {
           types.put(e.getKey(), merge(known, t, source, line, e.getKey()));
         }
       }
-    });
-    return types;
+    }
   }
 
   private static ColumnType merge(ColumnType a, ColumnType b, String source, long line, String key) {

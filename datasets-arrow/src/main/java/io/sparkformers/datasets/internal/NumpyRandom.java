@@ -21,10 +21,54 @@ public final class NumpyRandom {
 
   private long stateHi;
   private long stateLo;
-  private final long incHi;
-  private final long incLo;
+  private long incHi;
+  private long incLo;
   private boolean hasHalf;
   private int half;
+
+  private NumpyRandom(NumpyRandom other) {
+    this.stateHi = other.stateHi;
+    this.stateLo = other.stateLo;
+    this.incHi = other.incHi;
+    this.incLo = other.incLo;
+    this.hasHalf = other.hasHalf;
+    this.half = other.half;
+  }
+
+  /** An independent generator in the same state ({@code copy.deepcopy(rng)}). */
+  public NumpyRandom copy() {
+    return new NumpyRandom(this);
+  }
+
+  /** {@code rng.integers(low, high)}: uniform in [low, high). */
+  public long integers(long low, long high) {
+    if (high <= low) {
+      throw new IllegalArgumentException("high <= low");
+    }
+    return low + bounded(high - 1 - low);
+  }
+
+  /** {@code rng.random()}: a double in [0, 1) from the top 53 bits of a draw. */
+  public double random() {
+    return (nextLong() >>> 11) * (1.0 / 9007199254740992.0);
+  }
+
+  /** {@code rng.choice(n, p=p)} for one draw, given the normalised cumulative sums of p. */
+  public int choice(double[] cdf) {
+    double u = random();
+    // searchsorted(side='right'): the first index whose cdf is greater than u.
+    int lo = 0;
+    int hi = cdf.length;
+    while (lo < hi) {
+      int mid = (lo + hi) >>> 1;
+      if (cdf[mid] <= u) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
 
   /** {@code np.random.default_rng(seed)} for a non-negative seed. */
   public NumpyRandom(long seed) {

@@ -29,10 +29,17 @@ public final class Utf8LineReader implements AutoCloseable {
   private long lineNumber;
   private long lineStartOffset;
   private boolean first = true;
+  private long maxLines = Long.MAX_VALUE;
 
   public Utf8LineReader(InputStream in, String source) {
     this.in = in;
     this.source = source;
+  }
+
+  /** Reads at most {@code lines} lines (to infer types from the start of a file); returns this reader. */
+  public Utf8LineReader limitLines(long lines) {
+    this.maxLines = lines;
+    return this;
   }
 
   /** The 1-based number of the line last returned. */
@@ -51,6 +58,9 @@ public final class Utf8LineReader implements AutoCloseable {
 
   /** The next line without its ending, or null at the end of the file. */
   public String readLine() {
+    if (lineNumber >= maxLines) {
+      return null;
+    }
     try {
       int scan = pos;
       while (true) {

@@ -22,6 +22,12 @@ public final class PythonText {
   /** {@code s.split()}: runs of whitespace separate tokens; none at either end. */
   public static List<String> split(CharSequence s) {
     List<String> out = new ArrayList<>();
+    splitInto(s, out);
+    return out;
+  }
+
+  /** Appends the tokens of {@code s.split()} to {@code out}. */
+  public static void splitInto(CharSequence s, List<String> out) {
     int n = s.length();
     int start = -1;
     for (int i = 0; i < n; ) {
@@ -40,7 +46,6 @@ public final class PythonText {
     if (start >= 0) {
       out.add(s.subSequence(start, n).toString());
     }
-    return out;
   }
 
   /** {@code s.rstrip()}. */
@@ -70,15 +75,92 @@ public final class PythonText {
     return r.substring(start);
   }
 
-  /** {@code s.lower()}: full Unicode lower-casing (İ becomes i + U+0307, final sigma), no locale. */
+  /**
+   * {@code s.lower()}: Unicode full lower-casing as Python does it — İ becomes "i̇", and Σ becomes ς only in
+   * Python's Final_Sigma context (a cased letter before it, skipping case-ignorables, and none after), which
+   * differs from Java's {@code toLowerCase}.
+   */
   public static String lower(String s) {
+    boolean simple = true;
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
-      if (c >= 128 || (c >= 'A' && c <= 'Z')) {
-        return s.toLowerCase(Locale.ROOT);
+      if (c >= 128) {
+        simple = false;
+        break;
       }
     }
-    return s;
+    if (simple) {
+      for (int i = 0; i < s.length(); i++) {
+        char c = s.charAt(i);
+        if (c >= 'A' && c <= 'Z') {
+          return s.toLowerCase(Locale.ROOT);
+        }
+      }
+      return s;
+    }
+    StringBuilder b = new StringBuilder(s.length() + 4);
+    for (int i = 0; i < s.length(); ) {
+      int cp = s.codePointAt(i);
+      if (cp == 0x130) {
+        b.append('i').append('\u0307');
+      } else if (cp == 0x3a3) {
+        b.append(finalSigma(s, i) ? '\u03c2' : '\u03c3');
+      } else {
+        b.appendCodePoint(Character.toLowerCase(cp));
+      }
+      i += Character.charCount(cp);
+    }
+    return b.toString();
+  }
+
+  private static boolean finalSigma(String s, int i) {
+    int j = i;
+    int c = -1;
+    while (j > 0) {
+      c = s.codePointBefore(j);
+      j -= Character.charCount(c);
+      if (!caseIgnorable(c)) {
+        break;
+      }
+      c = -1;
+    }
+    if (c < 0 || !cased(c)) {
+      return false;
+    }
+    j = i + 1;
+    while (j < s.length()) {
+      c = s.codePointAt(j);
+      if (!caseIgnorable(c)) {
+        return !cased(c);
+      }
+      j += Character.charCount(c);
+    }
+    return true;
+  }
+
+  private static boolean cased(int cp) {
+    return Character.isLowerCase(cp) || Character.isUpperCase(cp) || Character.isTitleCase(cp);
+  }
+
+  private static boolean caseIgnorable(int cp) {
+    switch (Character.getType(cp)) {
+      case Character.NON_SPACING_MARK:
+      case Character.ENCLOSING_MARK:
+      case Character.FORMAT:
+      case Character.MODIFIER_LETTER:
+      case Character.MODIFIER_SYMBOL:
+        return true;
+      default:
+        break;
+    }
+    // Word_Break MidLetter, MidNumLet and Single_Quote.
+    switch (cp) {
+      case 0x27: case 0x2e: case 0x3a: case 0xb7: case 0x387: case 0x55f: case 0x5f4: case 0x2018: case 0x2019:
+      case 0x2024: case 0x2027: case 0xfe13: case 0xfe52: case 0xfe55: case 0xff07: case 0xff0e: case 0xff1a:
+        return true;
+      default:
+        return false;
+    }
   }
 
   /** {@code f"{x:.{digits}f}"}: rounds the exact binary value half-to-even, as Python does. */

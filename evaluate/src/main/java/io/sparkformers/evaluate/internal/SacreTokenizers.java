@@ -29,7 +29,13 @@ public final class SacreTokenizers {
     }
   }
 
-  /** mteval-v13a: unescape a few entities, then the regexp tokenizer on the line padded with spaces. */
+  /**
+   * mteval-v13a: unescape a few entities, then the regexp tokenizer on the line padded with spaces. After the
+   * first substitution every character of its class stands alone between spaces, and a space can never be
+   * consumed by a later pattern in a way that changes how the next character is scanned; so each remaining
+   * run of characters (a "word", always between spaces) can be tokenized on its own. Words without '.', ','
+   * or '-' are left whole by the later substitutions and need no work.
+   */
   public static List<String> tokenize13a(String line) {
     if (line.indexOf('<') >= 0) {
       line = line.replace("<skipped>", "");
@@ -40,7 +46,42 @@ public final class SacreTokenizers {
     if (line.indexOf('&') >= 0) {
       line = line.replace("&quot;", "\"").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">");
     }
-    return PythonText.split(regexpTokenize(" " + line + " "));
+    List<String> out = new ArrayList<>(line.length() / 4 + 4);
+    int n = line.length();
+    int i = 0;
+    while (i < n) {
+      char c = line.charAt(i);
+      if (isSpaceChar(c)) {
+        i++;
+        continue;
+      }
+      if (isRe13aPunct(c)) {
+        out.add(String.valueOf(c));
+        i++;
+        continue;
+      }
+      int j = i;
+      boolean special = false;
+      while (j < n) {
+        char d = line.charAt(j);
+        if (isSpaceChar(d) || isRe13aPunct(d)) {
+          break;
+        }
+        special |= d == '.' || d == ',' || d == '-';
+        j++;
+      }
+      if (special) {
+        PythonText.splitInto(regexpTokenizeTail(" " + line.substring(i, j) + " "), out);
+      } else {
+        out.add(line.substring(i, j));
+      }
+      i = j;
+    }
+    return out;
+  }
+
+  private static boolean isSpaceChar(char c) {
+    return c == ' ' || (c < 128 ? (c >= 9 && c <= 13) || (c >= 28 && c <= 31) : PythonText.isSpace(c));
   }
 
   private static boolean isDigit(char c) {
@@ -55,6 +96,10 @@ public final class SacreTokenizers {
 
   /** tokenizer_re.py's four substitutions (the final split is left to the caller). */
   static String regexpTokenize(String s) {
+    return regexpTokenizeTail(regexpStep1(s));
+  }
+
+  private static String regexpStep1(String s) {
     int n = s.length();
     // 1. ([\{-\~\[-\` -\&\(-\+\:-\@\/]) -> " \1 "
     StringBuilder a = new StringBuilder(n + n / 2 + 8);
@@ -66,6 +111,11 @@ public final class SacreTokenizers {
         a.append(c);
       }
     }
+    return a.toString();
+  }
+
+  /** Substitutions 2 to 4 of tokenizer_re.py. */
+  private static String regexpTokenizeTail(String a) {
     // 2. ([^0-9])([\.,]) -> "\1 \2 "
     StringBuilder b = new StringBuilder(a.length() + 16);
     for (int i = 0, m = a.length(); i < m; ) {

@@ -112,12 +112,19 @@ public final class Gpt2LMHeadModel extends BaseModel {
     return new ModelOutput(logits, loss);
   }
 
-  /** Mean next-token cross-entropy: logits[:, :-1] against labels[:, 1:], −100 ignored. */
+  /**
+   * Mean next-token cross-entropy: logits[:, :-1] against labels[:, 1:], −100 ignored. The labels are shifted
+   * instead of the logits (the last position gets −100), which counts the same tokens without copying the
+   * [batch, seq, vocab] logits.
+   */
   public static NDArray causalLmLoss(NDArray logits, NDArray labels) {
     long vocab = logits.getShape().get(2);
-    try (NDArray shiftedLogits = logits.get(":, :-1, :");
-        NDArray shiftedLabels = labels.get(":, 1:")) {
-      return Ops.crossEntropy(shiftedLogits.reshape(-1, vocab), shiftedLabels.reshape(-1));
+    long batch = labels.getShape().get(0);
+    NDManager m = labels.getManager();
+    try (NDArray next = labels.get(":, 1:").toType(DataType.INT64, false);
+        NDArray ignored = m.full(new ai.djl.ndarray.types.Shape(batch, 1), -100, DataType.INT64);
+        NDArray shifted = next.concat(ignored, 1)) {
+      return Ops.crossEntropy(logits.reshape(-1, vocab), shifted.reshape(-1));
     }
   }
 
@@ -184,20 +191,21 @@ public final class Gpt2LMHeadModel extends BaseModel {
     }
     x = Ops.dropout(x, config.embdPdrop(), training);
 
-    // Causal mask as transformers applies it: where(allowed, w, finfo.min), then + (1 − mask)·finfo.min.
+    // transformers: where(causal, w, finfo.min) + (1 − mask)·finfo.min. Here w·allowed + additive, with the
+    // additive part built once: the same values, and like where() no gradient reaches masked scores (a
+    // left-padded row whose visible keys are all pads attends uniformly, and its gradient must match).
     NDArray rows = m.arange(past, (int) total, 1, DataType.INT64).reshape(seq, 1);
     NDArray cols = m.arange(0, (int) total, 1, DataType.INT64).reshape(1, total);
-    // w·allowed + (1 − allowed)·min equals where(allowed, w, min) exactly for finite w.
     NDArray allowed = cols.lte(rows).toType(DataType.FLOAT32, false);
-    NDArray causalMin = allowed.neg().addi(1f).muli(Ops.FLOAT32_MIN);
-    NDArray padAdd = null;
+    NDArray additiveMask = cols.gt(rows).toType(DataType.FLOAT32, false).muli(Ops.FLOAT32_MIN);
     if (attentionMask != null) {
       if (attentionMask.getShape().get(1) != total) {
         throw new IllegalArgumentException("attention_mask covers " + attentionMask.getShape().get(1)
             + " positions, expected " + total);
       }
       NDArray maskF = attentionMask.toType(DataType.FLOAT32, false).reshape(batch, 1, 1, total);
-      padAdd = maskF.neg().addi(1f).muli(Ops.FLOAT32_MIN);
+      NDArray padAdd = maskF.neg().addi(1f).muli(Ops.FLOAT32_MIN);
+      additiveMask = padAdd.add(additiveMask);
     }
 
     float scale = config.scaleAttnWeights() ? (float) Math.sqrt(headDim) : 1f;
@@ -228,10 +236,7 @@ public final class Gpt2LMHeadModel extends BaseModel {
       if (config.scaleAttnByInverseLayerIdx()) {
         w = w.div((float) (i + 1));
       }
-      w = w.mul(allowed).add(causalMin);
-      if (padAdd != null) {
-        w = w.add(padAdd);
-      }
+      w = w.mul(allowed).add(additiveMask);
       w = w.softmax(-1);
       w = Ops.dropout(w, config.attnPdrop(), training);
       NDArray ctx = w.matMul(v).transpose(0, 2, 1, 3).reshape(batch, seq, config.nEmbd());

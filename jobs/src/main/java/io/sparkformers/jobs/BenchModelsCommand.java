@@ -1,0 +1,193 @@
+package io.sparkformers.jobs;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import io.sparkformers.training.models.AutoModel;
+import io.sparkformers.training.models.GenerationConfig;
+import io.sparkformers.training.models.Gpt2Config;
+import io.sparkformers.training.models.Gpt2LMHeadModel;
+import io.sparkformers.training.models.ModelOutput;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code sparkformers bench models}: forward and forward+backward step time of a small GPT (the shapes of
+ * ../shared/bench/pytorch/ddp_train_bench.py's "gpt": d 256, 4 layers, 4 heads, d_ff 1024, context 128, vocab
+ * 8000, untied head, exact GELU, dropout 0, batch 8) on {@link Gpt2LMHeadModel}, and greedy generation tokens/s
+ * with and without the key/value cache. Medians over the timed steps.
+ */
+@Command(name = "models", mixinStandardHelpOptions = true,
+    description = {"Small-GPT forward / forward+backward step time and generation tokens/s (with and without"
+        + " the KV cache).", "Compare with: /usr/bin/python3 ../shared/bench/pytorch/ddp_train_bench.py --models"
+        + " gpt --modes single1,single2"})
+public final class BenchModelsCommand implements Callable<Integer> {
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--threads", defaultValue = "1", description = "libtorch intra-op threads (default 1).")
+  int threads;
+
+  @Option(names = "--steps", defaultValue = "10", description = "Timed training steps (default 10).")
+  int steps;
+
+  @Option(names = "--warmup", defaultValue = "3", description = "Untimed steps first (default 3).")
+  int warmup;
+
+  @Option(names = "--batch", defaultValue = "8", description = "Sequences per step (default 8).")
+  int batch;
+
+  @Option(names = "--prompt-tokens", defaultValue = "16", description = "Generation prompt length (default 16).")
+  int promptTokens;
+
+  @Option(names = "--new-tokens", defaultValue = "64", description = "Tokens generated per run (default 64).")
+  int newTokens;
+
+  @Option(names = "--generate-batch", defaultValue = "1", description = "Prompts generated together (default 1).")
+  int generateBatch;
+
+  @Option(names = "--json", description = "Print one JSON object instead of a table.")
+  boolean json;
+
+  @Override
+  public Integer call() {
+    if (threads < 1 || steps < 1 || warmup < 0 || batch < 1 || promptTokens < 1 || newTokens < 1
+        || generateBatch < 1 || promptTokens + newTokens > 128) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--threads, --steps, --batch, --prompt-tokens,"
+          + " --new-tokens and --generate-batch must be positive, --warmup >= 0, and prompt + new tokens <= 128");
+    }
+    Engine.getEngine("PyTorch").setRandomSeed(1234);
+    JniUtils.setNumThreads(threads);
+    Gpt2Config config = Gpt2Config.builder().vocabSize(8000).nPositions(128).nEmbd(256).nLayer(4).nHead(4)
+        .nInner(1024).activationFunction("gelu").tieWordEmbeddings(false).dropout(0).build();
+    PrintWriter out = spec.commandLine().getOut();
+    try (Gpt2LMHeadModel model = (Gpt2LMHeadModel) AutoModel.fromConfig(config)) {
+      long params = 0;
+      for (Parameter p : model.namedParameters().values()) {
+        params += p.getArray().size();
+      }
+      Random random = new Random(1000);
+      double[] forward = new double[steps];
+      double[] forwardBackward = new double[steps];
+      double[] trainingForward = new double[steps];
+      double[] forwardBackwardCpu = new double[steps];
+      java.lang.management.ThreadMXBean cpu = java.lang.management.ManagementFactory.getThreadMXBean();
+      boolean gradBefore = JniUtils.isGradMode();
+      try {
+        for (int s = 0; s < warmup + steps; s++) {
+          int[] ids = new int[batch * 128];
+          for (int i = 0; i < ids.length; i++) {
+            ids[i] = random.nextInt(8000);
+          }
+          // Forward only (no autograd graph), as inference or evaluation runs it.
+          JniUtils.setGradMode(false);
+          try (NDManager step = model.manager().newSubManager()) {
+            NDArray x = step.create(ids, new Shape(batch, 128));
+            long t0 = System.nanoTime();
+            ModelOutput o = model.forward(Map.of("input_ids", x, "labels", x), false);
+            o.loss().getFloat();
+            long t1 = System.nanoTime();
+            if (s >= warmup) {
+              forward[s - warmup] = (t1 - t0) / 1e9;
+            }
+          }
+          // Forward with the graph recorded, then backward: a training step without the optimizer.
+          JniUtils.setGradMode(true);
+          try (NDManager step = model.manager().newSubManager()) {
+            NDArray x = step.create(ids, new Shape(batch, 128));
+            long c0 = cpu.getCurrentThreadCpuTime();
+            long t0 = System.nanoTime();
+            ModelOutput o = model.forward(Map.of("input_ids", x, "labels", x), true);
+            o.loss().getFloat();
+            long tf = System.nanoTime();
+            JniUtils.backward((PtNDArray) o.loss(), (PtNDArray) step.ones(new Shape()), false, false);
+            long t1 = System.nanoTime();
+            long c1 = cpu.getCurrentThreadCpuTime();
+            if (s >= warmup) {
+              forwardBackwardCpu[s - warmup] = (c1 - c0) / 1e9;
+              trainingForward[s - warmup] = (tf - t0) / 1e9;
+              forwardBackward[s - warmup] = (t1 - t0) / 1e9;
+            }
+          }
+          for (Parameter p : model.namedParameters().values()) {
+            JniUtils.zeroGrad((PtNDArray) p.getArray());
+          }
+        }
+      } finally {
+        JniUtils.setGradMode(gradBefore);
+      }
+
+      int[][] prompts = new int[generateBatch][promptTokens];
+      for (int[] p : prompts) {
+        for (int i = 0; i < p.length; i++) {
+          p[i] = random.nextInt(8000);
+        }
+      }
+      GenerationConfig gen = GenerationConfig.builder().maxNewTokens(newTokens).eosTokenIds(List.of()).build();
+      double cached = generationTokensPerSecond(model, Arrays.asList(prompts), gen);
+      double full = generationTokensPerSecond(model, Arrays.asList(prompts), gen.toBuilder().useCache(false).build());
+
+      double fwd = median(forward);
+      double fwdBwd = median(forwardBackward);
+      double trainFwd = median(trainingForward);
+      double fwdBwdCpu = median(forwardBackwardCpu);
+      if (json) {
+        out.println(String.format(Locale.ROOT, "{\"model\": \"gpt d256 L4 H4 ff1024 ctx128 vocab8000\", "
+            + "\"params\": %d, \"batch\": %d, \"threads\": %d, \"steps\": %d, \"forward_s\": %.6f, "
+            + "\"training_forward_s\": %.6f, \"forward_backward_s\": %.6f, \"forward_backward_cpu_s\": %.6f, \"tokens_per_s_train\": %.1f, \"generate_prompt\": %d, "
+            + "\"generate_new\": %d, \"generate_batch\": %d, \"generate_tokens_per_s_cache\": %.1f, "
+            + "\"generate_tokens_per_s_no_cache\": %.1f}", params, batch, threads, steps, fwd, trainFwd, fwdBwd, fwdBwdCpu,
+            batch * 128 / fwdBwd, promptTokens, newTokens, generateBatch, cached, full));
+      } else {
+        out.println(String.format(Locale.ROOT, "small GPT (d 256, 4 layers, 4 heads, ff 1024, ctx 128, vocab 8000,"
+            + " %,d parameters), batch %d, %d thread(s), median of %d steps", params, batch, threads, steps));
+        out.println(String.format(Locale.ROOT, "  forward, no grad  %8.1f ms", fwd * 1e3));
+        out.println(String.format(Locale.ROOT, "  forward, grad on  %8.1f ms  (as ddp_train_bench.py's fwd)",
+            trainFwd * 1e3));
+        out.println(String.format(Locale.ROOT, "  forward+backward  %8.1f ms  (%.0f tokens/s; %.1f ms CPU time of"
+            + " this thread, which a busy machine inflates less)", fwdBwd * 1e3, batch * 128 / fwdBwd, fwdBwdCpu * 1e3));
+        out.println(String.format(Locale.ROOT, "greedy generation, %d prompt(s) of %d tokens, %d new tokens each:",
+            generateBatch, promptTokens, newTokens));
+        out.println(String.format(Locale.ROOT, "  with KV cache     %8.1f tokens/s", cached));
+        out.println(String.format(Locale.ROOT, "  without cache     %8.1f tokens/s", full));
+      }
+      out.flush();
+    }
+    return 0;
+  }
+
+  /** New tokens per second over one warm-up and three timed runs (median). */
+  private static double generationTokensPerSecond(Gpt2LMHeadModel model, List<int[]> prompts,
+      GenerationConfig gen) {
+    model.generate(prompts, gen.toBuilder().maxNewTokens(Math.min(4, gen.maxNewTokens())).build());
+    List<Double> rates = new ArrayList<>();
+    for (int r = 0; r < 3; r++) {
+      long t0 = System.nanoTime();
+      List<int[]> out = model.generate(prompts, gen);
+      double seconds = (System.nanoTime() - t0) / 1e9;
+      int tokens = out.stream().mapToInt(a -> a.length).sum();
+      rates.add(tokens / seconds);
+    }
+    return median(rates.stream().mapToDouble(Double::doubleValue).toArray());
+  }
+
+  static double median(double[] xs) {
+    double[] s = xs.clone();
+    Arrays.sort(s);
+    int n = s.length;
+    return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  }
+}

@@ -1,0 +1,56 @@
+package io.sparkformers.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The quickstart job, one epoch: two data-parallel ranks on embedded local[2] Spark. */
+class QuickstartCommandTest {
+
+  @TempDir Path tmp;
+
+  @Test
+  void theJarCarriesConfQuickstartYaml() throws IOException {
+    Path conf = Path.of(System.getProperty("sparkformers.root", ".."), "conf", "quickstart.yaml");
+    if (!Files.exists(conf)) {
+      conf = Path.of("..", "conf", "quickstart.yaml");
+    }
+    try (InputStream in = QuickstartCommand.class.getResourceAsStream("quickstart.yaml")) {
+      assertEquals(Files.readString(conf), new String(in.readAllBytes(), StandardCharsets.UTF_8));
+    }
+  }
+
+  @Test
+  void oneEpochTrainsEvaluatesAndWritesModelCheckpointsAndMetrics() throws Exception {
+    Path out = tmp.resolve("qs");
+    int code = SparkformersCommand.commandLine().execute("quickstart", "--output", out.toString(),
+        "--set", "num_train_epochs=1", "--set", "disable_tqdm=true");
+    assertEquals(0, code);
+    @SuppressWarnings("unchecked")
+    Map<String, Object> metrics = new ObjectMapper().readValue(out.resolve("metrics.json").toFile(), Map.class);
+    // 1,437 training rows, 32 per rank on 2 ranks: 45 batches dealt in 23 rounds (the last evened out).
+    assertEquals(23.0, ((Number) metrics.get("global_step")).doubleValue());
+    double accuracy = ((Number) metrics.get("eval_accuracy")).doubleValue();
+    assertTrue(accuracy > 0.5 && accuracy <= 1.0, "accuracy " + accuracy);
+    assertTrue(Files.isRegularFile(out.resolve("model/model.safetensors")));
+    assertTrue(Files.isRegularFile(out.resolve("model/config.json")));
+    assertTrue(Files.isRegularFile(out.resolve("checkpoint-23/trainer_state.json")));
+    assertTrue(Files.isRegularFile(out.resolve("checkpoint-23/rng_state_1.json")));
+    assertTrue(Files.readString(out.resolve("log_history.jsonl")).contains("\"eval_accuracy\""));
+  }
+
+  @Test
+  void aBadOverrideIsAUsageErrorNamingTheKey() {
+    int code = SparkformersCommand.commandLine().execute("quickstart", "--set", "num_train_epoch=1");
+    assertEquals(1, code);
+  }
+}
