@@ -55,10 +55,12 @@ public final class Dataset implements AutoCloseable {
   private final Features features;
   private final String fingerprint;
   private final Path cacheDir;
+  private final ColumnType[] types;
   private boolean closed;
 
   private Dataset(ArrowTable table, long[] indices, int[] columnSources, Features features, String fingerprint,
       Path cacheDir) {
+    this.types = features.asMap().values().toArray(new ColumnType[0]);
     this.table = table;
     this.indices = indices;
     this.columnSources = columnSources;
@@ -279,8 +281,7 @@ public final class Dataset implements AutoCloseable {
     int b = table.batchOf(tableRow);
     VectorSchemaRoot batch = table.batches().get(b);
     FieldVector v = batch.getFieldVectors().get(columnSources[column]);
-    return ArrowValues.get(v, features.asMap().get(features.names().get(column)), (int) (tableRow
-        - table.batchStart(b)));
+    return ArrowValues.get(v, types[column], (int) (tableRow - table.batchStart(b)));
   }
 
   /** One row as a map from column name to value, in column order. */
@@ -377,7 +378,7 @@ public final class Dataset implements AutoCloseable {
     }
     List<RecordBatch> out = new ArrayList<>();
     for (VectorSchemaRoot root : table.batches()) {
-      out.add(new RecordBatch(root, columnSources, features));
+      out.add(new RecordBatch(root, columnSources, features, table));
     }
     return out;
   }
@@ -815,6 +816,44 @@ public final class Dataset implements AutoCloseable {
   private boolean isPlain() {
     return indices == null && Arrays.equals(columnSources, identityColumns(table.features().size()))
         && features.names().equals(table.features().names());
+  }
+
+  // ---------------------------------------------------------------- Spark
+
+  /**
+   * A dataset from a Spark DataFrame: each partition is written by its task as one Arrow IPC file into a new
+   * folder under {@code cacheDir}, which every executor must reach (a local folder on one machine, or a shared
+   * file system); rows keep the DataFrame's order. The folder is deleted when the dataset is closed.
+   */
+  public static Dataset fromSpark(org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> df, Path cacheDir) {
+    Path folder = CacheDirectory.newTemporaryFolder(cacheDir);
+    try {
+      DatasetFolder.State state = io.sparkformers.datasets.internal.SparkArrow.write(df, folder,
+          Fingerprint.random());
+      return open(folder, state, cacheDir, folder);
+    } catch (RuntimeException e) {
+      ArrowTable.deleteRecursively(folder);
+      throw e;
+    }
+  }
+
+  /**
+   * This dataset as a Spark DataFrame with the same columns and row order, one partition per Arrow file; the
+   * executors read the files, so they must reach them. A dataset with an indices mapping is flattened first
+   * (the flattened copy lives in the cache folder). The DataFrame reads the files when it is evaluated: keep
+   * this dataset open while using it.
+   */
+  public org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> toSpark(org.apache.spark.sql.SparkSession spark) {
+    checkOpen();
+    if (!isPlain()) {
+      try (Dataset flat = flattenIndices()) {
+        DatasetFolder.State state = DatasetFolder.read(flat.files().get(0).getParent());
+        List<Path> paths = new ArrayList<>();
+        state.files().forEach(f -> paths.add(flat.files().get(0).getParent().resolve(f)));
+        return io.sparkformers.datasets.internal.SparkArrow.read(spark, paths, features);
+      }
+    }
+    return io.sparkformers.datasets.internal.SparkArrow.read(spark, table.paths(), features);
   }
 
   // ---------------------------------------------------------------- life cycle

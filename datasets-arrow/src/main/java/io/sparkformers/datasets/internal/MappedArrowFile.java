@@ -29,9 +29,10 @@ import org.apache.arrow.vector.types.pojo.Schema;
 /**
  * An Arrow IPC file memory-mapped with zero copy: every record batch becomes a {@link VectorSchemaRoot} whose
  * buffers point into the mapping (Arrow Java's own {@code ArrowFileReader} copies). One mapping holds at most
- * 2 GB, so larger files are mapped as several ranges of whole record batches. The mappings are unmapped by
- * the garbage collector once no vector refers to them (unmapping eagerly would crash a reader that still
- * held a vector).
+ * 2 GB, so larger files are mapped as several ranges of whole record batches. This object holds the mappings:
+ * it must stay reachable while its vectors are used (the table that owns it does that); after it is closed
+ * and dropped, the garbage collector unmaps them (unmapping eagerly would crash a reader still holding a
+ * vector or a buffer view).
  */
 public final class MappedArrowFile implements AutoCloseable {
   private static final byte[] MAGIC = "ARROW1".getBytes(StandardCharsets.US_ASCII);
@@ -39,6 +40,9 @@ public final class MappedArrowFile implements AutoCloseable {
   private final Path path;
   private final Schema schema;
   private final List<VectorSchemaRoot> batches = new ArrayList<>();
+  // The vectors point into these mappings by address only: holding them here keeps the garbage collector from
+  // unmapping the memory while the vectors are in use.
+  private final List<MappedByteBuffer> mappings = new ArrayList<>();
 
   private MappedArrowFile(Path path, Schema schema) {
     this.path = path;
@@ -70,6 +74,7 @@ public final class MappedArrowFile implements AutoCloseable {
           MappedByteBuffer mapping = channel.map(FileChannel.MapMode.READ_ONLY, start, end(blocks.get(j - 1))
               - start);
           mapping.order(ByteOrder.LITTLE_ENDIAN);
+          file.mappings.add(mapping);
           long address = MemoryUtil.getByteBufferAddress(mapping);
           for (int b = i; b < j; b++) {
             file.batches.add(load(file.schema, mapping, address, blocks.get(b), start, allocator, path, b));
@@ -148,6 +153,22 @@ public final class MappedArrowFile implements AutoCloseable {
     return root;
   }
 
+  /**
+   * A view of {@code bytes} bytes at {@code address} inside one of the mappings, or null when the address is
+   * not in this file. The view keeps its mapping alive for as long as the view itself is reachable.
+   */
+  public ByteBuffer view(long address, int bytes) {
+    for (MappedByteBuffer m : mappings) {
+      long start = MemoryUtil.getByteBufferAddress(m);
+      if (address >= start && address + bytes <= start + m.capacity()) {
+        ByteBuffer d = m.duplicate();
+        d.position((int) (address - start)).limit((int) (address - start) + bytes);
+        return d.slice().order(ByteOrder.LITTLE_ENDIAN);
+      }
+    }
+    return null;
+  }
+
   public Path path() {
     return path;
   }
@@ -166,5 +187,6 @@ public final class MappedArrowFile implements AutoCloseable {
       root.close();
     }
     batches.clear();
+    mappings.clear();
   }
 }
