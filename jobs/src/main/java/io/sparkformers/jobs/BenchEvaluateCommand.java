@@ -51,8 +51,11 @@ public final class BenchEvaluateCommand implements Callable<Integer> {
   @Option(names = "--scale", defaultValue = "10", description = "growth check at this many times the pairs; 1 skips it")
   int scale;
 
-  @Option(names = "--repeats", defaultValue = "3", description = "timed repeats after one warm-up; the median is reported")
+  @Option(names = "--repeats", defaultValue = "5", description = "timed repeats; the median is reported")
   int repeats;
+
+  @Option(names = "--warmups", defaultValue = "3", description = "untimed runs first, so that the JIT has compiled the code")
+  int warmups;
 
   @Option(names = "--spark", defaultValue = "local[2]", description = "Spark master for the Spark timings; 'none' skips them")
   String spark;
@@ -104,7 +107,9 @@ public final class BenchEvaluateCommand implements Callable<Integer> {
         for (String name : List.of("bleu", "chrf", "rouge", "rouge_stem", "f1")) {
           Column c = column(name);
           double[] times = new double[repeats];
-          df.agg(c).head(); // warm-up
+          for (int w = 0; w < warmups; w++) {
+            df.agg(c).head();
+          }
           for (int i = 0; i < repeats; i++) {
             long t0 = System.nanoTime();
             df.agg(c).head();
@@ -161,7 +166,7 @@ public final class BenchEvaluateCommand implements Callable<Integer> {
     ThreadMXBean mx = ManagementFactory.getThreadMXBean();
     double[] times = new double[repeats];
     double value = 0;
-    for (int i = -1; i < repeats; i++) {
+    for (int i = -warmups; i < repeats; i++) {
       long t0 = mx.getCurrentThreadCpuTime();
       value = run(name, data);
       if (i >= 0) {
