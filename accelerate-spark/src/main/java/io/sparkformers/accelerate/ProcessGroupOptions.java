@@ -12,6 +12,8 @@ import java.util.Objects;
  *   <li>{@code timeout}: how long a collective (and connecting) waits for a peer before every rank fails.
  *   <li>{@code ringThresholdBytes}: all-reduces of at least this many bytes use the bandwidth-optimal ring
  *       (reduce-scatter then all-gather); smaller ones the latency-optimal recursive doubling.
+ *   <li>{@code sharedMemory}: when every rank runs on the same host, all-reduces from the ring threshold up
+ *       go through a shared memory-mapped file in /dev/shm instead of sockets (default on).
  * </ul>
  */
 public final class ProcessGroupOptions implements java.io.Serializable {
@@ -20,11 +22,13 @@ public final class ProcessGroupOptions implements java.io.Serializable {
   private final String backend;
   private final Duration timeout;
   private final int ringThresholdBytes;
+  private final boolean sharedMemory;
 
   private ProcessGroupOptions(Builder b) {
     this.backend = b.backend;
     this.timeout = b.timeout;
     this.ringThresholdBytes = b.ringThresholdBytes;
+    this.sharedMemory = b.sharedMemory;
   }
 
   public static ProcessGroupOptions defaults() {
@@ -47,14 +51,19 @@ public final class ProcessGroupOptions implements java.io.Serializable {
     return ringThresholdBytes;
   }
 
+  public boolean sharedMemory() {
+    return sharedMemory;
+  }
+
   public Builder toBuilder() {
-    return new Builder().backend(backend).timeout(timeout).ringThresholdBytes(ringThresholdBytes);
+    return new Builder().backend(backend).timeout(timeout).ringThresholdBytes(ringThresholdBytes)
+        .sharedMemory(sharedMemory);
   }
 
   @Override
   public String toString() {
     return "ProcessGroupOptions{backend=" + backend + ", timeout=" + timeout + ", ringThresholdBytes="
-        + ringThresholdBytes + "}";
+        + ringThresholdBytes + ", sharedMemory=" + sharedMemory + "}";
   }
 
   /** Builds {@link ProcessGroupOptions}. */
@@ -62,6 +71,7 @@ public final class ProcessGroupOptions implements java.io.Serializable {
     private String backend = "tcp";
     private Duration timeout = Duration.ofMinutes(5);
     private int ringThresholdBytes = 256 * 1024;
+    private boolean sharedMemory = true;
 
     private Builder() {}
 
@@ -83,6 +93,11 @@ public final class ProcessGroupOptions implements java.io.Serializable {
         throw new IllegalArgumentException("ringThresholdBytes must be >= 0, got " + bytes);
       }
       this.ringThresholdBytes = bytes;
+      return this;
+    }
+
+    public Builder sharedMemory(boolean enabled) {
+      this.sharedMemory = enabled;
       return this;
     }
 

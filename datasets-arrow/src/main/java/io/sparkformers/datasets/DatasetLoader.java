@@ -1,6 +1,9 @@
 package io.sparkformers.datasets;
 
 import io.sparkformers.datasets.internal.ArrowFileRows;
+import io.sparkformers.datasets.internal.ArrowShardWriter;
+import io.sparkformers.datasets.internal.ArrowTable;
+import io.sparkformers.datasets.internal.DatasetFolder;
 import io.sparkformers.datasets.internal.CacheDirectory;
 import io.sparkformers.datasets.internal.CsvReader;
 import io.sparkformers.datasets.internal.Fingerprint;
@@ -15,6 +18,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Hugging Face's {@code load_dataset(format, data_files=...)}: reads csv, json/jsonl, parquet, arrow or text
@@ -24,6 +30,8 @@ import java.util.function.Consumer;
  * options, the files are parsed by a Spark job, one task per file, each writing an Arrow shard.
  */
 public final class DatasetLoader {
+  private static final Logger LOG = LoggerFactory.getLogger(DatasetLoader.class);
+
   private DatasetLoader() {}
 
   public static Dataset load(DataFormat format, LoadOptions options, List<String> locations) {
@@ -31,12 +39,139 @@ public final class DatasetLoader {
     InputFiles inputs = new InputFiles(options.hadoopConfiguration());
     List<InputFile> files = inputs.resolve(locations);
     String fingerprint = Fingerprint.of("load", format, options.fingerprintKey(), identities(files));
+    if (options.spark() != null) {
+      return loadWithSpark(format, options, files, fingerprint, cacheDir);
+    }
     Features features = options.features() != null ? options.features() : inferAll(format, options, inputs, files);
     return Dataset.writeCached(cacheDir, fingerprint, format + " files " + files, features, w -> {
       for (InputFile f : files) {
         readFile(format, options, inputs, f, features, w::write);
       }
     });
+  }
+
+  /** What the parsers need, serializable for Spark tasks (LoadOptions holds the SparkSession). */
+  private record ParseSettings(char delimiter, char quote, boolean header, List<String> columnNames,
+      Map<String, String> hadoop) implements java.io.Serializable {
+    LoadOptions options() {
+      return LoadOptions.builder().delimiter(delimiter).quote(quote).header(header).columnNames(columnNames)
+          .hadoopConfiguration(hadoop).build();
+    }
+  }
+
+  /** One Spark task per file infers its types, then one task per file writes it as an Arrow shard. */
+  private static Dataset loadWithSpark(DataFormat format, LoadOptions options, List<InputFile> files,
+      String fingerprint, Path cacheDir) {
+    Path folder = cacheDir.resolve(fingerprint);
+    if (DatasetFolder.isComplete(folder)) {
+      LOG.info("Loading cached {} files from {}", format, folder);
+      return Dataset.open(folder, DatasetFolder.read(folder), cacheDir, null);
+    }
+    ParseSettings settings = new ParseSettings(options.delimiter(), options.quote(), options.header(),
+        options.columnNames() == null ? null : new java.util.ArrayList<>(options.columnNames()),
+        new java.util.TreeMap<>(options.hadoopConfiguration()));
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(options.spark().sparkContext());
+    int n = Math.max(1, files.size());
+    Features features = options.features();
+    if (features == null) {
+      try {
+        List<Map<String, ColumnType>> perFile = jsc.parallelize(files, n).map(f -> (Map<String, ColumnType>)
+            new java.util.LinkedHashMap<>(inferFile(format, settings.options(), new InputFiles(settings.hadoop()), f)))
+            .collect();
+        features = mergeAll(format, files, perFile);
+      } catch (Exception e) { // SparkException is checked but thrown undeclared from Scala
+        throw unwrapSparkFailure(e);
+      }
+    }
+    Features schema = features;
+    Path temp = cacheDir.resolve(".tmp-" + java.util.UUID.randomUUID());
+    String target = temp.toAbsolutePath().toString();
+    try {
+      List<Long> counts = jsc.parallelize(files, n).mapPartitionsWithIndex((Integer index, java.util.Iterator<InputFile> it) -> {
+        Path file = java.nio.file.Paths.get(target).resolve(DatasetFolder.fileName(index, n));
+        InputFiles inputs = new InputFiles(settings.hadoop());
+        long rows = 0;
+        try (ArrowShardWriter w = new ArrowShardWriter(file, schema, ArrowShardWriter.DEFAULT_BATCH_ROWS)) {
+          List<String> names = schema.names();
+          long[] count = {0};
+          while (it.hasNext()) {
+            readFile(format, settings.options(), inputs, it.next(), schema, row -> {
+              Object[] values = new Object[names.size()];
+              for (int c = 0; c < values.length; c++) {
+                values[c] = row.get(names.get(c));
+              }
+              w.write(values);
+              count[0]++;
+            });
+          }
+          w.commit();
+          rows = count[0];
+        }
+        return List.of(rows).iterator();
+      }, true).collect();
+      List<String> names = new java.util.ArrayList<>();
+      long total = 0;
+      for (int i = 0; i < n; i++) {
+        names.add(DatasetFolder.fileName(i, n));
+        total += counts.get(i);
+      }
+      DatasetFolder.write(temp, new DatasetFolder.State(fingerprint, schema, total, names));
+      try {
+        java.nio.file.Files.move(temp, folder, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      } catch (java.nio.file.FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException e) {
+        ArrowTable.deleteRecursively(temp);
+      }
+    } catch (java.io.IOException e) {
+      ArrowTable.deleteRecursively(temp);
+      throw new java.io.UncheckedIOException("Cannot write the cache folder " + folder, e);
+    } catch (Exception e) { // SparkException is checked but thrown undeclared from Scala
+      ArrowTable.deleteRecursively(temp);
+      throw unwrapSparkFailure(e);
+    }
+    LOG.info("Wrote {} {} files with Spark to the cache folder {}", files.size(), format, folder);
+    return Dataset.open(folder, DatasetFolder.read(folder), cacheDir, null);
+  }
+
+  /** A task's bad-input error arrives wrapped in SparkException: surface its own message. */
+  private static RuntimeException unwrapSparkFailure(Exception e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof IllegalArgumentException) {
+        return new IllegalArgumentException(t.getMessage(), e);
+      }
+    }
+    // Spark may pass only the task's exception text: "... java.lang.IllegalArgumentException: MESSAGE\n\tat ..."
+    String m = String.valueOf(e.getMessage());
+    String marker = IllegalArgumentException.class.getName() + ": ";
+    int at = m.indexOf(marker);
+    if (at >= 0) {
+      String rest = m.substring(at + marker.length());
+      int end = rest.indexOf('\n');
+      return new IllegalArgumentException(end >= 0 ? rest.substring(0, end) : rest, e);
+    }
+    return e instanceof RuntimeException ? (RuntimeException) e : new IllegalStateException(e.getMessage(), e);
+  }
+
+  private static Features mergeAll(DataFormat format, List<InputFile> files, List<Map<String, ColumnType>> perFile) {
+    Map<String, ColumnType> merged = null;
+    InputFile first = null;
+    for (int i = 0; i < files.size(); i++) {
+      Map<String, ColumnType> found = perFile.get(i);
+      if (found.isEmpty()) {
+        continue;
+      }
+      if (merged == null) {
+        merged = found;
+        first = files.get(i);
+        continue;
+      }
+      merged = merge(merged, first, found, files.get(i));
+    }
+    if (merged == null) {
+      return format == DataFormat.TEXT ? Features.of("text", ColumnType.STRING) : Features.empty();
+    }
+    Features.Builder b = Features.builder();
+    merged.forEach((name, t) -> b.add(name, t == null ? ColumnType.STRING : t));
+    return b.build();
   }
 
   private static String identities(List<InputFile> files) {

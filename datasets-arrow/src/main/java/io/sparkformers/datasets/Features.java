@@ -10,11 +10,12 @@ import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
 
 /** The schema of a dataset: column names in order, each with its {@link ColumnType}. Immutable. */
-public final class Features {
-  private final Map<String, ColumnType> columns;
+public final class Features implements java.io.Serializable {
+  private static final long serialVersionUID = 1L;
+  private final LinkedHashMap<String, ColumnType> columns;
 
   private Features(Map<String, ColumnType> columns) {
-    this.columns = Collections.unmodifiableMap(new LinkedHashMap<>(columns));
+    this.columns = new LinkedHashMap<>(columns);
   }
 
   public static Features of(Map<String, ColumnType> columns) {
@@ -88,7 +89,7 @@ public final class Features {
   }
 
   public Map<String, ColumnType> asMap() {
-    return columns;
+    return Collections.unmodifiableMap(columns);
   }
 
   @Override

@@ -1,9 +1,8 @@
 package io.sparkformers.datasets;
 
 import io.sparkformers.datasets.internal.ArrowValues;
-import java.nio.ByteOrder;
 import java.nio.IntBuffer;
-import org.apache.arrow.memory.util.MemoryUtil;
+import io.sparkformers.datasets.internal.ArrowTable;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.complex.ListVector;
@@ -16,8 +15,10 @@ public final class RecordBatch {
   private final VectorSchemaRoot root;
   private final int[] columnSources;
   private final Features features;
+  private final ArrowTable table;
 
-  RecordBatch(VectorSchemaRoot root, int[] columnSources, Features features) {
+  RecordBatch(VectorSchemaRoot root, int[] columnSources, Features features, ArrowTable table) {
+    this.table = table;
     this.root = root;
     this.columnSources = columnSources;
     this.features = features;
@@ -62,11 +63,12 @@ public final class RecordBatch {
     return (ListVector) vector(column);
   }
 
-  private static IntBuffer view(long address, int ints) {
+  private IntBuffer view(long address, int ints) {
     if (ints == 0) {
       return IntBuffer.allocate(0);
     }
-    return MemoryUtil.directBuffer(address, ints * 4).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer();
+    // A slice of the file's mapping, so that the view keeps the mapping alive while it is used.
+    return table.view(address, ints * 4).asIntBuffer();
   }
 
   /** The underlying Arrow batch, with the physical column names. */

@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Run a benchmark and print its measurements.",
-    subcommands = {BenchAllReduceCommand.class, BenchModelsCommand.class, BenchEvaluateCommand.class})
+    subcommands = {BenchAllReduceCommand.class, BenchModelsCommand.class, BenchEvaluateCommand.class,
+        BenchTrainCommand.class, BenchDatasetsCommand.class})
 public final class BenchCommand implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -46,23 +46,24 @@ public final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--output", description = "JSONL to write (default: standard output).")
   Path output;
 
-  @Option(names = "--max-new-tokens", defaultValue = "20", description = "New tokens per prompt (default 20).")
-  int maxNewTokens;
+  @Option(names = "--max-new-tokens", description = "New tokens per prompt (default: the folder's"
+      + " generation_config.json, else 20).")
+  Integer maxNewTokens;
 
   @Option(names = "--do-sample", description = "Sample instead of greedy decoding.")
-  boolean doSample;
+  Boolean doSample;
 
-  @Option(names = "--temperature", defaultValue = "1.0", description = "Sampling temperature (default 1.0).")
-  double temperature;
+  @Option(names = "--temperature", description = "Sampling temperature (default 1.0).")
+  Double temperature;
 
-  @Option(names = "--top-k", defaultValue = "50", description = "Keep the k most likely tokens (default 50; 0 off).")
-  int topK;
+  @Option(names = "--top-k", description = "Keep the k most likely tokens (default 50; 0 off).")
+  Integer topK;
 
-  @Option(names = "--top-p", defaultValue = "1.0", description = "Nucleus: smallest set with probability > p.")
-  double topP;
+  @Option(names = "--top-p", description = "Nucleus: smallest set with probability > p (default 1.0).")
+  Double topP;
 
-  @Option(names = "--repetition-penalty", defaultValue = "1.0", description = "CTRL repetition penalty.")
-  double repetitionPenalty;
+  @Option(names = "--repetition-penalty", description = "CTRL repetition penalty (default 1.0).")
+  Double repetitionPenalty;
 
   @Option(names = "--seed", defaultValue = "0", description = "Sampling seed (default 0).")
   long seed;
@@ -83,14 +84,32 @@ public final class GenerateCommand implements Callable<Integer> {
       if (batchSize < 1) {
         throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
       }
-      GenerationConfig generation = GenerationConfig.builder().maxNewTokens(maxNewTokens).doSample(doSample)
-          .temperature(temperature).topK(topK).topP(topP).repetitionPenalty(repetitionPenalty).seed(seed)
-          .useCache(!noCache).build();
+      // The folder's generation_config.json gives the defaults, as in transformers; flags override them.
+      GenerationConfig.Builder b = GenerationConfig.fromPretrained(model).seed(seed).useCache(!noCache);
+      if (maxNewTokens != null) {
+        b.maxNewTokens(maxNewTokens);
+      }
+      if (doSample != null) {
+        b.doSample(doSample);
+      }
+      if (temperature != null) {
+        b.temperature(temperature);
+      }
+      if (topK != null) {
+        b.topK(topK);
+      }
+      if (topP != null) {
+        b.topP(topP);
+      }
+      if (repetitionPenalty != null) {
+        b.repetitionPenalty(repetitionPenalty);
+      }
+      GenerationConfig generation = b.build();
       try (PreTrainedModel loaded = AutoModel.fromPretrained(model);
           HuggingFaceTokenizer tokenizer = openTokenizer(model)) {
         Gpt2LMHeadModel lm = requireCausalLm(loaded, model);
         List<PromptLine> prompts = readPrompts(input, tokenizer, model);
-        checkContext(prompts, lm, input, maxNewTokens);
+        checkContext(prompts, lm, input, generation.maxNewTokens());
         try (Writer out = output == null ? null : Files.newBufferedWriter(output, StandardCharsets.UTF_8)) {
           PrintWriter sink = out == null ? spec.commandLine().getOut() : new PrintWriter(out);
           for (int start = 0; start < prompts.size(); start += batchSize) {

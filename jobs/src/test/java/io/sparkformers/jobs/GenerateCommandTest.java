@@ -130,5 +130,12 @@ class GenerateCommandTest {
     Files.writeString(modelDir.resolve("config.json"), "{\"model_type\":\"mlp\",\"input_size\":2,\"num_labels\":2}");
     m = failure(modelDir, "{\"input_ids\":[1]}");
     assertTrue(m.contains("config.json") && m.contains("unexpected keys"), m);
+    Path mlp = tmp.resolve("mlp");
+    try (var model = io.sparkformers.training.models.AutoModel.fromConfig(
+        io.sparkformers.training.models.MlpConfig.builder().inputSize(2).numLabels(2).build())) {
+      model.savePretrained(mlp);
+    }
+    m = failure(mlp, "{\"input_ids\":[1]}");
+    assertTrue(m.contains("model_type 'mlp' is not a causal language model"), m);
   }
 }

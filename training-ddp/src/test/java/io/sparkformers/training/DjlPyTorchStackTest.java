@@ -13,6 +13,7 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.loss.Loss;
@@ -32,6 +33,10 @@ class DjlPyTorchStackTest {
     assertEquals("PyTorch", engine.getEngineName());
     assertTrue(engine.getVersion().startsWith("2.7.1"), engine.getVersion());
     engine.setRandomSeed(1234);
+    // Grad mode is per thread in libtorch, and other tests on this thread may have left it on: the SGD update
+    // below is an in-place write to leaf tensors, which torch only allows with recording off.
+    boolean gradModeBefore = JniUtils.isGradMode();
+    JniUtils.setGradMode(false);
 
     try (NDManager manager = engine.newBaseManager()) {
       // A learnable task: the label says whether the features sum to a positive number.
@@ -60,6 +65,8 @@ class DjlPyTorchStackTest {
 
       assertTrue(Float.isFinite(before), "initial loss " + before);
       assertTrue(after < before, "loss went from " + before + " to " + after);
+    } finally {
+      JniUtils.setGradMode(gradModeBefore);
     }
   }
 }

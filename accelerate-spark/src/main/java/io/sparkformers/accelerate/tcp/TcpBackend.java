@@ -82,7 +82,11 @@ public final class TcpBackend implements ProcessGroupBackend {
         }
         acceptHigherRanks(channels, secret, deadline);
         server.close();
-        return new TcpProcessGroup(rank, worldSize, channels, options);
+        TcpProcessGroup group = new TcpProcessGroup(rank, worldSize, channels, options);
+        if (options.sharedMemory() && addresses.stream().map(TcpEndpoint::hostOf).distinct().count() == 1) {
+          group.setUpSharedMemory();
+        }
+        return group;
       } catch (IOException | RuntimeException e) {
         for (SocketChannel c : channels) {
           closeQuietly(c);
@@ -169,6 +173,11 @@ public final class TcpBackend implements ProcessGroupBackend {
       long left = (deadline - System.nanoTime()) / 1_000_000;
       // A stranger that connects and says nothing must not hold up the peers for long.
       return (int) Math.max(1, Math.min(10_000, left));
+    }
+
+    private static String hostOf(String address) {
+      int colon = address.lastIndexOf(':');
+      return colon > 0 ? address.substring(0, colon) : address;
     }
 
     private InetSocketAddress parse(int peer, String address) {

@@ -63,6 +63,9 @@ final class TcpProcessGroup implements ProcessGroup {
   private long sequence;
   private ByteBuffer scratch = ByteBuffer.allocateDirect(0);
   private ByteBuffer work = ByteBuffer.allocateDirect(0);
+  private SharedMemoryRing sharedMemory;
+  /** Header bytes that arrived while a shared-memory collective watched the sockets, by peer. */
+  private final ByteBuffer[] pushback;
   private volatile RuntimeException failure;
   private volatile boolean closed;
   private ExecutorService asyncThread;
@@ -79,6 +82,10 @@ final class TcpProcessGroup implements ProcessGroup {
     this.keys = new SelectionKey[worldSize];
     this.p2pSent = new long[worldSize];
     this.p2pReceived = new long[worldSize];
+    this.pushback = new ByteBuffer[worldSize];
+    for (int p = 0; p < worldSize; p++) {
+      pushback[p] = ByteBuffer.allocate(HEADER_BYTES);
+    }
     for (int p = 0; p < worldSize; p++) {
       if (p != rank) {
         SocketChannel ch = channels[p];
@@ -105,6 +112,113 @@ final class TcpProcessGroup implements ProcessGroup {
   @Override
   public Duration timeout() {
     return options.timeout();
+  }
+
+  /**
+   * Sets up the shared-memory all-reduce when every rank runs on this host: rank 0 creates the file in
+   * /dev/shm and broadcasts its name, every rank maps it, and all agree (an all-reduce of MIN over "mapped")
+   * before rank 0 removes the name (the mappings stay). Any rank that cannot map it turns it off for all.
+   */
+  void setUpSharedMemory() {
+    ByteBuffer name = ByteBuffer.allocateDirect(256).order(java.nio.ByteOrder.nativeOrder());
+    java.nio.file.Path file = null;
+    SharedMemoryRing ring = null;
+    if (rank == 0) {
+      // Rank 0 creates and maps the file before anyone hears its name.
+      java.nio.file.Path dir = java.nio.file.Path.of("/dev/shm");
+      try {
+        // A full tmpfs would crash the JVM (SIGBUS) when a page is first touched: check the room first.
+        if (java.nio.file.Files.isDirectory(dir) && java.nio.file.Files.isWritable(dir)
+            && java.nio.file.Files.getFileStore(dir).getUsableSpace() > 2 * SharedMemoryRing.fileBytes(worldSize)) {
+          file = dir.resolve("sparkformers-" + Long.toHexString(new java.security.SecureRandom().nextLong()));
+          ring = SharedMemoryRing.map(file, true, rank, worldSize, timeoutNanos, reducer, this::checkPeers);
+          name.put(0, file.toString().getBytes(StandardCharsets.UTF_8));
+        }
+      } catch (IOException | RuntimeException e) {
+        ring = null;
+      }
+    }
+    broadcast(name, ElementType.INT32, 0);
+    byte[] raw = new byte[256];
+    name.get(0, raw);
+    int len = 0;
+    while (len < raw.length && raw[len] != 0) {
+      len++;
+    }
+    ByteBuffer ok = ByteBuffer.allocateDirect(4).order(java.nio.ByteOrder.nativeOrder());
+    if (len > 0 && rank != 0) {
+      try {
+        ring = SharedMemoryRing.map(java.nio.file.Path.of(new String(raw, 0, len, StandardCharsets.UTF_8)),
+            false, rank, worldSize, timeoutNanos, reducer, this::checkPeers);
+      } catch (IOException | RuntimeException e) {
+        ring = null;
+      }
+    }
+    ok.putInt(0, ring != null ? 1 : 0);
+    allReduce(ok, ElementType.INT32, ReduceOp.MIN);
+    if (rank == 0 && file != null) {
+      try {
+        java.nio.file.Files.deleteIfExists(file);
+      } catch (IOException ignored) {
+        // tmpfs: nothing else to do; the mappings keep the memory until the ranks exit
+      }
+    }
+    if (ok.getInt(0) == 1) {
+      sharedMemory = ring;
+    }
+    sequence = 0; // the set-up's collectives are not the user's: numbering starts at #0 for them
+  }
+
+  /**
+   * Called while a shared-memory collective waits: no socket message is due then, so a readable socket
+   * means the peer closed its connection (it died or failed) or sent an abort; either fails this rank now
+   * instead of at the timeout.
+   */
+  private void checkPeers(long seq) {
+    if (closed) {
+      throw new CollectiveException("rank " + rank + ": the process group was closed during collective #" + seq
+          + " ALL_REDUCE");
+    }
+    try {
+      for (int p = 0; p < worldSize; p++) {
+        if (p != rank && keys[p].interestOps() != SelectionKey.OP_READ) {
+          keys[p].interestOps(SelectionKey.OP_READ);
+        }
+      }
+      if (selector.selectNow() == 0) {
+        return;
+      }
+      selector.selectedKeys().clear();
+      for (int p = 0; p < worldSize; p++) {
+        ByteBuffer early = pushback[p];
+        if (p == rank || !early.hasRemaining()) {
+          continue;
+        }
+        // Keep what arrives: it may be the header of the peer's next message, read by the next receive.
+        if (channels[p].read(early) < 0) {
+          throw new CollectiveException("rank " + rank + ": rank " + p + " closed its connection during collective #"
+              + seq + " ALL_REDUCE (it failed or was stopped; see its log)");
+        }
+        if (!early.hasRemaining() && early.getInt(4) == Op.ABORT.ordinal()) {
+          Transfer t = Transfer.recv(p, Op.ABORT, -1, ByteBuffer.allocate(0), 1, null);
+          long deadline = System.nanoTime() + 1_000_000_000L;
+          while (System.nanoTime() < deadline) {
+            if (!read(Op.ALL_REDUCE, seq, t)) { // throws the peer's abort once its text is in
+              Thread.onSpinWait();
+            }
+          }
+          throw new CollectiveException("rank " + rank + ": rank " + p + " aborted during collective #" + seq
+              + " ALL_REDUCE");
+        }
+      }
+    } catch (IOException e) {
+      throw new CollectiveException("rank " + rank + ": lost a connection during collective #" + seq
+          + " ALL_REDUCE: " + e.getMessage(), e);
+    }
+  }
+
+  boolean usesSharedMemory() {
+    return sharedMemory != null;
   }
 
   // ---------------------------------------------------------------- public collectives
@@ -283,6 +397,9 @@ final class TcpProcessGroup implements ProcessGroup {
       failure = e;
     }
     closeChannels();
+    // A channel registered with a selector is only really closed when the selector deregisters it; closing
+    // the selector does that now, so that peers see the connection end instead of waiting for their timeout.
+    TcpBackend.closeQuietly(selector);
   }
 
   // ---------------------------------------------------------------- algorithms
@@ -295,7 +412,9 @@ final class TcpProcessGroup implements ProcessGroup {
     }
     ByteBuffer data = Reducer.view(buffer, buffer.position(), bytes);
     int count = bytes / type.bytes();
-    if (bytes >= options.ringThresholdBytes() && count >= worldSize) {
+    if (bytes >= options.ringThresholdBytes() && count >= worldSize && sharedMemory != null) {
+      sharedMemory.allReduce(data, type, op, seq);
+    } else if (bytes >= options.ringThresholdBytes() && count >= worldSize) {
       int[] seg = segments(count, type.bytes());
       ringReduceScatter(data, seg, type, op, Op.ALL_REDUCE, seq);
       if (op == ReduceOp.AVG) {
@@ -608,12 +727,23 @@ final class TcpProcessGroup implements ProcessGroup {
   private boolean read(Op op, long seq, Transfer t) throws IOException {
     SocketChannel ch = channels[t.peer];
     boolean moved = false;
+    boolean headerArrived = false;
+    ByteBuffer early = pushback[t.peer];
+    if (early.position() > 0 && t.header.position() == 0) {
+      t.header.put(early.flip());
+      early.clear();
+      moved = true;
+      headerArrived = !t.header.hasRemaining();
+    }
     if (t.header.hasRemaining()) {
       int n = readFrom(ch, t.header, op, seq, t.peer);
-      moved = n > 0;
+      moved |= n > 0;
       if (t.header.hasRemaining()) {
         return moved;
       }
+      headerArrived = true;
+    }
+    if (headerArrived) {
       checkHeader(op, seq, t);
     }
     if (t.abortText != null) {
@@ -768,6 +898,13 @@ final class TcpProcessGroup implements ProcessGroup {
 
   private void closeChannels() {
     for (SocketChannel c : channels) {
+      if (c != null && c.isOpen()) {
+        try {
+          c.shutdownOutput(); // the FIN goes out at once, even while the channel is still registered
+        } catch (IOException | RuntimeException ignored) {
+          // already reset by the peer
+        }
+      }
       TcpBackend.closeQuietly(c);
     }
   }

@@ -19,21 +19,32 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Every collective of the TCP backend against a plain reference computed here, on 2, 3 and 4 ranks, with
  * awkward sizes (0, 1, 7 elements, sizes not divisible by the world size), every operation and element type.
- * The ring threshold is 64 bytes so that both all-reduce algorithms run: small counts take recursive
- * doubling, larger ones the ring.
+ * The ring threshold is 64 bytes so that every all-reduce algorithm runs: small counts take recursive
+ * doubling, larger ones the TCP ring or, with shared memory on, the shared-memory path.
  */
 class CollectivesTest {
   private static final int[] COUNTS = {0, 1, 7, 13, 1001, 70_001};
   private static final Map<Integer, Ranks> GROUPS = new HashMap<>();
 
-  static synchronized Ranks ranks(int n) {
-    return GROUPS.computeIfAbsent(n, k -> Ranks.open(k, ProcessGroupOptions.builder()
-        .ringThresholdBytes(64).timeout(Duration.ofSeconds(60)).build()));
+  static Ranks ranks(int n) {
+    return ranks(n, true);
+  }
+
+  /** Groups on 127.0.0.1: with shared memory on, large all-reduces take it; off, they take the TCP ring. */
+  static synchronized Ranks ranks(int n, boolean sharedMemory) {
+    Ranks r = GROUPS.computeIfAbsent(n * 10 + (sharedMemory ? 1 : 0), k -> Ranks.open(n,
+        ProcessGroupOptions.builder().ringThresholdBytes(64).sharedMemory(sharedMemory)
+            .timeout(Duration.ofSeconds(60)).build()));
+    for (ProcessGroup pg : r.groups) {
+      assertEquals(sharedMemory, ((TcpProcessGroup) pg).usesSharedMemory());
+    }
+    return r;
   }
 
   @AfterAll
@@ -97,9 +108,9 @@ class CollectivesTest {
   }
 
   @ParameterizedTest
-  @ValueSource(ints = {2, 3, 4})
-  void allReduceEveryTypeOpAndSize(int n) throws Exception {
-    Ranks ranks = ranks(n);
+  @CsvSource({"2, true", "3, true", "4, true", "2, false", "3, false", "4, false"})
+  void allReduceEveryTypeOpAndSize(int n, boolean sharedMemory) throws Exception {
+    Ranks ranks = ranks(n, sharedMemory);
     for (ElementType type : ElementType.values()) {
       for (ReduceOp op : ReduceOp.values()) {
         for (int count : COUNTS) {
@@ -120,10 +131,11 @@ class CollectivesTest {
   }
 
   @ParameterizedTest
-  @ValueSource(ints = {2, 3, 4})
-  void allReduceOfRandomFloatsGivesEveryRankTheSameBits(int n) throws Exception {
-    Ranks ranks = ranks(n);
-    for (int count : new int[] {5, 33_333}) {
+  @CsvSource({"2, true", "3, true", "4, true", "2, false", "3, false", "4, false"})
+  void allReduceOfRandomFloatsGivesEveryRankTheSameBits(int n, boolean sharedMemory) throws Exception {
+    Ranks ranks = ranks(n, sharedMemory);
+    // 2 500 003 floats span three chunks of the shared-memory path.
+    for (int count : new int[] {5, 33_333, 2_500_003}) {
       List<float[]> out = ranks.run(pg -> {
         Random random = new Random(pg.rank());
         ByteBuffer b = ByteBuffer.allocateDirect(count * 4).order(ByteOrder.nativeOrder());

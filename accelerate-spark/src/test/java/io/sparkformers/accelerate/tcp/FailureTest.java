@@ -61,15 +61,17 @@ class FailureTest {
   void aRankThatDiesMidCollectiveFailsTheOthersAtOnce() throws Exception {
     try (Ranks ranks = Ranks.open(2, ProcessGroupOptions.builder().timeout(Duration.ofSeconds(30)).build())) {
       long start = System.nanoTime();
+      java.util.concurrent.CountDownLatch gone = new java.util.concurrent.CountDownLatch(1);
       List<Object> outcomes = ranks.outcomes(pg -> {
         if (pg.rank() == 1) {
-          // Starts a 64 MiB all-reduce and dies while its data is in flight.
+          // Starts a 64 MiB all-reduce and dies while it waits for rank 0.
           CompletableFuture<Void> f = pg.allReduceAsync(floats(16 << 20), ElementType.FLOAT32, ReduceOp.SUM);
           Thread.sleep(20);
           pg.close();
+          gone.countDown();
           return f.handle((v, e) -> "died").get();
         }
-        Thread.sleep(100); // rank 0 arrives late: rank 1 is gone by then
+        gone.await(); // rank 0 arrives late: rank 1 is gone by then
         pg.allReduce(floats(16 << 20), ElementType.FLOAT32, ReduceOp.SUM);
         return "finished";
       });
@@ -101,6 +103,54 @@ class FailureTest {
           + " rank 0 expects collective #0 ALL_REDUCE of 32 bytes (every rank must issue the same collectives,"
           + " with the same sizes, in the same order)", e0.getMessage());
       assertInstanceOf(CollectiveException.class, outcomes.get(1));
+    }
+  }
+
+  @Test
+  void aRankThatFailsOnAMismatchReleasesAPeerBlockedSendingToIt() throws Exception {
+    try (Ranks ranks = Ranks.open(2, ProcessGroupOptions.builder().timeout(Duration.ofSeconds(30)).build())) {
+      long start = System.nanoTime();
+      List<Object> outcomes = ranks.outcomes(pg -> {
+        if (pg.rank() == 0) {
+          pg.send(floats(16 << 20), ElementType.FLOAT32, 1); // 64 MiB: more than the sockets buffer
+        } else {
+          pg.recv(floats(2), ElementType.FLOAT32, 0);
+        }
+        return "finished";
+      });
+      double seconds = (System.nanoTime() - start) / 1e9;
+      CollectiveException e1 = assertInstanceOf(CollectiveException.class, outcomes.get(1));
+      assertTrue(e1.getMessage().contains("rank 0 sent point-to-point message #0 SEND_RECV of 67108864 bytes, but"
+          + " rank 1 expects point-to-point message #0 SEND_RECV of 8 bytes"), e1.getMessage());
+      CollectiveException e0 = assertInstanceOf(CollectiveException.class, outcomes.get(0));
+      assertTrue(e0.getMessage().contains("rank 1"), e0.getMessage());
+      assertTrue(seconds < 10, "rank 0 was released after " + seconds + " s, not at once");
+    }
+  }
+
+  @Test
+  void sharedMemoryAllReduceTimesOutNamingTheMissingRankAndChecksSizes() throws Exception {
+    try (Ranks ranks = Ranks.open(3, SHORT)) {
+      List<Object> outcomes = ranks.outcomes(pg -> {
+        if (pg.rank() == 2) {
+          return "stayed away";
+        }
+        pg.allReduce(floats(1 << 18), ElementType.FLOAT32, ReduceOp.SUM);
+        return "finished";
+      });
+      CollectiveException e0 = assertInstanceOf(CollectiveException.class, outcomes.get(0));
+      assertEquals("rank 0: collective #0 ALL_REDUCE timed out after 2 s waiting for rank 2 (shared memory); that"
+          + " rank is stuck, dead, or issued other collectives", e0.getMessage());
+    }
+    try (Ranks ranks = Ranks.open(2, SHORT)) {
+      List<Object> outcomes = ranks.outcomes(pg -> {
+        pg.allReduce(floats(pg.rank() == 0 ? 1 << 18 : 1 << 19), ElementType.FLOAT32, ReduceOp.SUM);
+        return "finished";
+      });
+      CollectiveException e0 = assertInstanceOf(CollectiveException.class, outcomes.get(0));
+      assertEquals("rank 0: collectives issued out of order: rank 1 runs collective #0 of 2097152 bytes, but rank 0"
+          + " runs collective #0 ALL_REDUCE of 1048576 bytes (every rank must issue the same collectives, with the"
+          + " same sizes, in the same order)", e0.getMessage());
     }
   }
 

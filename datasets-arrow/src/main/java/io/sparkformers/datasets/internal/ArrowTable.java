@@ -104,6 +104,23 @@ public final class ArrowTable {
     return out;
   }
 
+  /** A view of mapped memory that keeps its mapping alive (see {@link MappedArrowFile#view}). */
+  public java.nio.ByteBuffer view(long address, int bytes) {
+    for (MappedArrowFile f : files) {
+      java.nio.ByteBuffer v = f.view(address, bytes);
+      if (v != null) {
+        return v;
+      }
+    }
+    for (ArrowTable p : parents) {
+      java.nio.ByteBuffer v = p.view(address, bytes);
+      if (v != null) {
+        return v;
+      }
+    }
+    throw new IllegalStateException("Address is not inside this table's mapped files");
+  }
+
   /** The index of the batch holding {@code row}. */
   public int batchOf(long row) {
     int i = Arrays.binarySearch(batchStarts, row);

@@ -118,8 +118,16 @@ public final class ArrowValues {
       int[] a = (int[]) value;
       n = a.length;
       IntVector d = (IntVector) data;
-      for (int k = 0; k < n; k++) {
-        d.setSafe(start + k, a[k]);
+      // Bulk copy: token id lists are the hot path of tokenized datasets.
+      while (d.getValueCapacity() < start + n) {
+        d.reAlloc();
+      }
+      if (n > 0) {
+        d.getDataBuffer().nioBuffer((long) start * 4, n * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer().put(a);
+        org.apache.arrow.memory.ArrowBuf validity = d.getValidityBuffer();
+        for (int k = start; k < start + n; k++) {
+          org.apache.arrow.vector.BitVectorHelper.setBit(validity, k);
+        }
       }
     } else if (value instanceof float[] && type == ColumnType.FLOAT32_LIST) {
       float[] a = (float[]) value;

@@ -22,7 +22,7 @@ import org.apache.hadoop.fs.Path;
  */
 public final class InputFiles {
   /** One input file and what identifies its contents for the fingerprint. */
-  public record InputFile(String uri, long size, long modificationTime) {
+  public record InputFile(String uri, long size, long modificationTime) implements java.io.Serializable {
     @Override
     public String toString() {
       return uri;

@@ -29,16 +29,22 @@ import org.apache.arrow.vector.types.pojo.Schema;
 /**
  * An Arrow IPC file memory-mapped with zero copy: every record batch becomes a {@link VectorSchemaRoot} whose
  * buffers point into the mapping (Arrow Java's own {@code ArrowFileReader} copies). One mapping holds at most
- * 2 GB, so larger files are mapped as several ranges of whole record batches. The mappings are unmapped by
- * the garbage collector once no vector refers to them (unmapping eagerly would crash a reader that still
- * held a vector).
+ * 2 GB, so larger files are mapped as several ranges of whole record batches. This object holds the mappings:
+ * it must stay reachable while its vectors are used (the table that owns it does that); after it is closed
+ * and dropped, the garbage collector unmaps them (unmapping eagerly would crash a reader still holding a
+ * vector or a buffer view).
  */
 public final class MappedArrowFile implements AutoCloseable {
   private static final byte[] MAGIC = "ARROW1".getBytes(StandardCharsets.US_ASCII);
+  /** The most one mapping holds; lowered only by tests, to exercise files of several ranges. */
+  static long maxMappingBytes = Integer.MAX_VALUE;
 
   private final Path path;
   private final Schema schema;
   private final List<VectorSchemaRoot> batches = new ArrayList<>();
+  // The vectors point into these mappings by address only: holding them here keeps the garbage collector from
+  // unmapping the memory while the vectors are in use.
+  private final List<MappedByteBuffer> mappings = new ArrayList<>();
 
   private MappedArrowFile(Path path, Schema schema) {
     this.path = path;
@@ -61,15 +67,17 @@ public final class MappedArrowFile implements AutoCloseable {
           // Group consecutive batches into one mapping of at most Integer.MAX_VALUE bytes.
           long start = blocks.get(i).getOffset();
           int j = i;
-          while (j < blocks.size() && end(blocks.get(j)) - start <= Integer.MAX_VALUE) {
+          while (j < blocks.size() && end(blocks.get(j)) - start <= maxMappingBytes) {
             j++;
           }
           if (j == i) {
-            throw new IllegalArgumentException(path + ": record batch " + i + " is larger than 2 GB");
+            throw new IllegalArgumentException(path + ": record batch " + i + " is larger than one mapping ("
+                + maxMappingBytes + " bytes)");
           }
           MappedByteBuffer mapping = channel.map(FileChannel.MapMode.READ_ONLY, start, end(blocks.get(j - 1))
               - start);
           mapping.order(ByteOrder.LITTLE_ENDIAN);
+          file.mappings.add(mapping);
           long address = MemoryUtil.getByteBufferAddress(mapping);
           for (int b = i; b < j; b++) {
             file.batches.add(load(file.schema, mapping, address, blocks.get(b), start, allocator, path, b));
@@ -148,12 +156,33 @@ public final class MappedArrowFile implements AutoCloseable {
     return root;
   }
 
+  /**
+   * A view of {@code bytes} bytes at {@code address} inside one of the mappings, or null when the address is
+   * not in this file. The view keeps its mapping alive for as long as the view itself is reachable.
+   */
+  public ByteBuffer view(long address, int bytes) {
+    for (MappedByteBuffer m : mappings) {
+      long start = MemoryUtil.getByteBufferAddress(m);
+      if (address >= start && address + bytes <= start + m.capacity()) {
+        ByteBuffer d = m.duplicate();
+        d.position((int) (address - start)).limit((int) (address - start) + bytes);
+        return d.slice().order(ByteOrder.LITTLE_ENDIAN);
+      }
+    }
+    return null;
+  }
+
   public Path path() {
     return path;
   }
 
   public Schema schema() {
     return schema;
+  }
+
+  /** The number of memory mappings (ranges of whole record batches). */
+  public int mappingCount() {
+    return mappings.size();
   }
 
   public List<VectorSchemaRoot> batches() {
@@ -166,5 +195,6 @@ public final class MappedArrowFile implements AutoCloseable {
       root.close();
     }
     batches.clear();
+    mappings.clear();
   }
 }

@@ -1,5 +1,6 @@
 package io.sparkformers.training.models;
 
+import java.io.Serializable;
 import java.util.List;
 
 /**
@@ -9,7 +10,9 @@ import java.util.List;
  * seed gives the same tokens. eos and pad ids default to the model config's (pad falls back to the first eos,
  * as transformers does for GPT-2).
  */
-public final class GenerationConfig {
+public final class GenerationConfig implements Serializable {
+  private static final long serialVersionUID = 1L;
+
   private final int maxNewTokens;
   private final boolean doSample;
   private final double temperature;
@@ -52,6 +55,37 @@ public final class GenerationConfig {
 
   public static Builder builder() {
     return new Builder();
+  }
+
+  /**
+   * The defaults a model folder sets in {@code generation_config.json} (as transformers' {@code generate} uses
+   * them): max_new_tokens, do_sample, temperature, top_k, top_p, repetition_penalty, eos_token_id,
+   * pad_token_id. Without the file, transformers' defaults. Other keys are ignored.
+   */
+  public static Builder fromPretrained(java.nio.file.Path folder) throws java.io.IOException {
+    java.nio.file.Path file = folder.resolve("generation_config.json");
+    Builder b = builder();
+    if (!java.nio.file.Files.exists(file)) {
+      return b;
+    }
+    io.sparkformers.training.models.internal.ConfigReader r = new io.sparkformers.training.models.internal
+        .ConfigReader(io.sparkformers.training.models.internal.ConfigReader.parseObject(file), file.toString());
+    b.maxNewTokens(r.optInt(b.maxNewTokens, "max_new_tokens"));
+    b.doSample(r.optBoolean(false, "do_sample"));
+    b.temperature(r.optDouble(1.0, "temperature"));
+    b.topK(r.optInt(50, "top_k"));
+    b.topP(r.optDouble(1.0, "top_p"));
+    b.repetitionPenalty(r.optDouble(1.0, "repetition_penalty"));
+    if (r.has("eos_token_id")) {
+      b.eosTokenIds(r.optTokenIds("eos_token_id"));
+    }
+    b.padTokenId(r.optInteger("pad_token_id"));
+    try {
+      b.build();
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+    }
+    return b;
   }
 
   public static GenerationConfig greedy(int maxNewTokens) {

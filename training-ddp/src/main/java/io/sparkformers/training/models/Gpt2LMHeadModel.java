@@ -191,20 +191,21 @@ public final class Gpt2LMHeadModel extends BaseModel {
     }
     x = Ops.dropout(x, config.embdPdrop(), training);
 
-    // Causal mask as transformers applies it: where(allowed, w, finfo.min), then + (1 − mask)·finfo.min.
+    // transformers: where(causal, w, finfo.min) + (1 − mask)·finfo.min. Here w·allowed + additive, with the
+    // additive part built once: the same values, and like where() no gradient reaches masked scores (a
+    // left-padded row whose visible keys are all pads attends uniformly, and its gradient must match).
     NDArray rows = m.arange(past, (int) total, 1, DataType.INT64).reshape(seq, 1);
     NDArray cols = m.arange(0, (int) total, 1, DataType.INT64).reshape(1, total);
-    // w·allowed + (1 − allowed)·min equals where(allowed, w, min) exactly for finite w.
     NDArray allowed = cols.lte(rows).toType(DataType.FLOAT32, false);
-    NDArray causalMin = allowed.neg().addi(1f).muli(Ops.FLOAT32_MIN);
-    NDArray padAdd = null;
+    NDArray additiveMask = cols.gt(rows).toType(DataType.FLOAT32, false).muli(Ops.FLOAT32_MIN);
     if (attentionMask != null) {
       if (attentionMask.getShape().get(1) != total) {
         throw new IllegalArgumentException("attention_mask covers " + attentionMask.getShape().get(1)
             + " positions, expected " + total);
       }
       NDArray maskF = attentionMask.toType(DataType.FLOAT32, false).reshape(batch, 1, 1, total);
-      padAdd = maskF.neg().addi(1f).muli(Ops.FLOAT32_MIN);
+      NDArray padAdd = maskF.neg().addi(1f).muli(Ops.FLOAT32_MIN);
+      additiveMask = padAdd.add(additiveMask);
     }
 
     float scale = config.scaleAttnWeights() ? (float) Math.sqrt(headDim) : 1f;
@@ -235,10 +236,7 @@ public final class Gpt2LMHeadModel extends BaseModel {
       if (config.scaleAttnByInverseLayerIdx()) {
         w = w.div((float) (i + 1));
       }
-      w = w.mul(allowed).add(causalMin);
-      if (padAdd != null) {
-        w = w.add(padAdd);
-      }
+      w = w.mul(allowed).add(additiveMask);
       w = w.softmax(-1);
       w = Ops.dropout(w, config.attnPdrop(), training);
       NDArray ctx = w.matMul(v).transpose(0, 2, 1, 3).reshape(batch, seq, config.nEmbd());

@@ -5,10 +5,8 @@ import ai.djl.ndarray.types.DataType;
 import com.google.gson.JsonPrimitive;
 import io.sparkformers.training.models.SafeTensorsFile.SafeTensorsDtype;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -87,14 +85,13 @@ public final class SafeTensorsWriter {
     Files.createDirectories(parent);
     Path tmp = Files.createTempFile(parent, "." + file.getFileName(), ".tmp");
     try {
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-          OutputStream out = new java.io.BufferedOutputStream(Channels.newOutputStream(ch), 1 << 20)) {
-        ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
-        out.write(len.array());
-        out.write(headerBytes);
-        for (int i = headerBytes.length; i < padded; i++) {
-          out.write(' ');
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+        ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+        head.putLong(padded).put(headerBytes);
+        while (head.hasRemaining()) {
+          head.put((byte) ' ');
         }
+        writeFully(ch, head.flip());
         for (Entry e : entries) {
           NDArray a = e.array();
           DataType target = e.dtype().djlType();
@@ -109,14 +106,19 @@ public final class SafeTensorsWriter {
           if (data.order() != ByteOrder.LITTLE_ENDIAN && e.dtype().bytes() > 1) {
             throw new IOException("cannot write little-endian safetensors on a big-endian machine");
           }
-          byte[] bytes = new byte[data.remaining()];
-          data.get(bytes);
-          out.write(bytes);
+          writeFully(ch, data);
         }
+        ch.force(false);
       }
       Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     } finally {
       Files.deleteIfExists(tmp);
+    }
+  }
+
+  private static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {
+    while (buf.hasRemaining()) {
+      ch.write(buf);
     }
   }
 

@@ -201,6 +201,30 @@ class GenerationTest {
   }
 
   @Test
+  void generationConfigJsonGivesTheDefaults(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+      throws Exception {
+    GenerationConfig plain = GenerationConfig.fromPretrained(TestData.gpt2Tiny()).build();
+    assertEquals(List.of(999), plain.eosTokenIds());
+    assertEquals(20, plain.maxNewTokens());
+    assertEquals(50, plain.topK());
+    java.nio.file.Files.writeString(tmp.resolve("generation_config.json"), "{\"do_sample\": true, \"top_k\": 5,"
+        + " \"temperature\": 0.5, \"max_new_tokens\": 7, \"eos_token_id\": [1, 2], \"pad_token_id\": 0}");
+    GenerationConfig g = GenerationConfig.fromPretrained(tmp).build();
+    assertTrue(g.doSample());
+    assertEquals(5, g.topK());
+    assertEquals(0.5, g.temperature());
+    assertEquals(7, g.maxNewTokens());
+    assertEquals(List.of(1, 2), g.eosTokenIds());
+    assertEquals(0, g.padTokenId());
+    java.nio.file.Files.writeString(tmp.resolve("generation_config.json"), "{\"top_p\": 2.0}");
+    var e = assertThrows(IllegalArgumentException.class, () -> GenerationConfig.fromPretrained(tmp));
+    assertTrue(e.getMessage().contains("generation_config.json: top_p must be in (0, 1]"), e.getMessage());
+    java.nio.file.Files.writeString(tmp.resolve("generation_config.json"), "{\"top_k\": \"many\"}");
+    e = assertThrows(IllegalArgumentException.class, () -> GenerationConfig.fromPretrained(tmp));
+    assertTrue(e.getMessage().contains("key 'top_k' must be an integer"), e.getMessage());
+  }
+
+  @Test
   void badPromptsAreNamed() {
     GenerationConfig g = GenerationConfig.greedy(5);
     var e = assertThrows(IllegalArgumentException.class, () -> model.generate(List.of(prompt0, new int[50]), g));

@@ -7,7 +7,7 @@ import ai.djl.ndarray.types.Shape;
 /**
  * Tensor arithmetic written to match PyTorch/transformers definitions. Every result is created on the
  * manager of the activation passed first (never on a parameter's manager), so a forward pass leaves nothing
- * behind on the model's manager.
+ * behind on the model's manager. No in-place operation touches a tensor that autograd may need.
  */
 public final class Ops {
   /** torch.finfo(torch.float32).min, the value transformers puts on masked attention scores. */
@@ -66,13 +66,9 @@ public final class Ops {
 
   /** transformers' NewGELUActivation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
   public static NDArray geluNew(NDArray x) {
-    NDArray cube = x.pow(3f);
-    NDArray inner = cube.muli(0.044715f).addi(x).muli(SQRT_2_OVER_PI);
-    NDArray t = inner.tanh();
-    inner.close();
-    NDArray out = x.mul(0.5f).muli(t.addi(1f));
-    t.close();
-    return out;
+    // Out of place on purpose: autograd needs tanh's output unchanged for the backward pass.
+    NDArray inner = x.pow(3f).mul(0.044715f).add(x).mul(SQRT_2_OVER_PI);
+    return x.mul(0.5f).mul(inner.tanh().add(1f));
   }
 
   /**

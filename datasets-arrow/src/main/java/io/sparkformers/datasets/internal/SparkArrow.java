@@ -1,0 +1,154 @@
+package io.sparkformers.datasets.internal;
+
+import io.sparkformers.datasets.ColumnType;
+import io.sparkformers.datasets.Features;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * Spark DataFrames to and from Arrow dataset folders with Spark's public API only: each task writes its
+ * partition as one Arrow IPC file (rows in order, files in partition order), and each task reads one Arrow
+ * file back into rows. The folder must be reachable by the executors (local disk on one machine, or a
+ * shared file system).
+ */
+public final class SparkArrow {
+  private SparkArrow() {}
+
+  public static ColumnType columnType(StructField field) {
+    DataType t = field.dataType();
+    if (t instanceof ArrayType) {
+      DataType e = ((ArrayType) t).elementType();
+      if (e.equals(DataTypes.IntegerType)) {
+        return ColumnType.INT32_LIST;
+      }
+      if (e.equals(DataTypes.LongType)) {
+        return ColumnType.INT64_LIST;
+      }
+      if (e.equals(DataTypes.FloatType)) {
+        return ColumnType.FLOAT32_LIST;
+      }
+      if (e.equals(DataTypes.DoubleType)) {
+        return ColumnType.FLOAT64_LIST;
+      }
+    } else if (t.equals(DataTypes.IntegerType) || t.equals(DataTypes.ShortType) || t.equals(DataTypes.ByteType)) {
+      return ColumnType.INT32;
+    } else if (t.equals(DataTypes.LongType)) {
+      return ColumnType.INT64;
+    } else if (t.equals(DataTypes.FloatType)) {
+      return ColumnType.FLOAT32;
+    } else if (t.equals(DataTypes.DoubleType)) {
+      return ColumnType.FLOAT64;
+    } else if (t.equals(DataTypes.BooleanType)) {
+      return ColumnType.BOOL;
+    } else if (t.equals(DataTypes.StringType)) {
+      return ColumnType.STRING;
+    }
+    throw new IllegalArgumentException("DataFrame column '" + field.name() + "' has Spark type " + t.simpleString()
+        + "; supported: int, bigint, float, double, boolean, string and arrays of int, bigint, float, double");
+  }
+
+  public static DataType sparkType(ColumnType t) {
+    switch (t) {
+      case INT32: return DataTypes.IntegerType;
+      case INT64: return DataTypes.LongType;
+      case FLOAT32: return DataTypes.FloatType;
+      case FLOAT64: return DataTypes.DoubleType;
+      case BOOL: return DataTypes.BooleanType;
+      case STRING: return DataTypes.StringType;
+      default: return DataTypes.createArrayType(sparkType(t.elementType()), false);
+    }
+  }
+
+  public static Features features(StructType schema) {
+    Features.Builder b = Features.builder();
+    for (StructField f : schema.fields()) {
+      b.add(f.name(), columnType(f));
+    }
+    return b.build();
+  }
+
+  public static StructType schema(Features features) {
+    List<StructField> fields = new ArrayList<>();
+    features.asMap().forEach((n, t) -> fields.add(DataTypes.createStructField(n, sparkType(t), true)));
+    return DataTypes.createStructType(fields);
+  }
+
+  /** Writes every partition of {@code df} into {@code folder}; returns the state (files in partition order). */
+  public static DatasetFolder.State write(org.apache.spark.sql.Dataset<Row> df, Path folder, String fingerprint) {
+    Features features = features(df.schema());
+    String target = folder.toAbsolutePath().toString();
+    JavaRDD<Row> rows = df.javaRDD();
+    int parts = rows.getNumPartitions();
+    List<Long> counts = rows.mapPartitionsWithIndex((Integer index, Iterator<Row> it) -> {
+      Path file = Paths.get(target).resolve(DatasetFolder.fileName(index, parts));
+      long n = 0;
+      ColumnType[] types = features.asMap().values().toArray(new ColumnType[0]);
+      try (ArrowShardWriter w = new ArrowShardWriter(file, features, ArrowShardWriter.DEFAULT_BATCH_ROWS)) {
+        while (it.hasNext()) {
+          Row r = it.next();
+          Object[] values = new Object[types.length];
+          for (int c = 0; c < types.length; c++) {
+            values[c] = r.isNullAt(c) ? null : types[c].isList() ? r.getList(c) : r.get(c);
+          }
+          w.write(values);
+          n++;
+        }
+        w.commit();
+      }
+      return List.of(n).iterator();
+    }, true).collect();
+    long total = 0;
+    List<String> files = new ArrayList<>();
+    for (int i = 0; i < parts; i++) {
+      total += counts.get(i);
+      files.add(DatasetFolder.fileName(i, parts));
+    }
+    DatasetFolder.State state = new DatasetFolder.State(fingerprint, features, total, files);
+    DatasetFolder.write(folder, state);
+    return state;
+  }
+
+  /** A DataFrame over Arrow files, one partition per file, rows in order. */
+  public static org.apache.spark.sql.Dataset<Row> read(SparkSession spark, List<Path> files, Features features) {
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    List<String> paths = new ArrayList<>();
+    files.forEach(p -> paths.add(p.toAbsolutePath().toString()));
+    StructType schema = schema(features);
+    JavaRDD<Row> rows = jsc.parallelize(paths, Math.max(1, paths.size())).flatMap(path -> {
+      List<Row> out = new ArrayList<>();
+      ColumnType[] types = features.asMap().values().toArray(new ColumnType[0]);
+      try (BufferAllocator allocator = new RootAllocator();
+          MappedArrowFile f = MappedArrowFile.open(Paths.get(path), allocator)) {
+        for (VectorSchemaRoot batch : f.batches()) {
+          List<FieldVector> vectors = batch.getFieldVectors();
+          for (int i = 0; i < batch.getRowCount(); i++) {
+            Object[] values = new Object[types.length];
+            for (int c = 0; c < types.length; c++) {
+              values[c] = ArrowValues.get(vectors.get(c), types[c], i);
+            }
+            out.add(RowFactory.create(values));
+          }
+        }
+      }
+      return out.iterator();
+    });
+    return spark.createDataFrame(rows, schema);
+  }
+}

@@ -1,0 +1,188 @@
+package io.sparkformers.jobs;
+
+import ai.djl.engine.Engine;
+import io.sparkformers.accelerate.BarrierLauncher;
+import io.sparkformers.accelerate.RankContext;
+import io.sparkformers.accelerate.RankFunction;
+import io.sparkformers.training.ArrayData;
+import io.sparkformers.training.Trainer;
+import io.sparkformers.training.TrainerCallback;
+import io.sparkformers.training.TrainerControl;
+import io.sparkformers.training.TrainerState;
+import io.sparkformers.training.TrainingArguments;
+import io.sparkformers.training.models.AutoConfig;
+import io.sparkformers.training.models.AutoModel;
+import io.sparkformers.training.models.PreTrainedModel;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code sparkformers bench train}: training throughput of the Trainer on the shapes of
+ * {@code ../shared/bench/pytorch/ddp_train_bench.py} — the MLP 784-512-512-10 (64 rows per rank) and a small
+ * GPT (d 256, 4 layers, 4 heads, context 128, vocabulary 8000, 8 × 128 tokens per rank) — on one rank and on
+ * two data-parallel ranks (Spark local barrier tasks, TCP all-reduce), with plain SGD at 0.01 as the script.
+ * Prints the median step time, samples/s (tokens/s for the GPT) and the share of step time spent waiting on
+ * all-reduce.
+ *
+ * <p>Ranks of {@code local[N]} are threads of one JVM, and libtorch's intra-op thread count is per process and
+ * fixed at the first use (the launcher gives each rank its share of the cores). For the fair comparison run
+ * each world size in its own invocation: {@code bench train --ranks 1} (all cores to the one rank, as
+ * PyTorch's single2) and {@code bench train --ranks 2} (one thread per rank, as PyTorch DDP's workers).
+ */
+@Command(name = "train", mixinStandardHelpOptions = true,
+    description = "Trainer throughput (MLP samples/s, GPT tokens/s) on one and two data-parallel ranks.")
+public final class BenchTrainCommand implements Callable<Integer> {
+
+  @Option(names = "--models", split = ",", description = "mlp, gpt (default: both)")
+  List<String> models = List.of("mlp", "gpt");
+
+  @Option(names = "--ranks", split = ",", description = "world sizes to run (default: 1,2)")
+  List<Integer> ranks = List.of(1, 2);
+
+  @Option(names = "--repeats", description = "runs of each configuration, interleaved (default: 3)")
+  int repeats = 3;
+
+  @Option(names = "--mlp-steps", description = "timed MLP steps per run (default: 150, after 20 warm-up)")
+  int mlpSteps = 150;
+
+  @Option(names = "--gpt-steps", description = "timed GPT steps per run (default: 6, after 2 warm-up)")
+  int gptSteps = 6;
+
+  @Override
+  public Integer call() throws Exception {
+    int slots = ranks.stream().mapToInt(Integer::intValue).max().orElse(1);
+    SparkConf conf = new SparkConf().setAppName("sparkformers bench train").setMaster("local[" + slots + "]")
+        .set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1")
+        .set("spark.ui.enabled", "false").set("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s");
+    Map<String, List<double[]>> results = new LinkedHashMap<>();
+    try (JavaSparkContext sc = new JavaSparkContext(conf)) {
+      for (int rep = 0; rep < repeats; rep++) {
+        for (String model : models) {
+          for (int ws : ranks) {
+            int steps = model.equals("gpt") ? gptSteps : mlpSteps;
+            int warmup = model.equals("gpt") ? 2 : 20;
+            double[] r = BarrierLauncher.run(sc, ws, new Run(model, warmup, steps));
+            String key = model + "/ranks=" + ws;
+            results.computeIfAbsent(key, k -> new ArrayList<>()).add(r);
+            System.out.println(format(rep, key, model, ws, r));
+          }
+        }
+      }
+    }
+    System.out.println();
+    System.out.println("Medians over " + repeats + " repeats");
+    for (Map.Entry<String, List<double[]>> e : results.entrySet()) {
+      double[] med = new double[e.getValue().get(0).length];
+      for (int i = 0; i < med.length; i++) {
+        final int k = i;
+        med[i] = median(e.getValue().stream().mapToDouble(a -> a[k]).toArray());
+      }
+      String[] parts = e.getKey().split("/ranks=");
+      System.out.println(format(-1, e.getKey(), parts[0], Integer.parseInt(parts[1]), med));
+    }
+    return 0;
+  }
+
+  static String format(int rep, String key, String model, int ws, double[] r) {
+    double stepMs = r[0] * 1e3;
+    double rows = ws * (model.equals("gpt") ? 8 : 64);
+    double samples = rows / r[0];
+    return String.format(Locale.ROOT, "%s%-14s step %8.2f ms  samples/s %9.1f%s  all-reduce share %5.1f%%  threads/rank %d",
+        rep >= 0 ? "[rep " + rep + "] " : "", key, stepMs, samples,
+        model.equals("gpt") ? String.format(Locale.ROOT, "  tokens/s %8.0f", samples * 128) : "", r[1] * 100,
+        (int) r[2]);
+  }
+
+  static double median(double[] v) {
+    double[] s = v.clone();
+    Arrays.sort(s);
+    return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  }
+
+  /** One rank of one run: {median step seconds (max over ranks), all-reduce share, intra-op threads}. */
+  static final class Run implements RankFunction<double[]> {
+    private static final long serialVersionUID = 1L;
+    private final String model;
+    private final int warmup;
+    private final int steps;
+
+    Run(String model, int warmup, int steps) {
+      this.model = model;
+      this.warmup = warmup;
+      this.steps = steps;
+    }
+
+    @Override
+    public double[] apply(RankContext ctx) throws Exception {
+      Engine.getInstance().setRandomSeed(0);
+      String config = model.equals("gpt")
+          ? "{\"model_type\": \"gpt2\", \"vocab_size\": 8000, \"n_positions\": 128, \"n_embd\": 256,"
+              + " \"n_layer\": 4, \"n_head\": 4, \"activation_function\": \"gelu\", \"resid_pdrop\": 0.0,"
+              + " \"embd_pdrop\": 0.0, \"attn_pdrop\": 0.0, \"tie_word_embeddings\": false}"
+          : "{\"model_type\": \"mlp\", \"input_size\": 784, \"hidden_sizes\": [512, 512], \"num_labels\": 10}";
+      int perRank = model.equals("gpt") ? 8 : 64;
+      ArrayData data = data(model, perRank * ctx.worldSize() * 8, 1000);
+      List<Long> stepNanos = new ArrayList<>();
+      try (PreTrainedModel m = AutoModel.fromConfig(AutoConfig.fromJson(config, "bench " + model))) {
+        TrainingArguments args = TrainingArguments.builder(Files.createTempDirectory("bench-train").toString())
+            .optim("sgd").learningRate(0.01).lrSchedulerType("constant").maxGradNorm(0)
+            .perDeviceTrainBatchSize(perRank).maxSteps(warmup + steps).loggingSteps(1_000_000)
+            .saveStrategy("no").disableTqdm(true).build();
+        Trainer trainer = Trainer.builder(m, args).trainData(data).shuffle(false)
+            .processGroup(ctx.processGroup())
+            .callback(new TrainerCallback() {
+              long begin;
+
+              @Override
+              public void onStepBegin(TrainingArguments a, TrainerState s, TrainerControl c) {
+                begin = System.nanoTime();
+              }
+
+              @Override
+              public void onStepEnd(TrainingArguments a, TrainerState s, TrainerControl c) {
+                if (s.globalStep() > warmup) {
+                  stepNanos.add(System.nanoTime() - begin);
+                }
+              }
+            })
+            .build();
+        trainer.train();
+        double[] secs = stepNanos.stream().mapToDouble(n -> n / 1e9).toArray();
+        // libtorch's intra-op thread count is per process and set once: report what is in force.
+        String threads = System.getProperty("ai.djl.pytorch.num_threads", "0");
+        return new double[] {median(secs), trainer.allReduceShare(), Integer.parseInt(threads)};
+      }
+    }
+
+    static ArrayData data(String model, int rows, long seed) {
+      SplittableRandom rng = new SplittableRandom(seed);
+      if (model.equals("gpt")) {
+        long[] ids = new long[rows * 128];
+        for (int i = 0; i < ids.length; i++) {
+          ids[i] = rng.nextInt(8000);
+        }
+        return ArrayData.builder().longs("input_ids", ids, 128).longs("labels", ids, 128).build();
+      }
+      float[] x = new float[rows * 784];
+      for (int i = 0; i < x.length; i++) {
+        x[i] = (float) rng.nextDouble(-2, 2);
+      }
+      long[] y = new long[rows];
+      for (int i = 0; i < rows; i++) {
+        y[i] = rng.nextInt(10);
+      }
+      return ArrayData.builder().floats("features", x, 784).longs("labels", y, 1).build();
+    }
+  }
+}
