@@ -709,50 +709,175 @@ public final class Dataset implements AutoCloseable {
     long step = options.batchSize() <= 0 ? Math.max(n, 1) : options.batchSize();
     return writeCached(cacheDir, fp, "map " + options.functionName(), options.features(), w -> {
       declareKeptColumns(w, options);
-      for (long start = 0; start < n; start += step) {
-        long end = Math.min(n, start + step);
-        Map<String, List<Object>> batch = columnsOf(start, end);
-        Map<String, ? extends List<?>> update;
-        try {
-          update = function.apply(copyOf(batch));
-        } catch (RuntimeException e) {
-          throw new TransformException("map function failed on the batch of rows " + start + ".." + (end - 1)
-              + ": " + e, start, e);
-        }
-        options.removeColumns().forEach(batch::remove);
-        int outRows = (int) (end - start);
-        if (update != null) {
-          Integer len = null;
-          for (Map.Entry<String, ? extends List<?>> e : update.entrySet()) {
-            if (len != null && e.getValue().size() != len) {
-              throw new TransformException("map function returned columns of different lengths for rows "
-                  + start + ".." + (end - 1) + ": '" + e.getKey() + "' has " + e.getValue().size() + ", others "
-                  + len, start, null);
-            }
-            len = e.getValue().size();
-          }
-          if (len != null && len != outRows) {
-            for (String kept : batch.keySet()) {
-              if (!update.containsKey(kept)) {
-                throw new TransformException("map function returned " + len + " rows for the " + outRows
-                    + " rows " + start + ".." + (end - 1) + " while input column '" + kept + "' is kept: remove"
-                    + " the input columns (removeColumns) when changing the number of rows", start, null);
-              }
-            }
-            batch.clear();
-            outRows = len;
-          }
-          update.forEach((k, v) -> batch.put(k, new ArrayList<>(v)));
-        }
-        for (int r = 0; r < outRows; r++) {
-          Map<String, Object> row = new LinkedHashMap<>();
-          for (Map.Entry<String, List<Object>> e : batch.entrySet()) {
-            row.put(e.getKey(), e.getValue().get(r));
-          }
-          w.write(row);
-        }
-      }
+      applyBatched(function, options, 0, n, step, w::write);
     });
+  }
+
+  /** Runs a batched map over rows [from, to) in batches of {@code step}, passing each output row to {@code sink}. */
+  private void applyBatched(Function<Map<String, List<Object>>, Map<String, ? extends List<?>>> function,
+      MapOptions options, long from, long to, long step, java.util.function.Consumer<Map<String, Object>> sink) {
+    for (long start = from; start < to; start += step) {
+      long end = Math.min(to, start + step);
+      Map<String, List<Object>> batch = columnsOf(start, end);
+      Map<String, ? extends List<?>> update;
+      try {
+        update = function.apply(copyOf(batch));
+      } catch (RuntimeException e) {
+        throw new TransformException("map function failed on the batch of rows " + start + ".." + (end - 1)
+            + ": " + e, start, e);
+      }
+      options.removeColumns().forEach(batch::remove);
+      int outRows = (int) (end - start);
+      if (update != null) {
+        Integer len = null;
+        for (Map.Entry<String, ? extends List<?>> e : update.entrySet()) {
+          if (len != null && e.getValue().size() != len) {
+            throw new TransformException("map function returned columns of different lengths for rows "
+                + start + ".." + (end - 1) + ": '" + e.getKey() + "' has " + e.getValue().size() + ", others "
+                + len, start, null);
+          }
+          len = e.getValue().size();
+        }
+        if (len != null && len != outRows) {
+          for (String kept : batch.keySet()) {
+            if (!update.containsKey(kept)) {
+              throw new TransformException("map function returned " + len + " rows for the " + outRows
+                  + " rows " + start + ".." + (end - 1) + " while input column '" + kept + "' is kept: remove"
+                  + " the input columns (removeColumns) when changing the number of rows", start, null);
+            }
+          }
+          batch.clear();
+          outRows = len;
+        }
+        update.forEach((k, v) -> batch.put(k, new ArrayList<>(v)));
+      }
+      for (int r = 0; r < outRows; r++) {
+        Map<String, Object> row = new LinkedHashMap<>();
+        for (Map.Entry<String, List<Object>> e : batch.entrySet()) {
+          row.put(e.getKey(), e.getValue().get(r));
+        }
+        sink.accept(row);
+      }
+    }
+  }
+
+  /** A batched map function that Spark can ship to executors. */
+  public interface SerializableBatchFunction
+      extends Function<Map<String, List<Object>>, Map<String, ? extends List<?>>>, java.io.Serializable {}
+
+  /**
+   * {@link #mapBatched} run in parallel by Spark tasks: the rows are split into as many contiguous ranges as the
+   * session's default parallelism, each task maps its range (reading the Arrow files, which it must reach) and
+   * writes one Arrow shard; the shards, in order, form the result. The output columns come from
+   * {@code options.features()} or from running the function on the first batch here.
+   */
+  public Dataset mapBatched(org.apache.spark.sql.SparkSession spark, SerializableBatchFunction function,
+      MapOptions options) {
+    checkOpen();
+    if (!isPlain()) {
+      try (Dataset flat = flattenIndices()) {
+        return flat.mapBatched(spark, function, options);
+      }
+    }
+    String fp = mapFingerprint("map_batched", options);
+    long n = numRows();
+    long step = options.batchSize() <= 0 ? Math.max(n, 1) : options.batchSize();
+    Features out = options.features();
+    if (out == null) {
+      // The output's columns from the first batch, with the same inference as the in-process map.
+      Path probe = CacheDirectory.newTemporaryFolder(cacheDir);
+      try (FolderWriter w = new FolderWriter(probe, null)) {
+        declareKeptColumns(w, options);
+        applyBatched(function, options, 0, Math.min(n, step), step, w::write);
+        out = w.finish("probe").features();
+      } finally {
+        ArrowTable.deleteRecursively(probe);
+      }
+    }
+    Path folder = fp != null ? cacheDir.resolve(fp) : null;
+    if (folder != null && DatasetFolder.isComplete(folder)) {
+      LOG.info("Loading cached map {} from {}", options.functionName(), folder);
+      return open(folder, DatasetFolder.read(folder), cacheDir, null);
+    }
+    Path temp = fp != null ? cacheDir.resolve(".tmp-" + UUID.randomUUID()) : CacheDirectory.newTemporaryFolder(cacheDir);
+    org.apache.spark.api.java.JavaSparkContext jsc =
+        org.apache.spark.api.java.JavaSparkContext.fromSparkContext(spark.sparkContext());
+    int parts = (int) Math.max(1, Math.min(jsc.defaultParallelism(), (n + step - 1) / step));
+    List<long[]> ranges = new ArrayList<>();
+    long batches = (n + step - 1) / step;
+    for (int i = 0; i < parts; i++) {
+      // Whole batches per task, so that batch boundaries are those of the in-process map.
+      long from = Math.min(n, (batches * i / parts) * step);
+      long to = Math.min(n, (batches * (i + 1) / parts) * step);
+      ranges.add(new long[] {from, to});
+    }
+    List<String> inputs = new ArrayList<>();
+    table.paths().forEach(p -> inputs.add(p.toAbsolutePath().toString()));
+    Features in = features;
+    Features outFeatures = out;
+    String target = temp.toAbsolutePath().toString();
+    String cache = cacheDir.toAbsolutePath().toString();
+    try {
+      List<Long> counts = jsc.parallelize(ranges, parts).mapPartitionsWithIndex(
+          (Integer index, Iterator<long[]> it) -> {
+            List<Path> paths = new ArrayList<>();
+            inputs.forEach(p -> paths.add(Path.of(p)));
+            long rows = 0;
+            try (Dataset source = over(ArrowTable.open(in, paths, null), "task", Path.of(cache));
+                io.sparkformers.datasets.internal.ArrowShardWriter w = new io.sparkformers.datasets.internal
+                    .ArrowShardWriter(Path.of(target).resolve(DatasetFolder.fileName(index, parts)), outFeatures,
+                    io.sparkformers.datasets.internal.ArrowShardWriter.DEFAULT_BATCH_ROWS)) {
+              List<String> names = outFeatures.names();
+              long[] count = {0};
+              while (it.hasNext()) {
+                long[] r = it.next();
+                source.applyBatched(function, options, r[0], r[1], step, row -> {
+                  Object[] values = new Object[names.size()];
+                  for (int c = 0; c < values.length; c++) {
+                    values[c] = row.get(names.get(c));
+                  }
+                  w.write(values);
+                  count[0]++;
+                });
+              }
+              w.commit();
+              rows = count[0];
+            }
+            return List.of(rows).iterator();
+          }, true).collect();
+      List<String> files = new ArrayList<>();
+      long total = 0;
+      for (int i = 0; i < parts; i++) {
+        files.add(DatasetFolder.fileName(i, parts));
+        total += counts.get(i);
+      }
+      DatasetFolder.State state = new DatasetFolder.State(fp != null ? fp : Fingerprint.random(), outFeatures, total,
+          files);
+      DatasetFolder.write(temp, state);
+      if (folder == null) {
+        return open(temp, state, cacheDir, temp);
+      }
+      try {
+        Files.move(temp, folder, StandardCopyOption.ATOMIC_MOVE);
+      } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
+        ArrowTable.deleteRecursively(temp);
+      }
+      LOG.info("Wrote map {} with Spark to the cache folder {}", options.functionName(), folder);
+      return open(folder, DatasetFolder.read(folder), cacheDir, null);
+    } catch (Exception e) { // SparkException is checked but thrown undeclared from Scala
+      ArrowTable.deleteRecursively(temp);
+      if (e instanceof TransformException) {
+        throw (TransformException) e;
+      }
+      String m = String.valueOf(e.getMessage());
+      int at = m.indexOf(TransformException.class.getName() + ": ");
+      if (at >= 0) {
+        String rest = m.substring(at + TransformException.class.getName().length() + 2);
+        int nl = rest.indexOf('\n');
+        throw new TransformException(nl >= 0 ? rest.substring(0, nl) : rest, -1, e);
+      }
+      throw e instanceof RuntimeException ? (RuntimeException) e : new IllegalStateException(e.getMessage(), e);
+    }
   }
 
   private void declareKeptColumns(FolderWriter w, MapOptions options) {

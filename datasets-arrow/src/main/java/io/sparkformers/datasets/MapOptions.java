@@ -9,7 +9,8 @@ import java.util.Objects;
  * {@code functionVersion}: Java cannot look inside a lambda, so without them the map runs uncached with a
  * warning. Change the version whenever the function's behaviour changes.
  */
-public final class MapOptions {
+public final class MapOptions implements java.io.Serializable {
+  private static final long serialVersionUID = 1L;
   private final int batchSize;
   private final List<String> removeColumns;
   private final Features features;

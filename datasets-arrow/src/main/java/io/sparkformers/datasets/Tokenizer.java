@@ -27,6 +27,7 @@ import java.util.Set;
 public final class Tokenizer implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  private final Path folder;
   private final Path tokenizerJson;
   private final Map<String, Integer> specialIds;
   private final Map<String, String> specialTokens;
@@ -38,6 +39,7 @@ public final class Tokenizer implements AutoCloseable {
   private final Map<String, HuggingFaceTokenizer> instances = new HashMap<>();
 
   Tokenizer(Path folder) {
+    this.folder = folder.toAbsolutePath();
     this.tokenizerJson = folder.resolve("tokenizer.json");
     if (!Files.isRegularFile(tokenizerJson)) {
       throw new IllegalArgumentException(folder + " has no tokenizer.json");
@@ -194,23 +196,63 @@ public final class Tokenizer implements AutoCloseable {
     MapOptions options = MapOptions.builder()
         .function("tokenize:" + column, fingerprint + "/" + maxLength)
         .removeColumns(removeColumns)
+        .features(tokenizedFeatures(dataset.features(), removeColumns))
         .build();
-    return dataset.mapBatched(batch -> {
-      List<String> texts = new ArrayList<>();
-      for (Object t : batch.get(column)) {
-        texts.add(t == null ? "" : (String) t);
-      }
-      List<Object> ids = new ArrayList<>(texts.size());
-      List<Object> masks = new ArrayList<>(texts.size());
-      for (Encoded e : encodeBatch(texts, maxLength, true)) {
-        ids.add(e.inputIds());
-        masks.add(e.attentionMask());
-      }
-      Map<String, List<?>> out = new java.util.LinkedHashMap<>();
-      out.put("input_ids", ids);
-      out.put("attention_mask", masks);
-      return out;
+    return dataset.mapBatched(batch -> encodeColumn(batch.get(column), maxLength), options);
+  }
+
+  /** Tokenizers loaded by Spark tasks, one per folder and executor JVM. */
+  private static final Map<String, Tokenizer> ON_EXECUTORS = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * As {@link #tokenize(Dataset, String, int, String...)}, run by Spark tasks in parallel (each executor loads
+   * this tokenizer from its folder, which it must reach).
+   */
+  public Dataset tokenize(org.apache.spark.sql.SparkSession spark, Dataset dataset, String column, int maxLength,
+      String... removeColumns) {
+    if (dataset.features().type(column) != ColumnType.STRING) {
+      throw new IllegalArgumentException("Column '" + column + "' is " + dataset.features().type(column)
+          + "; only STRING columns can be tokenized");
+    }
+    MapOptions options = MapOptions.builder()
+        .function("tokenize:" + column, fingerprint + "/" + maxLength)
+        .removeColumns(removeColumns)
+        .features(tokenizedFeatures(dataset.features(), removeColumns))
+        .build();
+    String path = folder.toString();
+    String key = path + "#" + fingerprint;
+    return dataset.mapBatched(spark, batch -> {
+      Tokenizer t = ON_EXECUTORS.computeIfAbsent(key, k -> AutoTokenizer.fromPretrained(Path.of(path)));
+      return t.encodeColumn(batch.get(column), maxLength);
     }, options);
+  }
+
+  private static Features tokenizedFeatures(Features in, String... removed) {
+    Features.Builder b = Features.builder();
+    List<String> drop = List.of(removed);
+    in.asMap().forEach((n, t) -> {
+      if (!drop.contains(n) && !n.equals("input_ids") && !n.equals("attention_mask")) {
+        b.add(n, t);
+      }
+    });
+    return b.add("input_ids", ColumnType.INT32_LIST).add("attention_mask", ColumnType.INT32_LIST).build();
+  }
+
+  private Map<String, List<?>> encodeColumn(List<Object> column, int maxLength) {
+    List<String> texts = new ArrayList<>();
+    for (Object t : column) {
+      texts.add(t == null ? "" : (String) t);
+    }
+    List<Object> ids = new ArrayList<>(texts.size());
+    List<Object> masks = new ArrayList<>(texts.size());
+    for (Encoded e : encodeBatch(texts, maxLength, true)) {
+      ids.add(e.inputIds());
+      masks.add(e.attentionMask());
+    }
+    Map<String, List<?>> out = new java.util.LinkedHashMap<>();
+    out.put("input_ids", ids);
+    out.put("attention_mask", masks);
+    return out;
   }
 
   /** The id of a special token by its config name ("pad_token", "eos_token", ...), or null. */

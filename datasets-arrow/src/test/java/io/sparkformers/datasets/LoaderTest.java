@@ -221,4 +221,70 @@ class LoaderTest {
       assertEquals("name,count,ratio\n\"a, b\",1,0.25\n\"c\"\"d\",-3,1.0E-5\n", Files.readString(back));
     }
   }
+
+  @Test
+  void arrowFilesAndStreamsLoad() throws IOException {
+    org.apache.arrow.vector.types.pojo.Schema schema = Features.of("id", ColumnType.INT32, "ids",
+        ColumnType.INT64_LIST).toArrow();
+    Path file = dir.resolve("a.arrow");
+    Path stream = dir.resolve("b.arrows");
+    try (org.apache.arrow.memory.BufferAllocator allocator = new org.apache.arrow.memory.RootAllocator();
+        org.apache.arrow.vector.VectorSchemaRoot root = org.apache.arrow.vector.VectorSchemaRoot.create(schema,
+            allocator)) {
+      for (Path p : List.of(file, stream)) {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(p,
+                java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE);
+            org.apache.arrow.vector.ipc.ArrowWriter w = p == file
+                ? new org.apache.arrow.vector.ipc.ArrowFileWriter(root, null, ch)
+                : new org.apache.arrow.vector.ipc.ArrowStreamWriter(root, null, ch)) {
+          w.start();
+          root.allocateNew();
+          int base = p == file ? 0 : 10;
+          for (int i = 0; i < 2; i++) {
+            io.sparkformers.datasets.internal.ArrowValues.set(root.getVector(0), ColumnType.INT32, i, base + i);
+            io.sparkformers.datasets.internal.ArrowValues.set(root.getVector(1), ColumnType.INT64_LIST, i,
+                List.of((long) base + i, 7L));
+          }
+          root.setRowCount(2);
+          w.writeBatch();
+          w.end();
+        }
+      }
+    }
+    try (Dataset d = load(DataFormat.ARROW, file, stream)) {
+      assertEquals(Features.of("id", ColumnType.INT32, "ids", ColumnType.INT64_LIST), d.features());
+      assertEquals(List.of(0, 1, 10, 11), d.column("id"));
+      assertArrayEquals(new long[] {11, 7}, (long[]) d.get(3, "ids"));
+    }
+  }
+
+  @Test
+  void parquetFilesLoadWithTheirTypes() throws IOException {
+    org.apache.parquet.schema.MessageType schema = org.apache.parquet.schema.MessageTypeParser.parseMessageType(
+        "message m { required int64 id; optional binary text (STRING); optional double score;"
+            + " optional group ids (LIST) { repeated group list { optional int32 element; } } }");
+    Path file = dir.resolve("p.parquet");
+    try (org.apache.parquet.hadoop.ParquetWriter<org.apache.parquet.example.data.Group> w =
+        org.apache.parquet.hadoop.example.ExampleParquetWriter.builder(
+            new org.apache.hadoop.fs.Path(file.toUri())).withType(schema).build()) {
+      org.apache.parquet.example.data.simple.SimpleGroupFactory groups =
+          new org.apache.parquet.example.data.simple.SimpleGroupFactory(schema);
+      org.apache.parquet.example.data.Group g = groups.newGroup().append("id", 1L).append("text", "héllo")
+          .append("score", 0.5);
+      org.apache.parquet.example.data.Group list = g.addGroup("ids");
+      list.addGroup("list").append("element", 3);
+      list.addGroup("list").append("element", 4);
+      w.write(g);
+      w.write(groups.newGroup().append("id", 2L));
+    }
+    try (Dataset d = load(DataFormat.PARQUET, file)) {
+      assertEquals(Features.of("id", ColumnType.INT64, "text", ColumnType.STRING, "score", ColumnType.FLOAT64,
+          "ids", ColumnType.INT32_LIST), d.features());
+      assertEquals(List.of(1L, 2L), d.column("id"));
+      assertEquals(Arrays.asList("héllo", null), d.column("text"));
+      assertEquals(Arrays.asList(0.5, null), d.column("score"));
+      assertArrayEquals(new int[] {3, 4}, (int[]) d.get(0, "ids"));
+      assertEquals(null, d.get(1, "ids"));
+    }
+  }
 }

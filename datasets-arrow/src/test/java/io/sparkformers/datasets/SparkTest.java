@@ -126,4 +126,41 @@ class SparkTest {
     assertTrue(e.getMessage().startsWith("file:" + dir.resolve("c.jsonl") + ": line 2, column 7: invalid JSON:"
         + " Unexpected character ('}' (code 125))"), e.getMessage());
   }
+
+  @Test
+  void mapAndTokenizeOnSparkEqualInProcess() throws IOException {
+    List<String> lines;
+    try (java.io.InputStream in = SparkTest.class.getResourceAsStream("/text/apache-2.0.txt")) {
+      lines = Arrays.asList(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).split("\n"));
+    }
+    Path tokFolder = dir.resolve("tok");
+    TokenizerTrainer.byteLevelBpe().vocabSize(400).build().train(lines, tokFolder);
+    List<java.util.Map<String, Object>> rows = new ArrayList<>();
+    for (String l : lines) {
+      rows.add(java.util.Map.of("text", l));
+    }
+    Path otherCache = dir.resolve("other-cache");
+    try (Dataset d = Dataset.fromRows(Features.of("text", ColumnType.STRING), rows, cache);
+        Dataset onSpark = d.withCacheDir(otherCache);
+        Tokenizer t = AutoTokenizer.fromPretrained(tokFolder);
+        Dataset local = t.tokenize(d, "text", 0, "text");
+        Dataset parallel = t.tokenize(spark, onSpark, "text", 0, "text");
+        Dataset lengths = onSpark.mapBatched(spark, batch -> {
+          List<Object> n = new ArrayList<>();
+          batch.get("text").forEach(x -> n.add(((String) x).length()));
+          return java.util.Map.of("n", n);
+        }, MapOptions.builder().batchSize(50).function("length", "1").build())) {
+      assertEquals(local.fingerprint(), parallel.fingerprint());
+      assertEquals(1, parallel.files().size()); // 202 rows: one batch of 1000, one task
+      assertEquals(local.numRows(), parallel.numRows());
+      for (long i = 0; i < local.numRows(); i++) {
+        assertArrayEquals((int[]) local.get(i, "input_ids"), (int[]) parallel.get(i, "input_ids"));
+      }
+      assertEquals(Features.of("text", ColumnType.STRING, "n", ColumnType.INT32), lengths.features());
+      assertEquals(2, lengths.files().size()); // 5 batches of 50 over local[2]: two tasks, one shard each
+      for (long i = 0; i < d.numRows(); i++) {
+        assertEquals(lines.get((int) i).length(), lengths.get(i, "n"));
+      }
+    }
+  }
 }

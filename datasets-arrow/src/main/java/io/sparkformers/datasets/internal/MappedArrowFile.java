@@ -36,6 +36,8 @@ import org.apache.arrow.vector.types.pojo.Schema;
  */
 public final class MappedArrowFile implements AutoCloseable {
   private static final byte[] MAGIC = "ARROW1".getBytes(StandardCharsets.US_ASCII);
+  /** The most one mapping holds; lowered only by tests, to exercise files of several ranges. */
+  static long maxMappingBytes = Integer.MAX_VALUE;
 
   private final Path path;
   private final Schema schema;
@@ -65,11 +67,12 @@ public final class MappedArrowFile implements AutoCloseable {
           // Group consecutive batches into one mapping of at most Integer.MAX_VALUE bytes.
           long start = blocks.get(i).getOffset();
           int j = i;
-          while (j < blocks.size() && end(blocks.get(j)) - start <= Integer.MAX_VALUE) {
+          while (j < blocks.size() && end(blocks.get(j)) - start <= maxMappingBytes) {
             j++;
           }
           if (j == i) {
-            throw new IllegalArgumentException(path + ": record batch " + i + " is larger than 2 GB");
+            throw new IllegalArgumentException(path + ": record batch " + i + " is larger than one mapping ("
+                + maxMappingBytes + " bytes)");
           }
           MappedByteBuffer mapping = channel.map(FileChannel.MapMode.READ_ONLY, start, end(blocks.get(j - 1))
               - start);
@@ -175,6 +178,11 @@ public final class MappedArrowFile implements AutoCloseable {
 
   public Schema schema() {
     return schema;
+  }
+
+  /** The number of memory mappings (ranges of whole record batches). */
+  public int mappingCount() {
+    return mappings.size();
   }
 
   public List<VectorSchemaRoot> batches() {
