@@ -34,6 +34,11 @@ import picocli.CommandLine.Option;
  * two data-parallel ranks (Spark local barrier tasks, TCP all-reduce), with plain SGD at 0.01 as the script.
  * Prints the median step time, samples/s (tokens/s for the GPT) and the share of step time spent waiting on
  * all-reduce.
+ *
+ * <p>Ranks of {@code local[N]} are threads of one JVM, and libtorch's intra-op thread count is per process and
+ * fixed at the first use (the launcher gives each rank its share of the cores). For the fair comparison run
+ * each world size in its own invocation: {@code bench train --ranks 1} (all cores to the one rank, as
+ * PyTorch's single2) and {@code bench train --ranks 2} (one thread per rank, as PyTorch DDP's workers).
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
     description = "Trainer throughput (MLP samples/s, GPT tokens/s) on one and two data-parallel ranks.")
@@ -154,7 +159,9 @@ public final class BenchTrainCommand implements Callable<Integer> {
             .build();
         trainer.train();
         double[] secs = stepNanos.stream().mapToDouble(n -> n / 1e9).toArray();
-        return new double[] {median(secs), trainer.allReduceShare(), ctx.intraOpThreads()};
+        // libtorch's intra-op thread count is per process and set once: report what is in force.
+        String threads = System.getProperty("ai.djl.pytorch.num_threads", "0");
+        return new double[] {median(secs), trainer.allReduceShare(), Integer.parseInt(threads)};
       }
     }
 

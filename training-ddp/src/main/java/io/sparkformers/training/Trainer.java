@@ -315,12 +315,21 @@ public final class Trainer implements AutoCloseable {
         }
         stepsToSkip = 0;
         defaultFlowOnEpochEnd();
+        if (control.shouldLog && state.globalStep > lastLoggedStep) {
+          double stepsLoss = meanOverRanks(trLoss);
+          totalLoss += stepsLoss;
+          Map<String, Object> logs = new LinkedHashMap<>();
+          logs.put("loss", Math.round(stepsLoss / (state.globalStep - lastLoggedStep) * 1e4) / 1e4);
+          logs.put("learning_rate", scheduler.lr());
+          logs.put("epoch", state.epoch);
+          trLoss = 0;
+          lastLoggedStep = state.globalStep;
+          log(all, logs);
+        }
         for (TrainerCallback c : all) {
           c.onEpochEnd(args, state, control);
         }
-        if (control.shouldLog) {
-          control.shouldLog = false;
-        }
+        control.shouldLog = false;
         maybeEvaluateAndSave(all, optimizer, scheduler, scaler);
       }
       if (args.loadBestModelAtEnd() && state.bestModelCheckpoint != null) {
@@ -470,6 +479,9 @@ public final class Trainer implements AutoCloseable {
 
   /** transformers' DefaultFlowCallback.on_epoch_end. */
   private void defaultFlowOnEpochEnd() {
+    if ("epoch".equals(args.loggingStrategy())) {
+      control.shouldLog = true;
+    }
     if ("epoch".equals(args.evalStrategy())) {
       control.shouldEvaluate = true;
     }
@@ -776,12 +788,18 @@ public final class Trainer implements AutoCloseable {
     }
   }
 
+  /** Rank 0 reads the best checkpoint's weights and broadcasts them (other ranks may not reach its disk). */
   private void loadBestModel() {
     try {
-      Path local = store.isLocal() ? Path.of(state.bestModelCheckpoint)
-          : store.fetchVerified(Long.parseLong(state.bestModelCheckpoint
-              .substring(state.bestModelCheckpoint.lastIndexOf('-') + 1))).orElseThrow();
-      loadWeights(local);
+      if (rank() == 0) {
+        Path local = store.isLocal() ? Path.of(state.bestModelCheckpoint)
+            : store.fetchVerified(Long.parseLong(state.bestModelCheckpoint
+                .substring(state.bestModelCheckpoint.lastIndexOf('-') + 1))).orElseThrow();
+        loadWeights(local);
+      }
+      if (buckets != null) {
+        buckets.broadcastParameters(0);
+      }
       LOG.info("loaded the best model from " + state.bestModelCheckpoint + " (" + args.metricForBestModel()
           + " = " + state.bestMetric + ")");
     } catch (IOException e) {
