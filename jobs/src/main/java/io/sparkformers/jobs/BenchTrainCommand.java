@@ -98,8 +98,9 @@ public final class BenchTrainCommand implements Callable<Integer> {
     double stepMs = r[0] * 1e3;
     double rows = ws * (model.equals("gpt") ? 8 : 64);
     double samples = rows / r[0];
-    return String.format(Locale.ROOT, "%s%-14s step %8.2f ms  samples/s %9.1f%s  all-reduce share %5.1f%%  threads/rank %d",
-        rep >= 0 ? "[rep " + rep + "] " : "", key, stepMs, samples,
+    return String.format(Locale.ROOT, "%s%-14s step %8.2f ms (fwd+bwd %7.2f, opt+sync %6.2f)  samples/s %9.1f%s"
+        + "  all-reduce share %5.1f%%  threads/rank %d",
+        rep >= 0 ? "[rep " + rep + "] " : "", key, stepMs, r[3] * 1e3, r[4] * 1e3, samples,
         model.equals("gpt") ? String.format(Locale.ROOT, "  tokens/s %8.0f", samples * 128) : "", r[1] * 100,
         (int) r[2]);
   }
@@ -161,7 +162,10 @@ public final class BenchTrainCommand implements Callable<Integer> {
         double[] secs = stepNanos.stream().mapToDouble(n -> n / 1e9).toArray();
         // libtorch's intra-op thread count is per process and set once: report what is in force.
         String threads = System.getProperty("ai.djl.pytorch.num_threads", "0");
-        return new double[] {median(secs), trainer.allReduceShare(), Integer.parseInt(threads)};
+        Map<String, Double> t = trainer.timings();
+        double perStep = 1.0 / (warmup + steps);
+        return new double[] {median(secs), trainer.allReduceShare(), Integer.parseInt(threads),
+            t.get("forward_backward") * perStep, t.get("optimizer") * perStep};
       }
     }
 

@@ -69,6 +69,8 @@ public final class Trainer implements AutoCloseable {
   private GradientBuckets buckets;
   private long allReduceNanos;
   private long stepNanos;
+  private long forwardBackwardNanos;
+  private long optimizerNanos;
 
   private Trainer(Builder b) {
     this.model = b.model;
@@ -143,6 +145,20 @@ public final class Trainer implements AutoCloseable {
   /** The fraction of optimizer-step time spent waiting on gradient all-reduces (0 on one rank). */
   public double allReduceShare() {
     return stepNanos == 0 ? 0 : (double) allReduceNanos / stepNanos;
+  }
+
+  /**
+   * Where the training time went, in seconds summed over the steps run: {@code step} (whole optimizer
+   * steps), {@code forward_backward}, {@code optimizer} (all-reduce, clipping, update, zeroing) and
+   * {@code all_reduce} (waiting on gradient all-reduces, part of {@code optimizer}).
+   */
+  public Map<String, Double> timings() {
+    Map<String, Double> t = new LinkedHashMap<>();
+    t.put("step", stepNanos / 1e9);
+    t.put("forward_backward", forwardBackwardNanos / 1e9);
+    t.put("optimizer", optimizerNanos / 1e9);
+    t.put("all_reduce", allReduceNanos / 1e9);
+    return t;
   }
 
   // ------------------------------------------------------------------------------------------ sizes
@@ -277,12 +293,16 @@ public final class Trainer implements AutoCloseable {
               c.onStepBegin(args, state, control);
             }
           }
+          long fb = System.nanoTime();
           trLoss += forwardBackward(batches.get(i), gas, scaler);
+          forwardBackwardNanos += System.nanoTime() - fb;
           boolean lastMicro = (i + 1) % gas == 0 || i + 1 == batches.size();
           if (!lastMicro) {
             continue;
           }
+          long os = System.nanoTime();
           double gradNorm = optimizerStep(optimizer, scheduler, scaler);
+          optimizerNanos += System.nanoTime() - os;
           state.globalStep++;
           state.epoch = epoch + (double) (i + 1) / batches.size();
           stepNanos += System.nanoTime() - stepStart;
@@ -299,7 +319,9 @@ public final class Trainer implements AutoCloseable {
             lastLoggedStep = state.globalStep;
             Map<String, Object> logs = new LinkedHashMap<>();
             logs.put("loss", Math.round(mean * 1e4) / 1e4);
-            logs.put("grad_norm", gradNorm);
+            if (!Double.isNaN(gradNorm) || args.maxGradNorm() > 0) {
+              logs.put("grad_norm", gradNorm);
+            }
             logs.put("learning_rate", scheduler.lr());
             logs.put("epoch", state.epoch);
             double seconds = (System.nanoTime() - start) / 1e9;
@@ -380,7 +402,7 @@ public final class Trainer implements AutoCloseable {
         throw new ArithmeticException("the loss is " + value + " at step " + (state.globalStep + 1)
             + " (rank " + rank() + "): training stopped; lower the learning rate or check the data");
       }
-      NDArray scaled = loss.div(gas);
+      NDArray scaled = gas == 1 ? loss : loss.div(gas);
       if (scaler != null) {
         scaled = scaled.mul(scaler.scale());
       }
@@ -400,10 +422,9 @@ public final class Trainer implements AutoCloseable {
     }
     double gradNorm = Double.NaN;
     if (!skip) {
+      // As transformers: no clipping and no grad_norm in the logs when max_grad_norm is 0.
       if (args.maxGradNorm() > 0) {
         gradNorm = GradClipping.clipGradNorm(params, args.maxGradNorm());
-      } else {
-        gradNorm = GradClipping.clipGradNorm(params, 0);
       }
       optimizer.step(scheduler.lr());
       scheduler.step();
