@@ -183,7 +183,16 @@ public final class Dataset implements AutoCloseable {
    */
   static Dataset writeCached(Path cacheDir, String fingerprint, String what, Features features,
       Consumer<FolderWriter> body) {
-    if (fingerprint != null) {
+    return writeCached(cacheDir, fingerprint, true, what, features, body);
+  }
+
+  /**
+   * As above; with {@code useCache} false (the input is itself temporary, as Hugging Face does not cache
+   * transforms of in-memory datasets) the result goes to a temporary folder but keeps {@code fingerprint}.
+   */
+  static Dataset writeCached(Path cacheDir, String fingerprint, boolean useCache, String what, Features features,
+      Consumer<FolderWriter> body) {
+    if (fingerprint != null && useCache) {
       Path folder = cacheDir.resolve(fingerprint);
       if (DatasetFolder.isComplete(folder)) {
         LOG.info("Loading cached {} from {}", what, folder);
@@ -213,12 +222,17 @@ public final class Dataset implements AutoCloseable {
     Path folder = CacheDirectory.newTemporaryFolder(cacheDir);
     try (FolderWriter w = new FolderWriter(folder, features)) {
       body.accept(w);
-      DatasetFolder.State state = w.finish(Fingerprint.random());
+      DatasetFolder.State state = w.finish(fingerprint != null ? fingerprint : Fingerprint.random());
       return open(folder, state, cacheDir, folder);
     } catch (RuntimeException e) {
       ArrowTable.deleteRecursively(folder);
       throw e;
     }
+  }
+
+  /** Whether results of transforms go into the cache (see {@link #writeCached}). */
+  private boolean cacheable() {
+    return table.isPersistent();
   }
 
   // ---------------------------------------------------------------- reading
@@ -419,7 +433,7 @@ public final class Dataset implements AutoCloseable {
   public Dataset select(long... rows) {
     checkOpen();
     return derive(compose(rows), columnSources, features,
-        Fingerprint.of(fingerprint, "select", Arrays.hashCode(rows), rows.length));
+        Fingerprint.of(fingerprint, "select", Fingerprint.ofIndices(rows)));
   }
 
   /** The rows from {@code start} (inclusive) to {@code end} (exclusive). */
@@ -472,7 +486,10 @@ public final class Dataset implements AutoCloseable {
         keep[kept++] = i;
       }
     }
-    return derive(compose(Arrays.copyOf(keep, kept)), columnSources, features, Fingerprint.random());
+    long[] rows = Arrays.copyOf(keep, kept);
+    // The rows kept identify the result, whatever the predicate was.
+    return derive(compose(rows), columnSources, features, Fingerprint.of(fingerprint, "filter",
+        Fingerprint.ofIndices(rows)));
   }
 
   /**
@@ -629,7 +646,7 @@ public final class Dataset implements AutoCloseable {
     features.asMap().forEach((n, t) -> b.add(n, n.equals(column) ? to : t));
     Features out = b.build();
     String fp = Fingerprint.of(fingerprint, "cast", column, to);
-    return writeCached(cacheDir, fp, "cast of '" + column + "'", out, w -> {
+    return writeCached(cacheDir, fp, cacheable(), "cast of '" + column + "'", out, w -> {
       for (long i = 0; i < numRows(); i++) {
         Map<String, Object> row = row(i);
         try {
@@ -645,9 +662,13 @@ public final class Dataset implements AutoCloseable {
 
   /** A dataset with the same rows, written contiguously: no indices mapping, no column mapping. */
   public Dataset flattenIndices() {
+    return flatten(cacheable());
+  }
+
+  private Dataset flatten(boolean useCache) {
     checkOpen();
     String fp = Fingerprint.of(fingerprint, "flatten_indices");
-    return writeCached(cacheDir, fp, "flattened indices", features, w -> {
+    return writeCached(cacheDir, fp, useCache, "flattened indices", features, w -> {
       for (long i = 0; i < numRows(); i++) {
         w.write(row(i));
       }
@@ -677,7 +698,7 @@ public final class Dataset implements AutoCloseable {
   public Dataset map(Function<Map<String, Object>, Map<String, ?>> function, MapOptions options) {
     checkOpen();
     String fp = mapFingerprint("map", options);
-    return writeCached(cacheDir, fp, "map " + options.functionName(), options.features(), w -> {
+    return writeCached(cacheDir, fp, cacheable(), "map " + options.functionName(), options.features(), w -> {
       declareKeptColumns(w, options);
       for (long i = 0; i < numRows(); i++) {
         Map<String, Object> row = row(i);
@@ -707,7 +728,7 @@ public final class Dataset implements AutoCloseable {
     String fp = mapFingerprint("map_batched", options);
     long n = numRows();
     long step = options.batchSize() <= 0 ? Math.max(n, 1) : options.batchSize();
-    return writeCached(cacheDir, fp, "map " + options.functionName(), options.features(), w -> {
+    return writeCached(cacheDir, fp, cacheable(), "map " + options.functionName(), options.features(), w -> {
       declareKeptColumns(w, options);
       applyBatched(function, options, 0, n, step, w::write);
     });
@@ -794,12 +815,13 @@ public final class Dataset implements AutoCloseable {
         ArrowTable.deleteRecursively(probe);
       }
     }
-    Path folder = fp != null ? cacheDir.resolve(fp) : null;
+    Path folder = fp != null && cacheable() ? cacheDir.resolve(fp) : null;
     if (folder != null && DatasetFolder.isComplete(folder)) {
       LOG.info("Loading cached map {} from {}", options.functionName(), folder);
       return open(folder, DatasetFolder.read(folder), cacheDir, null);
     }
-    Path temp = fp != null ? cacheDir.resolve(".tmp-" + UUID.randomUUID()) : CacheDirectory.newTemporaryFolder(cacheDir);
+    Path temp = folder != null ? cacheDir.resolve(".tmp-" + UUID.randomUUID())
+        : CacheDirectory.newTemporaryFolder(cacheDir);
     org.apache.spark.api.java.JavaSparkContext jsc =
         org.apache.spark.api.java.JavaSparkContext.fromSparkContext(spark.sparkContext());
     int parts = (int) Math.max(1, Math.min(jsc.defaultParallelism(), (n + step - 1) / step));
@@ -971,7 +993,8 @@ public final class Dataset implements AutoCloseable {
   public org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> toSpark(org.apache.spark.sql.SparkSession spark) {
     checkOpen();
     if (!isPlain()) {
-      try (Dataset flat = flattenIndices()) {
+      // Into the cache folder even for a temporary dataset: the DataFrame reads the files after this returns.
+      try (Dataset flat = flatten(true)) {
         DatasetFolder.State state = DatasetFolder.read(flat.files().get(0).getParent());
         List<Path> paths = new ArrayList<>();
         state.files().forEach(f -> paths.add(flat.files().get(0).getParent().resolve(f)));

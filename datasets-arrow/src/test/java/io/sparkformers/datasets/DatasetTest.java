@@ -304,7 +304,11 @@ class DatasetTest {
   @Test
   void mapAddsAndReplacesColumnsAndIsCachedWhenNamed() throws IOException {
     MapOptions named = MapOptions.builder().function("square", "1").removeColumns("label").build();
-    try (Dataset d = numbers(4);
+    try (Dataset memory = numbers(4)) {
+      memory.saveToDisk(cache.resolve("saved"));
+    }
+    try (Dataset saved = Dataset.loadFromDisk(cache.resolve("saved"));
+        Dataset d = saved.withCacheDir(cache);
         Dataset m = d.map(r -> Map.of("sq", (Long) r.get("x") * (Long) r.get("x"), "x", "n" + r.get("x")), named);
         Dataset again = d.map(r -> Map.of("boom", 1), named)) {
       assertEquals(Features.of("x", ColumnType.STRING, "sq", ColumnType.INT64), m.features());
@@ -315,6 +319,22 @@ class DatasetTest {
       assertEquals(m.files(), again.files());
       assertEquals(longs(0, 1, 4, 9), again.column("sq"));
       assertEquals(cache.resolve(m.fingerprint()), m.files().get(0).getParent());
+    }
+  }
+
+  @Test
+  void transformsOfAnInMemoryDatasetAreNotCachedButKeepTheirFingerprint() throws IOException {
+    MapOptions named = MapOptions.builder().function("twice", "1").build();
+    String fingerprint;
+    try (Dataset d = numbers(3); Dataset m = d.map(r -> Map.of("y", 2 * (Long) r.get("x")), named);
+        Dataset again = d.map(r -> Map.of("y", 2 * (Long) r.get("x")), named)) {
+      fingerprint = m.fingerprint();
+      assertEquals(fingerprint, again.fingerprint());
+      assertNotEquals(m.files(), again.files()); // computed twice, each in its own temporary folder
+      assertTrue(m.files().get(0).getParent().getFileName().toString().startsWith("tmp-"));
+    }
+    try (Stream<Path> left = Files.list(cache)) {
+      assertEquals(List.of(), left.toList());
     }
   }
 

@@ -82,8 +82,12 @@ class TokenizerTest {
     for (String line : lines.subList(0, 40)) {
       rows.add(Map.of("text", line));
     }
+    try (Dataset memory = Dataset.fromRows(Features.of("text", ColumnType.STRING), rows, cache)) {
+      memory.saveToDisk(cache.resolve("texts"));
+    }
     try (Tokenizer t = AutoTokenizer.fromPretrained(bpe);
-        Dataset d = Dataset.fromRows(Features.of("text", ColumnType.STRING), rows, cache);
+        Dataset saved = Dataset.loadFromDisk(cache.resolve("texts"));
+        Dataset d = saved.withCacheDir(cache);
         Dataset tokenized = t.tokenize(d, "text", 0, "text");
         Dataset again = t.tokenize(d, "text", 0, "text");
         Dataset blocks = GroupTexts.groupTexts(tokenized, 16)) {

@@ -124,6 +124,10 @@ class EvaluateCommandTest {
     assertEquals(1, run("evaluate", "--input", label.toString(), "--metrics", "accuracy"));
     assertTrue(err.toString().contains(label + ":1: missing key 'reference'"), err.toString());
 
+    Path absent = dir.resolve("absent.jsonl");
+    assertEquals(1, run("evaluate", "--input", absent.toString(), "--metrics", "bleu"));
+    assertTrue(err.toString().contains("cannot read " + absent), err.toString());
+
     Path mixed = write("mixed.jsonl", "{\"prediction\": 1, \"reference\": 1}\n{\"prediction\": \"1\", \"reference\": 1}\n");
     assertEquals(1, run("evaluate", "--input", mixed.toString(), "--metrics", "accuracy"));
     assertTrue(err.toString().contains(mixed + ":2: Mix of label input types"), err.toString());

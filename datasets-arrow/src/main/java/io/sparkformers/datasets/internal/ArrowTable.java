@@ -163,6 +163,22 @@ public final class ArrowTable {
     }
   }
 
+  /**
+   * True when the files stay after the table is released (a loaded or cached dataset): only results derived
+   * from such tables are worth writing into the cache under their fingerprint.
+   */
+  public boolean isPersistent() {
+    if (ownedFolder != null) {
+      return false;
+    }
+    for (ArrowTable p : parents) {
+      if (!p.isPersistent()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   public boolean isOpen() {
     return refs.get() > 0;
   }

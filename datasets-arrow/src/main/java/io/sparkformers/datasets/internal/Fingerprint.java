@@ -27,6 +27,27 @@ public final class Fingerprint {
     }
   }
 
+  /** The fingerprint of a list of row indices (all of them, not a 32-bit hash that two lists could share). */
+  public static String ofIndices(long[] rows) {
+    try {
+      MessageDigest digest = MessageDigest.getInstance("SHA-256");
+      java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(8 * 1024);
+      for (long r : rows) {
+        if (!buf.hasRemaining()) {
+          buf.flip();
+          digest.update(buf);
+          buf.clear();
+        }
+        buf.putLong(r);
+      }
+      buf.flip();
+      digest.update(buf);
+      return HexFormat.of().formatHex(digest.digest(), 0, 8) + ":" + rows.length;
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   /** A fingerprint that matches nothing else, for results that cannot be cached. */
   public static String random() {
     return of("random", UUID.randomUUID());

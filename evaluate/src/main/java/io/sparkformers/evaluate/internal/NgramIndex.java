@@ -1,7 +1,6 @@
 package io.sparkformers.evaluate.internal;
 
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 
 /**
@@ -17,7 +16,12 @@ public final class NgramIndex {
   private int[] usedSlots = new int[256];
   private int next = 1;
   private int[] orderOf = new int[256];
-  private final HashMap<String, Integer> tokenIds = new HashMap<>();
+  // Token strings to ids: open addressing, cleared by the slots used (no boxing, no nodes).
+  private String[] tokens = new String[512];
+  private int[] tokenValues = new int[512];
+  private int tokenMask = 511;
+  private int tokenCount;
+  private int[] tokenSlots = new int[256];
 
   /** Forgets all ids. */
   public void clear() {
@@ -26,7 +30,10 @@ public final class NgramIndex {
     }
     size = 0;
     next = 1;
-    tokenIds.clear();
+    for (int i = 0; i < tokenCount; i++) {
+      tokens[tokenSlots[i]] = null;
+    }
+    tokenCount = 0;
   }
 
   /** One past the largest id given out so far. */
@@ -40,17 +47,57 @@ public final class NgramIndex {
   }
 
   /** Token ids (from 1) for string tokens; equal strings get equal ids until {@link #clear()}. */
-  public int[] tokenIds(List<String> tokens) {
-    int[] out = new int[tokens.size()];
+  public int[] tokenIds(List<String> list) {
+    int[] out = new int[list.size()];
     for (int i = 0; i < out.length; i++) {
-      Integer id = tokenIds.get(tokens.get(i));
-      if (id == null) {
-        id = tokenIds.size() + 1;
-        tokenIds.put(tokens.get(i), id);
-      }
-      out[i] = id;
+      out[i] = tokenId(list.get(i));
     }
     return out;
+  }
+
+  private int tokenId(String t) {
+    int slot = (t.hashCode() * 0x9E3779B9) >>> 7 & tokenMask;
+    while (true) {
+      String k = tokens[slot];
+      if (k == null) {
+        break;
+      }
+      if (k.equals(t)) {
+        return tokenValues[slot];
+      }
+      slot = (slot + 1) & tokenMask;
+    }
+    int id = tokenCount + 1;
+    tokens[slot] = t;
+    tokenValues[slot] = id;
+    if (tokenCount == tokenSlots.length) {
+      tokenSlots = Arrays.copyOf(tokenSlots, tokenCount * 2);
+    }
+    tokenSlots[tokenCount++] = slot;
+    if (tokenCount * 2 > tokens.length) {
+      growTokens();
+    }
+    return id;
+  }
+
+  private void growTokens() {
+    String[] oldKeys = tokens;
+    int[] oldValues = tokenValues;
+    int[] oldSlots = Arrays.copyOf(tokenSlots, tokenCount);
+    tokens = new String[oldKeys.length * 2];
+    tokenValues = new int[oldKeys.length * 2];
+    tokenMask = tokens.length - 1;
+    tokenSlots = new int[Math.max(256, tokenCount * 2)];
+    for (int i = 0; i < oldSlots.length; i++) {
+      String k = oldKeys[oldSlots[i]];
+      int slot = (k.hashCode() * 0x9E3779B9) >>> 7 & tokenMask;
+      while (tokens[slot] != null) {
+        slot = (slot + 1) & tokenMask;
+      }
+      tokens[slot] = k;
+      tokenValues[slot] = oldValues[oldSlots[i]];
+      tokenSlots[i] = slot;
+    }
   }
 
   /**

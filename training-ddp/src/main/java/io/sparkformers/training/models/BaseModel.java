@@ -80,7 +80,7 @@ abstract class BaseModel implements PreTrainedModel {
       throw new IllegalArgumentException("weights are saved as FLOAT32 or FLOAT16, not " + floatType);
     }
     Files.createDirectories(folder);
-    config().save(folder);
+    config().save(folder, floatType == DataType.FLOAT16 ? "float16" : "float32");
     Map<String, NDArray> arrays = new LinkedHashMap<>();
     parameters.forEach((name, param) -> arrays.put(name, param.getArray()));
     SafeTensorsWriter.write(folder.resolve("model.safetensors"), arrays, Map.of("format", "pt"), floatType);

@@ -21,9 +21,17 @@ public sealed interface ModelConfig permits Gpt2Config, BertConfig, MlpConfig {
 
   /** Writes {@code folder/config.json}, pretty-printed with keys sorted as transformers writes them. */
   default void save(Path folder) throws IOException {
+    save(folder, null);
+  }
+
+  /** As {@link #save(Path)}, recording {@code torch_dtype} (e.g. float16) as transformers does on save. */
+  default void save(Path folder, String torchDtype) throws IOException {
     Files.createDirectories(folder);
     JsonObject sorted = new JsonObject();
     JsonObject json = toJson();
+    if (torchDtype != null) {
+      json.addProperty("torch_dtype", torchDtype);
+    }
     json.keySet().stream().sorted().forEach(k -> sorted.add(k, json.get(k)));
     String text = new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create()
         .toJson(sorted);

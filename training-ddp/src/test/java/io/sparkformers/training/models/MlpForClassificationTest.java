@@ -71,7 +71,9 @@ class MlpForClassificationTest {
       try (PreTrainedModel loaded = AutoModel.fromPretrained(folder);
           PreTrainedModel loaded16 = AutoModel.fromPretrained(folder16);
           PreTrainedModel again16 = AutoModel.fromPretrained(folder16)) {
-        assertEquals(config.toJson(), loaded.config().toJson());
+        JsonObject reloaded = loaded.config().toJson();
+        assertEquals("float32", reloaded.remove("torch_dtype").getAsString());
+        assertEquals(config.toJson(), reloaded);
         for (String name : model.namedParameters().keySet()) {
           float[] original = model.namedParameters().get(name).getArray().toFloatArray();
           assertArrayEquals(original, loaded.namedParameters().get(name).getArray().toFloatArray(), name);
@@ -82,7 +84,10 @@ class MlpForClassificationTest {
       }
     }
     String saved = Files.readString(folder.resolve("config.json"));
-    assertTrue(saved.contains("\"model_type\": \"mlp\"") && saved.contains("\"hidden_act\": \"gelu\""), saved);
+    assertTrue(saved.contains("\"model_type\": \"mlp\"") && saved.contains("\"hidden_act\": \"gelu\"")
+        && saved.contains("\"torch_dtype\": \"float32\""), saved);
+    String saved16 = Files.readString(folder16.resolve("config.json"));
+    assertTrue(saved16.contains("\"torch_dtype\": \"float16\""), saved16);
   }
 
   @Test
