@@ -19,9 +19,8 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * All-reduce between ranks on one host through a shared memory-mapped file (what NCCL does within a node and
  * gloo does not): no system calls and no kernel copies. Each rank owns a slot; per chunk of the buffer a rank
- * (1) copies the parts the others reduce into its slot, (2) reduces its own part over every rank's data, in
- * rank order, writing the result to its buffer and its slot, (3) copies the others' results out of their
- * slots. Ranks meet between phases on per-rank counters (release/acquire), and every rank's descriptor
+ * (1) copies the parts the others reduce into its slot, (2) reduces its own part over every rank's data in
+ * its own buffer and publishes the result in its slot, (3) copies the others' results out of their slots. Ranks meet between phases on per-rank counters (release/acquire), and every rank's descriptor
  * (sequence number, byte count) is checked, so a mismatched collective fails loudly here too.
  */
 final class SharedMemoryRing {
@@ -145,27 +144,20 @@ final class SharedMemoryRing {
         }
       }
       step(seq, bytes, "ALL_REDUCE");
-      // (2) this rank's part, reduced in rank order so that the result does not depend on who computes it
+      // (2) this rank's part, reduced in place in its own buffer and published in its slot. Only this rank
+      // computes this part and everyone copies it, so every rank ends with the same bits.
       int from = partStart(n, rank) * esize;
       int len = partStart(n, rank + 1) * esize - from;
       if (len > 0) {
-        ByteBuffer acc = Reducer.view(map, slot(rank, half) + from, len);
-        if (rank == 0) {
-          Buffers.copy(data, base + from, acc, 0, len);
-        } else {
-          Buffers.copy(map, slot(0, half) + from, acc, 0, len);
-        }
-        for (int q = 1; q < worldSize; q++) {
-          if (q == rank) {
-            reducer.reduce(type, op, data, base + from, acc, 0, len);
-          } else {
-            reducer.reduce(type, op, map, slot(q, half) + from, acc, 0, len);
+        for (int q = 0; q < worldSize; q++) {
+          if (q != rank) {
+            reducer.reduce(type, op, map, slot(q, half) + from, data, base + from, len);
           }
         }
         if (op == ReduceOp.AVG) {
-          reducer.divide(type, acc, 0, len, worldSize);
+          reducer.divide(type, data, base + from, len, worldSize);
         }
-        Buffers.copy(acc, 0, data, base + from, len);
+        Buffers.copy(data, base + from, map, slot(rank, half) + from, len);
       }
       step(seq, bytes, "ALL_REDUCE");
       // (3) the others' results
