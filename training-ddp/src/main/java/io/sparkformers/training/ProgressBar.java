@@ -38,9 +38,12 @@ public final class ProgressBar implements TrainerCallback {
     int width = 30;
     int filled = (int) (width * state.globalStep() / Math.max(1, state.maxSteps()));
     String bar = "#".repeat(Math.min(width, filled)) + " ".repeat(Math.max(0, width - filled));
-    out.print(String.format(Locale.ROOT, "\r%3d%%|%s| %d/%d [%.1fs, %.1f samples/s] loss %.4f lr %.3g   ",
+    // Before the first log there is no loss or learning rate to show yet.
+    String loss = Double.isNaN(lastLoss) ? "-" : String.format(Locale.ROOT, "%.4f", lastLoss);
+    String lr = Double.isNaN(lastLr) ? "-" : String.format(Locale.ROOT, "%.3g", lastLr);
+    out.print(String.format(Locale.ROOT, "\r%3d%%|%s| %d/%d [%.1fs, %.1f samples/s] loss %s lr %s   ",
         100 * state.globalStep() / Math.max(1, state.maxSteps()), bar, state.globalStep(), state.maxSteps(),
-        seconds, done * samplesPerStep / Math.max(seconds, 1e-9), lastLoss, lastLr));
+        seconds, done * samplesPerStep / Math.max(seconds, 1e-9), loss, lr));
     out.flush();
   }
 

@@ -385,6 +385,8 @@ public final class Trainer implements AutoCloseable {
 
   /** One micro-batch: forward, loss divided by the accumulation steps, backward. Returns the local loss/gas. */
   private double forwardBackward(long[] rows, int gas, GradScaler scaler) {
+    // Recording is per thread; restore the caller's mode afterwards (train() may run in a notebook's thread).
+    boolean wasRecording = Autograd.isEnabled();
     try (NDManager batchManager = model.manager().newSubManager()) {
       Map<String, NDArray> inputs = trainData.batch(batchManager, rows);
       Autograd.enable();
@@ -408,6 +410,8 @@ public final class Trainer implements AutoCloseable {
       }
       Autograd.backward(scaled);
       return value / (double) gas;
+    } finally {
+      Autograd.setEnabled(wasRecording);
     }
   }
 

@@ -110,6 +110,21 @@ class TrainerBehaviourTest {
   }
 
   @Test
+  void trainingLeavesTheCallingThreadsGradModeAsItFoundIt() {
+    // train() may run in a notebook's thread; recording left on would break the caller's in-place updates.
+    boolean before = ai.djl.pytorch.jni.JniUtils.isGradMode();
+    ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+    try (PreTrainedModel model = mlp()) {
+      TrainingArguments args = TrainingArguments.builder(tmp.toString()).perDeviceTrainBatchSize(16)
+          .numTrainEpochs(1).saveStrategy("no").disableTqdm(true).build();
+      Trainer.builder(model, args).trainData(data(1, false)).build().train();
+      assertEquals(false, ai.djl.pytorch.jni.JniUtils.isGradMode());
+    } finally {
+      ai.djl.pytorch.jni.JniUtils.setGradMode(before);
+    }
+  }
+
+  @Test
   void aNanLossStopsTrainingNamingTheStep() {
     try (PreTrainedModel model = mlp()) {
       TrainingArguments args = TrainingArguments.builder(tmp.toString()).perDeviceTrainBatchSize(16)

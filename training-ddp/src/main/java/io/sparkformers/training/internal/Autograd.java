@@ -16,6 +16,16 @@ public final class Autograd {
     JniUtils.setGradMode(true);
   }
 
+  /** Whether this thread records operations for backward. */
+  public static boolean isEnabled() {
+    return JniUtils.isGradMode();
+  }
+
+  /** Sets this thread's recording mode, e.g. back to what it was before a training step. */
+  public static void setEnabled(boolean recording) {
+    JniUtils.setGradMode(recording);
+  }
+
   /** Accumulates d(loss)/d(parameter) into every parameter's gradient, as {@code loss.backward()}. */
   public static void backward(NDArray loss) {
     try (NDArray ones = loss.onesLike()) {
