@@ -49,6 +49,29 @@ class QuickstartCommandTest {
   }
 
   @Test
+  void aSparkContextTheCallerStartedIsStillRunningAfterTheJob() throws Exception {
+    // Under spark-submit or in a notebook spark.master is set and the context belongs to the caller.
+    System.setProperty("spark.master", "local[2]");
+    org.apache.spark.SparkContext sc = null;
+    try {
+      sc = org.apache.spark.SparkContext.getOrCreate(new org.apache.spark.SparkConf().setAppName("caller")
+          .set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1")
+          .set("spark.ui.enabled", "false").set("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s"));
+      int code = SparkformersCommand.commandLine().execute("quickstart", "--output", tmp.resolve("nb").toString(),
+          "--set", "num_train_epochs=1", "--set", "disable_tqdm=true");
+      assertEquals(0, code);
+      assertTrue(!sc.isStopped(), "the job stopped the caller's SparkContext");
+      assertEquals(3L, sc.parallelize(scala.jdk.javaapi.CollectionConverters.asScala(java.util.List.of(1, 2, 3)).toSeq(),
+          2, scala.reflect.ClassTag$.MODULE$.apply(Integer.class)).count());
+    } finally {
+      System.clearProperty("spark.master");
+      if (sc != null) {
+        sc.stop();
+      }
+    }
+  }
+
+  @Test
   void aBadOverrideIsAUsageErrorNamingTheKey() {
     int code = SparkformersCommand.commandLine().execute("quickstart", "--set", "num_train_epoch=1");
     assertEquals(1, code);

@@ -507,12 +507,12 @@ public final class TrainingArguments {
     SETTERS.put("max_grad_norm", (b, v) -> b.maxGradNorm(v.number()));
     SETTERS.put("fp16", (b, v) -> b.fp16(v.bool()));
     SETTERS.put("bf16", (b, v) -> b.bf16(v.bool()));
-    SETTERS.put("logging_strategy", (b, v) -> b.loggingStrategy(v.string()));
+    SETTERS.put("logging_strategy", (b, v) -> b.loggingStrategy(v.strategy()));
     SETTERS.put("logging_steps", (b, v) -> b.loggingSteps(v.number()));
     SETTERS.put("logging_first_step", (b, v) -> b.loggingFirstStep(v.bool()));
-    SETTERS.put("eval_strategy", (b, v) -> b.evalStrategy(v.string()));
+    SETTERS.put("eval_strategy", (b, v) -> b.evalStrategy(v.strategy()));
     SETTERS.put("eval_steps", (b, v) -> b.evalSteps(v.isNull() ? null : v.number()));
-    SETTERS.put("save_strategy", (b, v) -> b.saveStrategy(v.string()));
+    SETTERS.put("save_strategy", (b, v) -> b.saveStrategy(v.strategy()));
     SETTERS.put("save_steps", (b, v) -> b.saveSteps(v.number()));
     SETTERS.put("save_total_limit", (b, v) -> b.saveTotalLimit(v.isNull() ? null : v.int32()));
     SETTERS.put("load_best_model_at_end", (b, v) -> b.loadBestModelAtEnd(v.bool()));
@@ -536,6 +536,11 @@ public final class TrainingArguments {
         throw bad("a string");
       }
       return raw.toString();
+    }
+
+    /** A strategy name; YAML 1.1 (PyYAML, SnakeYAML) reads an unquoted {@code no} as false, so false means "no". */
+    String strategy() {
+      return Boolean.FALSE.equals(raw) ? "no" : string();
     }
 
     double number() {

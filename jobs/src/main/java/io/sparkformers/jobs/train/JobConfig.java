@@ -129,8 +129,11 @@ public final class JobConfig implements Serializable {
       value = override.substring(eq + 1);
     }
     String[] path = key.split("\\.");
-    if (path.length == 1 && !TOP.contains(key) && TrainingArguments.keys().contains(key)) {
-      path = new String[] {"training_args", key}; // a bare TrainingArguments key
+    // A bare TrainingArguments key (a misspelt one too, unless it is nearer a top-level key: the error then
+    // names the nearest TrainingArguments key).
+    if (path.length == 1 && !TOP.contains(key)
+        && (TrainingArguments.keys().contains(key) || Names.nearest(key, TOP) == null)) {
+      path = new String[] {"training_args", key};
     }
     Map<String, Object> m = root;
     for (int i = 0; i < path.length - 1; i++) {

@@ -45,13 +45,14 @@ public final class TrainJob {
           .set("spark.ui.enabled", "false")
           .set("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s");
     }
-    try (JavaSparkContext sc = JavaSparkContext.fromSparkContext(
-        org.apache.spark.SparkContext.getOrCreate(conf))) {
-      Map<String, Double> metrics = BarrierLauncher.run(sc, job.worldSize(), new Rank(job));
+    JavaSparkContext sc = JavaSparkContext.fromSparkContext(org.apache.spark.SparkContext.getOrCreate(conf));
+    try {
+      return BarrierLauncher.run(sc, job.worldSize(), new Rank(job));
+    } finally {
+      // Stop only the Spark we started: under spark-submit or in a notebook the context is the caller's.
       if (local) {
         sc.stop();
       }
-      return metrics;
     }
   }
 

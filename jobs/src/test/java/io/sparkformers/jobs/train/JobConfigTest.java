@@ -55,6 +55,22 @@ class JobConfigTest {
   }
 
   @Test
+  void aMisspeltBareOverrideNamesTheNearestTrainingArgument() {
+    String e = error(YAML, "num_train_epoch=1");
+    assertTrue(e.contains("unknown key 'num_train_epoch' — did you mean 'num_train_epochs'?"), e);
+  }
+
+  @Test
+  void anUnquotedNoStrategyMeansNo() {
+    // YAML 1.1 reads an unquoted `no` as false; transformers users write it unquoted.
+    JobConfig c = JobConfig.parse(YAML + "  save_strategy: no\n  eval_strategy: no\n", "job.yaml",
+        List.of("logging_strategy=no"));
+    assertEquals("no", c.trainingArguments().saveStrategy());
+    assertEquals("no", c.trainingArguments().evalStrategy());
+    assertEquals("no", c.trainingArguments().loggingStrategy());
+  }
+
+  @Test
   void modelNeedsAPathOrAConfig() {
     assertTrue(error(YAML.replace("  config: {model_type: mlp, input_size: 2, num_labels: 2}", "  path: null"))
         .contains("model needs exactly one of 'path'"));
