@@ -9,12 +9,13 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.sparkformers.accelerate.ElementType;
 import io.sparkformers.accelerate.ProcessGroup;
 import io.sparkformers.training.checkpoint.CheckpointStore;
-import io.sparkformers.training.checkpoint.SafeTensors;
 import io.sparkformers.training.ddp.GradientBuckets;
 import io.sparkformers.training.internal.Autograd;
 import io.sparkformers.training.internal.NoGrad;
 import io.sparkformers.training.internal.Views;
 import io.sparkformers.training.models.ModelOutput;
+import io.sparkformers.training.models.SafeTensorsFile;
+import io.sparkformers.training.models.SafeTensorsWriter;
 import io.sparkformers.training.models.PreTrainedModel;
 import io.sparkformers.training.optim.AdamW;
 import io.sparkformers.training.optim.GradClipping;
@@ -689,11 +690,7 @@ public final class Trainer implements AutoCloseable {
   private void writeCheckpoint(Path folder, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler)
       throws IOException {
     model.savePretrained(folder);
-    Map<String, SafeTensors.Tensor> opt = new LinkedHashMap<>();
-    for (Map.Entry<String, NDArray> e : optimizer.state().entrySet()) {
-      opt.put(e.getKey(), Views.toTensor(e.getValue()));
-    }
-    SafeTensors.write(folder.resolve("optimizer.safetensors"), opt, Map.of("optim", args.optim()));
+    SafeTensorsWriter.write(folder.resolve("optimizer.safetensors"), optimizer.state(), Map.of("optim", args.optim()));
     Map<String, Object> sched = new LinkedHashMap<>();
     sched.put("lr_scheduler_type", scheduler.type());
     sched.put("base_lrs", List.of(scheduler.baseLr()));
@@ -763,18 +760,10 @@ public final class Trainer implements AutoCloseable {
       NDManager m = model.manager().newSubManager();
       try (m) {
         Map<String, NDArray> opt = new LinkedHashMap<>();
-        for (Map.Entry<String, SafeTensors.Tensor> e : SafeTensors.read(folder.resolve("optimizer.safetensors"))
-            .entrySet()) {
-          SafeTensors.Tensor t = e.getValue();
-          ByteBuffer direct = ByteBuffer.allocateDirect(t.data().remaining()).order(ByteOrder.nativeOrder());
-          direct.put(t.data().duplicate()).flip();
-          ai.djl.ndarray.types.DataType type = switch (t.dtype()) {
-            case "F64" -> ai.djl.ndarray.types.DataType.FLOAT64;
-            case "I64" -> ai.djl.ndarray.types.DataType.INT64;
-            default -> ai.djl.ndarray.types.DataType.FLOAT32;
-          };
-          NDArray a = m.create(direct, new ai.djl.ndarray.types.Shape(t.shape()), type);
-          opt.put(e.getKey(), a);
+        try (SafeTensorsFile f = SafeTensorsFile.open(folder.resolve("optimizer.safetensors"))) {
+          for (String name : f.names()) {
+            opt.put(name, f.load(name, m));
+          }
         }
         optimizer.loadState(opt);
       }
@@ -803,13 +792,10 @@ public final class Trainer implements AutoCloseable {
   /** Overwrites the model's parameters with {@code model.safetensors} of a checkpoint, in place. */
   void loadWeights(Path folder) throws IOException {
     Path file = folder.resolve("model.safetensors");
-    Map<String, SafeTensors.Tensor> tensors = SafeTensors.read(file);
-    for (Param p : params) {
-      SafeTensors.Tensor t = tensors.get(p.name());
-      if (t == null) {
-        throw new IllegalArgumentException(file + ": no tensor '" + p.name() + "'");
+    try (SafeTensorsFile f = SafeTensorsFile.open(file)) {
+      for (Param p : params) {
+        Views.copyInto(f, p.name(), p.array());
       }
-      Views.copyInto(t, p.array(), file + ": " + p.name());
     }
   }
 

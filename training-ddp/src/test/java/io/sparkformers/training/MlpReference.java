@@ -2,11 +2,14 @@ package io.sparkformers.training;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.sparkformers.training.checkpoint.SafeTensors;
 import io.sparkformers.training.models.PreTrainedModel;
+import io.sparkformers.training.models.SafeTensorsWriter;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -38,12 +41,16 @@ final class MlpReference {
     Files.createDirectories(dir);
     Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"mlp\", \"input_size\": 784, "
         + "\"hidden_sizes\": [512, 512], \"num_labels\": 10, \"hidden_act\": \"relu\"}");
-    Map<String, SafeTensors.Tensor> tensors = new LinkedHashMap<>();
-    for (int i = 0; i < NAMES.length; i++) {
-      tensors.put(NAMES[i], new SafeTensors.Tensor("F32", SHAPES[i],
-          ByteBuffer.wrap(resource("init/" + NAMES[i] + ".f32"))));
+    try (NDManager m = NDManager.newBaseManager()) {
+      Map<String, NDArray> tensors = new LinkedHashMap<>();
+      for (int i = 0; i < NAMES.length; i++) {
+        float[] values = new float[Math.toIntExact(new Shape(SHAPES[i]).size())];
+        ByteBuffer.wrap(resource("init/" + NAMES[i] + ".f32")).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer()
+            .get(values);
+        tensors.put(NAMES[i], m.create(values, new Shape(SHAPES[i])));
+      }
+      SafeTensorsWriter.write(dir.resolve("model.safetensors"), tensors, Map.of("format", "pt"));
     }
-    SafeTensors.write(dir.resolve("model.safetensors"), tensors, Map.of("format", "pt"));
     return dir;
   }
 

@@ -1,8 +1,8 @@
 package io.sparkformers.training.internal;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.types.DataType;
-import io.sparkformers.training.checkpoint.SafeTensors;
+import io.sparkformers.training.models.SafeTensorsFile;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -23,41 +23,24 @@ public final class Views {
     return b.order(ByteOrder.nativeOrder());
   }
 
-  /** A copy of the tensor as a safetensors tensor. */
-  public static SafeTensors.Tensor toTensor(NDArray array) {
-    ByteBuffer src = array.toByteBuffer(false).order(ByteOrder.LITTLE_ENDIAN);
-    ByteBuffer copy = ByteBuffer.allocate(src.remaining()).order(ByteOrder.LITTLE_ENDIAN);
-    copy.put(src.duplicate());
-    copy.flip();
-    return new SafeTensors.Tensor(dtype(array.getDataType()), array.getShape().getShape(), copy);
-  }
-
-  /** Overwrites the tensor's memory with {@code source}'s bytes, after checking dtype and shape. */
-  public static void copyInto(SafeTensors.Tensor source, NDArray target, String name) {
-    String want = dtype(target.getDataType());
-    if (!want.equals(source.dtype())) {
-      throw new IllegalArgumentException("tensor '" + name + "': expected dtype " + want + ", found "
-          + source.dtype());
+  /**
+   * Overwrites the tensor's memory with tensor {@code name} of {@code file}, after checking that it is there
+   * with the same dtype and shape; errors name the file and the tensor.
+   */
+  public static void copyInto(SafeTensorsFile file, String name, NDArray target) throws IOException {
+    SafeTensorsFile.TensorInfo info = file.tensors().get(name);
+    if (info == null) {
+      throw new IllegalArgumentException(file.file() + ": no tensor '" + name + "'");
     }
-    if (!java.util.Arrays.equals(source.shape(), target.getShape().getShape())) {
-      throw new IllegalArgumentException("tensor '" + name + "': expected shape " + target.getShape()
-          + ", found " + java.util.Arrays.toString(source.shape()));
+    SafeTensorsFile.SafeTensorsDtype want = SafeTensorsFile.SafeTensorsDtype.of(target.getDataType());
+    if (want != info.dtype()) {
+      throw new IllegalArgumentException(file.file() + ": tensor '" + name + "': expected dtype " + want
+          + ", found " + info.dtype());
     }
-    ByteBuffer dst = view(target);
-    dst.put(source.data().duplicate());
-  }
-
-  public static String dtype(DataType t) {
-    return switch (t) {
-      case FLOAT32 -> "F32";
-      case FLOAT64 -> "F64";
-      case FLOAT16 -> "F16";
-      case INT64 -> "I64";
-      case INT32 -> "I32";
-      case INT8 -> "I8";
-      case UINT8 -> "U8";
-      case BOOLEAN -> "BOOL";
-      default -> throw new IllegalArgumentException("no safetensors dtype for " + t);
-    };
+    if (!java.util.Arrays.equals(info.shape(), target.getShape().getShape())) {
+      throw new IllegalArgumentException(file.file() + ": tensor '" + name + "': expected shape "
+          + target.getShape() + ", found " + java.util.Arrays.toString(info.shape()));
+    }
+    view(target).put(file.readBytes(name));
   }
 }
