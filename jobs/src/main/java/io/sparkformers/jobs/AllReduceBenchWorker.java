@@ -17,7 +17,7 @@ import java.util.Locale;
  * Arguments: comma-separated sizes in bytes, calls per size (0: by size, as the PyTorch script plans them),
  * the ring threshold in bytes, the timeout in seconds. Rank 0 prints one JSON object per size.
  *
- * <p>Timing follows ../shared/bench/pytorch/allreduce_bench.py: warm-up calls, a barrier, then each call
+ * <p>Timing follows the PyTorch baseline script allreduce_bench.py: warm-up calls, a barrier, then each call
  * timed on its own; call i is the same collective on every rank, so its time is the maximum over ranks.
  */
 public final class AllReduceBenchWorker {

@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 /**
  * {@code sparkformers bench allreduce}: all-reduce (SUM, float32) latency and bandwidth of the TCP process
  * group, with N ranks as separate JVMs on 127.0.0.1 (torchrun-style rendezvous), timed the way
- * ../shared/bench/pytorch/allreduce_bench.py times PyTorch's gloo, so that the two compare side by side.
+ * The PyTorch baseline script allreduce_bench.py times PyTorch's gloo, so that the two compare side by side.
  */
 @Command(
     name = "allreduce",

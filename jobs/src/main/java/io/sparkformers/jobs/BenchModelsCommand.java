@@ -26,13 +26,13 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code sparkformers bench models}: forward and forward+backward step time of a small GPT (the shapes of
- * ../shared/bench/pytorch/ddp_train_bench.py's "gpt": d 256, 4 layers, 4 heads, d_ff 1024, context 128, vocab
+ * The PyTorch baseline script ddp_train_bench.py's "gpt": d 256, 4 layers, 4 heads, d_ff 1024, context 128, vocab
  * 8000, untied head, exact GELU, dropout 0, batch 8) on {@link Gpt2LMHeadModel}, and greedy generation tokens/s
  * with and without the key/value cache. Medians over the timed steps.
  */
 @Command(name = "models", mixinStandardHelpOptions = true,
     description = {"Small-GPT forward / forward+backward step time and generation tokens/s (with and without"
-        + " the KV cache).", "Compare with: /usr/bin/python3 ../shared/bench/pytorch/ddp_train_bench.py --models"
+        + " the KV cache).", "Compare with PyTorch's baseline script: python3 ddp_train_bench.py --models"
         + " gpt --modes single1,single2"})
 public final class BenchModelsCommand implements Callable<Integer> {
 

@@ -29,7 +29,7 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code sparkformers bench train}: training throughput of the Trainer on the shapes of
- * {@code ../shared/bench/pytorch/ddp_train_bench.py} — the MLP 784-512-512-10 (64 rows per rank) and a small
+ * the PyTorch baseline script {@code ddp_train_bench.py} — the MLP 784-512-512-10 (64 rows per rank) and a small
  * GPT (d 256, 4 layers, 4 heads, context 128, vocabulary 8000, 8 × 128 tokens per rank) — on one rank and on
  * two data-parallel ranks (Spark local barrier tasks, TCP all-reduce), with plain SGD at 0.01 as the script.
  * Prints the median step time, samples/s (tokens/s for the GPT) and the share of step time spent waiting on
