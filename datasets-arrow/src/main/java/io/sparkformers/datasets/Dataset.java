@@ -849,21 +849,12 @@ public final class Dataset implements AutoCloseable {
                 io.sparkformers.datasets.internal.ArrowShardWriter w = new io.sparkformers.datasets.internal
                     .ArrowShardWriter(Path.of(target).resolve(DatasetFolder.fileName(index, parts)), outFeatures,
                     io.sparkformers.datasets.internal.ArrowShardWriter.DEFAULT_BATCH_ROWS)) {
-              List<String> names = outFeatures.names();
-              long[] count = {0};
               while (it.hasNext()) {
                 long[] r = it.next();
-                source.applyBatched(function, options, r[0], r[1], step, row -> {
-                  Object[] values = new Object[names.size()];
-                  for (int c = 0; c < values.length; c++) {
-                    values[c] = row.get(names.get(c));
-                  }
-                  w.write(values);
-                  count[0]++;
-                });
+                source.applyBatched(function, options, r[0], r[1], step, w::write);
               }
               w.commit();
-              rows = count[0];
+              rows = w.rows();
             }
             return List.of(rows).iterator();
           }, true).collect();

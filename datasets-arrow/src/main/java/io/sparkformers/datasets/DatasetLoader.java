@@ -92,20 +92,11 @@ public final class DatasetLoader {
         InputFiles inputs = new InputFiles(settings.hadoop());
         long rows = 0;
         try (ArrowShardWriter w = new ArrowShardWriter(file, schema, ArrowShardWriter.DEFAULT_BATCH_ROWS)) {
-          List<String> names = schema.names();
-          long[] count = {0};
           while (it.hasNext()) {
-            readFile(format, settings.options(), inputs, it.next(), schema, row -> {
-              Object[] values = new Object[names.size()];
-              for (int c = 0; c < values.length; c++) {
-                values[c] = row.get(names.get(c));
-              }
-              w.write(values);
-              count[0]++;
-            });
+            readFile(format, settings.options(), inputs, it.next(), schema, w::write);
           }
           w.commit();
-          rows = count[0];
+          rows = w.rows();
         }
         return List.of(rows).iterator();
       }, true).collect();

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
@@ -66,6 +67,16 @@ public final class ArrowShardWriter implements AutoCloseable {
 
   public long rows() {
     return rows;
+  }
+
+  /** Appends one row given by column name; a column the row lacks is null. */
+  public void write(Map<String, ?> row) {
+    Object[] values = new Object[types.length];
+    List<String> names = features.names();
+    for (int c = 0; c < values.length; c++) {
+      values[c] = row.get(names.get(c));
+    }
+    write(values);
   }
 
   /** Appends one row, values in the order of the features' columns. */

@@ -90,12 +90,7 @@ public final class FolderWriter implements AutoCloseable {
   }
 
   private void writeNow(Map<String, Object> row) {
-    Object[] values = new Object[features.size()];
-    int c = 0;
-    for (String name : features.names()) {
-      values[c++] = row.get(name);
-    }
-    writer.write(values);
+    writer.write(row);
   }
 
   /** Commits the Arrow file and writes {@code state.json}; returns what it wrote. */
