@@ -205,7 +205,7 @@ final class TcpProcessGroup implements ProcessGroup {
    * means the peer closed its connection (it died or failed) or sent an abort; either fails this rank now
    * instead of at the timeout.
    */
-  private void checkPeers(long seq) {
+  private void checkPeers(long seq, long bytes) {
     if (closed) {
       throw new CollectiveException("rank " + rank + ": the process group was closed during collective #" + seq
           + " ALL_REDUCE");
@@ -240,6 +240,13 @@ final class TcpProcessGroup implements ProcessGroup {
           }
           throw new CollectiveException("rank " + rank + ": rank " + p + " aborted during collective #" + seq
               + " ALL_REDUCE");
+        }
+        // The peer runs this very collective over the sockets: it issued another one than this rank.
+        if (!early.hasRemaining() && early.getLong(8) == seq && early.getInt(4) != Op.SEND_RECV.ordinal()) {
+          throw new CollectiveException("rank " + rank + ": collectives issued out of order: rank " + p
+              + " sent collective #" + seq + " " + Op.name(early.getInt(4)) + " of " + early.getLong(16)
+              + " bytes, but rank " + rank + " expects collective #" + seq + " ALL_REDUCE of " + bytes
+              + " bytes (every rank must issue the same collectives, with the same sizes, in the same order)");
         }
       }
     } catch (IOException e) {
@@ -462,7 +469,8 @@ final class TcpProcessGroup implements ProcessGroup {
     }
     ByteBuffer data = Reducer.view(buffer, buffer.position(), bytes);
     int count = bytes / type.bytes();
-    if (bytes >= options.ringThresholdBytes() && count >= worldSize && sharedMemory != null) {
+    if (sharedMemory != null) {
+      // Same host: shared memory at every size (a phase costs less than a socket round trip).
       long at = arenas == null ? -1 : arenas.offsetOf(buffer);
       sharedMemory.allReduce(data, type, op, seq, at < 0 ? -1 : at + buffer.position());
     } else if (bytes >= options.ringThresholdBytes() && count >= worldSize) {
