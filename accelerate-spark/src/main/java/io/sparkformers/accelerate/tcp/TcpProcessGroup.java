@@ -58,6 +58,8 @@ final class TcpProcessGroup implements ProcessGroup {
   private final Reducer reducer = new Reducer();
   private final ReentrantLock opLock = new ReentrantLock();
   private final long[] p2pSent;
+  /** Whether a message to each peer was started and not finished (an ABORT must not be cut into it). */
+  private final boolean[] sendInProgress;
   private final long[] p2pReceived;
 
   private long sequence;
@@ -83,6 +85,7 @@ final class TcpProcessGroup implements ProcessGroup {
     this.selector = Selector.open();
     this.keys = new SelectionKey[worldSize];
     this.p2pSent = new long[worldSize];
+    this.sendInProgress = new boolean[worldSize];
     this.p2pReceived = new long[worldSize];
     this.pushback = new ByteBuffer[worldSize];
     for (int p = 0; p < worldSize; p++) {
@@ -450,8 +453,10 @@ final class TcpProcessGroup implements ProcessGroup {
 
   /** Remembers the first failure and closes every connection, so that peers fail now, not at their timeout. */
   private void fail(RuntimeException e) {
-    if (failure == null) {
+    boolean first = failure == null;
+    if (first) {
       failure = e;
+      tellPeersWhy(e);
     }
     closeChannels();
     // A channel registered with a selector is only really closed when the selector deregisters it; closing
@@ -760,8 +765,10 @@ final class TcpProcessGroup implements ProcessGroup {
           }
           moved |= n > 0;
           if (t.header.hasRemaining() || t.payload.hasRemaining()) {
+            sendInProgress[p] = t.header.position() > 0;
             break;
           }
+          sendInProgress[p] = false;
           sq.pollFirst();
           pending--;
         }
@@ -936,6 +943,28 @@ final class TcpProcessGroup implements ProcessGroup {
       }
     }
     close();
+  }
+
+  /**
+   * Sends the failure as an ABORT to every peer this rank is not in the middle of a message to (a header there
+   * would land inside the payload), with one non-blocking write each: a peer waiting on this rank then fails
+   * quoting the cause (say, "rank 2 closed its connection") instead of blaming this rank, which only closed.
+   */
+  private void tellPeersWhy(RuntimeException e) {
+    byte[] text = String.valueOf(e.getMessage()).getBytes(StandardCharsets.UTF_8);
+    for (int p = 0; p < worldSize; p++) {
+      if (p == rank || sendInProgress[p] || channels[p] == null || !channels[p].isOpen()) {
+        continue;
+      }
+      ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
+      int len = Math.min(text.length, MAX_ABORT_TEXT);
+      header.putInt(MAGIC).putInt(Op.ABORT.ordinal()).putLong(-1).putLong(len).flip();
+      try {
+        channels[p].write(new ByteBuffer[] {header, ByteBuffer.wrap(text, 0, len)});
+      } catch (IOException | RuntimeException ignored) {
+        // that peer is gone already
+      }
+    }
   }
 
   private void sendBestEffort(int peer, ByteBuffer text, long deadline) {
