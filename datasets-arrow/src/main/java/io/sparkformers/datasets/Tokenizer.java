@@ -5,6 +5,7 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sparkformers.datasets.internal.Fingerprint;
+import io.sparkformers.datasets.internal.Gpt2VocabFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -20,7 +21,9 @@ import java.util.Set;
 
 /**
  * A Hugging Face tokenizer loaded from a folder by {@link AutoTokenizer#fromPretrained}: {@code tokenizer.json}
- * runs in DJL's binding of the Rust tokenizers library (offline), {@code tokenizer_config.json} gives the
+ * runs in DJL's binding of the Rust tokenizers library (offline); a folder with GPT-2's {@code vocab.json} and
+ * {@code merges.txt} instead is converted to a byte-level BPE tokenizer.json first, as transformers'
+ * GPT2TokenizerFast does. {@code tokenizer_config.json} gives the
  * special tokens, {@code model_max_length} and {@code padding_side}. Encodes texts to ids and attention
  * masks, decodes ids, and tokenizes a dataset column through a cached {@link Dataset#mapBatched}.
  */
@@ -37,15 +40,46 @@ public final class Tokenizer implements AutoCloseable {
   private final int vocabSize;
   private final String fingerprint;
   private final Map<String, HuggingFaceTokenizer> instances = new HashMap<>();
+  /** tokenizer.json's bytes, read from the folder or built from vocab.json + merges.txt. */
+  private final byte[] tokenizerBytes;
+  private final boolean converted;
+
+  private static final List<String> SPECIAL_TOKEN_NAMES = List.of("bos_token", "eos_token", "unk_token", "sep_token",
+      "pad_token", "cls_token", "mask_token");
+  private static final String GPT2_END_OF_TEXT = "<|endoftext|>";
 
   Tokenizer(Path folder) {
     this.folder = folder.toAbsolutePath();
     this.tokenizerJson = folder.resolve("tokenizer.json");
-    if (!Files.isRegularFile(tokenizerJson)) {
-      throw new IllegalArgumentException(folder + " has no tokenizer.json");
-    }
+    Path configFile = folder.resolve("tokenizer_config.json");
     try {
-      JsonNode tok = JSON.readTree(tokenizerJson.toFile());
+      JsonNode config = Files.isRegularFile(configFile) ? JSON.readTree(configFile.toFile()) : JSON.createObjectNode();
+      Map<String, String> tokens = new java.util.LinkedHashMap<>();
+      for (String name : SPECIAL_TOKEN_NAMES) {
+        JsonNode t = config.path(name);
+        String content = t.isTextual() ? t.asText() : t.isObject() ? t.path("content").asText(null) : null;
+        if (content != null) {
+          tokens.put(name, content);
+        }
+      }
+      if (Files.isRegularFile(tokenizerJson)) {
+        this.tokenizerBytes = Files.readAllBytes(tokenizerJson);
+        this.converted = false;
+      } else if (Gpt2VocabFiles.presentIn(folder)) {
+        // GPT2Tokenizer's defaults: bos, eos and unk are <|endoftext|> unless the config names others.
+        for (String name : List.of("bos_token", "eos_token", "unk_token")) {
+          tokens.putIfAbsent(name, GPT2_END_OF_TEXT);
+        }
+        boolean addBos = config.path("add_bos_token").asBoolean(false);
+        this.tokenizerBytes = Gpt2VocabFiles.toTokenizerJson(folder, config.path("add_prefix_space").asBoolean(false),
+            tokens.values(), addBos ? tokens.get("bos_token") : null);
+        this.converted = true;
+      } else {
+        throw new IllegalArgumentException(folder + " has no tokenizer.json (nor GPT-2's vocab.json + merges.txt)");
+      }
+      String source = converted ? folder.resolve(Gpt2VocabFiles.VOCAB) + " + " + Gpt2VocabFiles.MERGES
+          : tokenizerJson.toString();
+      JsonNode tok = JSON.readTree(tokenizerBytes);
       Map<String, Integer> vocab = new HashMap<>();
       JsonNode model = tok.path("model");
       JsonNode v = model.path("vocab");
@@ -69,24 +103,14 @@ public final class Tokenizer implements AutoCloseable {
       }
       int maxId = vocab.values().stream().mapToInt(Integer::intValue).max().orElse(-1);
       this.vocabSize = maxId + 1;
-      Path configFile = folder.resolve("tokenizer_config.json");
-      JsonNode config = Files.isRegularFile(configFile) ? JSON.readTree(configFile.toFile()) : JSON.createObjectNode();
-      Map<String, String> tokens = new HashMap<>();
       Map<String, Integer> ids = new HashMap<>();
-      for (String name : List.of("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token",
-          "mask_token")) {
-        JsonNode t = config.path(name);
-        String content = t.isTextual() ? t.asText() : t.isObject() ? t.path("content").asText(null) : null;
-        if (content == null) {
-          continue;
-        }
-        Integer id = vocab.get(content);
+      for (Map.Entry<String, String> e : tokens.entrySet()) {
+        Integer id = vocab.get(e.getValue());
         if (id == null) {
-          throw new IllegalArgumentException(configFile + ": " + name + " '" + content
-              + "' is not in the vocabulary of " + tokenizerJson);
+          throw new IllegalArgumentException(configFile + ": " + e.getKey() + " '" + e.getValue()
+              + "' is not in the vocabulary of " + source);
         }
-        tokens.put(name, content);
-        ids.put(name, id);
+        ids.put(e.getKey(), id);
         special.add(id);
       }
       this.specialTokens = Collections.unmodifiableMap(tokens);
@@ -101,9 +125,8 @@ public final class Tokenizer implements AutoCloseable {
             + "\"");
       }
       this.paddingSide = side.equals("left") ? Padding.Side.LEFT : Padding.Side.RIGHT;
-      byte[] a = Files.readAllBytes(tokenizerJson);
       byte[] b = Files.isRegularFile(configFile) ? Files.readAllBytes(configFile) : new byte[0];
-      this.fingerprint = Fingerprint.of("tokenizer", java.util.Base64.getEncoder().encodeToString(a),
+      this.fingerprint = Fingerprint.of("tokenizer", java.util.Base64.getEncoder().encodeToString(tokenizerBytes),
           java.util.Base64.getEncoder().encodeToString(b));
     } catch (IOException e) {
       throw new UncheckedIOException("Cannot read the tokenizer in " + folder, e);
@@ -125,11 +148,14 @@ public final class Tokenizer implements AutoCloseable {
         options.put("truncation", "false");
       }
       try {
-        t = HuggingFaceTokenizer.newInstance(tokenizerJson, options);
+        t = converted ? HuggingFaceTokenizer.newInstance(new java.io.ByteArrayInputStream(tokenizerBytes), options)
+            : HuggingFaceTokenizer.newInstance(tokenizerJson, options);
       } catch (IOException e) {
         throw new UncheckedIOException("Cannot load " + tokenizerJson, e);
       } catch (RuntimeException e) {
-        throw new IllegalArgumentException(tokenizerJson + " cannot be loaded: " + e.getMessage(), e);
+        String what = converted ? "the tokenizer built from " + folder.resolve(Gpt2VocabFiles.VOCAB) + " and "
+            + Gpt2VocabFiles.MERGES : tokenizerJson.toString();
+        throw new IllegalArgumentException(what + " cannot be loaded: " + e.getMessage(), e);
       }
       instances.put(key, t);
     }

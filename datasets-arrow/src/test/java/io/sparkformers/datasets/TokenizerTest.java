@@ -118,7 +118,7 @@ class TokenizerTest {
   @Test
   void aMissingTokenizerOrBadConfigIsNamed(@TempDir Path dir) throws IOException {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> AutoTokenizer.fromPretrained(dir));
-    assertEquals(dir + " has no tokenizer.json", e.getMessage());
+    assertEquals(dir + " has no tokenizer.json (nor GPT-2's vocab.json + merges.txt)", e.getMessage());
     Files.copy(bpe.resolve("tokenizer.json"), dir.resolve("tokenizer.json"));
     Files.writeString(dir.resolve("tokenizer_config.json"), "{\"pad_token\": \"<pad>\"}");
     e = assertThrows(IllegalArgumentException.class, () -> AutoTokenizer.fromPretrained(dir));

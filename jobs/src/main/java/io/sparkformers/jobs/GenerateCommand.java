@@ -1,11 +1,12 @@
 package io.sparkformers.jobs;
 
-import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import com.google.gson.JsonSyntaxException;
+import io.sparkformers.datasets.AutoTokenizer;
+import io.sparkformers.datasets.Tokenizer;
 import io.sparkformers.training.models.AutoModel;
 import io.sparkformers.training.models.GenerationConfig;
 import io.sparkformers.training.models.Gpt2LMHeadModel;
@@ -27,7 +28,7 @@ import picocli.CommandLine.Option;
 /**
  * {@code sparkformers generate}: continues each prompt of a JSONL file with a causal LM folder, as
  * transformers' {@code generate} does. Each input line is {@code {"prompt": "text"}} (encoded with the model
- * folder's {@code tokenizer.json}) or {@code {"input_ids": [...]}}; each output line is the input object plus
+ * folder's {@code tokenizer.json}, or GPT-2's {@code vocab.json} + {@code merges.txt}) or {@code {"input_ids": [...]}}; each output line is the input object plus
  * {@code generated_ids} (new tokens only) and, with a tokenizer, {@code generated_text}.
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
@@ -37,7 +38,7 @@ public final class GenerateCommand implements Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Option(names = "--model", required = true, description = "Model folder: config.json, model.safetensors"
-      + " [, tokenizer.json].")
+      + " [, tokenizer.json or vocab.json + merges.txt].")
   Path model;
 
   @Option(names = "--input", required = true, description = "JSONL: {\"prompt\": text} or {\"input_ids\": [..]}.")
@@ -106,7 +107,7 @@ public final class GenerateCommand implements Callable<Integer> {
       }
       GenerationConfig generation = b.build();
       try (PreTrainedModel loaded = AutoModel.fromPretrained(model);
-          HuggingFaceTokenizer tokenizer = openTokenizer(model)) {
+          Tokenizer tokenizer = openTokenizer(model)) {
         Gpt2LMHeadModel lm = requireCausalLm(loaded, model);
         List<PromptLine> prompts = readPrompts(input, tokenizer, model);
         checkContext(prompts, lm, input, generation.maxNewTokens());
@@ -125,7 +126,7 @@ public final class GenerateCommand implements Callable<Integer> {
               }
               row.add("generated_ids", genIds);
               if (tokenizer != null) {
-                row.addProperty("generated_text", tokenizer.decode(toLongs(generated.get(i)), true));
+                row.addProperty("generated_text", tokenizer.decode(generated.get(i), true));
               }
               sink.println(row);
             }
@@ -134,7 +135,7 @@ public final class GenerateCommand implements Callable<Integer> {
         }
       }
       return 0;
-    } catch (IOException | IllegalArgumentException | IllegalStateException e) {
+    } catch (IOException | java.io.UncheckedIOException | IllegalArgumentException | IllegalStateException e) {
       err.println("generate: " + e.getMessage());
       err.flush();
       return 1;
@@ -149,19 +150,12 @@ public final class GenerateCommand implements Callable<Integer> {
     return out;
   }
 
-  /** The folder's tokenizer.json, or null when there is none. */
-  static HuggingFaceTokenizer openTokenizer(Path folder) throws IOException {
-    Path file = folder.resolve("tokenizer.json");
-    if (!Files.exists(file)) {
-      return null;
-    }
-    try {
-      return HuggingFaceTokenizer.builder().optTokenizerPath(file).optAddSpecialTokens(true).optTruncation(false)
-          .optPadding(false).build();
-    } catch (RuntimeException e) {
-      throw new IOException(file + ": not a tokenizer the Hugging Face tokenizers library can load: "
-          + e.getMessage(), e);
-    }
+  /**
+   * The folder's tokenizer (tokenizer.json, or GPT-2's vocab.json + merges.txt, with tokenizer_config.json), or
+   * null when there is none.
+   */
+  static Tokenizer openTokenizer(Path folder) {
+    return AutoTokenizer.isPresentIn(folder) ? AutoTokenizer.fromPretrained(folder) : null;
   }
 
   static Gpt2LMHeadModel requireCausalLm(PreTrainedModel loaded, Path folder) {
@@ -173,7 +167,7 @@ public final class GenerateCommand implements Callable<Integer> {
   }
 
   /** Every line of the file, parsed; errors name the file, the line and the key. */
-  static List<PromptLine> readPrompts(Path file, HuggingFaceTokenizer tokenizer, Path modelFolder)
+  static List<PromptLine> readPrompts(Path file, Tokenizer tokenizer, Path modelFolder)
       throws IOException {
     List<PromptLine> out = new ArrayList<>();
     try (BufferedReader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
@@ -205,13 +199,10 @@ public final class GenerateCommand implements Callable<Integer> {
           }
           if (tokenizer == null) {
             throw new IllegalArgumentException(where + ": \"prompt\" needs a tokenizer, but "
-                + modelFolder.resolve("tokenizer.json") + " does not exist (give \"input_ids\" instead)");
+                + modelFolder.resolve("tokenizer.json") + " does not exist, nor vocab.json + merges.txt (give"
+                + " \"input_ids\" instead)");
           }
-          long[] encoded = tokenizer.encode(prompt.getAsString()).getIds();
-          ids = new int[encoded.length];
-          for (int i = 0; i < ids.length; i++) {
-            ids[i] = Math.toIntExact(encoded[i]);
-          }
+          ids = tokenizer.encode(prompt.getAsString()).inputIds();
         } else {
           throw new IllegalArgumentException(where + ": expected a key \"prompt\" (text) or \"input_ids\""
               + " (token ids), found keys " + obj.keySet());

@@ -1,6 +1,5 @@
 package io.sparkformers.jobs;
 
-import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -41,7 +40,7 @@ public final class ScoreCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     try (PreTrainedModel loaded = AutoModel.fromPretrained(model);
-        HuggingFaceTokenizer tokenizer = GenerateCommand.openTokenizer(model)) {
+        io.sparkformers.datasets.Tokenizer tokenizer = GenerateCommand.openTokenizer(model)) {
       Gpt2LMHeadModel lm = GenerateCommand.requireCausalLm(loaded, model);
       List<GenerateCommand.PromptLine> lines = GenerateCommand.readPrompts(input, tokenizer, model);
       GenerateCommand.checkContext(lines, lm, input, 0);
@@ -86,7 +85,7 @@ public final class ScoreCommand implements Callable<Integer> {
       out.println(summary);
       out.flush();
       return 0;
-    } catch (IOException | IllegalArgumentException | IllegalStateException e) {
+    } catch (IOException | java.io.UncheckedIOException | IllegalArgumentException | IllegalStateException e) {
       err.println("score: " + e.getMessage());
       err.flush();
       return 1;
