@@ -64,8 +64,8 @@ public final class GradientBuckets {
     }
     buckets.add(List.copyOf(bucket));
     // Allocated by the group: a registered buffer lives in memory the peers on this host map, so the
-    // shared-memory all-reduce reads and writes it without staging copies.
-    buffers.add(ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder()));
+    // shared-memory all-reduce reduces straight from the peers' buckets, without staging copies.
+    buffers.add(group.allocate((int) bytes).order(ByteOrder.nativeOrder()));
   }
 
   /** The bucket sizes in bytes, in launch order. */
