@@ -7,7 +7,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import io.sparkformers.training.TrainingArguments;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 
 /**
@@ -18,8 +22,14 @@ import picocli.CommandLine.Option;
     description = "Train a model data-parallel on Spark, as a YAML job file says.")
 public final class TrainCommand implements Callable<Integer> {
 
-  @Option(names = "--config", required = true, description = "the job file (YAML), e.g. conf/quickstart.yaml")
+  @Option(names = "--config", description = "the job file (YAML), e.g. conf/quickstart.yaml")
   Path config;
+
+  @Option(names = "--list-keys", description = "print every key a job file may hold, with its meaning, and exit")
+  boolean listKeys;
+
+  @Spec
+  CommandSpec spec;
 
   @Option(names = "--set", description = "override a key: training_args.learning_rate=0.01, or a bare"
       + " TrainingArguments key such as num_train_epochs=2")
@@ -27,6 +37,16 @@ public final class TrainCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (listKeys) {
+      for (JobConfig.Key k : JobConfig.KEYS) {
+        System.out.printf("  %-22s %s%n", k.path(), k.doc());
+      }
+      System.out.printf("  %-22s %s%n", "training_args.*", "TrainingArguments: " + TrainingArguments.keys());
+      return 0;
+    }
+    if (config == null) {
+      throw new ParameterException(spec.commandLine(), "Missing required option: '--config=<config>'");
+    }
     return run(JobConfig.load(config, overrides));
   }
 

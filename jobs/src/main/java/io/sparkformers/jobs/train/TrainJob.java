@@ -8,13 +8,15 @@ import io.sparkformers.accelerate.RankContext;
 import io.sparkformers.accelerate.RankFunction;
 import io.sparkformers.evaluate.Classification;
 import io.sparkformers.evaluate.MetricResult;
-import io.sparkformers.training.ArrayData;
+import io.sparkformers.evaluate.Perplexity;
 import io.sparkformers.training.ComputeMetrics;
 import io.sparkformers.training.EvalPrediction;
 import io.sparkformers.training.Trainer;
 import io.sparkformers.training.TrainingArguments;
 import io.sparkformers.training.models.AutoConfig;
 import io.sparkformers.training.models.AutoModel;
+import io.sparkformers.training.models.Gpt2Config;
+import io.sparkformers.training.models.ModelConfig;
 import io.sparkformers.training.models.PreTrainedModel;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -22,21 +24,25 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
 
 /**
- * Runs a {@link JobConfig}: a barrier stage of {@code world_size} ranks on the configured (or the
- * surrounding spark-submit) Spark, each rank building the model, reading the dataset, training with the
- * Trainer and evaluating; rank 0 writes the model to {@code output_dir/model}, the checkpoints and
- * {@code output_dir/metrics.json}, and its metrics come back to the driver.
+ * Runs a {@link JobConfig}: the driver prepares the data (datasets-arrow loaders and tokenizers, on Spark), then
+ * a barrier stage of {@code world_size} ranks on the configured (or the surrounding spark-submit) Spark, each
+ * rank building the model, training with the Trainer and evaluating; rank 0 writes the model to
+ * {@code output_dir/model}, the checkpoints and {@code output_dir/metrics.json}, and its metrics come back to
+ * the driver.
  */
 public final class TrainJob {
   private TrainJob() {}
 
   /** Runs the job and returns rank 0's final metrics (train and eval). */
   public static Map<String, Double> run(JobConfig job) throws IOException {
+    ModelConfig modelConfig = modelConfig(job);
+    JobConfig.Task task = job.task() != null ? job.task() : JobConfig.taskOf(modelConfig.modelType());
+    JobData.checkModel(task, modelConfig, job.source());
     SparkConf conf = new SparkConf().setAppName("sparkformers train " + job.source());
     boolean local = !conf.contains("spark.master");
     if (local) {
@@ -45,48 +51,31 @@ public final class TrainJob {
           .set("spark.ui.enabled", "false")
           .set("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s");
     }
-    JavaSparkContext sc = JavaSparkContext.fromSparkContext(org.apache.spark.SparkContext.getOrCreate(conf));
+    SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
+    JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     try {
-      return BarrierLauncher.run(sc, job.worldSize(), new Rank(job));
+      JobData.Prepared data = JobData.prepare(job, task, modelConfig, spark);
+      return BarrierLauncher.run(sc, job.worldSize(), new Rank(job, task, data));
     } finally {
       // Stop only the Spark we started: under spark-submit or in a notebook the context is the caller's.
       if (local) {
-        sc.stop();
+        spark.stop();
       }
     }
   }
 
-  /** Splits a table into train and test rows with a seeded shuffle (the same split on every rank). */
-  static ArrayData[] split(NumericCsv.Table t, double testSize, long seed) {
-    int n = t.rows();
-    int[] order = new int[n];
-    for (int i = 0; i < n; i++) {
-      order[i] = i;
+  /** The model's config: model.config, or the model folder's config.json. */
+  static ModelConfig modelConfig(JobConfig job) throws IOException {
+    if (job.modelPath() != null) {
+      Path folder = Path.of(job.modelPath());
+      if (!Files.isRegularFile(folder.resolve("config.json"))) {
+        throw new IllegalArgumentException(job.source() + ": key 'model.path': " + folder
+            + " has no config.json (a Hugging Face model folder holds config.json and model.safetensors)");
+      }
+      return AutoConfig.fromPretrained(folder);
     }
-    SplittableRandom rng = new SplittableRandom(seed);
-    for (int i = n - 1; i > 0; i--) {
-      int j = rng.nextInt(i + 1);
-      int tmp = order[i];
-      order[i] = order[j];
-      order[j] = tmp;
-    }
-    int nTest = (int) Math.ceil(n * testSize);
-    return new ArrayData[] {rows(t, order, nTest, n), rows(t, order, 0, nTest)};
-  }
-
-  static ArrayData rows(NumericCsv.Table t, int[] order, int from, int to) {
-    int w = t.width();
-    float[] f = new float[(to - from) * w];
-    long[] l = new long[to - from];
-    for (int i = from; i < to; i++) {
-      System.arraycopy(t.features(), order[i] * w, f, (i - from) * w, w);
-      l[i - from] = t.labels()[order[i]];
-    }
-    return ArrayData.builder().floats("features", f, w).longs("labels", l, 1).build();
-  }
-
-  static ArrayData all(NumericCsv.Table t) {
-    return ArrayData.builder().floats("features", t.features(), t.width()).longs("labels", t.labels(), 1).build();
+    return AutoConfig.fromJson(new ObjectMapper().writeValueAsString(job.modelConfig()), job.source()
+        + ": model.config");
   }
 
   /** compute_metrics from the evaluate module's classification statistics. */
@@ -117,41 +106,84 @@ public final class TrainJob {
     };
   }
 
+  /**
+   * compute_metrics of a causal LM: the evaluate module's perplexity over every predicted token (the logits at
+   * position t score the label at t+1, as the loss shifts them; -100 labels are skipped).
+   */
+  static ComputeMetrics perplexity(int vocabSize) {
+    return (EvalPrediction p) -> {
+      Perplexity metric = new Perplexity();
+      Perplexity.Stats stats = metric.newState();
+      for (int row = 0; row < p.labels().length; row++) {
+        long[] labels = p.labels()[row];
+        float[] logits = p.predictions()[row];
+        double[] ll = new double[labels.length - 1];
+        int count = 0;
+        for (int t = 0; t + 1 < labels.length; t++) {
+          long next = labels[t + 1];
+          if (next == -100) {
+            continue;
+          }
+          int base = t * vocabSize;
+          double max = Double.NEGATIVE_INFINITY;
+          for (int v = 0; v < vocabSize; v++) {
+            max = Math.max(max, logits[base + v]);
+          }
+          double sum = 0;
+          for (int v = 0; v < vocabSize; v++) {
+            sum += Math.exp(logits[base + v] - max);
+          }
+          // log-softmax; at most 0 (rounding can push a certain token a hair above).
+          ll[count++] = Math.min(0, logits[base + (int) next] - max - Math.log(sum));
+        }
+        if (count > 0) {
+          metric.add(stats, java.util.Arrays.copyOf(ll, count));
+        }
+      }
+      return Map.of("perplexity", metric.compute(stats).getDouble("perplexity"));
+    };
+  }
+
   /** What each barrier task runs. */
   static final class Rank implements RankFunction<Map<String, Double>> {
     private static final long serialVersionUID = 1L;
     private final JobConfig job;
+    private final JobConfig.Task task;
+    private final JobData.Prepared data;
 
-    Rank(JobConfig job) {
+    Rank(JobConfig job, JobConfig.Task task, JobData.Prepared data) {
       this.job = job;
+      this.task = task;
+      this.data = data;
     }
 
     @Override
     public Map<String, Double> apply(RankContext ctx) throws Exception {
       TrainingArguments args = job.trainingArguments();
-      NumericCsv.Table table = NumericCsv.read(job.trainFile(), job.header(), job.labelColumn(),
-          job.featureColumns(), job.featureScale());
-      ArrayData train;
-      ArrayData eval;
-      if (job.evalFile() != null) {
-        train = all(table);
-        eval = all(NumericCsv.read(job.evalFile(), job.header(), job.labelColumn(), job.featureColumns(),
-            job.featureScale()));
-      } else {
-        ArrayData[] parts = split(table, job.testSize(), job.splitSeed());
-        train = parts[0];
-        eval = parts[1];
-      }
       Engine.getInstance().setRandomSeed((int) args.seed());
       try (PreTrainedModel model = job.modelPath() != null ? AutoModel.fromPretrained(Path.of(job.modelPath()))
-          : AutoModel.fromConfig(AutoConfig.fromJson(new ObjectMapper().writeValueAsString(job.modelConfig()),
-              job.source() + ": model.config"))) {
-        Trainer trainer = Trainer.builder(model, args).trainData(train).evalData(eval)
-            .computeMetrics(job.metrics().isEmpty() ? null : metrics(job.metrics()))
+          : AutoModel.fromConfig(modelConfig(job))) {
+        ComputeMetrics computeMetrics = null;
+        if (task == JobConfig.Task.CAUSAL_LM) {
+          if (job.metrics().contains("perplexity")) {
+            computeMetrics = perplexity(((Gpt2Config) model.config()).vocabSize());
+          }
+        } else if (!job.metrics().isEmpty()) {
+          computeMetrics = metrics(job.metrics());
+        }
+        Trainer trainer = Trainer.builder(model, args).trainData(data.train().toArrayData())
+            .evalData(data.eval().toArrayData()).computeMetrics(computeMetrics)
             .processGroup(ctx.processGroup()).build();
         Map<String, Double> result = new LinkedHashMap<>(trainer.train());
         Map<String, Double> evalMetrics = trainer.evaluate();
         result.putAll(evalMetrics);
+        if (task == JobConfig.Task.CAUSAL_LM && evalMetrics.containsKey("eval_loss")) {
+          // run_clm: perplexity = math.exp(eval_loss), inf on overflow.
+          double loss = evalMetrics.get("eval_loss");
+          result.put("perplexity", loss > 709 ? Double.POSITIVE_INFINITY : Math.exp(loss));
+        }
+        result.put("train_rows", (double) data.train().rows());
+        result.put("eval_rows", (double) data.eval().rows());
         result.put("all_reduce_share", trainer.allReduceShare());
         if (ctx.rank() == 0) {
           Path out = Path.of(args.outputDir());

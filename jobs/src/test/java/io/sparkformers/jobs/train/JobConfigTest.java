@@ -1,10 +1,10 @@
 package io.sparkformers.jobs.train;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkformers.datasets.DataFormat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,7 +51,8 @@ class JobConfigTest {
         .contains("unknown key 'data.lable_column' — did you mean 'data.label_column'?"));
     String e = error(YAML, "training_args.learning_rat=0.1");
     assertTrue(e.contains("job.yaml: training_args: unknown key 'learning_rat' — did you mean 'learning_rate'?"), e);
-    assertTrue(error(YAML + "metrics: [acuracy]\n").contains("unknown metric 'acuracy' — did you mean 'accuracy'?"));
+    assertEquals("job.yaml: unknown metric 'acuracy' for tabular_classification — did you mean 'accuracy'? (valid:"
+        + " [accuracy, f1_macro, f1_weighted, precision_macro, recall_macro])", error(YAML + "metrics: [acuracy]\n"));
   }
 
   @Test
@@ -77,34 +78,79 @@ class JobConfigTest {
   }
 
   @Test
-  void csvErrorsNameFileLineAndColumn() throws IOException {
-    Path f = tmp.resolve("t.csv");
-    Files.writeString(f, "a,b,y\n1,2,0\n3,x,1\n");
-    String e = assertThrows(IllegalArgumentException.class,
-        () -> NumericCsv.read(f.toString(), true, "y", List.of(), 1f)).getMessage();
-    assertEquals(f + " line 3 column 2: expected a number, found 'x'", e);
-    Files.writeString(f, "a,b,y\n1,2,0\n3,4\n");
-    assertEquals(f + " line 3: expected 3 columns, found 2", assertThrows(IllegalArgumentException.class,
-        () -> NumericCsv.read(f.toString(), true, "y", List.of(), 1f)).getMessage());
-    assertEquals(f + ": label_column 'label' is not a column; the columns are [a, b, y]",
-        assertThrows(IllegalArgumentException.class,
-            () -> NumericCsv.read(f.toString(), true, "label", List.of(), 1f)).getMessage());
-    Files.writeString(f, "a,b,y\n1,2,0.5\n");
-    assertEquals(f + " line 2 column 3: expected a class id (an integer >= 0), found '0.5'",
-        assertThrows(IllegalArgumentException.class,
-            () -> NumericCsv.read(f.toString(), true, "y", List.of(), 1f)).getMessage());
+  void dataKeysAreCheckedAndNamed() {
+    assertEquals("job.yaml: key 'data.max_seq_length': expected a positive integer, got '0'",
+        error(YAML, "data.max_seq_length=0"));
+    assertEquals("job.yaml: key 'data.block_size': expected a positive integer, got 'big'",
+        error(YAML, "data.block_size=big"));
+    assertEquals("job.yaml: key 'data.header': expected true or false, got 'maybe'", error(YAML, "data.header=maybe"));
+    assertEquals("job.yaml: key 'data.test_size': expected a fraction in (0, 1), got '1.5'",
+        error(YAML, "data.test_size=1.5"));
+    assertEquals("job.yaml: key 'data.split_seed': expected an integer, got 'x'", error(YAML, "data.split_seed=x"));
+    assertEquals("job.yaml: key 'data.feature_scale': expected a finite number, got 'x'",
+        error(YAML, "data.feature_scale=x"));
+    assertEquals("job.yaml: key 'data.hadoop': expected a mapping of Hadoop settings, got 'x'",
+        error(YAML, "data.hadoop=x"));
+    assertEquals("job.yaml: key 'data.train_file': expected a path or a list of paths, got '[]'",
+        error(YAML, "data.train_file=[]"));
+    assertEquals("job.yaml: key 'data.format': Unknown format 'xml': expected csv, json, jsonl, parquet, arrow or"
+        + " text", error(YAML, "data.format=xml"));
+    assertEquals("job.yaml: key 'data.format' (from the train_file's extension): Unknown format 'xml': expected"
+        + " csv, json, jsonl, parquet, arrow or text", error(YAML, "data.train_file=rows.xml"));
+    assertEquals("job.yaml: key 'data.format' is needed: 'data/rows' has no extension to tell the format (csv,"
+        + " json, jsonl, parquet, arrow or text)", error(YAML, "data.train_file=data/rows"));
+    assertEquals("job.yaml: key 'task': expected one of [tabular_classification, sequence_classification,"
+        + " causal_lm], got 'causal' — did you mean 'causal_lm'?", error(YAML, "task=causal"));
   }
 
   @Test
-  void digitsAreReadFromTheJar() throws IOException {
-    NumericCsv.Table t = NumericCsv.read("classpath:/io/sparkformers/jobs/data/digits/digits.csv.gz", false, "64",
-        List.of(), 0.0625f);
-    assertEquals(1797, t.rows());
-    assertEquals(64, t.width());
-    // The first image of load_digits(): class 0, its first row of pixels 0,0,5,13,9,1,0,0 (scaled by 1/16).
-    assertEquals(0, t.labels()[0]);
-    float[] firstRow = new float[8];
-    System.arraycopy(t.features(), 0, firstRow, 0, 8);
-    assertArrayEquals(new float[] {0, 0, 5 / 16f, 13 / 16f, 9 / 16f, 1 / 16f, 0, 0}, firstRow);
+  void theFormatComesFromTheExtensionAndFilesMayBeAList() {
+    JobConfig c = JobConfig.parse(YAML, "job.yaml", List.of("data.train_file=[a.jsonl, 'b/*.jsonl']",
+        "data.eval_file=s3a://bucket/eval.parquet"));
+    assertEquals(List.of("a.jsonl", "b/*.jsonl"), c.trainFiles());
+    assertEquals(List.of("s3a://bucket/eval.parquet"), c.evalFiles());
+    assertEquals(DataFormat.JSON, c.format());
+    assertEquals(DataFormat.TEXT, JobConfig.parse(YAML, "job.yaml", List.of("data.train_file=corpus.txt")).format());
+    assertEquals(DataFormat.CSV, JobConfig.parse(YAML, "job.yaml", List.of("data.train_file=d.csv.gz")).format());
+  }
+
+  @Test
+  void theTaskFollowsTheModelTypeAndChoosesTheMetrics() {
+    assertEquals(JobConfig.Task.TABULAR_CLASSIFICATION, JobConfig.parse(YAML, "job.yaml", List.of()).task());
+    String gpt = YAML.replace("{model_type: mlp, input_size: 2, num_labels: 2}", "{model_type: gpt2}");
+    assertEquals(JobConfig.Task.CAUSAL_LM, JobConfig.parse(gpt, "job.yaml", List.of()).task());
+    assertEquals("job.yaml: unknown metric 'accuracy' for causal_lm (valid: [perplexity])",
+        error(gpt + "metrics: [accuracy]\n"));
+    assertEquals("job.yaml: unknown metric 'perplexity' for tabular_classification (valid: [accuracy, f1_macro,"
+        + " f1_weighted, precision_macro, recall_macro])", error(YAML + "metrics: [perplexity]\n"));
+  }
+
+  @Test
+  void everyExampleConfigInConfParses() throws IOException {
+    Path conf = Path.of("..", "conf");
+    List<Path> files;
+    try (var s = Files.list(conf)) {
+      files = s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
+    }
+    assertEquals(List.of("causal-lm.yaml", "quickstart.yaml", "sequence-classification.yaml",
+        "tabular-classification.yaml"), files.stream().map(p -> p.getFileName().toString()).toList());
+    for (Path f : files) {
+      JobConfig c = JobConfig.load(f, List.of());
+      assertEquals(2, c.worldSize(), f.toString());
+    }
+  }
+
+  @Test
+  void aMissingConfigFileIsNamed() {
+    Path missing = tmp.resolve("nope.yaml");
+    assertEquals(missing + ": no such config file", assertThrows(IllegalArgumentException.class,
+        () -> JobConfig.load(missing, List.of())).getMessage());
+  }
+
+  @Test
+  void keyNamesSuggestTheNearest() {
+    assertEquals(" — did you mean 'block_size'?", KeyNames.didYouMean("blok_size", JobConfig.DATA));
+    assertEquals("", KeyNames.didYouMean("completely_different", JobConfig.DATA));
+    assertEquals(3, KeyNames.distance("kitten", "sitting"));
   }
 }

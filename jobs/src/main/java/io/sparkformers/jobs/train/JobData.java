@@ -1,0 +1,449 @@
+package io.sparkformers.jobs.train;
+
+import io.sparkformers.datasets.AutoTokenizer;
+import io.sparkformers.datasets.ColumnType;
+import io.sparkformers.datasets.DataFormat;
+import io.sparkformers.datasets.Dataset;
+import io.sparkformers.datasets.DatasetDict;
+import io.sparkformers.datasets.DatasetLoader;
+import io.sparkformers.datasets.Features;
+import io.sparkformers.datasets.GroupTexts;
+import io.sparkformers.datasets.LoadOptions;
+import io.sparkformers.datasets.Tokenizer;
+import io.sparkformers.datasets.TrainTestSplit;
+import io.sparkformers.jobs.train.JobConfig.Task;
+import io.sparkformers.training.models.BertConfig;
+import io.sparkformers.training.models.Gpt2Config;
+import io.sparkformers.training.models.MlpConfig;
+import io.sparkformers.training.models.ModelConfig;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.zip.GZIPInputStream;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * The driver's part of a job: loads the dataset files with datasets-arrow (as Spark jobs when a session is
+ * given), holds out the eval rows, tokenizes (on Spark) and groups texts as transformers' run_glue and run_clm
+ * do, and turns the rows into the model's inputs. Every error names the file(s) and the columns found.
+ */
+public final class JobData {
+  private static final Set<ColumnType> NUMERIC = Set.of(ColumnType.INT32, ColumnType.INT64, ColumnType.FLOAT32,
+      ColumnType.FLOAT64, ColumnType.BOOL);
+
+  private JobData() {}
+
+  /** The model inputs of the training and evaluation rows, and the class names when labels were strings. */
+  public record Prepared(TensorColumns train, TensorColumns eval, List<String> labelNames, Integer blockSize)
+      implements java.io.Serializable {}
+
+  /** Prepares a job's data for {@code model}; {@code spark} may be null (everything then runs in this JVM). */
+  public static Prepared prepare(JobConfig job, Task task, ModelConfig model, SparkSession spark) {
+    LoadOptions.Builder options = LoadOptions.builder().header(job.header()).hadoopConfiguration(job.hadoop());
+    if (job.cacheDir() != null) {
+      options.cacheDir(Path.of(job.cacheDir()));
+    }
+    SparkSession jobs = job.useSpark() ? spark : null;
+    if (jobs != null) {
+      options.spark(jobs);
+    }
+    LoadOptions load = options.build();
+    DataFormat format = job.format();
+    String trainWhat = describe(job.trainFiles());
+    String evalWhat = job.evalFiles().isEmpty() ? trainWhat + " (held-out " + job.testSize() + ")"
+        : describe(job.evalFiles());
+    try (Dataset trainFile = load(format, load, job.trainFiles(), "data.train_file")) {
+      Dataset evalFile = job.evalFiles().isEmpty() ? null : load(format, load, job.evalFiles(), "data.eval_file");
+      try {
+        requireColumns(trainFile, trainWhat, task, job);
+        if (evalFile != null) {
+          requireColumns(evalFile, evalWhat, task, job);
+        }
+        // Labels are checked on the files as loaded, so that an error's row number is the file's row.
+        Labels labels = null;
+        if (task != Task.CAUSAL_LM) {
+          int numLabels = model instanceof MlpConfig m ? m.numLabels() : ((BertConfig) model).numLabels();
+          labels = Labels.of(trainFile, job.labelColumn(), trainWhat, numLabels);
+          labels.ids(trainFile, trainWhat);
+          if (evalFile != null) {
+            labels.ids(evalFile, evalWhat);
+          }
+        }
+        try (DatasetDict split = evalFile != null ? null
+            : trainFile.trainTestSplit(TrainTestSplit.testFraction(job.testSize(), job.splitSeed()))) {
+          Dataset train = split != null ? split.get("train") : trainFile;
+          Dataset eval = split != null ? split.get("test") : evalFile;
+          return switch (task) {
+            case TABULAR_CLASSIFICATION -> tabular(job, (MlpConfig) model, labels, train, eval, trainWhat, evalWhat);
+            case SEQUENCE_CLASSIFICATION -> sequenceClassification(job, (BertConfig) model, labels, train, eval, trainWhat,
+                evalWhat, jobs);
+            case CAUSAL_LM -> causalLm(job, (Gpt2Config) model, train, eval, trainWhat, evalWhat, jobs);
+          };
+        }
+      } finally {
+        if (evalFile != null) {
+          evalFile.close();
+        }
+      }
+    }
+  }
+
+  /** The model type each task needs. */
+  static void checkModel(Task task, ModelConfig model, String source) {
+    String wanted = switch (task) {
+      case TABULAR_CLASSIFICATION -> "mlp";
+      case SEQUENCE_CLASSIFICATION -> "bert";
+      case CAUSAL_LM -> "gpt2";
+    };
+    if (!model.modelType().equals(wanted)) {
+      throw new IllegalArgumentException(source + ": task " + task.configName() + " needs a " + wanted
+          + " model, the model is " + model.modelType());
+    }
+  }
+
+  private static String describe(List<String> files) {
+    return files.size() == 1 ? files.get(0) : files.toString();
+  }
+
+  private static Dataset load(DataFormat format, LoadOptions options, List<String> locations, String key) {
+    try {
+      List<String> resolved = new ArrayList<>();
+      for (String l : locations) {
+        resolved.add(l.startsWith("classpath:") ? fromClasspath(l).toString() : l);
+      }
+      return DatasetLoader.load(format, options, resolved);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(key + " " + describe(locations) + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * A file in the jar (gunzipped when it ends in .gz) as a local file the loaders read: under the temporary
+   * folder, named by a hash of its bytes, so that a second run finds the same file and the same cache.
+   */
+  static Path fromClasspath(String location) {
+    String resource = location.substring("classpath:".length());
+    try (InputStream in = JobData.class.getResourceAsStream(resource)) {
+      if (in == null) {
+        throw new IllegalArgumentException("no such resource in the jar");
+      }
+      byte[] bytes = in.readAllBytes();
+      String name = Path.of(resource).getFileName().toString();
+      if (name.endsWith(".gz")) {
+        try (InputStream gz = new GZIPInputStream(new java.io.ByteArrayInputStream(bytes))) {
+          bytes = gz.readAllBytes();
+        }
+        name = name.substring(0, name.length() - 3);
+      }
+      String hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)).substring(0, 16);
+      Path dir = Path.of(System.getProperty("java.io.tmpdir"), "sparkformers-resources", hash);
+      Path file = dir.resolve(name);
+      if (!Files.isRegularFile(file) || Files.size(file) != bytes.length) {
+        Files.createDirectories(dir);
+        Path temp = Files.createTempFile(dir, ".part-", "");
+        Files.write(temp, bytes);
+        Files.move(temp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      }
+      return file;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot copy " + location + " out of the jar", e);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** The columns the task reads, each named with the file and the columns it has when missing. */
+  static void requireColumns(Dataset d, String what, Task task, JobConfig job) {
+    List<String> needed = new ArrayList<>();
+    List<String> keys = new ArrayList<>();
+    if (task != Task.CAUSAL_LM) {
+      needed.add(job.labelColumn());
+      keys.add("data.label_column");
+    }
+    if (task == Task.TABULAR_CLASSIFICATION) {
+      for (String f : job.featureColumns()) {
+        needed.add(f);
+        keys.add("data.feature_columns");
+      }
+    } else {
+      needed.add(job.textColumn());
+      keys.add("data.text_column");
+    }
+    List<String> missing = new ArrayList<>();
+    for (int i = 0; i < needed.size(); i++) {
+      if (!d.features().contains(needed.get(i))) {
+        missing.add("'" + needed.get(i) + "' (" + keys.get(i) + ")");
+      }
+    }
+    if (!missing.isEmpty()) {
+      throw new IllegalArgumentException(what + ": no column " + String.join(", ", missing) + " for "
+          + task.configName() + "; the columns are " + columns(d.features()));
+    }
+  }
+
+  private static String columns(Features f) {
+    List<String> out = new ArrayList<>();
+    f.asMap().forEach((n, t) -> out.add(n + " (" + t.name().toLowerCase(java.util.Locale.ROOT) + ")"));
+    return out.toString();
+  }
+
+  // ------------------------------------------------------------------------------- tabular
+
+  private static Prepared tabular(JobConfig job, MlpConfig model, Labels labels, Dataset train, Dataset eval,
+      String trainWhat, String evalWhat) {
+    List<String> features = new ArrayList<>(job.featureColumns());
+    if (features.isEmpty()) {
+      train.features().asMap().forEach((n, t) -> {
+        if (!n.equals(job.labelColumn()) && NUMERIC.contains(t)) {
+          features.add(n);
+        }
+      });
+    }
+    if (features.size() != model.inputSize()) {
+      throw new IllegalArgumentException(trainWhat + ": " + features.size() + " feature columns " + features
+          + ", but the mlp's input_size is " + model.inputSize() + "; the columns are " + columns(train.features()));
+    }
+    return new Prepared(tabularRows(train, features, job, labels, trainWhat),
+        tabularRows(eval, features, job, labels, evalWhat), labels.names(), null);
+  }
+
+  private static TensorColumns tabularRows(Dataset d, List<String> features, JobConfig job, Labels labels,
+      String what) {
+    int n = Math.toIntExact(d.numRows());
+    int w = features.size();
+    for (String name : features) {
+      ColumnType type = d.features().type(name);
+      if (!NUMERIC.contains(type)) {
+        throw new IllegalArgumentException(what + ": feature column '" + name + "' holds "
+            + type.name().toLowerCase(java.util.Locale.ROOT) + " values; expected numbers (the columns are "
+            + columns(d.features()) + ")");
+      }
+    }
+    float scale = job.featureScale();
+    float[] x = new float[n * w];
+    for (int c = 0; c < w; c++) {
+      String name = features.get(c);
+      List<Object> values = d.column(name);
+      for (int r = 0; r < n; r++) {
+        Object v = values.get(r);
+        if (v == null) {
+          throw new IllegalArgumentException(what + " row " + r + ": feature column '" + name
+              + "' is empty; expected a number");
+        }
+        x[r * w + c] = (v instanceof Boolean b ? (b ? 1f : 0f) : ((Number) v).floatValue()) * scale;
+      }
+    }
+    return TensorColumns.builder(n).floats("features", x, w).longs("labels", labels.ids(d, what), 1).build();
+  }
+
+  // ------------------------------------------------------------------- sequence classification
+
+  private static Prepared sequenceClassification(JobConfig job, BertConfig model, Labels labels, Dataset train,
+      Dataset eval, String trainWhat, String evalWhat, SparkSession spark) {
+    try (Tokenizer tokenizer = tokenizer(job, model.vocabSize())) {
+      Integer pad = tokenizer.padTokenId();
+      if (pad == null) {
+        throw new IllegalArgumentException(job.tokenizer() + ": the tokenizer has no pad_token"
+            + " (tokenizer_config.json); sequence classification pads every row to max_seq_length");
+      }
+      checkText(train, job.textColumn(), trainWhat);
+      checkText(eval, job.textColumn(), evalWhat);
+      // run_glue: max_seq_length = min(max_seq_length, tokenizer.model_max_length), padding="max_length".
+      int length = (int) Math.min(job.maxSeqLength(), tokenizer.modelMaxLength());
+      if (length > model.maxPositionEmbeddings()) {
+        throw new IllegalArgumentException(job.source() + ": key 'data.max_seq_length': " + length
+            + " tokens do not fit the model's max_position_embeddings " + model.maxPositionEmbeddings());
+      }
+      return new Prepared(encodeClassification(tokenizer, train, job, labels, length, pad, trainWhat, spark),
+          encodeClassification(tokenizer, eval, job, labels, length, pad, evalWhat, spark), labels.names(), null);
+    }
+  }
+
+  private static void checkText(Dataset d, String column, String what) {
+    if (d.features().type(column) != ColumnType.STRING) {
+      throw new IllegalArgumentException(what + ": text column '" + column + "' holds "
+          + d.features().type(column).name().toLowerCase(java.util.Locale.ROOT) + " values; expected strings");
+    }
+  }
+
+  private static TensorColumns encodeClassification(Tokenizer tokenizer, Dataset d, JobConfig job, Labels labels,
+      int length, int pad, String what, SparkSession spark) {
+    long[] labelIds = labels.ids(d, what);
+    String[] drop = d.columnNames().stream().filter(c -> !c.equals(job.labelColumn())).toArray(String[]::new);
+    try (Dataset tokens = spark != null ? tokenizer.tokenize(spark, d, job.textColumn(), length, drop)
+        : tokenizer.tokenize(d, job.textColumn(), length, drop)) {
+      int n = Math.toIntExact(tokens.numRows());
+      long[] ids = new long[n * length];
+      long[] mask = new long[n * length];
+      java.util.Arrays.fill(ids, pad);
+      List<Object> idColumn = tokens.column("input_ids");
+      List<Object> maskColumn = tokens.column("attention_mask");
+      for (int r = 0; r < n; r++) {
+        int[] i = (int[]) idColumn.get(r);
+        int[] m = (int[]) maskColumn.get(r);
+        for (int t = 0; t < i.length; t++) {
+          ids[r * length + t] = i[t];
+          mask[r * length + t] = m[t];
+        }
+      }
+      return TensorColumns.builder(n).longs("input_ids", ids, length).longs("attention_mask", mask, length)
+          .longs("labels", labelIds, 1).build();
+    }
+  }
+
+  // ---------------------------------------------------------------------------- causal LM
+
+  private static Prepared causalLm(JobConfig job, Gpt2Config model, Dataset train, Dataset eval, String trainWhat,
+      String evalWhat, SparkSession spark) {
+    try (Tokenizer tokenizer = tokenizer(job, model.vocabSize())) {
+      int blockSize = blockSize(job, tokenizer, model);
+      checkText(train, job.textColumn(), trainWhat);
+      checkText(eval, job.textColumn(), evalWhat);
+      return new Prepared(blocks(tokenizer, train, job, blockSize, trainWhat, spark),
+          blocks(tokenizer, eval, job, blockSize, evalWhat, spark), null, blockSize);
+    }
+  }
+
+  /** run_clm's block size: block_size capped by the tokenizer, or the tokenizer's length capped at 1024. */
+  static int blockSize(JobConfig job, Tokenizer tokenizer, Gpt2Config model) {
+    int blockSize;
+    if (job.blockSize() == null) {
+      long max = tokenizer.modelMaxLength();
+      blockSize = (int) (max > model.nPositions() ? Math.min(1024, model.nPositions()) : max);
+    } else {
+      blockSize = (int) Math.min(job.blockSize(), tokenizer.modelMaxLength());
+    }
+    if (blockSize > model.nPositions()) {
+      throw new IllegalArgumentException(job.source() + ": key 'data.block_size': " + blockSize
+          + " tokens do not fit the model's n_positions " + model.nPositions());
+    }
+    return blockSize;
+  }
+
+  private static TensorColumns blocks(Tokenizer tokenizer, Dataset d, JobConfig job, int blockSize, String what,
+      SparkSession spark) {
+    // run_clm: tokenize the text column, removing every column, then group_texts.
+    String[] all = d.columnNames().toArray(String[]::new);
+    try (Dataset tokens = spark != null ? tokenizer.tokenize(spark, d, job.textColumn(), 0, all)
+        : tokenizer.tokenize(d, job.textColumn(), 0, all);
+        Dataset grouped = GroupTexts.groupTexts(tokens, blockSize)) {
+      int n = Math.toIntExact(grouped.numRows());
+      if (n == 0) {
+        throw new IllegalArgumentException(what + ": fewer than block_size = " + blockSize + " tokens in a group"
+            + " of " + GroupTexts.BATCH_SIZE + " rows, so group_texts leaves no block; give more text or a smaller"
+            + " data.block_size");
+      }
+      TensorColumns.Builder b = TensorColumns.builder(n);
+      for (String c : List.of("input_ids", "attention_mask", "labels")) {
+        long[] v = new long[n * blockSize];
+        List<Object> column = grouped.column(c);
+        for (int r = 0; r < n; r++) {
+          int[] block = (int[]) column.get(r);
+          for (int t = 0; t < blockSize; t++) {
+            v[r * blockSize + t] = block[t];
+          }
+        }
+        b.longs(c, v, blockSize);
+      }
+      return b.build();
+    }
+  }
+
+  private static Tokenizer tokenizer(JobConfig job, int modelVocabSize) {
+    if (job.tokenizer() == null) {
+      throw new IllegalArgumentException(job.source() + ": key 'data.tokenizer' is needed: a text model built from"
+          + " model.config has no folder to take tokenizer.json from");
+    }
+    Path folder = Path.of(job.tokenizer());
+    if (!Files.isRegularFile(folder.resolve("tokenizer.json"))) {
+      throw new IllegalArgumentException(job.source() + ": key '" + (job.modelPath() != null
+          && job.modelPath().equals(job.tokenizer()) ? "model.path" : "data.tokenizer") + "': " + folder
+          + " has no tokenizer.json");
+    }
+    Tokenizer t = AutoTokenizer.fromPretrained(folder);
+    if (t.vocabSize() > modelVocabSize) {
+      t.close();
+      throw new IllegalArgumentException(folder + "/tokenizer.json has " + "a vocabulary of " + t.vocabSize()
+          + " tokens, more than the model's vocab_size " + modelVocabSize);
+    }
+    return t;
+  }
+
+  // ------------------------------------------------------------------------------- labels
+
+  /** Class ids: integer labels as they are, string labels sorted and numbered (run_glue's label_list). */
+  record Labels(String column, List<String> names, int numLabels) {
+
+    static Labels of(Dataset train, String column, String what, int numLabels) {
+      ColumnType type = train.features().type(column);
+      if (type == ColumnType.STRING) {
+        TreeSet<String> distinct = new TreeSet<>();
+        List<Object> values = train.column(column);
+        for (int r = 0; r < values.size(); r++) {
+          if (values.get(r) == null) {
+            throw new IllegalArgumentException(what + " row " + r + ": label column '" + column + "' is empty");
+          }
+          distinct.add((String) values.get(r));
+        }
+        if (distinct.size() != numLabels) {
+          throw new IllegalArgumentException(what + ": label column '" + column + "' holds " + distinct.size()
+              + " classes " + distinct + ", but the model's num_labels is " + numLabels);
+        }
+        return new Labels(column, List.copyOf(distinct), numLabels);
+      }
+      if (type != ColumnType.INT32 && type != ColumnType.INT64) {
+        throw new IllegalArgumentException(what + ": label column '" + column + "' holds "
+            + type.name().toLowerCase(java.util.Locale.ROOT) + " values; expected class ids (integers from 0) or"
+            + " class names (strings)");
+      }
+      return new Labels(column, null, numLabels);
+    }
+
+    long[] ids(Dataset d, String what) {
+      ColumnType type = d.features().type(column);
+      List<Object> values = d.column(column);
+      long[] out = new long[values.size()];
+      for (int r = 0; r < out.length; r++) {
+        Object v = values.get(r);
+        if (v == null) {
+          throw new IllegalArgumentException(what + " row " + r + ": label column '" + column + "' is empty");
+        }
+        if (names != null) {
+          if (type != ColumnType.STRING) {
+            throw new IllegalArgumentException(what + ": label column '" + column + "' holds "
+                + type.name().toLowerCase(java.util.Locale.ROOT) + " values, the training labels are strings");
+          }
+          int id = names.indexOf((String) v);
+          if (id < 0) {
+            throw new IllegalArgumentException(what + " row " + r + ": label '" + v + "' is not among the"
+                + " training labels " + names);
+          }
+          out[r] = id;
+        } else {
+          if (!(v instanceof Integer || v instanceof Long)) {
+            throw new IllegalArgumentException(what + ": label column '" + column + "' holds "
+                + type.name().toLowerCase(java.util.Locale.ROOT) + " values, the training labels are class ids");
+          }
+          long id = ((Number) v).longValue();
+          if (id < 0 || id >= numLabels) {
+            throw new IllegalArgumentException(what + " row " + r + ": label " + id + " in column '" + column
+                + "' is not a class id of the model (0.." + (numLabels - 1) + ", num_labels " + numLabels + ")");
+          }
+          out[r] = id;
+        }
+      }
+      return out;
+    }
+  }
+}
