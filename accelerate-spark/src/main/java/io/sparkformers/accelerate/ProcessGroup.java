@@ -28,6 +28,36 @@ public interface ProcessGroup extends AutoCloseable {
 
   int worldSize();
 
+  /**
+   * A direct buffer of {@code bytes} bytes in native byte order for this group's collectives, zero-filled; what
+   * NCCL calls a registered user buffer. Where the backend can, it lives in memory every rank on this host
+   * maps (the {@code tcp} backend with shared memory on: a per-rank arena in /dev/shm), and an
+   * {@link #allReduce} on it reduces straight from the peers' buffers with no staging copies. Elsewhere (one
+   * rank, ranks on several hosts, shared memory off or its arena full) it is a plain
+   * {@link ByteBuffer#allocateDirect direct buffer}: every collective works on it either way, and
+   * {@link #isRegistered} tells which one this is.
+   *
+   * <p>The fast path needs the buffer object returned here (not a slice or a view of it) on every rank; its
+   * position and limit may be moved to reduce a part. The memory lives until the group is closed and the buffer
+   * is no longer referenced; allocate buckets once and reuse them.
+   *
+   * @throws IllegalArgumentException if {@code bytes} is negative
+   */
+  default ByteBuffer allocate(int bytes) {
+    if (bytes < 0) {
+      throw new IllegalArgumentException("cannot allocate " + bytes + " bytes");
+    }
+    return ByteBuffer.allocateDirect(bytes).order(java.nio.ByteOrder.nativeOrder());
+  }
+
+  /**
+   * Whether {@code buffer} is a buffer {@link #allocate} returned in memory the peers on this host map, so that
+   * an all-reduce on it, when every rank passes such a buffer, skips the staging copies.
+   */
+  default boolean isRegistered(ByteBuffer buffer) {
+    return false;
+  }
+
   /** Reduces {@code buffer} over all ranks in place. */
   void allReduce(ByteBuffer buffer, ElementType type, ReduceOp op);
 

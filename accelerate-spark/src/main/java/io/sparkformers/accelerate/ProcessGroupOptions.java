@@ -14,6 +14,10 @@ import java.util.Objects;
  *       (reduce-scatter then all-gather); smaller ones the latency-optimal recursive doubling.
  *   <li>{@code sharedMemory}: when every rank runs on the same host, all-reduces from the ring threshold up
  *       go through a shared memory-mapped file in /dev/shm instead of sockets (default on).
+ *   <li>{@code sharedMemoryArenaBytes}: with shared memory on, the most bytes of
+ *       {@link ProcessGroup#allocate registered buffers} each rank can allocate (default 1 GiB; the arena is a
+ *       sparse file, it takes memory only as buffers are allocated). Allocations beyond it are plain direct
+ *       buffers.
  * </ul>
  */
 public final class ProcessGroupOptions implements java.io.Serializable {
@@ -23,12 +27,14 @@ public final class ProcessGroupOptions implements java.io.Serializable {
   private final Duration timeout;
   private final int ringThresholdBytes;
   private final boolean sharedMemory;
+  private final long sharedMemoryArenaBytes;
 
   private ProcessGroupOptions(Builder b) {
     this.backend = b.backend;
     this.timeout = b.timeout;
     this.ringThresholdBytes = b.ringThresholdBytes;
     this.sharedMemory = b.sharedMemory;
+    this.sharedMemoryArenaBytes = b.sharedMemoryArenaBytes;
   }
 
   public static ProcessGroupOptions defaults() {
@@ -55,15 +61,19 @@ public final class ProcessGroupOptions implements java.io.Serializable {
     return sharedMemory;
   }
 
+  public long sharedMemoryArenaBytes() {
+    return sharedMemoryArenaBytes;
+  }
+
   public Builder toBuilder() {
     return new Builder().backend(backend).timeout(timeout).ringThresholdBytes(ringThresholdBytes)
-        .sharedMemory(sharedMemory);
+        .sharedMemory(sharedMemory).sharedMemoryArenaBytes(sharedMemoryArenaBytes);
   }
 
   @Override
   public String toString() {
     return "ProcessGroupOptions{backend=" + backend + ", timeout=" + timeout + ", ringThresholdBytes="
-        + ringThresholdBytes + ", sharedMemory=" + sharedMemory + "}";
+        + ringThresholdBytes + ", sharedMemory=" + sharedMemory + ", sharedMemoryArenaBytes=" + sharedMemoryArenaBytes + "}";
   }
 
   /** Builds {@link ProcessGroupOptions}. */
@@ -72,6 +82,7 @@ public final class ProcessGroupOptions implements java.io.Serializable {
     private Duration timeout = Duration.ofMinutes(5);
     private int ringThresholdBytes = 256 * 1024;
     private boolean sharedMemory = true;
+    private long sharedMemoryArenaBytes = 1L << 30;
 
     private Builder() {}
 
@@ -98,6 +109,16 @@ public final class ProcessGroupOptions implements java.io.Serializable {
 
     public Builder sharedMemory(boolean enabled) {
       this.sharedMemory = enabled;
+      return this;
+    }
+
+    /** At most 2 GiB less one page: a Java mapping holds at most {@code Integer.MAX_VALUE} bytes. */
+    public Builder sharedMemoryArenaBytes(long bytes) {
+      if (bytes < 0 || bytes > Integer.MAX_VALUE - 4095) {
+        throw new IllegalArgumentException("sharedMemoryArenaBytes must be between 0 and " + (Integer.MAX_VALUE - 4095)
+            + ", got " + bytes);
+      }
+      this.sharedMemoryArenaBytes = bytes;
       return this;
     }
 

@@ -15,7 +15,11 @@ import java.util.Locale;
  * One rank of {@code sparkformers bench allreduce}: a hidden entry point that {@link BenchAllReduceCommand}
  * starts as a separate JVM per rank, with torchrun-style MASTER_ADDR, MASTER_PORT, RANK and WORLD_SIZE.
  * Arguments: comma-separated sizes in bytes, calls per size (0: by size, as the PyTorch script plans them),
- * the ring threshold in bytes, the timeout in seconds. Rank 0 prints one JSON object per size.
+ * the ring threshold in bytes, the timeout in seconds, and which buffers to time ({@code registered},
+ * {@code plain} or {@code both}). Rank 0 prints one JSON object per size and buffer kind: registered buffers
+ * come from {@link ProcessGroup#allocate} (in shared memory when the ranks share a host: the all-reduce reads
+ * the peers' buffers in place), plain ones from {@link ByteBuffer#allocateDirect} (staged through the group's
+ * own shared slots or sockets).
  *
  * <p>Timing follows the PyTorch baseline script allreduce_bench.py: warm-up calls, a barrier, then each call
  * timed on its own; call i is the same collective on every rank, so its time is the maximum over ranks.
@@ -30,9 +34,19 @@ public final class AllReduceBenchWorker {
         .ringThresholdBytes(Integer.parseInt(args[2]))
         .timeout(Duration.ofSeconds(Long.parseLong(args[3])))
         .build();
+    String buffers = args.length > 4 ? args[4] : "both";
     try (ProcessGroup pg = ProcessGroups.fromEnvironment(System.getenv(), options)) {
+      // One registered buffer of the largest size, its limit moved per size (as gradient buckets are reused).
+      int maxBytes = (int) Arrays.stream(sizes).max().orElse(0);
+      ByteBuffer registered = buffers.equals("plain") ? null : pg.allocate(maxBytes);
       for (long bytes : sizes) {
-        benchOne(pg, (int) bytes, calls);
+        if (registered != null) {
+          registered.clear().limit((int) bytes);
+          benchOne(pg, registered, calls);
+        }
+        if (!buffers.equals("registered")) {
+          benchOne(pg, ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder()), calls);
+        }
       }
       pg.barrier();
     }
@@ -56,10 +70,10 @@ public final class AllReduceBenchWorker {
     return new int[] {1, 5};
   }
 
-  private static void benchOne(ProcessGroup pg, int bytes, int fixedCalls) {
+  private static void benchOne(ProcessGroup pg, ByteBuffer t, int fixedCalls) {
     int n = pg.worldSize();
+    int bytes = t.remaining();
     int count = bytes / 4;
-    ByteBuffer t = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
     // Correctness: every rank holds rank+1, the sum is N(N+1)/2 everywhere.
     for (int i = 0; i < count; i++) {
       t.putFloat(i * 4, pg.rank() + 1);
@@ -101,10 +115,11 @@ public final class AllReduceBenchWorker {
       System.out.println(String.format(Locale.ROOT,
           "{\"world_size\": %d, \"bytes\": %d, \"median_s\": %.9f, \"algbw_gbps\": %.4f, \"busbw_gbps\": %.4f,"
               + " \"p10_s\": %.9f, \"p90_s\": %.9f, \"mean_s\": %.9f, \"warmup\": %d, \"calls\": %d,"
-              + " \"correct\": %b}",
+              + " \"buffer\": \"%s\", \"correct\": %b}",
           n, bytes, median, bytes / median / 1e9, bytes * factor / median / 1e9,
           ts[Math.min(calls - 1, (int) (0.1 * calls))], ts[Math.min(calls - 1, (int) (0.9 * calls))],
-          times.getDouble(calls * 8) / calls, warm, calls, times.getDouble((calls + 1) * 8) == 0));
+          times.getDouble(calls * 8) / calls, warm, calls, pg.isRegistered(t) ? "registered" : "plain",
+          times.getDouble((calls + 1) * 8) == 0));
       System.out.flush();
     }
   }

@@ -56,6 +56,11 @@ public final class BenchAllReduceCommand implements Callable<Integer> {
   @Option(names = "--timeout", defaultValue = "120", description = "Seconds a collective may wait (default ${DEFAULT-VALUE}).")
   int timeoutSeconds;
 
+  @Option(names = "--buffers", defaultValue = "both",
+      description = "Buffers to time: 'registered' (ProcessGroup.allocate: in shared memory, reduced in place),"
+          + " 'plain' (allocateDirect: staged copies), or 'both' (default).")
+  String buffers;
+
   @Option(names = "--json", description = "Print one JSON object per line instead of a table.")
   boolean json;
 
@@ -64,6 +69,10 @@ public final class BenchAllReduceCommand implements Callable<Integer> {
     if (worldSize < 2 || worldSize > 64) {
       throw new CommandLine.ParameterException(spec.commandLine(),
           "--world-size must be between 2 and 64, got " + worldSize);
+    }
+    if (!List.of("both", "registered", "plain").contains(buffers)) {
+      throw new CommandLine.ParameterException(spec.commandLine(),
+          "--buffers must be one of both, registered, plain; got '" + buffers + "'");
     }
     long[] byteSizes = parseSizes();
     PrintWriter out = spec.commandLine().getOut();
@@ -77,13 +86,16 @@ public final class BenchAllReduceCommand implements Callable<Integer> {
     } else {
       out.println(String.format(Locale.ROOT, "all_reduce SUM float32, sparkformers tcp, N=%d JVMs on 127.0.0.1",
           worldSize));
-      out.println(String.format(Locale.ROOT, "%10s %11s %11s %11s %12s %12s %s", "size", "median(us)", "p10(us)",
-          "p90(us)", "algbw(GB/s)", "busbw(GB/s)", "ok"));
+      out.println("buffer: registered = ProcessGroup.allocate (same host: shared memory, reduced in place);"
+          + " plain = allocateDirect (staged copies)");
+      out.println(String.format(Locale.ROOT, "%10s %-11s %11s %11s %11s %12s %12s %s", "size", "buffer",
+          "median(us)", "p10(us)", "p90(us)", "algbw(GB/s)", "busbw(GB/s)", "ok"));
       for (String line : lines) {
-        out.println(String.format(Locale.ROOT, "%10s %11.1f %11.1f %11.1f %12.3f %12.3f %s",
-            sizeName((long) number(line, "bytes")), number(line, "median_s") * 1e6, number(line, "p10_s") * 1e6,
-            number(line, "p90_s") * 1e6, number(line, "algbw_gbps"), number(line, "busbw_gbps"),
-            line.contains("\"correct\": true")));
+        Matcher kind = Pattern.compile("\"buffer\": \"([a-z]+)\"").matcher(line);
+        out.println(String.format(Locale.ROOT, "%10s %-11s %11.1f %11.1f %11.1f %12.3f %12.3f %s",
+            sizeName((long) number(line, "bytes")), kind.find() ? kind.group(1) : "?", number(line, "median_s") * 1e6,
+            number(line, "p10_s") * 1e6, number(line, "p90_s") * 1e6, number(line, "algbw_gbps"),
+            number(line, "busbw_gbps"), line.contains("\"correct\": true")));
       }
       out.println(String.format(Locale.ROOT, "memcpy (one thread, direct buffers, %s): %.2f GB/s",
           sizeName(Math.max(1 << 20, Math.min(maxBytes, 256L << 20))), memcpy));
@@ -128,7 +140,8 @@ public final class BenchAllReduceCommand implements Callable<Integer> {
             "-XX:MaxDirectMemorySize=" + heapMb + "m", "-XX:+UseSerialGC",
             "-Dslf4j.internal.verbosity=WARN",
             "-cp", System.getProperty("java.class.path"), AllReduceBenchWorker.class.getName(),
-            joined, Integer.toString(iters), Integer.toString(ringThreshold), Integer.toString(timeoutSeconds));
+            joined, Integer.toString(iters), Integer.toString(ringThreshold), Integer.toString(timeoutSeconds),
+            buffers);
         pb.environment().put("MASTER_ADDR", "127.0.0.1");
         pb.environment().put("MASTER_PORT", Integer.toString(port));
         pb.environment().put("RANK", Integer.toString(r));

@@ -24,36 +24,40 @@ class BenchAllReduceCommandTest {
   }
 
   @Test
-  void threeRankJvmsPrintOneJsonLinePerSizeAndMemcpy() {
+  void threeRankJvmsPrintOneJsonLinePerSizeAndBufferKindAndMemcpy() {
     assertEquals(0, run("bench", "allreduce", "--world-size", "3", "--sizes", "4,4096,400004", "--iters", "5",
         "--json"), err.toString());
     List<String> lines = Arrays.stream(out.toString().split("\n")).filter(l -> !l.isBlank())
         .collect(Collectors.toList());
-    assertEquals(4, lines.size(), out.toString());
+    assertEquals(7, lines.size(), out.toString());
     long[] bytes = {4, 4096, 400004};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 6; i++) {
       String l = lines.get(i);
-      assertTrue(l.startsWith("{\"world_size\": 3, \"bytes\": " + bytes[i] + ", \"median_s\": "), l);
-      assertTrue(l.contains("\"calls\": 5, \"correct\": true}"), l);
+      long b = bytes[i / 2];
+      // Per size the registered buffer first (ranks on one host share memory), then the plain one.
+      String kind = i % 2 == 0 ? "registered" : "plain";
+      assertTrue(l.startsWith("{\"world_size\": 3, \"bytes\": " + b + ", \"median_s\": "), l);
+      assertTrue(l.contains("\"calls\": 5, \"buffer\": \"" + kind + "\", \"correct\": true}"), l);
       double median = BenchAllReduceCommand.number(l, "median_s");
       double busbw = BenchAllReduceCommand.number(l, "busbw_gbps");
       double algbw = BenchAllReduceCommand.number(l, "algbw_gbps");
       assertTrue(median > 0, l);
-      assertEquals(bytes[i] / median / 1e9, algbw, algbw * 1e-3 + 1e-4, l);
-      assertEquals(bytes[i] * 4.0 / 3 / median / 1e9, busbw, busbw * 1e-3 + 1e-4, l);
+      assertEquals(b / median / 1e9, algbw, algbw * 1e-3 + 1e-4, l);
+      assertEquals(b * 4.0 / 3 / median / 1e9, busbw, busbw * 1e-3 + 1e-4, l);
     }
-    assertTrue(lines.get(3).matches("\\{\"memcpy_bytes\": 1048576, \"memcpy_gbps\": [0-9.]+}"), lines.get(3));
+    assertTrue(lines.get(6).matches("\\{\"memcpy_bytes\": 1048576, \"memcpy_gbps\": [0-9.]+}"), lines.get(6));
   }
 
   @Test
-  void theTableNamesSizesInKiBAndMiB() {
-    assertEquals(0, run("bench", "allreduce", "--world-size", "2", "--sizes", "4096,1048576", "--iters", "3"),
-        err.toString());
+  void theTableNamesSizesInKiBAndMiBAndTheBufferKind() {
+    assertEquals(0, run("bench", "allreduce", "--world-size", "2", "--sizes", "4096,1048576", "--iters", "3",
+        "--buffers", "registered"), err.toString());
     String[] lines = out.toString().split("\n");
     assertEquals("all_reduce SUM float32, sparkformers tcp, N=2 JVMs on 127.0.0.1", lines[0]);
-    assertTrue(lines[2].trim().startsWith("4 KiB"), lines[2]);
-    assertTrue(lines[3].trim().startsWith("1 MiB") && lines[3].endsWith("true"), lines[3]);
-    assertTrue(lines[4].startsWith("memcpy (one thread, direct buffers, 1 MiB): "), lines[4]);
+    assertTrue(lines[1].startsWith("buffer: registered = ProcessGroup.allocate"), lines[1]);
+    assertTrue(lines[3].trim().startsWith("4 KiB registered"), lines[3]);
+    assertTrue(lines[4].trim().startsWith("1 MiB registered") && lines[4].endsWith("true"), lines[4]);
+    assertTrue(lines[5].startsWith("memcpy (one thread, direct buffers, 1 MiB): "), lines[5]);
   }
 
   @Test
@@ -65,5 +69,8 @@ class BenchAllReduceCommandTest {
     assertTrue(err.toString().contains("--sizes: '4k' is not a number of bytes"), err.toString());
     assertEquals(2, run("bench", "allreduce", "--world-size", "1"));
     assertTrue(err.toString().contains("--world-size must be between 2 and 64, got 1"), err.toString());
+    assertEquals(2, run("bench", "allreduce", "--buffers", "pinned"));
+    assertTrue(err.toString().contains("--buffers must be one of both, registered, plain; got 'pinned'"),
+        err.toString());
   }
 }

@@ -50,6 +50,184 @@ public final class Reducer {
     }
   }
 
+  /**
+   * {@code dst[dstOff..] = op(...op(op(srcs[0], srcs[1]), srcs[2])..., srcs[n-1])} over {@code bytes} bytes
+   * from {@code offs[k]} in {@code srcs[k]}, always in this order (so that whoever computes an element gets the
+   * same bits), then divided by {@code srcs.length} for AVG. One of the sources may be {@code dst} itself at
+   * the same offset: each chunk is read before it is written.
+   */
+  public void reduceAll(ElementType type, ReduceOp op, ByteBuffer[] srcs, int[] offs, ByteBuffer dst, int dstOff,
+      int bytes) {
+    int es = type.bytes();
+    int step = CHUNK * es;
+    for (int at = 0; at < bytes; at += step) {
+      int len = Math.min(step, bytes - at);
+      int n = len / es;
+      switch (type) {
+        case FLOAT32 -> {
+          view(srcs[0], offs[0] + at, len).asFloatBuffer().get(0, fa, 0, n);
+          for (int k = 1; k < srcs.length; k++) {
+            view(srcs[k], offs[k] + at, len).asFloatBuffer().get(0, fb, 0, n);
+            combineFloat(op, fa, fb, n);
+          }
+          if (op == ReduceOp.AVG) {
+            float div = srcs.length;
+            for (int i = 0; i < n; i++) {
+              fa[i] = fa[i] / div;
+            }
+          }
+          view(dst, dstOff + at, len).asFloatBuffer().put(0, fa, 0, n);
+        }
+        case INT32 -> {
+          view(srcs[0], offs[0] + at, len).asIntBuffer().get(0, ia, 0, n);
+          for (int k = 1; k < srcs.length; k++) {
+            view(srcs[k], offs[k] + at, len).asIntBuffer().get(0, ib, 0, n);
+            combineInt(op, ia, ib, n);
+          }
+          if (op == ReduceOp.AVG) {
+            for (int i = 0; i < n; i++) {
+              ia[i] = ia[i] / srcs.length;
+            }
+          }
+          view(dst, dstOff + at, len).asIntBuffer().put(0, ia, 0, n);
+        }
+        case INT64 -> {
+          view(srcs[0], offs[0] + at, len).asLongBuffer().get(0, la, 0, n);
+          for (int k = 1; k < srcs.length; k++) {
+            view(srcs[k], offs[k] + at, len).asLongBuffer().get(0, lb, 0, n);
+            combineLong(op, la, lb, n);
+          }
+          if (op == ReduceOp.AVG) {
+            for (int i = 0; i < n; i++) {
+              la[i] = la[i] / srcs.length;
+            }
+          }
+          view(dst, dstOff + at, len).asLongBuffer().put(0, la, 0, n);
+        }
+        case FLOAT64 -> {
+          view(srcs[0], offs[0] + at, len).asDoubleBuffer().get(0, da, 0, n);
+          for (int k = 1; k < srcs.length; k++) {
+            view(srcs[k], offs[k] + at, len).asDoubleBuffer().get(0, db, 0, n);
+            combineDouble(op, da, db, n);
+          }
+          if (op == ReduceOp.AVG) {
+            for (int i = 0; i < n; i++) {
+              da[i] = da[i] / srcs.length;
+            }
+          }
+          view(dst, dstOff + at, len).asDoubleBuffer().put(0, da, 0, n);
+        }
+        case FLOAT16 -> {
+          view(srcs[0], offs[0] + at, len).asShortBuffer().get(0, sa, 0, n);
+          for (int k = 1; k < srcs.length; k++) {
+            view(srcs[k], offs[k] + at, len).asShortBuffer().get(0, sb, 0, n);
+            combineHalf(op, sa, sb, n);
+          }
+          if (op == ReduceOp.AVG) {
+            for (int i = 0; i < n; i++) {
+              sa[i] = Half.fromFloat(Half.toFloat(sa[i]) / srcs.length);
+            }
+          }
+          view(dst, dstOff + at, len).asShortBuffer().put(0, sa, 0, n);
+        }
+      }
+    }
+  }
+
+  private static void combineFloat(ReduceOp op, float[] acc, float[] x, int n) {
+    switch (op) {
+      case SUM, AVG -> {
+        for (int i = 0; i < n; i++) {
+          acc[i] = acc[i] + x[i];
+        }
+      }
+      case MAX -> {
+        for (int i = 0; i < n; i++) {
+          acc[i] = Math.max(acc[i], x[i]);
+        }
+      }
+      case MIN -> {
+        for (int i = 0; i < n; i++) {
+          acc[i] = Math.min(acc[i], x[i]);
+        }
+      }
+    }
+  }
+
+  private static void combineInt(ReduceOp op, int[] acc, int[] x, int n) {
+    switch (op) {
+      case SUM, AVG -> {
+        for (int i = 0; i < n; i++) {
+          acc[i] = acc[i] + x[i];
+        }
+      }
+      case MAX -> {
+        for (int i = 0; i < n; i++) {
+          acc[i] = Math.max(acc[i], x[i]);
+        }
+      }
+      case MIN -> {
+        for (int i = 0; i < n; i++) {
+          acc[i] = Math.min(acc[i], x[i]);
+        }
+      }
+    }
+  }
+
+  private static void combineLong(ReduceOp op, long[] acc, long[] x, int n) {
+    switch (op) {
+      case SUM, AVG -> {
+        for (int i = 0; i < n; i++) {
+          acc[i] = acc[i] + x[i];
+        }
+      }
+      case MAX -> {
+        for (int i = 0; i < n; i++) {
+          acc[i] = Math.max(acc[i], x[i]);
+        }
+      }
+      case MIN -> {
+        for (int i = 0; i < n; i++) {
+          acc[i] = Math.min(acc[i], x[i]);
+        }
+      }
+    }
+  }
+
+  private static void combineDouble(ReduceOp op, double[] acc, double[] x, int n) {
+    switch (op) {
+      case SUM, AVG -> {
+        for (int i = 0; i < n; i++) {
+          acc[i] = acc[i] + x[i];
+        }
+      }
+      case MAX -> {
+        for (int i = 0; i < n; i++) {
+          acc[i] = Math.max(acc[i], x[i]);
+        }
+      }
+      case MIN -> {
+        for (int i = 0; i < n; i++) {
+          acc[i] = Math.min(acc[i], x[i]);
+        }
+      }
+    }
+  }
+
+  /** Halves are combined in float and rounded back after each step, as the pairwise {@link #reduce} does. */
+  private static void combineHalf(ReduceOp op, short[] acc, short[] x, int n) {
+    for (int i = 0; i < n; i++) {
+      float a = Half.toFloat(acc[i]);
+      float b = Half.toFloat(x[i]);
+      float r = switch (op) {
+        case SUM, AVG -> a + b;
+        case MAX -> Math.max(a, b);
+        case MIN -> Math.min(a, b);
+      };
+      acc[i] = Half.fromFloat(r);
+    }
+  }
+
   /** Divides {@code bytes} bytes of {@code buf} from {@code off} by {@code divisor} (AVG's last step). */
   public void divide(ElementType type, ByteBuffer buf, int off, int bytes, int divisor) {
     if (divisor == 1) {

@@ -25,6 +25,8 @@ import java.util.concurrent.locks.LockSupport;
  */
 final class SharedMemoryRing {
   static final int SLOT_BYTES = 4 << 20;
+  /** Registered all-reduce chunk: N parts of it fit in the shared L3 cache next to the ranks' working sets. */
+  static final int PIPELINE_BYTES = 2 << 20;
   private static final int CONTROL_BYTES = 4096;
   private static final int LINE = 128; // one control line per rank: no false sharing
   private static final VarHandle LONGS = MethodHandles.byteBufferViewVarHandle(long[].class,
@@ -36,10 +38,17 @@ final class SharedMemoryRing {
   private final long timeoutNanos;
   private final Reducer reducer;
   private final java.util.function.LongConsumer checkPeers;
+  /** Each rank's registered-buffer offset in the current collective, -1 for none; read in {@link #awaitAll}. */
+  private final long[] offsets;
+  /** The ranks' arenas of registered buffers, or null when there are none. */
+  private SharedArenas arenas;
   private long phase;
+  /** How many all-reduces took the registered, in-place path (tests check that it ran). */
+  long inPlaceCollectives;
 
   private SharedMemoryRing(int rank, int worldSize, MappedByteBuffer map, long timeoutNanos, Reducer reducer,
       java.util.function.LongConsumer checkPeers) {
+    this.offsets = new long[worldSize];
     this.rank = rank;
     this.worldSize = worldSize;
     this.map = map;
@@ -64,22 +73,30 @@ final class SharedMemoryRing {
     }
   }
 
+  void useArenas(SharedArenas arenas) {
+    this.arenas = arenas;
+  }
+
   /** Rank r's slot for chunks of parity {@code half}: alternating halves let a chunk start while peers copy out. */
   private int slot(int r, int half) {
     return CONTROL_BYTES + (2 * r + half) * SLOT_BYTES;
   }
 
   /** Announces that this rank finished phase {@code phase}, with its descriptor of the collective. */
-  private void publish(long seq, long bytes) {
+  private void publish(long seq, long bytes, long offset) {
     int line = rank * LINE;
     // Two descriptor slots by phase parity: a peer can be one phase ahead, writing the other slot.
-    int desc = line + 8 + 16 * (int) (phase & 1);
+    int desc = line + 8 + 24 * (int) (phase & 1);
     map.putLong(desc, seq);
     map.putLong(desc + 8, bytes);
+    map.putLong(desc + 16, offset);
     LONGS.setRelease(map, line, phase);
   }
 
-  /** Waits until every rank finished the current phase; checks that they run the same collective. */
+  /**
+   * Waits until every rank finished the current phase; checks that they run the same collective and records
+   * each rank's registered-buffer offset (-1: none) in {@link #offsets}.
+   */
   private void awaitAll(long seq, long bytes, String what) {
     long start = System.nanoTime();
     long spins = 0;
@@ -107,9 +124,10 @@ final class SharedMemoryRing {
           }
         }
       }
-      int desc = line + 8 + 16 * (int) (phase & 1);
+      int desc = line + 8 + 24 * (int) (phase & 1);
       long theirSeq = map.getLong(desc);
       long theirBytes = map.getLong(desc + 8);
+      offsets[r] = map.getLong(desc + 16);
       if (theirSeq != seq || theirBytes != bytes) {
         throw new CollectiveException("rank " + rank + ": collectives issued out of order: rank " + r
             + " runs collective #" + theirSeq + " of " + theirBytes + " bytes, but rank " + rank
@@ -121,11 +139,78 @@ final class SharedMemoryRing {
 
   private void step(long seq, long bytes, String what) {
     phase++;
-    publish(seq, bytes);
+    publish(seq, bytes, -1);
     awaitAll(seq, bytes, what);
   }
 
-  void allReduce(ByteBuffer data, ElementType type, ReduceOp op, long seq) {
+  /**
+   * All-reduce of {@code data}. {@code offset} is where {@code data} starts in this rank's arena when it is a
+   * registered buffer, else -1. The first phase announces the collective and every rank's offset: when every
+   * rank's buffer is registered, they reduce straight from each other's buffers ({@link #allReduceInPlace});
+   * otherwise every rank takes the staged path through the slots. All ranks see the same offsets, so all
+   * choose the same path.
+   */
+  void allReduce(ByteBuffer data, ElementType type, ReduceOp op, long seq, long offset) {
+    long bytes = data.remaining();
+    phase++;
+    publish(seq, bytes, offset);
+    awaitAll(seq, bytes, "ALL_REDUCE");
+    boolean registered = arenas != null;
+    for (int r = 0; r < worldSize; r++) {
+      registered &= offsets[r] >= 0;
+    }
+    if (registered) {
+      inPlaceCollectives++;
+      allReduceInPlace(data, type, op, seq, offsets.clone()); // later phases overwrite offsets
+    } else {
+      allReduceStaged(data, type, op, seq);
+    }
+  }
+
+  /**
+   * Reduce-scatter then all-gather, reading the peers' registered buffers where they are, pipelined by
+   * {@link #PIPELINE_BYTES} so that the parts a rank reduced are still in the shared cache when the others copy
+   * them. Per chunk a rank (1) reduces its 1/N part in its own buffer from every rank's buffer, (2) meets the
+   * others, (3) copies their reduced parts out of their buffers. Nobody writes what a peer still reads: a rank
+   * overwrites part q of its buffer only in step (3), after rank q reduced that part in step (1) of the same
+   * chunk; the last phase keeps every buffer unchanged until all ranks have copied out of it. Each element is
+   * reduced over the ranks in rank order, so the result has the bits of a plain loop over ranks.
+   */
+  private void allReduceInPlace(ByteBuffer data, ElementType type, ReduceOp op, long seq, long[] offsets) {
+    int bytes = data.remaining();
+    int esize = type.bytes();
+    int count = bytes / esize;
+    int chunkElems = Math.max(worldSize, PIPELINE_BYTES / esize);
+    // Every rank's values in rank order (this rank's own buffer among them): the sum's order is fixed.
+    ByteBuffer[] srcs = new ByteBuffer[worldSize];
+    int[] srcOffs = new int[worldSize];
+    for (int q = 0; q < worldSize; q++) {
+      srcs[q] = q == rank ? data : arenas.arena(q);
+    }
+    for (int first = 0; first < count; first += chunkElems) {
+      int n = Math.min(chunkElems, count - first);
+      int base = first * esize;
+      int from = partStart(n, rank) * esize;
+      int len = partStart(n, rank + 1) * esize - from;
+      if (len > 0) {
+        for (int q = 0; q < worldSize; q++) {
+          srcOffs[q] = (q == rank ? 0 : (int) offsets[q]) + base + from;
+        }
+        reducer.reduceAll(type, op, srcs, srcOffs, data, base + from, len);
+      }
+      step(seq, bytes, "ALL_REDUCE");
+      for (int q = 0; q < worldSize; q++) {
+        if (q != rank) {
+          int qFrom = partStart(n, q) * esize;
+          int qLen = partStart(n, q + 1) * esize - qFrom;
+          Buffers.copy(arenas.arena(q), (int) offsets[q] + base + qFrom, data, base + qFrom, qLen);
+        }
+      }
+    }
+    step(seq, bytes, "ALL_REDUCE");
+  }
+
+  private void allReduceStaged(ByteBuffer data, ElementType type, ReduceOp op, long seq) {
     int bytes = data.remaining();
     int esize = type.bytes();
     int chunkElems = SLOT_BYTES / esize;

@@ -64,6 +64,8 @@ final class TcpProcessGroup implements ProcessGroup {
   private ByteBuffer scratch = ByteBuffer.allocateDirect(0);
   private ByteBuffer work = ByteBuffer.allocateDirect(0);
   private SharedMemoryRing sharedMemory;
+  /** Registered buffers ({@link #allocate}) in /dev/shm, or null when shared memory is off. */
+  private SharedArenas arenas;
   /** Header bytes that arrived while a shared-memory collective watched the sockets, by peer. */
   private final ByteBuffer[] pushback;
   private volatile RuntimeException failure;
@@ -118,6 +120,8 @@ final class TcpProcessGroup implements ProcessGroup {
    * Sets up the shared-memory all-reduce when every rank runs on this host: rank 0 creates the file in
    * /dev/shm and broadcasts its name, every rank maps it, and all agree (an all-reduce of MIN over "mapped")
    * before rank 0 removes the name (the mappings stay). Any rank that cannot map it turns it off for all.
+   * Then each rank creates its arena of registered buffers next to it, maps the others' once all exist, and
+   * removes its arena's name; a rank that cannot turns registered buffers off for all (the ring stays).
    */
   void setUpSharedMemory() {
     ByteBuffer name = ByteBuffer.allocateDirect(256).order(java.nio.ByteOrder.nativeOrder());
@@ -145,17 +149,42 @@ final class TcpProcessGroup implements ProcessGroup {
     while (len < raw.length && raw[len] != 0) {
       len++;
     }
-    ByteBuffer ok = ByteBuffer.allocateDirect(4).order(java.nio.ByteOrder.nativeOrder());
-    if (len > 0 && rank != 0) {
+    java.nio.file.Path ringFile = len > 0 ? java.nio.file.Path.of(new String(raw, 0, len, StandardCharsets.UTF_8))
+        : null;
+    if (ringFile != null && rank != 0) {
       try {
-        ring = SharedMemoryRing.map(java.nio.file.Path.of(new String(raw, 0, len, StandardCharsets.UTF_8)),
-            false, rank, worldSize, timeoutNanos, reducer, this::checkPeers);
+        ring = SharedMemoryRing.map(ringFile, false, rank, worldSize, timeoutNanos, reducer, this::checkPeers);
       } catch (IOException | RuntimeException e) {
         ring = null;
       }
     }
-    ok.putInt(0, ring != null ? 1 : 0);
+    // Registered buffers: every rank creates its arena, then (once all have) maps the others'.
+    SharedArenas arena = null;
+    if (ring != null && options.sharedMemoryArenaBytes() >= 1 << 16) {
+      try {
+        arena = SharedArenas.create(ringFile, rank, worldSize, options.sharedMemoryArenaBytes());
+      } catch (IOException | RuntimeException e) {
+        arena = null;
+      }
+    }
+    ByteBuffer ok = ByteBuffer.allocateDirect(8).order(java.nio.ByteOrder.nativeOrder());
+    ok.putInt(0, ring != null ? 1 : 0).putInt(4, arena != null ? 1 : 0);
     allReduce(ok, ElementType.INT32, ReduceOp.MIN);
+    if (ok.getInt(4) == 1) {
+      try {
+        arena.mapPeers(ringFile);
+      } catch (IOException | RuntimeException e) {
+        ok.putInt(4, 0);
+      }
+      allReduce(ok, ElementType.INT32, ReduceOp.MIN);
+    }
+    if (arena != null) {
+      arena.unlink(ringFile);
+      if (ok.getInt(4) != 1 || ok.getInt(0) != 1) {
+        arena.close();
+        arena = null;
+      }
+    }
     if (rank == 0 && file != null) {
       try {
         java.nio.file.Files.deleteIfExists(file);
@@ -165,6 +194,8 @@ final class TcpProcessGroup implements ProcessGroup {
     }
     if (ok.getInt(0) == 1) {
       sharedMemory = ring;
+      arenas = arena;
+      ring.useArenas(arena);
     }
     sequence = 0; // the set-up's collectives are not the user's: numbering starts at #0 for them
   }
@@ -219,6 +250,25 @@ final class TcpProcessGroup implements ProcessGroup {
 
   boolean usesSharedMemory() {
     return sharedMemory != null;
+  }
+
+  /** All-reduces so far that reduced straight from the peers' registered buffers. */
+  long inPlaceAllReduces() {
+    return sharedMemory == null ? 0 : sharedMemory.inPlaceCollectives;
+  }
+
+  @Override
+  public ByteBuffer allocate(int bytes) {
+    if (bytes < 0) {
+      throw new IllegalArgumentException("cannot allocate " + bytes + " bytes");
+    }
+    ByteBuffer b = arenas == null || closed ? null : arenas.allocate(bytes);
+    return b != null ? b : ByteBuffer.allocateDirect(bytes).order(java.nio.ByteOrder.nativeOrder());
+  }
+
+  @Override
+  public boolean isRegistered(ByteBuffer buffer) {
+    return arenas != null && arenas.offsetOf(buffer) >= 0;
   }
 
   // ---------------------------------------------------------------- public collectives
@@ -413,7 +463,8 @@ final class TcpProcessGroup implements ProcessGroup {
     ByteBuffer data = Reducer.view(buffer, buffer.position(), bytes);
     int count = bytes / type.bytes();
     if (bytes >= options.ringThresholdBytes() && count >= worldSize && sharedMemory != null) {
-      sharedMemory.allReduce(data, type, op, seq);
+      long at = arenas == null ? -1 : arenas.offsetOf(buffer);
+      sharedMemory.allReduce(data, type, op, seq, at < 0 ? -1 : at + buffer.position());
     } else if (bytes >= options.ringThresholdBytes() && count >= worldSize) {
       int[] seg = segments(count, type.bytes());
       ringReduceScatter(data, seg, type, op, Op.ALL_REDUCE, seq);
@@ -921,6 +972,9 @@ final class TcpProcessGroup implements ProcessGroup {
     }
     closeChannels();
     TcpBackend.closeQuietly(selector);
+    if (arenas != null) {
+      arenas.close();
+    }
     if (executor != null) {
       executor.shutdown();
     }
