@@ -115,6 +115,7 @@ class SparkSubmitIT {
     // The child's output stays in target/ for a look after a failure.
     Path logFile = Path.of("target", "SparkSubmitIT.log").toAbsolutePath();
     Files.createDirectories(logFile.getParent());
+    Files.write(logFile.resolveSibling("SparkSubmitIT.cmd"), cmd);
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile());
     pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
     pb.environment().put("DJL_CACHE_DIR", djlCache);
