@@ -18,10 +18,10 @@ import java.util.SplittableRandom;
 final class Generation {
   private Generation() {}
 
-  static List<int[]> run(Gpt2LMHeadModel model, List<int[]> prompts, GenerationConfig gen,
+  static List<int[]> run(Gpt2LMHeadModel model, List<int[]> prompts, List<int[]> tokenTypes, GenerationConfig gen,
       TokenStreamer streamer) {
     try {
-      return decode(model, prompts, gen, streamer);
+      return decode(model, prompts, tokenTypes, gen, streamer);
     } finally {
       if (streamer != null) {
         streamer.end();
@@ -29,8 +29,8 @@ final class Generation {
     }
   }
 
-  private static List<int[]> decode(Gpt2LMHeadModel model, List<int[]> prompts, GenerationConfig gen,
-      TokenStreamer streamer) {
+  private static List<int[]> decode(Gpt2LMHeadModel model, List<int[]> prompts, List<int[]> tokenTypes,
+      GenerationConfig gen, TokenStreamer streamer) {
     Gpt2Config config = model.config();
     if (prompts.isEmpty()) {
       return List.of();
@@ -53,6 +53,23 @@ final class Generation {
             + " tokens, longer than the model's context (n_positions " + config.nPositions() + ")");
       }
       promptLen = Math.max(promptLen, p.length);
+      if (tokenTypes != null) {
+        int[] t = r < tokenTypes.size() ? tokenTypes.get(r) : null;
+        if (t == null || t.length != p.length) {
+          throw new IllegalArgumentException("token_type_ids of prompt " + r + ": expected " + p.length
+              + " ids (one per prompt token), got " + (t == null ? "none" : String.valueOf(t.length)));
+        }
+        for (int i = 0; i < t.length; i++) {
+          if (t[i] < 0 || t[i] >= config.vocabSize()) {
+            throw new IllegalArgumentException("token_type_ids of prompt " + r + ", position " + i + ": " + t[i]
+                + " is outside the vocabulary [0, " + config.vocabSize() + ") that GPT-2 embeds them with");
+          }
+        }
+      }
+    }
+    if (tokenTypes != null && tokenTypes.size() != batch) {
+      throw new IllegalArgumentException("token_type_ids for " + tokenTypes.size() + " prompts, expected one per"
+          + " prompt (" + batch + ")");
     }
     int maxNew = gen.maxNewTokens();
     if (promptLen + maxNew > config.nPositions()) {
@@ -66,12 +83,17 @@ final class Generation {
     int capacity = promptLen + maxNew;
     int[][] ids = new int[batch][capacity];
     int[][] mask = new int[batch][capacity];
+    // Pads get token type 0 (tokenizers' pad_token_type_id); the arrays start zeroed.
+    int[][] types = tokenTypes == null ? null : new int[batch][capacity];
     for (int r = 0; r < batch; r++) {
       int[] p = prompts.get(r);
       int offset = promptLen - p.length;
       Arrays.fill(ids[r], 0, offset, pad);
       System.arraycopy(p, 0, ids[r], offset, p.length);
       Arrays.fill(mask[r], offset, promptLen, 1);
+      if (types != null) {
+        System.arraycopy(tokenTypes.get(r), 0, types[r], offset, p.length);
+      }
     }
     boolean[] finished = new boolean[batch];
     List<List<Integer>> generated = new ArrayList<>();
@@ -92,8 +114,12 @@ final class Generation {
           int[] flatIds = new int[batch * width];
           int[] flatMask = new int[batch * length];
           int[] flatPos = new int[batch * width];
+          int[] flatTypes = types == null ? null : new int[batch * width];
           for (int r = 0; r < batch; r++) {
             System.arraycopy(ids[r], from, flatIds, r * width, width);
+            if (types != null) {
+              System.arraycopy(types[r], from, flatTypes, r * width, width);
+            }
             System.arraycopy(mask[r], 0, flatMask, r * length, length);
             int count = 0;
             for (int t = 0; t < length; t++) {
@@ -107,7 +133,8 @@ final class Generation {
           NDArray idArray = stepManager.create(flatIds, new Shape(batch, width));
           NDArray maskArray = stepManager.create(flatMask, new Shape(batch, length));
           NDArray posArray = stepManager.create(flatPos, new Shape(batch, width));
-          NDArray logits = model.forward(idArray, maskArray, posArray, cache, false);
+          NDArray typeArray = types == null ? null : stepManager.create(flatTypes, new Shape(batch, width));
+          NDArray logits = model.forward(idArray, maskArray, posArray, typeArray, cache, false);
           float[] last = logits.get(":, -1, :").toFloatArray();
           int vocab = (int) logits.getShape().get(2);
           for (int r = 0; r < batch; r++) {
@@ -135,6 +162,10 @@ final class Generation {
           }
           ids[r][length] = token;
           mask[r][length] = 1;
+          if (types != null) {
+            // transformers' _update_model_kwargs_for_generation: cat(token_type_ids, token_type_ids[:, -1]).
+            types[r][length] = types[r][length - 1];
+          }
           if (!finished[r]) {
             generated.get(r).add(token);
             if (streamer != null) {

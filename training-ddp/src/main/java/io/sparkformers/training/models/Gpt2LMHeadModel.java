@@ -93,8 +93,10 @@ public final class Gpt2LMHeadModel extends BaseModel {
 
   /**
    * Inputs: {@code input_ids} [batch, seq]; optional {@code attention_mask} [batch, seq] (1 = token, 0 = pad),
-   * {@code position_ids} (default 0..seq−1, as a plain transformers forward call), {@code labels} (shifted by
-   * one inside the loss, −100 ignored, mean over counted tokens). Logits are [batch, seq, vocab].
+   * {@code position_ids} (default 0..seq−1, as a plain transformers forward call), {@code token_type_ids}
+   * [batch, seq] (as GPT2Model: their token embeddings, wte(token_type_ids), are added to the hidden states),
+   * {@code labels} (shifted by one inside the loss, −100 ignored, mean over counted tokens). Logits are
+   * [batch, seq, vocab].
    */
   @Override
   public ModelOutput forward(Map<String, NDArray> inputs, boolean training) {
@@ -103,7 +105,8 @@ public final class Gpt2LMHeadModel extends BaseModel {
       throw new IllegalArgumentException("gpt2 forward needs 'input_ids' [batch, seq]; got inputs "
           + inputs.keySet());
     }
-    NDArray logits = forward(ids, inputs.get("attention_mask"), inputs.get("position_ids"), null, training);
+    NDArray logits = forward(ids, inputs.get("attention_mask"), inputs.get("position_ids"),
+        inputs.get("token_type_ids"), null, training);
     NDArray labels = inputs.get("labels");
     NDArray loss = null;
     if (labels != null) {
@@ -169,6 +172,12 @@ public final class Gpt2LMHeadModel extends BaseModel {
    * and new positions, and the cache grows by the new positions' keys and values.
    */
   NDArray forward(NDArray ids, NDArray attentionMask, NDArray positionIds, KvCache cache, boolean training) {
+    return forward(ids, attentionMask, positionIds, null, cache, training);
+  }
+
+  /** As above; {@code tokenTypeIds} (or null) cover the same positions as {@code ids}. */
+  NDArray forward(NDArray ids, NDArray attentionMask, NDArray positionIds, NDArray tokenTypeIds, KvCache cache,
+      boolean training) {
     if (ids.getShape().dimension() != 2) {
       throw new IllegalArgumentException("gpt2 'input_ids' must be [batch, seq], got " + ids.getShape());
     }
@@ -188,6 +197,17 @@ public final class Gpt2LMHeadModel extends BaseModel {
     try (NDArray tok = Ops.embedding(ids64, p("transformer.wte.weight"));
         NDArray pos = Ops.embedding(positions, p("transformer.wpe.weight"))) {
       x = tok.add(pos);
+    }
+    if (tokenTypeIds != null) {
+      // GPT2Model: token types are looked up in the token embedding (there is no separate type table).
+      if (!tokenTypeIds.getShape().equals(ids.getShape())) {
+        throw new IllegalArgumentException("gpt2 'token_type_ids' must have the shape of 'input_ids' "
+            + ids.getShape() + ", got " + tokenTypeIds.getShape());
+      }
+      try (NDArray types64 = tokenTypeIds.toType(DataType.INT64, false);
+          NDArray typeEmbeds = Ops.embedding(types64, p("transformer.wte.weight"))) {
+        x = x.add(typeEmbeds);
+      }
     }
     x = Ops.dropout(x, config.embdPdrop(), training);
 
@@ -265,12 +285,22 @@ public final class Gpt2LMHeadModel extends BaseModel {
    * {@code generate} does, returning each row's new tokens (up to and including its eos).
    */
   public List<int[]> generate(List<int[]> prompts, GenerationConfig generation) {
-    return Generation.run(this, prompts, generation, null);
+    return Generation.run(this, prompts, null, generation, null);
   }
 
   /** As {@link #generate(List, GenerationConfig)}, passing each token to {@code streamer} as it is chosen. */
   public List<int[]> generate(List<int[]> prompts, GenerationConfig generation, TokenStreamer streamer) {
-    return Generation.run(this, prompts, generation, streamer);
+    return Generation.run(this, prompts, null, generation, streamer);
+  }
+
+  /**
+   * As {@link #generate(List, GenerationConfig, TokenStreamer)} with {@code token_type_ids} per prompt (each as
+   * long as its prompt), as transformers' generate passes them: pads get type 0 (the tokenizer's
+   * pad_token_type_id), and every new token repeats its row's last type. {@code streamer} may be null.
+   */
+  public List<int[]> generate(List<int[]> prompts, List<int[]> tokenTypeIds, GenerationConfig generation,
+      TokenStreamer streamer) {
+    return Generation.run(this, prompts, tokenTypeIds, generation, streamer);
   }
 
   /** [batch, seq, embd] → [batch, heads, seq, head_dim]. */

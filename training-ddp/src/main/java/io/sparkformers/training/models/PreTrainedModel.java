@@ -37,11 +37,20 @@ public interface PreTrainedModel extends AutoCloseable {
    */
   ModelOutput forward(Map<String, NDArray> inputs, boolean training);
 
-  /** Writes {@code config.json} and {@code model.safetensors} that transformers would load. */
+  /**
+   * Writes {@code config.json} and {@code model.safetensors} that transformers would load (sharded past
+   * transformers' default max_shard_size of 5GB).
+   */
   void savePretrained(Path folder) throws IOException;
 
   /** As {@link #savePretrained(Path)}, with the weights stored as FLOAT32 or FLOAT16. */
   void savePretrained(Path folder, DataType floatType) throws IOException;
+
+  /**
+   * As {@link #savePretrained(Path)}, with the float type and transformers' max_shard_size from {@code options}:
+   * weights beyond one shard are written as model-0000i-of-0000N.safetensors + model.safetensors.index.json.
+   */
+  void savePretrained(Path folder, SaveOptions options) throws IOException;
 
   /** The config this model was built from. */
   ModelConfig config();
