@@ -13,6 +13,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import io.sparkformers.it.S3ProxyServer;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code org.apache.spark.deploy.SparkSubmit} (the class bin/spark-submit execs) with only Spark's jars on its
  * class path, {@code --master local-cluster[2,1,1024]} (two executor JVMs) and {@code --class
  * io.sparkformers.jobs.SparkformersCommand train --config ...}; the jar must carry sparkformers and DJL itself.
+ * The job reads its training file through {@code s3a://} (a glob) from an s3proxy child process.
  */
 class SparkSubmitIT {
   @TempDir Path tmp;
@@ -53,13 +57,11 @@ class SparkSubmitIT {
   }
 
   @Test
-  @SuppressWarnings("unchecked")
   void trainFromAConfigUnderSparkSubmitOnALocalCluster() throws Exception {
     Path jar = Path.of(System.getProperty("sparkformers.jobs.jar", "missing"));
     assertTrue(Files.isRegularFile(jar), "the shaded jobs jar " + jar + " (failsafe copies it in"
         + " pre-integration-test)");
-    String sparkHome = System.getenv("SPARK_HOME");
-    Files.createDirectories(Path.of(sparkHome, "jars"));
+    Files.createDirectories(Path.of(System.getenv("SPARK_HOME"), "jars"));
 
     StringBuilder csv = new StringBuilder("x1,x2,kind\n");
     for (int i = 0; i < 40; i++) {
@@ -69,6 +71,25 @@ class SparkSubmitIT {
     }
     Path data = tmp.resolve("rows.csv");
     Files.writeString(data, csv);
+    // The training file is read through s3a:// from a real S3-compatible server, as a glob.
+    try (S3ProxyServer s3 = S3ProxyServer.start(tmp.resolve("s3"))) {
+      s3.createBucket("data");
+      Configuration hadoop = new Configuration();
+      s3.hadoopConfiguration().forEach(hadoop::set);
+      try (FileSystem fs = FileSystem.newInstance(java.net.URI.create("s3a://data/"), hadoop)) {
+        fs.copyFromLocalFile(new org.apache.hadoop.fs.Path(data.toUri()),
+            new org.apache.hadoop.fs.Path("s3a://data/train/rows.csv"));
+      }
+      StringBuilder hadoopYaml = new StringBuilder();
+      s3.hadoopConfiguration().forEach((k, v) -> hadoopYaml.append("    \"").append(k).append("\": \"").append(v)
+          .append("\"\n"));
+      submit(hadoopYaml.toString());
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private void submit(String hadoopYaml) throws Exception {
+    Path jar = Path.of(System.getProperty("sparkformers.jobs.jar", "missing"));
     Path out = tmp.resolve("out");
     Path config = tmp.resolve("job.yaml");
     Files.writeString(config, String.join("\n",
@@ -78,10 +99,12 @@ class SparkSubmitIT {
         "model:",
         "  config: {model_type: mlp, input_size: 2, hidden_sizes: [8], num_labels: 2}",
         "data:",
-        "  train_file: " + data,
+        "  train_file: s3a://data/train/*.csv",
         "  label_column: kind",
         "  test_size: 0.25",
         "  cache_dir: " + tmp.resolve("cache"),
+        "  hadoop:",
+        hadoopYaml,
         "metrics: [accuracy, f1_macro]",
         "training_args:",
         "  output_dir: " + out,
