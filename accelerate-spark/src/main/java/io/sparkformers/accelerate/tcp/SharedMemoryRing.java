@@ -24,10 +24,14 @@ import java.util.concurrent.locks.LockSupport;
  * (sequence number, byte count) is checked, so a mismatched collective fails loudly here too.
  */
 final class SharedMemoryRing {
+  /** Called now and then while a phase waits; throws if a peer is gone, aborted, or runs another collective. */
+  interface PeerCheck {
+    void check(long seq, long bytes);
+  }
+
   static final int SLOT_BYTES = 4 << 20;
   /** Registered all-reduce chunk: N parts of it fit in the shared L3 cache next to the ranks' working sets. */
-  static final int PIPELINE_BYTES = 2 << 20;
-  private static final int CONTROL_BYTES = 4096;
+  static final int WINDOW_BYTES = 256 << 10;
   private static final int LINE = 128; // one control line per rank: no false sharing
   private static final VarHandle LONGS = MethodHandles.byteBufferViewVarHandle(long[].class,
       ByteOrder.nativeOrder());
@@ -37,7 +41,7 @@ final class SharedMemoryRing {
   private final MappedByteBuffer map;
   private final long timeoutNanos;
   private final Reducer reducer;
-  private final java.util.function.LongConsumer checkPeers;
+  private final PeerCheck checkPeers;
   /** Each rank's registered-buffer offset in the current collective, -1 for none; read in {@link #awaitAll}. */
   private final long[] offsets;
   /** The ranks' arenas of registered buffers, or null when there are none. */
@@ -47,7 +51,7 @@ final class SharedMemoryRing {
   long inPlaceCollectives;
 
   private SharedMemoryRing(int rank, int worldSize, MappedByteBuffer map, long timeoutNanos, Reducer reducer,
-      java.util.function.LongConsumer checkPeers) {
+      PeerCheck checkPeers) {
     this.offsets = new long[worldSize];
     this.rank = rank;
     this.worldSize = worldSize;
@@ -57,13 +61,18 @@ final class SharedMemoryRing {
     this.checkPeers = checkPeers;
   }
 
+  /** A line per rank (phase, descriptors), then two lines of window claim counters; whole pages. */
+  private static int controlBytes(int worldSize) {
+    return ((worldSize + 2) * LINE + 4095) / 4096 * 4096;
+  }
+
   static long fileBytes(int worldSize) {
-    return CONTROL_BYTES + 2L * worldSize * SLOT_BYTES;
+    return controlBytes(worldSize) + 2L * worldSize * SLOT_BYTES;
   }
 
   /** Maps the file; {@code checkPeers} is called now and then while waiting and throws if a peer is gone. */
   static SharedMemoryRing map(Path file, boolean create, int rank, int worldSize, long timeoutNanos,
-      Reducer reducer, java.util.function.LongConsumer checkPeers) throws IOException {
+      Reducer reducer, PeerCheck checkPeers) throws IOException {
     try (FileChannel fc = create
         ? FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE)
         : FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
@@ -79,7 +88,7 @@ final class SharedMemoryRing {
 
   /** Rank r's slot for chunks of parity {@code half}: alternating halves let a chunk start while peers copy out. */
   private int slot(int r, int half) {
-    return CONTROL_BYTES + (2 * r + half) * SLOT_BYTES;
+    return controlBytes(worldSize) + (2 * r + half) * SLOT_BYTES;
   }
 
   /** Announces that this rank finished phase {@code phase}, with its descriptor of the collective. */
@@ -120,7 +129,7 @@ final class SharedMemoryRing {
             LockSupport.parkNanos(50_000);
           }
           if ((spins & 255) == 0) {
-            checkPeers.accept(seq);
+            checkPeers.check(seq, bytes);
           }
         }
       }
@@ -160,52 +169,47 @@ final class SharedMemoryRing {
       registered &= offsets[r] >= 0;
     }
     if (registered) {
-      inPlaceCollectives++;
       allReduceInPlace(data, type, op, seq, offsets.clone()); // later phases overwrite offsets
+      inPlaceCollectives++;
     } else {
       allReduceStaged(data, type, op, seq);
     }
   }
 
   /**
-   * Reduce-scatter then all-gather, reading the peers' registered buffers where they are, pipelined by
-   * {@link #PIPELINE_BYTES} so that the parts a rank reduced are still in the shared cache when the others copy
-   * them. Per chunk a rank (1) reduces its 1/N part in its own buffer from every rank's buffer, (2) meets the
-   * others, (3) copies their reduced parts out of their buffers. Nobody writes what a peer still reads: a rank
-   * overwrites part q of its buffer only in step (3), after rank q reduced that part in step (1) of the same
-   * chunk; the last phase keeps every buffer unchanged until all ranks have copied out of it. Each element is
-   * reduced over the ranks in rank order, so the result has the bits of a plain loop over ranks.
+   * One pass over registered buffers: the buffer is cut into windows of {@link #WINDOW_BYTES}, and every rank
+   * claims windows from a shared counter until none are left; for a window it claims, a rank reduces every
+   * rank's values in rank order and writes the result into every rank's buffer. Each window is read and written
+   * by exactly one rank, so nothing races, and every rank ends with the same bits (those of a plain loop over
+   * ranks). Whoever runs does the work: with more ranks than free cores, a rank the OS has not scheduled costs
+   * nothing but its turn at the last phase. Memory traffic is N reads and N writes of the buffer in all (a
+   * reduce-scatter plus all-gather moves more), and there are only two phases: announce, and done.
+   *
+   * <p>The claim counters come in two sets used by alternate in-place collectives; rank 0 zeroes the next
+   * one's set during this one, when every rank has left the previous collective (they all announced this one)
+   * and none can reach the next one before rank 0 announces it.
    */
   private void allReduceInPlace(ByteBuffer data, ElementType type, ReduceOp op, long seq, long[] offsets) {
     int bytes = data.remaining();
     int esize = type.bytes();
-    int count = bytes / esize;
-    int chunkElems = Math.max(worldSize, PIPELINE_BYTES / esize);
-    // Every rank's values in rank order (this rank's own buffer among them): the sum's order is fixed.
-    ByteBuffer[] srcs = new ByteBuffer[worldSize];
-    int[] srcOffs = new int[worldSize];
-    for (int q = 0; q < worldSize; q++) {
-      srcs[q] = q == rank ? data : arenas.arena(q);
+    int windowBytes = WINDOW_BYTES / esize * esize;
+    int windows = (bytes + windowBytes - 1) / windowBytes;
+    int claims = worldSize * LINE + (int) (inPlaceCollectives & 1) * LINE;
+    int nextClaims = worldSize * LINE + (int) ((inPlaceCollectives + 1) & 1) * LINE;
+    if (rank == 0) {
+      LONGS.setRelease(map, nextClaims, 0L);
     }
-    for (int first = 0; first < count; first += chunkElems) {
-      int n = Math.min(chunkElems, count - first);
-      int base = first * esize;
-      int from = partStart(n, rank) * esize;
-      int len = partStart(n, rank + 1) * esize - from;
-      if (len > 0) {
-        for (int q = 0; q < worldSize; q++) {
-          srcOffs[q] = (q == rank ? 0 : (int) offsets[q]) + base + from;
-        }
-        reducer.reduceAll(type, op, srcs, srcOffs, data, base + from, len);
-      }
-      step(seq, bytes, "ALL_REDUCE");
+    ByteBuffer[] bufs = new ByteBuffer[worldSize];
+    int[] offs = new int[worldSize];
+    for (int q = 0; q < worldSize; q++) {
+      bufs[q] = q == rank ? data : arenas.arena(q);
+    }
+    for (long w; (w = (long) LONGS.getAndAdd(map, claims, 1L)) < windows; ) {
+      int at = (int) w * windowBytes;
       for (int q = 0; q < worldSize; q++) {
-        if (q != rank) {
-          int qFrom = partStart(n, q) * esize;
-          int qLen = partStart(n, q + 1) * esize - qFrom;
-          Buffers.copy(arenas.arena(q), (int) offsets[q] + base + qFrom, data, base + qFrom, qLen);
-        }
+        offs[q] = (q == rank ? 0 : (int) offsets[q]) + at;
       }
+      reducer.reduceAll(type, op, bufs, offs, bufs, offs, Math.min(windowBytes, bytes - at));
     }
     step(seq, bytes, "ALL_REDUCE");
   }

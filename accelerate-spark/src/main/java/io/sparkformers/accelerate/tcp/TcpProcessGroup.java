@@ -58,6 +58,8 @@ final class TcpProcessGroup implements ProcessGroup {
   private final Reducer reducer = new Reducer();
   private final ReentrantLock opLock = new ReentrantLock();
   private final long[] p2pSent;
+  /** Whether a message to each peer was started and not finished (an ABORT must not be cut into it). */
+  private final boolean[] sendInProgress;
   private final long[] p2pReceived;
 
   private long sequence;
@@ -83,6 +85,7 @@ final class TcpProcessGroup implements ProcessGroup {
     this.selector = Selector.open();
     this.keys = new SelectionKey[worldSize];
     this.p2pSent = new long[worldSize];
+    this.sendInProgress = new boolean[worldSize];
     this.p2pReceived = new long[worldSize];
     this.pushback = new ByteBuffer[worldSize];
     for (int p = 0; p < worldSize; p++) {
@@ -205,7 +208,7 @@ final class TcpProcessGroup implements ProcessGroup {
    * means the peer closed its connection (it died or failed) or sent an abort; either fails this rank now
    * instead of at the timeout.
    */
-  private void checkPeers(long seq) {
+  private void checkPeers(long seq, long bytes) {
     if (closed) {
       throw new CollectiveException("rank " + rank + ": the process group was closed during collective #" + seq
           + " ALL_REDUCE");
@@ -240,6 +243,13 @@ final class TcpProcessGroup implements ProcessGroup {
           }
           throw new CollectiveException("rank " + rank + ": rank " + p + " aborted during collective #" + seq
               + " ALL_REDUCE");
+        }
+        // The peer runs this very collective over the sockets: it issued another one than this rank.
+        if (!early.hasRemaining() && early.getLong(8) == seq && early.getInt(4) != Op.SEND_RECV.ordinal()) {
+          throw new CollectiveException("rank " + rank + ": collectives issued out of order: rank " + p
+              + " sent collective #" + seq + " " + Op.name(early.getInt(4)) + " of " + early.getLong(16)
+              + " bytes, but rank " + rank + " expects collective #" + seq + " ALL_REDUCE of " + bytes
+              + " bytes (every rank must issue the same collectives, with the same sizes, in the same order)");
         }
       }
     } catch (IOException e) {
@@ -443,8 +453,10 @@ final class TcpProcessGroup implements ProcessGroup {
 
   /** Remembers the first failure and closes every connection, so that peers fail now, not at their timeout. */
   private void fail(RuntimeException e) {
-    if (failure == null) {
+    boolean first = failure == null;
+    if (first) {
       failure = e;
+      tellPeersWhy(e);
     }
     closeChannels();
     // A channel registered with a selector is only really closed when the selector deregisters it; closing
@@ -462,7 +474,8 @@ final class TcpProcessGroup implements ProcessGroup {
     }
     ByteBuffer data = Reducer.view(buffer, buffer.position(), bytes);
     int count = bytes / type.bytes();
-    if (bytes >= options.ringThresholdBytes() && count >= worldSize && sharedMemory != null) {
+    if (sharedMemory != null) {
+      // Same host: shared memory at every size (a phase costs less than a socket round trip).
       long at = arenas == null ? -1 : arenas.offsetOf(buffer);
       sharedMemory.allReduce(data, type, op, seq, at < 0 ? -1 : at + buffer.position());
     } else if (bytes >= options.ringThresholdBytes() && count >= worldSize) {
@@ -752,8 +765,10 @@ final class TcpProcessGroup implements ProcessGroup {
           }
           moved |= n > 0;
           if (t.header.hasRemaining() || t.payload.hasRemaining()) {
+            sendInProgress[p] = t.header.position() > 0;
             break;
           }
+          sendInProgress[p] = false;
           sq.pollFirst();
           pending--;
         }
@@ -928,6 +943,28 @@ final class TcpProcessGroup implements ProcessGroup {
       }
     }
     close();
+  }
+
+  /**
+   * Sends the failure as an ABORT to every peer this rank is not in the middle of a message to (a header there
+   * would land inside the payload), with one non-blocking write each: a peer waiting on this rank then fails
+   * quoting the cause (say, "rank 2 closed its connection") instead of blaming this rank, which only closed.
+   */
+  private void tellPeersWhy(RuntimeException e) {
+    byte[] text = String.valueOf(e.getMessage()).getBytes(StandardCharsets.UTF_8);
+    for (int p = 0; p < worldSize; p++) {
+      if (p == rank || sendInProgress[p] || channels[p] == null || !channels[p].isOpen()) {
+        continue;
+      }
+      ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
+      int len = Math.min(text.length, MAX_ABORT_TEXT);
+      header.putInt(MAGIC).putInt(Op.ABORT.ordinal()).putLong(-1).putLong(len).flip();
+      try {
+        channels[p].write(new ByteBuffer[] {header, ByteBuffer.wrap(text, 0, len)});
+      } catch (IOException | RuntimeException ignored) {
+        // that peer is gone already
+      }
+    }
   }
 
   private void sendBestEffort(int peer, ByteBuffer text, long deadline) {

@@ -29,6 +29,8 @@ import org.junit.jupiter.api.Test;
 class FailureTest {
   private static final ProcessGroupOptions SHORT =
       ProcessGroupOptions.builder().timeout(Duration.ofSeconds(2)).build();
+  /** Small all-reduces over the sockets (recursive doubling), not shared memory. */
+  private static final ProcessGroupOptions TCP_SHORT = SHORT.toBuilder().sharedMemory(false).build();
 
   private static ByteBuffer floats(int count) {
     return ByteBuffer.allocateDirect(count * 4).order(ByteOrder.nativeOrder());
@@ -36,7 +38,7 @@ class FailureTest {
 
   @Test
   void aRankThatDoesNotAnswerFailsTheOthersWithinTheTimeoutNamingIt() throws Exception {
-    try (Ranks ranks = Ranks.open(3, SHORT)) {
+    try (Ranks ranks = Ranks.open(3, TCP_SHORT)) {
       long start = System.nanoTime();
       List<Object> outcomes = ranks.outcomes(pg -> {
         if (pg.rank() == 2) {
@@ -89,7 +91,14 @@ class FailureTest {
 
   @Test
   void collectivesIssuedOutOfOrderFailLoudlyOnEveryRank() throws Exception {
-    try (Ranks ranks = Ranks.open(2, SHORT)) {
+    // Over the sockets, and with the all-reduce in shared memory while the all-gather goes over the sockets.
+    for (ProcessGroupOptions options : List.of(TCP_SHORT, SHORT)) {
+      collectivesIssuedOutOfOrderFailLoudly(options);
+    }
+  }
+
+  private void collectivesIssuedOutOfOrderFailLoudly(ProcessGroupOptions options) throws Exception {
+    try (Ranks ranks = Ranks.open(2, options)) {
       List<Object> outcomes = ranks.outcomes(pg -> {
         if (pg.rank() == 0) {
           pg.allReduce(floats(8), ElementType.FLOAT32, ReduceOp.SUM);
@@ -156,7 +165,7 @@ class FailureTest {
 
   @Test
   void differentSizesOnTwoRanksFailLoudly() throws Exception {
-    try (Ranks ranks = Ranks.open(2, SHORT)) {
+    try (Ranks ranks = Ranks.open(2, TCP_SHORT)) {
       List<Object> outcomes = ranks.outcomes(pg -> {
         pg.allReduce(floats(pg.rank() == 0 ? 8 : 9), ElementType.FLOAT32, ReduceOp.SUM);
         return "finished";

@@ -149,6 +149,23 @@ public final class TrainJob {
     };
   }
 
+  /**
+   * Records string class names in a saved config.json as run_glue does ({@code id2label}, {@code label2id}), so
+   * that predictions map back to the dataset's labels.
+   */
+  static void writeLabelNames(Path configJson, List<String> names) throws IOException {
+    ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    com.fasterxml.jackson.databind.node.ObjectNode config =
+        (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(configJson.toFile());
+    com.fasterxml.jackson.databind.node.ObjectNode id2label = config.putObject("id2label");
+    com.fasterxml.jackson.databind.node.ObjectNode label2id = config.putObject("label2id");
+    for (int i = 0; i < names.size(); i++) {
+      id2label.put(Integer.toString(i), names.get(i));
+      label2id.put(names.get(i), i);
+    }
+    json.writeValue(configJson.toFile(), config);
+  }
+
   /** What each barrier task runs. */
   static final class Rank implements RankFunction<Map<String, Double>> {
     private static final long serialVersionUID = 1L;
@@ -193,6 +210,9 @@ public final class TrainJob {
         if (ctx.rank() == 0) {
           Path out = Path.of(args.outputDir());
           trainer.saveModel(out.resolve("model"));
+          if (data.labelNames() != null) {
+            writeLabelNames(out.resolve("model").resolve("config.json"), data.labelNames());
+          }
           Files.createDirectories(out);
           new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
               .writeValue(out.resolve("metrics.json").toFile(), result);
