@@ -12,8 +12,9 @@ import java.util.Objects;
  *   <li>{@code timeout}: how long a collective (and connecting) waits for a peer before every rank fails.
  *   <li>{@code ringThresholdBytes}: all-reduces of at least this many bytes use the bandwidth-optimal ring
  *       (reduce-scatter then all-gather); smaller ones the latency-optimal recursive doubling.
- *   <li>{@code sharedMemory}: when every rank runs on the same host, all-reduces from the ring threshold up
- *       go through a shared memory-mapped file in /dev/shm instead of sockets (default on).
+ *   <li>{@code sharedMemory}: when every rank runs on the same host, all-reduces of every size go through
+ *       shared memory-mapped files in /dev/shm instead of sockets (default on); the ring threshold then only
+ *       applies to ranks on several hosts.
  *   <li>{@code sharedMemoryArenaBytes}: with shared memory on, the most bytes of
  *       {@link ProcessGroup#allocate registered buffers} each rank can allocate (default 1 GiB; the arena is a
  *       sparse file, it takes memory only as buffers are allocated). Allocations beyond it are plain direct

@@ -35,10 +35,9 @@ import picocli.CommandLine.Option;
  * Prints the median step time, samples/s (tokens/s for the GPT) and the share of step time spent waiting on
  * all-reduce.
  *
- * <p>Ranks of {@code local[N]} are threads of one JVM, and libtorch's intra-op thread count is per process and
- * fixed at the first use (the launcher gives each rank its share of the cores). For the fair comparison run
- * each world size in its own invocation: {@code bench train --ranks 1} (all cores to the one rank, as
- * PyTorch's single2) and {@code bench train --ranks 2} (one thread per rank, as PyTorch DDP's workers).
+ * <p>Ranks of {@code local[N]} are threads of one JVM; each rank's Trainer runs with the launcher's share of the
+ * cores as its libtorch intra-op threads ({@code RankContext.intraOpThreads()}: 1 per rank for 2 ranks on
+ * 2 cores, as PyTorch DDP's workers; all cores for one rank, as PyTorch's single2).
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
     description = "Trainer throughput (MLP samples/s, GPT tokens/s) on one and two data-parallel ranks.")
@@ -98,9 +97,11 @@ public final class BenchTrainCommand implements Callable<Integer> {
     double stepMs = r[0] * 1e3;
     double rows = ws * (model.equals("gpt") ? 8 : 64);
     double samples = rows / r[0];
-    return String.format(Locale.ROOT, "%s%-14s step %8.2f ms (fwd+bwd %7.2f, opt+sync %6.2f)  samples/s %9.1f%s"
-        + "  all-reduce share %5.1f%%  threads/rank %d",
-        rep >= 0 ? "[rep " + rep + "] " : "", key, stepMs, r[3] * 1e3, r[4] * 1e3, samples,
+    return String.format(Locale.ROOT, "%s%-14s step %8.2f ms (fwd+bwd %7.2f, opt+sync %6.2f = copy-out %5.2f"
+        + " + all-reduce %5.2f + copy-in %5.2f + update %5.2f)  samples/s %9.1f%s  all-reduce share %5.1f%%"
+        + "  threads/rank %d",
+        rep >= 0 ? "[rep " + rep + "] " : "", key, stepMs, r[3] * 1e3, r[4] * 1e3, r[5] * 1e3, r[6] * 1e3,
+        r[7] * 1e3, (r[4] - r[5] - r[6] - r[7]) * 1e3, samples,
         model.equals("gpt") ? String.format(Locale.ROOT, "  tokens/s %8.0f", samples * 128) : "", r[1] * 100,
         (int) r[2]);
   }
@@ -141,7 +142,7 @@ public final class BenchTrainCommand implements Callable<Integer> {
             .perDeviceTrainBatchSize(perRank).maxSteps(warmup + steps).loggingSteps(1_000_000)
             .saveStrategy("no").disableTqdm(true).build();
         Trainer trainer = Trainer.builder(m, args).trainData(data).shuffle(false)
-            .processGroup(ctx.processGroup())
+            .rankContext(ctx)
             .callback(new TrainerCallback() {
               long begin;
 
@@ -160,12 +161,11 @@ public final class BenchTrainCommand implements Callable<Integer> {
             .build();
         trainer.train();
         double[] secs = stepNanos.stream().mapToDouble(n -> n / 1e9).toArray();
-        // libtorch's intra-op thread count is per process and set once: report what is in force.
-        String threads = System.getProperty("ai.djl.pytorch.num_threads", "0");
         Map<String, Double> t = trainer.timings();
         double perStep = 1.0 / (warmup + steps);
-        return new double[] {median(secs), trainer.allReduceShare(), Integer.parseInt(threads),
-            t.get("forward_backward") * perStep, t.get("optimizer") * perStep};
+        return new double[] {median(secs), trainer.allReduceShare(), ctx.intraOpThreads(),
+            t.get("forward_backward") * perStep, t.get("optimizer") * perStep, t.get("copy_out") * perStep,
+            t.get("all_reduce") * perStep, t.get("copy_in") * perStep};
       }
     }
 

@@ -35,7 +35,14 @@ public final class SparkformersCommand implements Runnable {
   }
 
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    int code = commandLine().execute(args);
+    // This process ends here: stop a Spark a command left running (under spark-submit the job's context is
+    // not stopped by the job itself, and System.exit would skip spark-submit's own stop).
+    scala.Option<org.apache.spark.sql.SparkSession> spark = org.apache.spark.sql.SparkSession.getDefaultSession();
+    if (spark.isDefined()) {
+      spark.get().stop();
+    }
+    System.exit(code);
   }
 
   /** The versions baked into the jar at build time. */

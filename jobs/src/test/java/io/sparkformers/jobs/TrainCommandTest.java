@@ -91,6 +91,7 @@ class TrainCommandTest {
   }
 
   @Test
+  @SuppressWarnings("unchecked")
   void sequenceClassificationFromAModelFolderWithItsTokenizer() throws IOException {
     Path model = modelFolder("bert", TokenizerTrainer.wordPiece().vocabSize(120).minFrequency(1)
         .modelMaxLength(512).build(), "{\"model_type\": \"bert\", \"vocab_size\": VOCAB, \"hidden_size\": 16,"
@@ -116,6 +117,13 @@ class TrainCommandTest {
     assertEquals(0, accuracy * 16 % 1, 1e-9, "accuracy is a count of 16: " + accuracy);
     assertTrue(number(m, "eval_loss") > 0);
     assertTrue(Files.isRegularFile(tmp.resolve("seq/model/model.safetensors")));
+    // String labels are recorded in the saved config as run_glue does, and the folder loads back.
+    Map<String, Object> saved = new ObjectMapper().readValue(tmp.resolve("seq/model/config.json").toFile(), Map.class);
+    assertEquals(Map.of("0", "negative", "1", "positive"), saved.get("id2label"));
+    assertEquals(Map.of("negative", 0, "positive", 1), saved.get("label2id"));
+    try (PreTrainedModel reloaded = AutoModel.fromPretrained(tmp.resolve("seq/model"))) {
+      assertEquals("bert", reloaded.modelType());
+    }
   }
 
   @Test

@@ -4,10 +4,14 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
+import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.sparkformers.accelerate.Accelerator;
+import io.sparkformers.accelerate.DriverChannel;
 import io.sparkformers.accelerate.ElementType;
 import io.sparkformers.accelerate.ProcessGroup;
+import io.sparkformers.accelerate.RankContext;
 import io.sparkformers.training.checkpoint.CheckpointStore;
 import io.sparkformers.training.ddp.GradientBuckets;
 import io.sparkformers.training.internal.Autograd;
@@ -67,8 +71,8 @@ public final class Trainer implements AutoCloseable {
   private final CheckpointStore store;
   private final TrainerState state = new TrainerState();
   private final TrainerControl control = new TrainerControl();
+  private final int intraOpThreads;
   private GradientBuckets buckets;
-  private long allReduceNanos;
   private long stepNanos;
   private long forwardBackwardNanos;
   private long optimizerNanos;
@@ -82,6 +86,7 @@ public final class Trainer implements AutoCloseable {
     this.group = b.group;
     this.shuffle = b.shuffle;
     this.hadoopConf = b.hadoopConf;
+    this.intraOpThreads = b.intraOpThreads;
     this.callbacks = new ArrayList<>(b.callbacks);
     this.params = new ArrayList<>();
     for (Map.Entry<String, Parameter> e : model.namedParameters().entrySet()) {
@@ -145,20 +150,24 @@ public final class Trainer implements AutoCloseable {
 
   /** The fraction of optimizer-step time spent waiting on gradient all-reduces (0 on one rank). */
   public double allReduceShare() {
-    return stepNanos == 0 ? 0 : (double) allReduceNanos / stepNanos;
+    return stepNanos == 0 || buckets == null ? 0 : (double) buckets.allReduceNanos() / stepNanos;
   }
 
   /**
    * Where the training time went, in seconds summed over the steps run: {@code step} (whole optimizer
-   * steps), {@code forward_backward}, {@code optimizer} (all-reduce, clipping, update, zeroing) and
-   * {@code all_reduce} (waiting on gradient all-reduces, part of {@code optimizer}).
+   * steps), {@code forward_backward}, {@code optimizer} (gradient sync, clipping, update, zeroing), and the
+   * parts of the gradient sync inside {@code optimizer}: {@code copy_out} (divide and copy into buckets),
+   * {@code all_reduce} (launching and waiting on the buckets' all-reduces, which includes waiting for the
+   * slowest rank) and {@code copy_in} (averaged buckets back into the gradients).
    */
   public Map<String, Double> timings() {
     Map<String, Double> t = new LinkedHashMap<>();
     t.put("step", stepNanos / 1e9);
     t.put("forward_backward", forwardBackwardNanos / 1e9);
     t.put("optimizer", optimizerNanos / 1e9);
-    t.put("all_reduce", allReduceNanos / 1e9);
+    t.put("copy_out", buckets == null ? 0 : buckets.copyOutNanos() / 1e9);
+    t.put("all_reduce", buckets == null ? 0 : buckets.allReduceNanos() / 1e9);
+    t.put("copy_in", buckets == null ? 0 : buckets.copyInNanos() / 1e9);
     return t;
   }
 
@@ -225,6 +234,35 @@ public final class Trainer implements AutoCloseable {
     if (trainData == null) {
       throw new IllegalStateException("train() needs a train dataset: Trainer.builder().trainData(...)");
     }
+    // libtorch's intra-op thread count: ranks sharing a machine each take their share of its cores (as DDP's
+    // processes run with OMP_NUM_THREADS), instead of every rank starting a pool of all the cores.
+    int threadsBefore = intraOpThreads > 0 ? JniUtils.getNumThreads() : 0;
+    if (intraOpThreads > 0 && threadsBefore != intraOpThreads) {
+      JniUtils.setNumThreads(intraOpThreads);
+    }
+    // Rank 0 streams its log events to the driver when the run was launched with a DriverLogListener open.
+    DriverChannel.Sender toDriver = rank() == 0 ? driverSender() : null;
+    try {
+      return trainLoop(toDriver);
+    } finally {
+      if (toDriver != null) {
+        toDriver.close();
+      }
+      if (intraOpThreads > 0 && threadsBefore != intraOpThreads) {
+        JniUtils.setNumThreads(threadsBefore);
+      }
+    }
+  }
+
+  private static DriverChannel.Sender driverSender() {
+    try {
+      return DriverChannel.senderForThisTask(0).orElse(null);
+    } catch (NoClassDefFoundError e) {
+      return null; // no Spark on the class path: nothing to stream to
+    }
+  }
+
+  private Map<String, Double> trainLoop(DriverChannel.Sender toDriver) {
     long start = System.nanoTime();
     Engine.getInstance().setRandomSeed((int) args.seed());
     int batchesPerEpoch = batchesPerEpoch();
@@ -258,8 +296,11 @@ public final class Trainer implements AutoCloseable {
       buckets.broadcastParameters(0);
     }
     List<TrainerCallback> all = new ArrayList<>(callbacks);
-    if (!args.disableTqdm()) {
-      all.add(new ProgressBar(System.err, (long) args.perDeviceTrainBatchSize() * gas * worldSize()));
+    long samplesPerStep = (long) args.perDeviceTrainBatchSize() * gas * worldSize();
+    if (toDriver != null) {
+      all.add(new DriverLogStream(toDriver, samplesPerStep)); // the driver draws the bar
+    } else if (!args.disableTqdm()) {
+      all.add(new ProgressBar(System.err, samplesPerStep));
     }
     try (Optimizer optimizer = newOptimizer()) {
       long epochsTrained = 0;
@@ -377,9 +418,6 @@ public final class Trainer implements AutoCloseable {
         out.put(e.getKey(), ((Number) e.getValue()).doubleValue());
       }
       out.put("global_step", (double) state.globalStep);
-      if (buckets != null) {
-        allReduceNanos = buckets.allReduceNanos();
-      }
       return out;
     }
   }
@@ -607,48 +645,64 @@ public final class Trainer implements AutoCloseable {
   public record Prediction(float[][] predictions, long[][] labels, Map<String, Double> metrics) {}
 
   /**
-   * Runs the model over every row of {@code data} in order (every rank computes the whole dataset, so that
-   * every rank holds the same result without gathering), returning logits, labels, the mean loss when labels
-   * are present, and the compute_metrics results.
+   * Runs the model over every row of {@code data}, returning logits and labels in row order, the mean loss
+   * when labels are present, and the compute_metrics results. On several ranks each rank computes its share
+   * (batches dealt round-robin, as accelerate shards an eval dataloader) and the results are gathered, so that
+   * every rank holds the whole result, equal to what one rank computes alone.
    */
   public Prediction predict(TrainingData data, String prefix) {
     int bs = args.perDeviceEvalBatchSize();
     long n = data.numRows();
+    if (n > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("predict holds every row's logits in memory: " + n + " rows is too many");
+    }
     float[][] predictions = new float[(int) n][];
     long[][] labels = data.columns().contains("labels") ? new long[(int) n][] : null;
     double lossSum = 0;
     boolean hasLoss = false;
+    long batches = (n + bs - 1) / bs;
+    int ws = worldSize();
+    // Every rank runs the same number of rounds (and so the same collectives); in the last round a rank may
+    // have a short batch or none. Batches are not padded with repeated rows: the gather takes uneven sizes,
+    // so there are no duplicates to compute and drop, and the loss of the last batch is that of its real rows.
+    long rounds = (batches + ws - 1) / ws;
+    Accelerator acc = ws > 1 ? Accelerator.of(group, ai.djl.Device.cpu()) : null;
+    Accelerator.MetricsGatherer logitsGatherer = acc == null ? null : acc.metricsGatherer(n);
+    Accelerator.MetricsGatherer labelsGatherer = acc == null ? null : acc.metricsGatherer(n);
+    long next = 0; // the first row of this round's first batch
     try (NoGrad ignored = new NoGrad()) {
-      for (long s = 0; s < n; s += bs) {
-        int len = (int) Math.min(bs, n - s);
-        long[] rows = new long[len];
-        for (int i = 0; i < len; i++) {
-          rows[i] = s + i;
-        }
-        try (NDManager m = model.manager().newSubManager()) {
-          Map<String, NDArray> inputs = data.batch(m, rows);
-          ModelOutput out = model.forward(inputs, false);
-          out.logits().attach(m);
-          if (out.loss() != null) {
-            out.loss().attach(m);
-            lossSum += out.loss().getFloat() * (double) len;
+      for (long round = 0; round < rounds; round++) {
+        long first = (round * ws + rank()) * bs;
+        int len = (int) Math.max(0, Math.min(bs, n - first));
+        BatchResult mine = len == 0 ? BatchResult.EMPTY : forwardEval(data, first, len);
+        if (acc == null) {
+          if (mine.hasLoss) {
+            lossSum += mine.loss * (double) len;
             hasLoss = true;
           }
-          NDArray logits = out.logits().toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
-          int per = (int) (logits.size() / len);
-          float[] flat = logits.toFloatArray();
-          for (int i = 0; i < len; i++) {
-            predictions[(int) s + i] = java.util.Arrays.copyOfRange(flat, i * per, (i + 1) * per);
-          }
-          if (labels != null) {
-            NDArray l = inputs.get("labels");
-            long[] lf = l.toType(ai.djl.ndarray.types.DataType.INT64, false).toLongArray();
-            int lp = lf.length / len;
-            for (int i = 0; i < len; i++) {
-              labels[(int) s + i] = java.util.Arrays.copyOfRange(lf, i * lp, (i + 1) * lp);
-            }
-          }
+          mine.copyInto(predictions, labels, first, len);
+          continue;
         }
+        // Sizes first (a rank without a batch this round does not know the model's output width).
+        long[] header = acc.gather(len == 0 ? new long[0]
+            : new long[] {len, mine.logitsPerRow, mine.labelsPerRow, mine.hasLoss ? 1 : 0,
+                Double.doubleToRawLongBits(mine.loss)});
+        int logitsPerRow = (int) header[1];
+        int labelsPerRow = (int) header[2];
+        float[] logits = logitsGatherer.gather(mine.logits, logitsPerRow);
+        long[] lab = labels == null ? null : labelsGatherer.gather(mine.labels, labelsPerRow);
+        BatchResult all = new BatchResult(logits, lab, logitsPerRow, labelsPerRow, false, 0);
+        int rows = 0;
+        // Rank order is batch order: the losses add up in the order one rank adds them.
+        for (int h = 0; h < header.length; h += 5) {
+          if (header[h + 3] == 1) {
+            lossSum += Double.longBitsToDouble(header[h + 4]) * (double) header[h];
+            hasLoss = true;
+          }
+          rows += (int) header[h];
+        }
+        all.copyInto(predictions, labels, next, rows);
+        next += rows;
       }
     }
     Map<String, Double> metrics = new LinkedHashMap<>();
@@ -663,6 +717,50 @@ public final class Trainer implements AutoCloseable {
       }
     }
     return new Prediction(predictions, labels, metrics);
+  }
+
+  /** One evaluation batch's outputs: flat logits and labels, and the batch's mean loss (as a float). */
+  private record BatchResult(float[] logits, long[] labels, int logitsPerRow, int labelsPerRow, boolean hasLoss,
+      double loss) {
+    static final BatchResult EMPTY = new BatchResult(new float[0], new long[0], 0, 0, false, 0);
+
+    void copyInto(float[][] predictions, long[][] allLabels, long firstRow, int rows) {
+      for (int i = 0; i < rows; i++) {
+        predictions[(int) firstRow + i] = java.util.Arrays.copyOfRange(logits, i * logitsPerRow,
+            (i + 1) * logitsPerRow);
+        if (allLabels != null) {
+          allLabels[(int) firstRow + i] = java.util.Arrays.copyOfRange(labels, i * labelsPerRow,
+              (i + 1) * labelsPerRow);
+        }
+      }
+    }
+  }
+
+  private BatchResult forwardEval(TrainingData data, long first, int len) {
+    long[] rows = new long[len];
+    for (int i = 0; i < len; i++) {
+      rows[i] = first + i;
+    }
+    try (NDManager m = model.manager().newSubManager()) {
+      Map<String, NDArray> inputs = data.batch(m, rows);
+      ModelOutput out = model.forward(inputs, false);
+      out.logits().attach(m);
+      boolean hasLoss = out.loss() != null;
+      double loss = 0;
+      if (hasLoss) {
+        out.loss().attach(m);
+        loss = out.loss().getFloat();
+      }
+      float[] logits = out.logits().toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+      long[] labels = new long[0];
+      int labelsPerRow = 0;
+      NDArray l = inputs.get("labels");
+      if (l != null) {
+        labels = l.toType(ai.djl.ndarray.types.DataType.INT64, false).toLongArray();
+        labelsPerRow = labels.length / len;
+      }
+      return new BatchResult(logits, labels, (int) (logits.length / len), labelsPerRow, hasLoss, loss);
+    }
   }
 
   // ------------------------------------------------------------------------------------------ checkpoints
@@ -873,6 +971,7 @@ public final class Trainer implements AutoCloseable {
     private ProcessGroup group;
     private boolean shuffle = true;
     private Configuration hadoopConf;
+    private int intraOpThreads;
 
     private Builder(PreTrainedModel model, TrainingArguments args) {
       this.model = model;
@@ -889,6 +988,23 @@ public final class Trainer implements AutoCloseable {
     public Builder shuffle(boolean v) { shuffle = v; return this; }
     /** Hadoop settings for an output_dir on s3a:// or hdfs://. */
     public Builder hadoopConf(Configuration v) { hadoopConf = v; return this; }
+    /**
+     * libtorch intra-op threads for this rank while {@link #train()} runs (0, the default, leaves libtorch's
+     * setting alone). Ranks that share a machine should split its cores: {@link RankContext#intraOpThreads()}.
+     */
+    public Builder intraOpThreads(int v) {
+      if (v < 0) {
+        throw new IllegalArgumentException("intraOpThreads must be 0 (unchanged) or positive, got " + v);
+      }
+      intraOpThreads = v;
+      return this;
+    }
+    /** The rank this trainer runs as: its process group and its share of the cores. */
+    public Builder rankContext(RankContext ctx) {
+      group = ctx.processGroup();
+      intraOpThreads = ctx.intraOpThreads();
+      return this;
+    }
 
     public Trainer build() {
       if (model == null || args == null) {

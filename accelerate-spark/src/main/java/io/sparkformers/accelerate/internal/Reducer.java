@@ -51,13 +51,13 @@ public final class Reducer {
   }
 
   /**
-   * {@code dst[dstOff..] = op(...op(op(srcs[0], srcs[1]), srcs[2])..., srcs[n-1])} over {@code bytes} bytes
-   * from {@code offs[k]} in {@code srcs[k]}, always in this order (so that whoever computes an element gets the
-   * same bits), then divided by {@code srcs.length} for AVG. One of the sources may be {@code dst} itself at
-   * the same offset: each chunk is read before it is written.
+   * {@code op(...op(op(srcs[0], srcs[1]), srcs[2])..., srcs[n-1])} over {@code bytes} bytes from
+   * {@code offs[k]} in {@code srcs[k]}, always in this order (so that whoever computes an element gets the same
+   * bits), divided by {@code srcs.length} for AVG, written to every {@code dsts[k]} at {@code dstOffs[k]}.
+   * Destinations may be the sources themselves: each chunk is read from all sources before it is written.
    */
-  public void reduceAll(ElementType type, ReduceOp op, ByteBuffer[] srcs, int[] offs, ByteBuffer dst, int dstOff,
-      int bytes) {
+  public void reduceAll(ElementType type, ReduceOp op, ByteBuffer[] srcs, int[] offs, ByteBuffer[] dsts,
+      int[] dstOffs, int bytes) {
     int es = type.bytes();
     int step = CHUNK * es;
     for (int at = 0; at < bytes; at += step) {
@@ -76,7 +76,9 @@ public final class Reducer {
               fa[i] = fa[i] / div;
             }
           }
-          view(dst, dstOff + at, len).asFloatBuffer().put(0, fa, 0, n);
+          for (int k = 0; k < dsts.length; k++) {
+            view(dsts[k], dstOffs[k] + at, len).asFloatBuffer().put(0, fa, 0, n);
+          }
         }
         case INT32 -> {
           view(srcs[0], offs[0] + at, len).asIntBuffer().get(0, ia, 0, n);
@@ -89,7 +91,9 @@ public final class Reducer {
               ia[i] = ia[i] / srcs.length;
             }
           }
-          view(dst, dstOff + at, len).asIntBuffer().put(0, ia, 0, n);
+          for (int k = 0; k < dsts.length; k++) {
+            view(dsts[k], dstOffs[k] + at, len).asIntBuffer().put(0, ia, 0, n);
+          }
         }
         case INT64 -> {
           view(srcs[0], offs[0] + at, len).asLongBuffer().get(0, la, 0, n);
@@ -102,7 +106,9 @@ public final class Reducer {
               la[i] = la[i] / srcs.length;
             }
           }
-          view(dst, dstOff + at, len).asLongBuffer().put(0, la, 0, n);
+          for (int k = 0; k < dsts.length; k++) {
+            view(dsts[k], dstOffs[k] + at, len).asLongBuffer().put(0, la, 0, n);
+          }
         }
         case FLOAT64 -> {
           view(srcs[0], offs[0] + at, len).asDoubleBuffer().get(0, da, 0, n);
@@ -115,7 +121,9 @@ public final class Reducer {
               da[i] = da[i] / srcs.length;
             }
           }
-          view(dst, dstOff + at, len).asDoubleBuffer().put(0, da, 0, n);
+          for (int k = 0; k < dsts.length; k++) {
+            view(dsts[k], dstOffs[k] + at, len).asDoubleBuffer().put(0, da, 0, n);
+          }
         }
         case FLOAT16 -> {
           view(srcs[0], offs[0] + at, len).asShortBuffer().get(0, sa, 0, n);
@@ -128,7 +136,9 @@ public final class Reducer {
               sa[i] = Half.fromFloat(Half.toFloat(sa[i]) / srcs.length);
             }
           }
-          view(dst, dstOff + at, len).asShortBuffer().put(0, sa, 0, n);
+          for (int k = 0; k < dsts.length; k++) {
+            view(dsts[k], dstOffs[k] + at, len).asShortBuffer().put(0, sa, 0, n);
+          }
         }
       }
     }

@@ -24,10 +24,14 @@ import java.util.concurrent.locks.LockSupport;
  * (sequence number, byte count) is checked, so a mismatched collective fails loudly here too.
  */
 final class SharedMemoryRing {
+  /** Called now and then while a phase waits; throws if a peer is gone, aborted, or runs another collective. */
+  interface PeerCheck {
+    void check(long seq, long bytes, String what);
+  }
+
   static final int SLOT_BYTES = 4 << 20;
   /** Registered all-reduce chunk: N parts of it fit in the shared L3 cache next to the ranks' working sets. */
-  static final int PIPELINE_BYTES = 2 << 20;
-  private static final int CONTROL_BYTES = 4096;
+  static final int WINDOW_BYTES = 256 << 10;
   private static final int LINE = 128; // one control line per rank: no false sharing
   private static final VarHandle LONGS = MethodHandles.byteBufferViewVarHandle(long[].class,
       ByteOrder.nativeOrder());
@@ -37,17 +41,22 @@ final class SharedMemoryRing {
   private final MappedByteBuffer map;
   private final long timeoutNanos;
   private final Reducer reducer;
-  private final java.util.function.LongConsumer checkPeers;
+  private final PeerCheck checkPeers;
   /** Each rank's registered-buffer offset in the current collective, -1 for none; read in {@link #awaitAll}. */
   private final long[] offsets;
   /** The ranks' arenas of registered buffers, or null when there are none. */
   private SharedArenas arenas;
   private long phase;
+  /** The collective under way: number, bytes, code and its name for messages. */
+  private long seq;
+  private long bytes;
+  private long code;
+  private String what = "";
   /** How many all-reduces took the registered, in-place path (tests check that it ran). */
   long inPlaceCollectives;
 
   private SharedMemoryRing(int rank, int worldSize, MappedByteBuffer map, long timeoutNanos, Reducer reducer,
-      java.util.function.LongConsumer checkPeers) {
+      PeerCheck checkPeers) {
     this.offsets = new long[worldSize];
     this.rank = rank;
     this.worldSize = worldSize;
@@ -57,13 +66,18 @@ final class SharedMemoryRing {
     this.checkPeers = checkPeers;
   }
 
+  /** A line per rank (phase, descriptors), then two lines of window claim counters; whole pages. */
+  private static int controlBytes(int worldSize) {
+    return ((worldSize + 2) * LINE + 4095) / 4096 * 4096;
+  }
+
   static long fileBytes(int worldSize) {
-    return CONTROL_BYTES + 2L * worldSize * SLOT_BYTES;
+    return controlBytes(worldSize) + 2L * worldSize * SLOT_BYTES;
   }
 
   /** Maps the file; {@code checkPeers} is called now and then while waiting and throws if a peer is gone. */
   static SharedMemoryRing map(Path file, boolean create, int rank, int worldSize, long timeoutNanos,
-      Reducer reducer, java.util.function.LongConsumer checkPeers) throws IOException {
+      Reducer reducer, PeerCheck checkPeers) throws IOException {
     try (FileChannel fc = create
         ? FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE)
         : FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
@@ -79,25 +93,26 @@ final class SharedMemoryRing {
 
   /** Rank r's slot for chunks of parity {@code half}: alternating halves let a chunk start while peers copy out. */
   private int slot(int r, int half) {
-    return CONTROL_BYTES + (2 * r + half) * SLOT_BYTES;
+    return controlBytes(worldSize) + (2 * r + half) * SLOT_BYTES;
   }
 
   /** Announces that this rank finished phase {@code phase}, with its descriptor of the collective. */
-  private void publish(long seq, long bytes, long offset) {
+  private void publish(long offset) {
     int line = rank * LINE;
     // Two descriptor slots by phase parity: a peer can be one phase ahead, writing the other slot.
-    int desc = line + 8 + 24 * (int) (phase & 1);
+    int desc = line + 8 + 32 * (int) (phase & 1);
     map.putLong(desc, seq);
     map.putLong(desc + 8, bytes);
     map.putLong(desc + 16, offset);
+    map.putLong(desc + 24, code);
     LONGS.setRelease(map, line, phase);
   }
 
   /**
-   * Waits until every rank finished the current phase; checks that they run the same collective and records
-   * each rank's registered-buffer offset (-1: none) in {@link #offsets}.
+   * Waits until every rank finished the current phase; checks that they run the same collective (number,
+   * operation, root, size) and records each rank's registered-buffer offset (-1: none) in {@link #offsets}.
    */
-  private void awaitAll(long seq, long bytes, String what) {
+  private void awaitAll() {
     long start = System.nanoTime();
     long spins = 0;
     for (int r = 0; r < worldSize; r++) {
@@ -120,27 +135,58 @@ final class SharedMemoryRing {
             LockSupport.parkNanos(50_000);
           }
           if ((spins & 255) == 0) {
-            checkPeers.accept(seq);
+            checkPeers.check(seq, bytes, what);
           }
         }
       }
-      int desc = line + 8 + 24 * (int) (phase & 1);
+      int desc = line + 8 + 32 * (int) (phase & 1);
       long theirSeq = map.getLong(desc);
       long theirBytes = map.getLong(desc + 8);
       offsets[r] = map.getLong(desc + 16);
-      if (theirSeq != seq || theirBytes != bytes) {
+      long theirCode = map.getLong(desc + 24);
+      if (theirSeq != seq || theirBytes != bytes || theirCode != code) {
         throw new CollectiveException("rank " + rank + ": collectives issued out of order: rank " + r
-            + " runs collective #" + theirSeq + " of " + theirBytes + " bytes, but rank " + rank
-            + " runs collective #" + seq + " " + what + " of " + bytes + " bytes (every rank must issue the same"
-            + " collectives, with the same sizes, in the same order)");
+            + " runs collective #" + theirSeq + " " + describe(theirCode) + " of " + theirBytes + " bytes, but rank "
+            + rank + " runs collective #" + seq + " " + what + " of " + bytes + " bytes (every rank must issue"
+            + " the same collectives, with the same sizes, in the same order)");
       }
     }
   }
 
-  private void step(long seq, long bytes, String what) {
+  /** Codes of the collectives in the descriptors: the operation, and a broadcast's root. */
+  private static final int ALL_REDUCE = 1;
+  private static final int BROADCAST = 2;
+  private static final int ALL_GATHER = 3;
+
+  private static String describe(long code) {
+    return switch ((int) (code & 0xff)) {
+      case ALL_REDUCE -> "ALL_REDUCE";
+      case BROADCAST -> "BROADCAST from rank " + (code >>> 8);
+      case ALL_GATHER -> "ALL_GATHER";
+      default -> "unknown operation " + code;
+    };
+  }
+
+  /** Starts a collective: announces it with this rank's offset, waits for all; true if every rank registered. */
+  private boolean begin(long seq, long bytes, long code, long offset) {
+    this.seq = seq;
+    this.bytes = bytes;
+    this.code = code;
+    this.what = describe(code);
     phase++;
-    publish(seq, bytes, -1);
-    awaitAll(seq, bytes, what);
+    publish(offset);
+    awaitAll();
+    boolean registered = arenas != null;
+    for (int r = 0; r < worldSize; r++) {
+      registered &= offsets[r] >= 0;
+    }
+    return registered;
+  }
+
+  private void step() {
+    phase++;
+    publish(-1);
+    awaitAll();
   }
 
   /**
@@ -151,66 +197,112 @@ final class SharedMemoryRing {
    * choose the same path.
    */
   void allReduce(ByteBuffer data, ElementType type, ReduceOp op, long seq, long offset) {
-    long bytes = data.remaining();
-    phase++;
-    publish(seq, bytes, offset);
-    awaitAll(seq, bytes, "ALL_REDUCE");
-    boolean registered = arenas != null;
-    for (int r = 0; r < worldSize; r++) {
-      registered &= offsets[r] >= 0;
-    }
-    if (registered) {
+    if (begin(seq, data.remaining(), ALL_REDUCE, offset)) {
+      allReduceInPlace(data, type, op, offsets.clone()); // later phases overwrite offsets
       inPlaceCollectives++;
-      allReduceInPlace(data, type, op, seq, offsets.clone()); // later phases overwrite offsets
     } else {
-      allReduceStaged(data, type, op, seq);
+      allReduceStaged(data, type, op);
     }
   }
 
   /**
-   * Reduce-scatter then all-gather, reading the peers' registered buffers where they are, pipelined by
-   * {@link #PIPELINE_BYTES} so that the parts a rank reduced are still in the shared cache when the others copy
-   * them. Per chunk a rank (1) reduces its 1/N part in its own buffer from every rank's buffer, (2) meets the
-   * others, (3) copies their reduced parts out of their buffers. Nobody writes what a peer still reads: a rank
-   * overwrites part q of its buffer only in step (3), after rank q reduced that part in step (1) of the same
-   * chunk; the last phase keeps every buffer unchanged until all ranks have copied out of it. Each element is
-   * reduced over the ranks in rank order, so the result has the bits of a plain loop over ranks.
+   * Broadcast of {@code data} from {@code root}: when the root's buffer is registered, every other rank copies
+   * it straight out of the root's arena; otherwise the root stages it through its slots chunk by chunk.
    */
-  private void allReduceInPlace(ByteBuffer data, ElementType type, ReduceOp op, long seq, long[] offsets) {
-    int bytes = data.remaining();
-    int esize = type.bytes();
-    int count = bytes / esize;
-    int chunkElems = Math.max(worldSize, PIPELINE_BYTES / esize);
-    // Every rank's values in rank order (this rank's own buffer among them): the sum's order is fixed.
-    ByteBuffer[] srcs = new ByteBuffer[worldSize];
-    int[] srcOffs = new int[worldSize];
-    for (int q = 0; q < worldSize; q++) {
-      srcs[q] = q == rank ? data : arenas.arena(q);
-    }
-    for (int first = 0; first < count; first += chunkElems) {
-      int n = Math.min(chunkElems, count - first);
-      int base = first * esize;
-      int from = partStart(n, rank) * esize;
-      int len = partStart(n, rank + 1) * esize - from;
-      if (len > 0) {
-        for (int q = 0; q < worldSize; q++) {
-          srcOffs[q] = (q == rank ? 0 : (int) offsets[q]) + base + from;
-        }
-        reducer.reduceAll(type, op, srcs, srcOffs, data, base + from, len);
+  void broadcast(ByteBuffer data, int root, long seq, long offset) {
+    int n = data.remaining();
+    begin(seq, n, BROADCAST | ((long) root << 8), offset);
+    long rootAt = offsets[root];
+    if (rootAt >= 0 && arenas != null) {
+      if (rank != root) {
+        Buffers.copy(arenas.arena(root), (int) rootAt, data, 0, n);
       }
-      step(seq, bytes, "ALL_REDUCE");
-      for (int q = 0; q < worldSize; q++) {
-        if (q != rank) {
-          int qFrom = partStart(n, q) * esize;
-          int qLen = partStart(n, q + 1) * esize - qFrom;
-          Buffers.copy(arenas.arena(q), (int) offsets[q] + base + qFrom, data, base + qFrom, qLen);
+    } else {
+      int half = 0;
+      for (int at = 0; at < n; at += SLOT_BYTES, half ^= 1) {
+        int len = Math.min(SLOT_BYTES, n - at);
+        if (rank == root) {
+          Buffers.copy(data, at, map, slot(root, half), len);
+        }
+        step();
+        if (rank != root) {
+          Buffers.copy(map, slot(root, half), data, at, len);
         }
       }
     }
-    step(seq, bytes, "ALL_REDUCE");
+    step(); // the root's buffer and slots stay as they are until every rank has copied out
   }
 
-  private void allReduceStaged(ByteBuffer data, ElementType type, ReduceOp op, long seq) {
+  /**
+   * All-gather of every rank's {@code input} into {@code output} (block q from rank q): straight out of the
+   * peers' registered inputs when every rank's is registered, else staged through each rank's slots.
+   */
+  void allGather(ByteBuffer input, ByteBuffer output, long seq, long offset) {
+    int n = input.remaining();
+    boolean registered = begin(seq, n, ALL_GATHER, offset);
+    Buffers.copy(input, 0, output, rank * n, n);
+    if (registered) {
+      long[] at = offsets.clone();
+      for (int q = 0; q < worldSize; q++) {
+        if (q != rank) {
+          Buffers.copy(arenas.arena(q), (int) at[q], output, q * n, n);
+        }
+      }
+    } else {
+      int half = 0;
+      for (int at = 0; at < n; at += SLOT_BYTES, half ^= 1) {
+        int len = Math.min(SLOT_BYTES, n - at);
+        Buffers.copy(input, at, map, slot(rank, half), len);
+        step();
+        for (int q = 0; q < worldSize; q++) {
+          if (q != rank) {
+            Buffers.copy(map, slot(q, half), output, q * n + at, len);
+          }
+        }
+      }
+    }
+    step();
+  }
+
+  /**
+   * One pass over registered buffers: the buffer is cut into windows of {@link #WINDOW_BYTES}, and every rank
+   * claims windows from a shared counter until none are left; for a window it claims, a rank reduces every
+   * rank's values in rank order and writes the result into every rank's buffer. Each window is read and written
+   * by exactly one rank, so nothing races, and every rank ends with the same bits (those of a plain loop over
+   * ranks). Whoever runs does the work: with more ranks than free cores, a rank the OS has not scheduled costs
+   * nothing but its turn at the last phase. Memory traffic is N reads and N writes of the buffer in all (a
+   * reduce-scatter plus all-gather moves more), and there are only two phases: announce, and done.
+   *
+   * <p>The claim counters come in two sets used by alternate in-place collectives; rank 0 zeroes the next
+   * one's set during this one, when every rank has left the previous collective (they all announced this one)
+   * and none can reach the next one before rank 0 announces it.
+   */
+  private void allReduceInPlace(ByteBuffer data, ElementType type, ReduceOp op, long[] offsets) {
+    int bytes = data.remaining();
+    int esize = type.bytes();
+    int windowBytes = WINDOW_BYTES / esize * esize;
+    int windows = (bytes + windowBytes - 1) / windowBytes;
+    int claims = worldSize * LINE + (int) (inPlaceCollectives & 1) * LINE;
+    int nextClaims = worldSize * LINE + (int) ((inPlaceCollectives + 1) & 1) * LINE;
+    if (rank == 0) {
+      LONGS.setRelease(map, nextClaims, 0L);
+    }
+    ByteBuffer[] bufs = new ByteBuffer[worldSize];
+    int[] offs = new int[worldSize];
+    for (int q = 0; q < worldSize; q++) {
+      bufs[q] = q == rank ? data : arenas.arena(q);
+    }
+    for (long w; (w = (long) LONGS.getAndAdd(map, claims, 1L)) < windows; ) {
+      int at = (int) w * windowBytes;
+      for (int q = 0; q < worldSize; q++) {
+        offs[q] = (q == rank ? 0 : (int) offsets[q]) + at;
+      }
+      reducer.reduceAll(type, op, bufs, offs, bufs, offs, Math.min(windowBytes, bytes - at));
+    }
+    step();
+  }
+
+  private void allReduceStaged(ByteBuffer data, ElementType type, ReduceOp op) {
     int bytes = data.remaining();
     int esize = type.bytes();
     int chunkElems = SLOT_BYTES / esize;
@@ -228,7 +320,7 @@ final class SharedMemoryRing {
           Buffers.copy(data, base + from, map, slot(rank, half) + from, len);
         }
       }
-      step(seq, bytes, "ALL_REDUCE");
+      step();
       // (2) this rank's part, reduced in place in its own buffer and published in its slot. Only this rank
       // computes this part and everyone copies it, so every rank ends with the same bits.
       int from = partStart(n, rank) * esize;
@@ -244,7 +336,7 @@ final class SharedMemoryRing {
         }
         Buffers.copy(data, base + from, map, slot(rank, half) + from, len);
       }
-      step(seq, bytes, "ALL_REDUCE");
+      step();
       // (3) the others' results
       for (int q = 0; q < worldSize; q++) {
         if (q != rank) {
@@ -255,7 +347,7 @@ final class SharedMemoryRing {
       }
     }
     // Before returning, every rank has copied out: the caller may reuse the slots in the next collective.
-    step(seq, bytes, "ALL_REDUCE");
+    step();
   }
 
   private int partStart(int n, int q) {

@@ -58,6 +58,8 @@ final class TcpProcessGroup implements ProcessGroup {
   private final Reducer reducer = new Reducer();
   private final ReentrantLock opLock = new ReentrantLock();
   private final long[] p2pSent;
+  /** Whether a message to each peer was started and not finished (an ABORT must not be cut into it). */
+  private final boolean[] sendInProgress;
   private final long[] p2pReceived;
 
   private long sequence;
@@ -83,6 +85,7 @@ final class TcpProcessGroup implements ProcessGroup {
     this.selector = Selector.open();
     this.keys = new SelectionKey[worldSize];
     this.p2pSent = new long[worldSize];
+    this.sendInProgress = new boolean[worldSize];
     this.p2pReceived = new long[worldSize];
     this.pushback = new ByteBuffer[worldSize];
     for (int p = 0; p < worldSize; p++) {
@@ -205,10 +208,10 @@ final class TcpProcessGroup implements ProcessGroup {
    * means the peer closed its connection (it died or failed) or sent an abort; either fails this rank now
    * instead of at the timeout.
    */
-  private void checkPeers(long seq) {
+  private void checkPeers(long seq, long bytes, String what) {
     if (closed) {
       throw new CollectiveException("rank " + rank + ": the process group was closed during collective #" + seq
-          + " ALL_REDUCE");
+          + " " + what);
     }
     try {
       for (int p = 0; p < worldSize; p++) {
@@ -228,23 +231,32 @@ final class TcpProcessGroup implements ProcessGroup {
         // Keep what arrives: it may be the header of the peer's next message, read by the next receive.
         if (channels[p].read(early) < 0) {
           throw new CollectiveException("rank " + rank + ": rank " + p + " closed its connection during collective #"
-              + seq + " ALL_REDUCE (it failed or was stopped; see its log)");
+              + seq + " " + what + " (it failed or was stopped; see its log)");
         }
         if (!early.hasRemaining() && early.getInt(4) == Op.ABORT.ordinal()) {
           Transfer t = Transfer.recv(p, Op.ABORT, -1, ByteBuffer.allocate(0), 1, null);
           long deadline = System.nanoTime() + 1_000_000_000L;
           while (System.nanoTime() < deadline) {
-            if (!read(Op.ALL_REDUCE, seq, t)) { // throws the peer's abort once its text is in
+            Op op = what.startsWith("BROADCAST") ? Op.BROADCAST
+                : what.equals("ALL_GATHER") ? Op.ALL_GATHER : Op.ALL_REDUCE;
+            if (!read(op, seq, t)) { // throws the peer's abort once its text is in
               Thread.onSpinWait();
             }
           }
           throw new CollectiveException("rank " + rank + ": rank " + p + " aborted during collective #" + seq
-              + " ALL_REDUCE");
+              + " " + what);
+        }
+        // The peer runs this very collective over the sockets: it issued another one than this rank.
+        if (!early.hasRemaining() && early.getLong(8) == seq && early.getInt(4) != Op.SEND_RECV.ordinal()) {
+          throw new CollectiveException("rank " + rank + ": collectives issued out of order: rank " + p
+              + " sent collective #" + seq + " " + Op.name(early.getInt(4)) + " of " + early.getLong(16)
+              + " bytes, but rank " + rank + " expects collective #" + seq + " " + what + " of " + bytes
+              + " bytes (every rank must issue the same collectives, with the same sizes, in the same order)");
         }
       }
     } catch (IOException e) {
       throw new CollectiveException("rank " + rank + ": lost a connection during collective #" + seq
-          + " ALL_REDUCE: " + e.getMessage(), e);
+          + " " + what + ": " + e.getMessage(), e);
     }
   }
 
@@ -443,8 +455,10 @@ final class TcpProcessGroup implements ProcessGroup {
 
   /** Remembers the first failure and closes every connection, so that peers fail now, not at their timeout. */
   private void fail(RuntimeException e) {
-    if (failure == null) {
+    boolean first = failure == null;
+    if (first) {
       failure = e;
+      tellPeersWhy(e);
     }
     closeChannels();
     // A channel registered with a selector is only really closed when the selector deregisters it; closing
@@ -462,9 +476,9 @@ final class TcpProcessGroup implements ProcessGroup {
     }
     ByteBuffer data = Reducer.view(buffer, buffer.position(), bytes);
     int count = bytes / type.bytes();
-    if (bytes >= options.ringThresholdBytes() && count >= worldSize && sharedMemory != null) {
-      long at = arenas == null ? -1 : arenas.offsetOf(buffer);
-      sharedMemory.allReduce(data, type, op, seq, at < 0 ? -1 : at + buffer.position());
+    if (sharedMemory != null) {
+      // Same host: shared memory at every size (a phase costs less than a socket round trip).
+      sharedMemory.allReduce(data, type, op, seq, registeredOffset(buffer));
     } else if (bytes >= options.ringThresholdBytes() && count >= worldSize) {
       int[] seg = segments(count, type.bytes());
       ringReduceScatter(data, seg, type, op, Op.ALL_REDUCE, seq);
@@ -475,6 +489,12 @@ final class TcpProcessGroup implements ProcessGroup {
     } else {
       recursiveDoubling(data, type, op, seq);
     }
+  }
+
+  /** Where {@code buffer}'s position lies in this rank's arena if {@link #allocate} made it, else -1. */
+  private long registeredOffset(ByteBuffer buffer) {
+    long at = arenas == null ? -1 : arenas.offsetOf(buffer);
+    return at < 0 ? -1 : at + buffer.position();
   }
 
   /** Byte offsets of the ring's segments: element-aligned, sizes differing by at most one element. */
@@ -572,6 +592,10 @@ final class TcpProcessGroup implements ProcessGroup {
       return;
     }
     ByteBuffer data = Reducer.view(buffer, buffer.position(), buffer.remaining());
+    if (sharedMemory != null) {
+      sharedMemory.broadcast(data, root, seq, registeredOffset(buffer));
+      return;
+    }
     List<Transfer> t = new ArrayList<>();
     if (rank == root) {
       for (int p = 0; p < worldSize; p++) {
@@ -589,6 +613,11 @@ final class TcpProcessGroup implements ProcessGroup {
   private void doAllGather(ByteBuffer input, ByteBuffer output) throws IOException {
     long seq = sequence++;
     int bytes = input.remaining();
+    if (sharedMemory != null && worldSize > 1) {
+      sharedMemory.allGather(Reducer.view(input, input.position(), bytes),
+          Reducer.view(output, output.position(), output.remaining()), seq, registeredOffset(input));
+      return;
+    }
     Buffers.copy(input, input.position(), output, output.position() + rank * bytes, bytes);
     if (worldSize == 1) {
       return;
@@ -752,8 +781,10 @@ final class TcpProcessGroup implements ProcessGroup {
           }
           moved |= n > 0;
           if (t.header.hasRemaining() || t.payload.hasRemaining()) {
+            sendInProgress[p] = t.header.position() > 0;
             break;
           }
+          sendInProgress[p] = false;
           sq.pollFirst();
           pending--;
         }
@@ -928,6 +959,28 @@ final class TcpProcessGroup implements ProcessGroup {
       }
     }
     close();
+  }
+
+  /**
+   * Sends the failure as an ABORT to every peer this rank is not in the middle of a message to (a header there
+   * would land inside the payload), with one non-blocking write each: a peer waiting on this rank then fails
+   * quoting the cause (say, "rank 2 closed its connection") instead of blaming this rank, which only closed.
+   */
+  private void tellPeersWhy(RuntimeException e) {
+    byte[] text = String.valueOf(e.getMessage()).getBytes(StandardCharsets.UTF_8);
+    for (int p = 0; p < worldSize; p++) {
+      if (p == rank || sendInProgress[p] || channels[p] == null || !channels[p].isOpen()) {
+        continue;
+      }
+      ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
+      int len = Math.min(text.length, MAX_ABORT_TEXT);
+      header.putInt(MAGIC).putInt(Op.ABORT.ordinal()).putLong(-1).putLong(len).flip();
+      try {
+        channels[p].write(new ByteBuffer[] {header, ByteBuffer.wrap(text, 0, len)});
+      } catch (IOException | RuntimeException ignored) {
+        // that peer is gone already
+      }
+    }
   }
 
   private void sendBestEffort(int peer, ByteBuffer text, long deadline) {

@@ -143,4 +143,80 @@ class DataParallelTrainingIT {
     assertEquals(r0[0], g[2].split(" ")[0], "the resumed run's weights differ from the uninterrupted run's");
     assertTrue(Files.isDirectory(out.resolve("checkpoint-12")));
   }
+
+  /** Rank 0 of a short run with evaluation: returns the JVM it ran in. */
+  static final class LoggingRank implements RankFunction<Long> {
+    private static final long serialVersionUID = 1L;
+    private final String outputDir;
+
+    LoggingRank(String outputDir) {
+      this.outputDir = outputDir;
+    }
+
+    @Override
+    public Long apply(RankContext ctx) throws Exception {
+      SplittableRandom rng = new SplittableRandom(3);
+      int rows = 96;
+      float[] x = new float[rows * 8];
+      long[] y = new long[rows];
+      for (int i = 0; i < rows; i++) {
+        y[i] = rng.nextInt(2);
+        for (int j = 0; j < 8; j++) {
+          x[i * 8 + j] = (float) (rng.nextGaussian() + (j % 2 == y[i] ? 1 : 0));
+        }
+      }
+      ArrayData data = ArrayData.builder().floats("features", x, 8).longs("labels", y, 1).build();
+      Engine.getInstance().setRandomSeed(5);
+      try (PreTrainedModel model = AutoModel.fromConfig(AutoConfig.fromJson("{\"model_type\": \"mlp\","
+          + " \"input_size\": 8, \"hidden_sizes\": [16], \"num_labels\": 2}", "it"))) {
+        TrainingArguments args = TrainingArguments.builder(outputDir).learningRate(1e-2)
+            .perDeviceTrainBatchSize(8).maxSteps(10).loggingSteps(3).evalStrategy("steps").evalSteps(5.0)
+            .saveStrategy("no").build();
+        Trainer.builder(model, args).trainData(data).evalData(data.slice(0, 40)).rankContext(ctx).build()
+            .train();
+      }
+      return ProcessHandle.current().pid();
+    }
+  }
+
+  @Test
+  void theDriverReceivesRankZerosLogEventsFromAnExecutorJvm() throws Exception {
+    Path out = tmp.resolve("streamed");
+    java.io.ByteArrayOutputStream bar = new java.io.ByteArrayOutputStream();
+    java.util.List<java.util.Map<String, Object>> received;
+    long rankPid;
+    try (io.sparkformers.training.DriverLogListener logs = io.sparkformers.training.DriverLogListener.open(sc, 2,
+        new java.io.PrintStream(bar, true, StandardCharsets.UTF_8), java.util.List.of())) {
+      rankPid = BarrierLauncher.run(sc, 2, OPTIONS, new LoggingRank(out.toString()));
+      logs.close(); // waits for rank 0's last events
+      received = logs.logHistory();
+      assertTrue(logs.trainEnded(), "train_end did not arrive");
+    }
+    assertNotEquals(ProcessHandle.current().pid(), rankPid, "rank 0 ran in the driver's JVM");
+    // What rank 0 wrote, line by line, against what the driver received.
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    java.util.List<String> lines = Files.readAllLines(out.resolve("log_history.jsonl"));
+    assertEquals(lines.size(), received.size(), "log entries: " + received);
+    int losses = 0;
+    int evals = 0;
+    for (int i = 0; i < lines.size(); i++) {
+      com.fasterxml.jackson.databind.JsonNode written = json.readTree(lines.get(i));
+      java.util.Map<String, Object> got = received.get(i);
+      assertEquals(written.get("step").asLong(), ((Number) got.get("step")).longValue(), "step of entry " + i);
+      for (String key : new String[] {"loss", "eval_loss", "learning_rate", "epoch"}) {
+        if (written.has(key)) {
+          assertEquals(written.get(key).asDouble(), ((Number) got.get(key)).doubleValue(), 0.0,
+              key + " of entry " + i);
+        }
+      }
+      losses += written.has("loss") ? 1 : 0;
+      evals += written.has("eval_loss") ? 1 : 0;
+    }
+    assertEquals(3, losses, "loss logged at steps 3, 6, 9");
+    assertEquals(2, evals, "evaluated at steps 5 and 10");
+    assertEquals(java.util.List.of(3L, 6L, 9L), received.stream().filter(e -> e.containsKey("loss"))
+        .map(e -> ((Number) e.get("step")).longValue()).toList());
+    String drawn = bar.toString(StandardCharsets.UTF_8);
+    assertTrue(drawn.contains("10/10"), "the driver drew no complete progress bar: " + drawn);
+  }
 }

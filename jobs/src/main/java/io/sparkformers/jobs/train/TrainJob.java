@@ -10,6 +10,7 @@ import io.sparkformers.evaluate.Classification;
 import io.sparkformers.evaluate.MetricResult;
 import io.sparkformers.evaluate.Perplexity;
 import io.sparkformers.training.ComputeMetrics;
+import io.sparkformers.training.DriverLogListener;
 import io.sparkformers.training.EvalPrediction;
 import io.sparkformers.training.Trainer;
 import io.sparkformers.training.TrainingArguments;
@@ -55,7 +56,11 @@ public final class TrainJob {
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     try {
       JobData.Prepared data = JobData.prepare(job, task, modelConfig, spark);
-      return BarrierLauncher.run(sc, job.worldSize(), new Rank(job, task, data));
+      // Rank 0's progress and log lines come back to this driver, wherever the ranks run.
+      try (DriverLogListener logs = DriverLogListener.open(sc, job.worldSize(),
+          job.trainingArguments().disableTqdm() ? null : System.err, List.of())) {
+        return BarrierLauncher.run(sc, job.worldSize(), new Rank(job, task, data));
+      }
     } finally {
       // Stop only the Spark we started: under spark-submit or in a notebook the context is the caller's.
       if (local) {
@@ -144,6 +149,23 @@ public final class TrainJob {
     };
   }
 
+  /**
+   * Records string class names in a saved config.json as run_glue does ({@code id2label}, {@code label2id}), so
+   * that predictions map back to the dataset's labels.
+   */
+  static void writeLabelNames(Path configJson, List<String> names) throws IOException {
+    ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    com.fasterxml.jackson.databind.node.ObjectNode config =
+        (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(configJson.toFile());
+    com.fasterxml.jackson.databind.node.ObjectNode id2label = config.putObject("id2label");
+    com.fasterxml.jackson.databind.node.ObjectNode label2id = config.putObject("label2id");
+    for (int i = 0; i < names.size(); i++) {
+      id2label.put(Integer.toString(i), names.get(i));
+      label2id.put(names.get(i), i);
+    }
+    json.writeValue(configJson.toFile(), config);
+  }
+
   /** What each barrier task runs. */
   static final class Rank implements RankFunction<Map<String, Double>> {
     private static final long serialVersionUID = 1L;
@@ -173,7 +195,7 @@ public final class TrainJob {
         }
         Trainer trainer = Trainer.builder(model, args).trainData(data.train().toArrayData())
             .evalData(data.eval().toArrayData()).computeMetrics(computeMetrics)
-            .processGroup(ctx.processGroup()).build();
+            .rankContext(ctx).build();
         Map<String, Double> result = new LinkedHashMap<>(trainer.train());
         Map<String, Double> evalMetrics = trainer.evaluate();
         result.putAll(evalMetrics);
@@ -188,6 +210,9 @@ public final class TrainJob {
         if (ctx.rank() == 0) {
           Path out = Path.of(args.outputDir());
           trainer.saveModel(out.resolve("model"));
+          if (data.labelNames() != null) {
+            writeLabelNames(out.resolve("model").resolve("config.json"), data.labelNames());
+          }
           Files.createDirectories(out);
           new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
               .writeValue(out.resolve("metrics.json").toFile(), result);

@@ -81,6 +81,31 @@ class JobDataTest {
   }
 
   @Test
+  void arrowFilesByGlobAndSeveralJsonlFilesAreOneDataset() throws IOException {
+    Path folder = tmp.resolve("arrow-data");
+    try (io.sparkformers.datasets.Dataset d = io.sparkformers.datasets.Dataset.fromColumns(
+        java.util.Map.of("a", List.of(1.0, 2.0, 3.0), "b", List.of(4L, 5L, 6L), "species", List.of(0, 1, 2)),
+        tmp.resolve("cache"))) {
+      d.saveToDisk(folder);
+    }
+    JobData.Prepared p = JobData.prepare(job(TABULAR.replace("TRAIN", folder + "/*.arrow"), "data.format=arrow",
+        "data.eval_file=" + folder + "/*.arrow", "data.feature_columns=[a, b]"),
+        JobConfig.Task.TABULAR_CLASSIFICATION, config(MLP), null);
+    assertArrayEquals(new float[] {1, 4, 2, 5, 3, 6}, p.train().floatColumn("features"));
+    assertArrayEquals(new long[] {0, 1, 2}, p.eval().longColumn("labels"));
+
+    Path one = tmp.resolve("one.jsonl");
+    Path two = tmp.resolve("two.jsonl");
+    Files.writeString(one, "{\"a\": 1, \"b\": 2, \"species\": \"x\"}\n");
+    Files.writeString(two, "{\"a\": 3, \"b\": 4, \"species\": \"y\"}\n{\"a\": 5, \"b\": 6, \"species\": \"z\"}\n");
+    p = JobData.prepare(job(TABULAR.replace("TRAIN", "[" + one + ", " + two + "]"), "data.eval_file=" + two),
+        JobConfig.Task.TABULAR_CLASSIFICATION, config(MLP), null);
+    assertEquals(List.of("x", "y", "z"), p.labelNames());
+    assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6}, p.train().floatColumn("features"));
+    assertArrayEquals(new long[] {1, 2}, p.eval().longColumn("labels"));
+  }
+
+  @Test
   void tabularErrorsNameTheFileTheColumnsAndTheRow() throws IOException {
     Path train = tmp.resolve("train.csv");
     Files.writeString(train, "a,b,kind\n1,2,0\n3,4,1\n");

@@ -10,7 +10,6 @@ import io.sparkformers.training.internal.Views;
 import io.sparkformers.training.optim.Param;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -27,8 +26,10 @@ public final class GradientBuckets {
   private final ProcessGroup group;
   private final List<List<Param>> buckets = new ArrayList<>();
   private final List<ByteBuffer> buffers = new ArrayList<>();
+  private final CompletableFuture<?>[] inFlight;
   private long allReduceNanos;
-  private long copyNanos;
+  private long copyOutNanos;
+  private long copyInNanos;
 
   public GradientBuckets(List<Param> params, ProcessGroup group, long bucketCapBytes) {
     this.group = group;
@@ -54,6 +55,7 @@ public final class GradientBuckets {
     if (!current.isEmpty()) {
       add(current, bytes);
     }
+    this.inFlight = new CompletableFuture<?>[buckets.size()];
   }
 
   private void add(List<Param> bucket, long bytes) {
@@ -61,7 +63,9 @@ public final class GradientBuckets {
       throw new IllegalArgumentException("a single parameter over 2 GiB cannot be bucketed");
     }
     buckets.add(List.copyOf(bucket));
-    buffers.add(ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder()));
+    // Allocated by the group: a registered buffer lives in memory the peers on this host map, so the
+    // shared-memory all-reduce reduces straight from the peers' buckets, without staging copies.
+    buffers.add(group.allocate((int) bytes).order(ByteOrder.nativeOrder()));
   }
 
   /** The bucket sizes in bytes, in launch order. */
@@ -71,16 +75,18 @@ public final class GradientBuckets {
 
   /**
    * Replaces every gradient by its mean over the ranks: each rank divides by the world size, then the buckets
-   * are summed (PyTorch DDP's default hook), so that every rank ends with the same bits.
+   * are summed (PyTorch DDP's default hook), so that every rank ends with the same bits. Bucket i+1 is copied
+   * out while bucket i is on the wire, and bucket i is copied back while later buckets are on the wire.
    */
   public void allReduceMean() {
     int ws = group.worldSize();
-    List<CompletableFuture<Void>> inFlight = new ArrayList<>(buckets.size());
+    // One sub-manager per step holds the gradients' Java handles (getGradient makes a new one each call);
+    // closing it frees the handles, not the gradients.
     NDManager scratch = buckets.get(0).get(0).array().getManager().newSubManager();
     try (scratch) {
       for (int b = 0; b < buckets.size(); b++) {
         long t0 = System.nanoTime();
-        FloatBuffer dst = buffers.get(b).clear().asFloatBuffer();
+        ByteBuffer dst = buffers.get(b).clear();
         for (Param p : buckets.get(b)) {
           NDArray g = p.array().getGradient();
           g.attach(scratch);
@@ -89,29 +95,30 @@ public final class GradientBuckets {
           try (NoGrad ignored = new NoGrad()) {
             g.divi((float) ws);
           }
-          dst.put(Views.view(g).asFloatBuffer());
+          dst.put(Views.view(g));
         }
-        copyNanos += System.nanoTime() - t0;
+        dst.clear();
         long t1 = System.nanoTime();
-        inFlight.add(group.allReduceAsync(buffers.get(b).clear(), ElementType.FLOAT32, ReduceOp.SUM));
+        copyOutNanos += t1 - t0;
+        inFlight[b] = group.allReduceAsync(dst, ElementType.FLOAT32, ReduceOp.SUM);
         allReduceNanos += System.nanoTime() - t1;
       }
       for (int b = 0; b < buckets.size(); b++) {
         long t1 = System.nanoTime();
-        inFlight.get(b).join();
-        allReduceNanos += System.nanoTime() - t1;
+        inFlight[b].join();
+        inFlight[b] = null;
         long t0 = System.nanoTime();
-        FloatBuffer src = buffers.get(b).clear().asFloatBuffer();
+        allReduceNanos += t0 - t1;
+        ByteBuffer src = buffers.get(b).clear();
         for (Param p : buckets.get(b)) {
           NDArray g = p.array().getGradient();
           g.attach(scratch);
-          FloatBuffer view = Views.view(g).asFloatBuffer();
+          ByteBuffer view = Views.view(g);
           int n = view.remaining();
-          FloatBuffer part = src.slice(src.position(), n);
-          view.put(part);
+          view.put(src.slice(src.position(), n));
           src.position(src.position() + n);
         }
-        copyNanos += System.nanoTime() - t0;
+        copyInNanos += System.nanoTime() - t0;
       }
     }
   }
@@ -144,8 +151,13 @@ public final class GradientBuckets {
     return allReduceNanos;
   }
 
-  /** Nanoseconds spent copying gradients to and from the buckets since construction. */
-  public long copyNanos() {
-    return copyNanos;
+  /** Nanoseconds spent dividing and copying gradients into the buckets since construction. */
+  public long copyOutNanos() {
+    return copyOutNanos;
+  }
+
+  /** Nanoseconds spent copying averaged buckets back into the gradients since construction. */
+  public long copyInNanos() {
+    return copyInNanos;
   }
 }

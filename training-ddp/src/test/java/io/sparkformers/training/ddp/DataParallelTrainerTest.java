@@ -124,4 +124,103 @@ class DataParallelTrainerTest {
     }
     assertTrue(losses.get(4) < losses.get(0));
   }
+
+  /** Accuracy and the count of rows evaluated, from the argmax of the logits. */
+  static Map<String, Double> accuracy(io.sparkformers.training.EvalPrediction p) {
+    long[] predicted = p.argmax();
+    long[] labels = p.labelIds();
+    int right = 0;
+    for (int i = 0; i < labels.length; i++) {
+      right += predicted[i] == labels[i] ? 1 : 0;
+    }
+    return Map.of("accuracy", (double) right / labels.length, "rows", (double) labels.length);
+  }
+
+  /** One rank's evaluation of the reference MLP (evaluate() and predict()), with an uneven last round. */
+  static Map<String, Object> evaluateOneRank(String init, String out, int batch, ProcessGroup group)
+      throws Exception {
+    try (PreTrainedModel model = AutoModel.fromPretrained(Path.of(init))) {
+      TrainingArguments args = TrainingArguments.builder(out).perDeviceEvalBatchSize(batch).disableTqdm(true)
+          .build();
+      Trainer.Builder b = Trainer.builder(model, args).evalData(MlpReferenceAccess.data())
+          .computeMetrics(DataParallelTrainerTest::accuracy);
+      if (group != null) {
+        b.processGroup(group);
+      }
+      Trainer trainer = b.build();
+      Map<String, Double> metrics = new HashMap<>(trainer.evaluate());
+      Trainer.Prediction p = trainer.predict(MlpReferenceAccess.data(), "test");
+      Map<String, Object> r = new HashMap<>();
+      r.put("eval_loss", metrics.get("eval_loss"));
+      r.put("eval_accuracy", metrics.get("eval_accuracy"));
+      r.put("eval_rows", metrics.get("eval_rows"));
+      r.put("predictions", p.predictions());
+      r.put("labels", p.labels());
+      r.put("test_metrics", p.metrics());
+      return r;
+    }
+  }
+
+  @Test
+  void evaluationShardedOverTwoRanksEqualsOneRankExactly() throws Exception {
+    String init = MlpReferenceAccess.modelFolder(tmp.resolve("init")).toString();
+    String out = tmp.resolve("eval").toString();
+    long rows = MlpReferenceAccess.data().numRows();
+    // A batch size that ends the eval set in a short batch, in a last round where rank 1 has no batch.
+    int batch = 5;
+    while (rows % batch == 0 || ((rows + batch - 1) / batch) % 2 == 0) {
+      batch++;
+    }
+    int bs = batch;
+    Map<String, Object> two = BarrierLauncher.run(sc, 2, ctx -> evaluateOneRank(init, out, bs, ctx.processGroup()));
+    Map<String, Object> one = evaluateOneRank(init, out, bs, null);
+    assertEquals((double) rows, two.get("eval_rows"), "every row evaluated once, none twice");
+    assertEquals(one.get("eval_loss"), two.get("eval_loss"));
+    assertEquals(one.get("eval_accuracy"), two.get("eval_accuracy"));
+    assertEquals(one.get("test_metrics"), two.get("test_metrics"));
+    float[][] p1 = (float[][]) one.get("predictions");
+    float[][] p2 = (float[][]) two.get("predictions");
+    assertEquals(rows, p2.length);
+    for (int i = 0; i < rows; i++) {
+      org.junit.jupiter.api.Assertions.assertArrayEquals(p1[i], p2[i], 0f, "logits of row " + i);
+    }
+    long[][] l1 = (long[][]) one.get("labels");
+    long[][] l2 = (long[][]) two.get("labels");
+    for (int i = 0; i < rows; i++) {
+      org.junit.jupiter.api.Assertions.assertArrayEquals(l1[i], l2[i], "labels of row " + i);
+    }
+  }
+
+  @Test
+  void theDriverReceivesRankZerosLogEventsAndDrawsTheBar() throws Exception {
+    String init = MlpReferenceAccess.modelFolder(tmp.resolve("init")).toString();
+    Path out = tmp.resolve("streamed");
+    java.io.ByteArrayOutputStream bar = new java.io.ByteArrayOutputStream();
+    List<Map<String, Object>> received;
+    Map<String, Object> result;
+    try (io.sparkformers.training.DriverLogListener logs = io.sparkformers.training.DriverLogListener.open(sc, 2,
+        new java.io.PrintStream(bar, true, StandardCharsets.UTF_8), List.of())) {
+      String outDir = out.toString();
+      result = BarrierLauncher.run(sc, 2, ctx -> trainOneRank(init, outDir, ctx));
+      logs.close();
+      received = logs.logHistory();
+      assertTrue(logs.trainEnded());
+    }
+    @SuppressWarnings("unchecked")
+    List<Double> losses = (List<Double>) result.get("losses");
+    List<String> lines = java.nio.file.Files.readAllLines(out.resolve("log_history.jsonl"));
+    assertEquals(6, lines.size(), "5 logged steps and the end of training");
+    assertEquals(lines.size(), received.size());
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    for (int i = 0; i < lines.size(); i++) {
+      assertEquals(lines.get(i), json.writeValueAsString(received.get(i)), "entry " + i);
+    }
+    for (int s = 0; s < 5; s++) {
+      assertEquals(s + 1L, ((Number) received.get(s).get("step")).longValue());
+      assertEquals(Math.round(losses.get(s) * 1e4) / 1e4, ((Number) received.get(s).get("loss")).doubleValue(), 0.0);
+    }
+    assertTrue(bar.toString(StandardCharsets.UTF_8).contains("5/5"), bar.toString(StandardCharsets.UTF_8));
+    // Without a listener open, nothing is streamed: the next run finds no channel.
+    assertEquals(null, sc.getLocalProperty(io.sparkformers.accelerate.DriverChannel.LOCAL_PROPERTY));
+  }
 }
