@@ -296,6 +296,55 @@ public final class Accelerator implements AutoCloseable {
     waitForEveryone();
   }
 
+  /**
+   * {@link #saveState(Path)} to any Hadoop file system: {@code uri} is a folder such as {@code s3a://bucket/run},
+   * {@code hdfs://nn/run} or {@code file:/tmp/run}, {@code conf} holds its settings (endpoints, credentials).
+   * Each file is written under a temporary name and then renamed; on object stores (where a rename is a copy)
+   * a reader still never sees a half-written file under the final name.
+   */
+  public void saveState(String uri, org.apache.hadoop.conf.Configuration conf) {
+    org.apache.hadoop.fs.Path dir = new org.apache.hadoop.fs.Path(uri);
+    try {
+      org.apache.hadoop.fs.FileSystem fs = dir.getFileSystem(conf);
+      fs.mkdirs(dir);
+      for (Map.Entry<String, Checkpointable> e : states.entrySet()) {
+        org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(dir, stateName(e.getKey()));
+        org.apache.hadoop.fs.Path tmp = new org.apache.hadoop.fs.Path(dir, stateName(e.getKey()) + ".tmp");
+        try (OutputStream os = fs.create(tmp, true)) {
+          e.getValue().save(os);
+        }
+        fs.delete(target, false);
+        if (!fs.rename(tmp, target)) {
+          throw new IOException("cannot rename " + tmp + " to " + target);
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("rank " + rank() + ": cannot save state into " + uri, e);
+    }
+    waitForEveryone();
+  }
+
+  /** {@link #loadState(Path)} from any Hadoop file system (see {@link #saveState(String, org.apache.hadoop.conf.Configuration)}). */
+  public void loadState(String uri, org.apache.hadoop.conf.Configuration conf) {
+    org.apache.hadoop.fs.Path dir = new org.apache.hadoop.fs.Path(uri);
+    for (Map.Entry<String, Checkpointable> e : states.entrySet()) {
+      org.apache.hadoop.fs.Path file = new org.apache.hadoop.fs.Path(dir, stateName(e.getKey()));
+      try (InputStream in = dir.getFileSystem(conf).open(file)) {
+        e.getValue().load(in);
+      } catch (java.io.FileNotFoundException ex) {
+        throw new IllegalStateException("rank " + rank() + ": checkpoint " + uri + " has no state '" + e.getKey()
+            + "' for this rank (expected " + file.getName() + "); was it saved with " + worldSize() + " ranks?", ex);
+      } catch (IOException ex) {
+        throw new UncheckedIOException("rank " + rank() + ": cannot load " + file, ex);
+      }
+    }
+    waitForEveryone();
+  }
+
+  private String stateName(String name) {
+    return name + "_" + rank() + ".bin";
+  }
+
   private Path stateFile(Path dir, String name) {
     return dir.resolve(name + "_" + rank() + ".bin");
   }

@@ -188,6 +188,33 @@ class AcceleratorTest {
   }
 
   @Test
+  void perRankStateGoesThroughAHadoopFileSystemUri(@TempDir Path dir) throws Exception {
+    String uri = dir.resolve("ckpt").toUri().toString(); // file:/...: the same code serves hdfs:// and s3a://
+    org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration();
+    List<Long> out = onEveryRank(a -> {
+      Accelerator acc = Accelerator.of(a.processGroup(), a.device());
+      Counter c = new Counter();
+      acc.registerForCheckpointing("rng", c);
+      c.value = 200 + a.rank();
+      acc.saveState(uri, conf);
+      c.value = -1;
+      acc.loadState(uri, conf);
+      return c.value;
+    });
+    assertEquals(List.of(200L, 201L, 202L), out);
+    // No temporary files left: each state was renamed into place.
+    assertEquals("rng_0.bin, rng_1.bin, rng_2.bin", Files.list(dir.resolve("ckpt"))
+        .map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(".")).sorted()
+        .collect(Collectors.joining(", ")));
+    Accelerator single = Accelerator.singleRank();
+    single.registerForCheckpointing("optimizer", new Counter());
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> single.loadState(uri, conf));
+    assertEquals("rank 0: checkpoint " + uri + " has no state 'optimizer' for this rank (expected optimizer_0.bin);"
+        + " was it saved with 1 ranks?", e.getMessage());
+    single.close();
+  }
+
+  @Test
   void loadingAMissingStateNamesTheFile(@TempDir Path dir) {
     Accelerator acc = Accelerator.singleRank();
     acc.registerForCheckpointing("optimizer", new Counter());
@@ -226,6 +253,23 @@ class AcceleratorTest {
     e = assertThrows(IllegalArgumentException.class, () -> ProcessGroups.fromEnvironment(
         Map.of("MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "x", "RANK", "0", "WORLD_SIZE", "2"), o));
     assertEquals("environment variable MASTER_PORT='x' is not an integer", e.getMessage());
+  }
+
+  @Test
+  void theEnvironmentRendezvousOffLoopbackNeedsASharedSecret() {
+    ProcessGroupOptions o = ProcessGroupOptions.defaults();
+    // 192.0.2.1 is TEST-NET-1: never routed, and refused before anything is sent or bound.
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ProcessGroups.fromEnvironment(
+        Map.of("MASTER_ADDR", "192.0.2.1", "MASTER_PORT", "29500", "RANK", "1", "WORLD_SIZE", "2"), o));
+    assertEquals("environment variable SPARKFORMERS_SECRET is not set, and MASTER_ADDR=192.0.2.1 is not a loopback"
+        + " address: without it the rendezvous would send the run's secret over the network in the clear. Set"
+        + " SPARKFORMERS_SECRET to the same base64 value on every rank (for example the output of"
+        + " 'openssl rand -base64 32')", e.getMessage());
+    // With a secret the check passes; rank 1 then fails to listen on an address that is not this host's.
+    RuntimeException later = assertThrows(RuntimeException.class, () -> ProcessGroups.fromEnvironment(
+        Map.of("MASTER_ADDR", "192.0.2.1", "MASTER_PORT", "29500", "RANK", "1", "WORLD_SIZE", "2",
+            "SPARKFORMERS_SECRET", "c2VjcmV0"), o));
+    assertTrue(later.getMessage().contains("cannot listen on 192.0.2.1"), later.getMessage());
   }
 
   @Test

@@ -7,10 +7,12 @@ import io.sparkformers.accelerate.ProcessGroupOptions;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -23,7 +25,8 @@ import java.util.Map;
  * Rank 0 listens on MASTER_ADDR:MASTER_PORT; every other rank connects there and sends its rank and its
  * endpoint's address; rank 0 answers each with every rank's address and the run's secret. The secret is
  * taken from SPARKFORMERS_SECRET (base64) when set, so that it never crosses this unauthenticated
- * connection; otherwise rank 0 draws one (fine on one trusted host, which is what this rendezvous is for).
+ * connection; without it rank 0 draws one and hands it out, which is only allowed when MASTER_ADDR is a loopback
+ * address (every rank on this host, the secret never leaves it): elsewhere the rendezvous refuses to start.
  */
 public final class EnvRendezvous {
   private static final int MAGIC = 0x53465256; // "SFRV"
@@ -50,6 +53,12 @@ public final class EnvRendezvous {
     }
     if (worldSize == 1) {
       return new SingleRankProcessGroup();
+    }
+    if (secret == null && !isLoopback(host)) {
+      throw new IllegalArgumentException("environment variable SPARKFORMERS_SECRET is not set, and MASTER_ADDR="
+          + host + " is not a loopback address: without it the rendezvous would send the run's secret over the"
+          + " network in the clear. Set SPARKFORMERS_SECRET to the same base64 value on every rank (for example"
+          + " the output of 'openssl rand -base64 32')");
     }
     ProcessGroupBackend backend = Backends.named(options.backend());
     ProcessGroupBackend.Endpoint endpoint = backend.listen(rank, worldSize, host, options);
@@ -173,6 +182,16 @@ public final class EnvRendezvous {
     }
     throw new CollectiveException("rank " + rank + ": rank 0 did not open the rendezvous at " + host + ":" + port
         + " within " + options.timeout() + (last == null ? "" : " (" + last.getMessage() + ")"));
+  }
+
+  /** Whether every address {@code host} names is a loopback one (127.0.0.0/8, ::1, "localhost"). */
+  private static boolean isLoopback(String host) {
+    try {
+      InetAddress[] all = InetAddress.getAllByName(host);
+      return Arrays.stream(all).allMatch(InetAddress::isLoopbackAddress);
+    } catch (UnknownHostException e) {
+      throw new IllegalArgumentException("environment variable MASTER_ADDR=" + host + " is not a known host", e);
+    }
   }
 
   private static String require(Map<String, String> env, String name) {

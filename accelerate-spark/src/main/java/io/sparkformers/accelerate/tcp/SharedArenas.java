@@ -29,6 +29,11 @@ final class SharedArenas implements AutoCloseable {
   private final FileChannel own;
   private final MappedByteBuffer[] maps;
   private final Map<ByteBuffer, Long> offsets = new IdentityHashMap<>();
+  /** Per rank, the arena pages this process has touched through its mapping (see {@link #prefault}). */
+  private final java.util.BitSet[] faulted;
+  private static final java.lang.invoke.VarHandle INTS = java.lang.invoke.MethodHandles.byteBufferViewVarHandle(
+      int[].class, ByteOrder.nativeOrder());
+  private static final int PAGE = 4096;
   private long next;
 
   private SharedArenas(int rank, long capacity, FileChannel own, MappedByteBuffer[] maps) {
@@ -36,6 +41,10 @@ final class SharedArenas implements AutoCloseable {
     this.capacity = capacity;
     this.own = own;
     this.maps = maps;
+    this.faulted = new java.util.BitSet[maps.length];
+    for (int q = 0; q < maps.length; q++) {
+      faulted[q] = new java.util.BitSet();
+    }
   }
 
   /** The arena file of {@code rank} for the group whose shared-memory ring file is {@code ringFile}. */
@@ -111,6 +120,29 @@ final class SharedArenas implements AutoCloseable {
   synchronized long offsetOf(ByteBuffer buffer) {
     Long at = offsets.get(buffer);
     return at == null ? -1 : at;
+  }
+
+  /**
+   * Maps into this process every page of rank {@code q}'s arena in {@code [offset, offset + bytes)} not
+   * mapped yet, with an atomic add of zero per page (a write access that changes nothing, harmless while other
+   * ranks write the same page). Otherwise the first collectives on a buffer pay a page fault per 4 KiB in the
+   * middle of their copies, on every rank, and a rank that claims windows it never touched before keeps paying
+   * them long after the warm-up. The pages exist already (reserved by {@link #allocate}): nothing is allocated.
+   */
+  void prefault(int q, long offset, long bytes) {
+    if (bytes <= 0) {
+      return;
+    }
+    java.util.BitSet done = faulted[q];
+    int first = (int) (offset / PAGE);
+    int last = (int) ((offset + bytes - 1) / PAGE);
+    for (int page = done.nextClearBit(first); page <= last; page = done.nextClearBit(page + 1)) {
+      long at = Math.max((long) page * PAGE, (offset + 3) & ~3L);
+      if (at + 4 <= offset + bytes) {
+        INTS.getAndAdd(maps[q], (int) at, 0);
+      }
+      done.set(page);
+    }
   }
 
   /** Rank {@code q}'s arena, mapped in this process. */

@@ -202,6 +202,9 @@ final class SharedMemoryRing {
    */
   void allReduce(ByteBuffer data, ElementType type, ReduceOp op, long seq, long offset) {
     if (begin(seq, data.remaining(), ALL_REDUCE, offset)) {
+      for (int q = 0; q < worldSize; q++) {
+        arenas.prefault(q, offsets[q], data.remaining());
+      }
       allReduceInPlace(data, type, op, offsets.clone()); // later phases overwrite offsets
       inPlaceCollectives++;
     } else {
@@ -219,6 +222,7 @@ final class SharedMemoryRing {
     long rootAt = offsets[root];
     if (rootAt >= 0 && arenas != null) {
       if (rank != root) {
+        arenas.prefault(root, rootAt, n);
         Buffers.copy(arenas.arena(root), (int) rootAt, data, 0, n);
       }
     } else {
@@ -249,6 +253,7 @@ final class SharedMemoryRing {
       long[] at = offsets.clone();
       for (int q = 0; q < worldSize; q++) {
         if (q != rank) {
+          arenas.prefault(q, at[q], n);
           Buffers.copy(arenas.arena(q), (int) at[q], output, q * n, n);
         }
       }
