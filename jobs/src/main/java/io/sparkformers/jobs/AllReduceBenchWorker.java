@@ -33,8 +33,10 @@ public final class AllReduceBenchWorker {
     ProcessGroupOptions options = ProcessGroupOptions.builder()
         .ringThresholdBytes(Integer.parseInt(args[2]))
         .timeout(Duration.ofSeconds(Long.parseLong(args[3])))
+        .sharedMemory(args.length <= 6 || Boolean.parseBoolean(args[6]))
         .build();
     String buffers = args.length > 4 ? args[4] : "both";
+    String collective = args.length > 5 ? args[5] : "allreduce";
     try (ProcessGroup pg = ProcessGroups.fromEnvironment(System.getenv(), options)) {
       // One registered buffer of the largest size, its limit moved per size (as gradient buckets are reused).
       int maxBytes = (int) Arrays.stream(sizes).max().orElse(0);
@@ -42,10 +44,10 @@ public final class AllReduceBenchWorker {
       for (long bytes : sizes) {
         if (registered != null) {
           registered.clear().limit((int) bytes);
-          benchOne(pg, registered, calls);
+          benchOne(pg, registered, calls, collective);
         }
         if (!buffers.equals("registered")) {
-          benchOne(pg, ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder()), calls);
+          benchOne(pg, ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder()), calls, collective);
         }
       }
       pg.barrier();
@@ -70,19 +72,36 @@ public final class AllReduceBenchWorker {
     return new int[] {1, 5};
   }
 
-  private static void benchOne(ProcessGroup pg, ByteBuffer t, int fixedCalls) {
+  /**
+   * Times one collective on {@code t}: "allreduce" (SUM), "broadcast" (from rank 0) or "allgather" ({@code t}
+   * is each rank's input; the output, N times its size, is a plain direct buffer).
+   */
+  private static void benchOne(ProcessGroup pg, ByteBuffer t, int fixedCalls, String collective) {
     int n = pg.worldSize();
     int bytes = t.remaining();
     int count = bytes / 4;
-    // Correctness: every rank holds rank+1, the sum is N(N+1)/2 everywhere.
+    ByteBuffer gathered = collective.equals("allgather")
+        ? ByteBuffer.allocateDirect(n * bytes).order(ByteOrder.nativeOrder()) : null;
+    Runnable call = switch (collective) {
+      case "broadcast" -> () -> pg.broadcast(t, ElementType.FLOAT32, 0);
+      case "allgather" -> () -> pg.allGather(t, gathered, ElementType.FLOAT32);
+      default -> () -> pg.allReduce(t, ElementType.FLOAT32, ReduceOp.SUM);
+    };
+    // Correctness: every rank holds rank+1; the sum is N(N+1)/2, rank 0's broadcast 1, block q of a gather q+1.
     for (int i = 0; i < count; i++) {
       t.putFloat(i * 4, pg.rank() + 1);
     }
-    pg.allReduce(t, ElementType.FLOAT32, ReduceOp.SUM);
-    float expect = n * (n + 1) / 2f;
+    call.run();
     boolean ok = true;
-    for (int i = 0; i < count; i++) {
-      ok &= t.getFloat(i * 4) == expect;
+    if (gathered != null) {
+      for (int i = 0; i < n * count; i++) {
+        ok &= gathered.getFloat(i * 4) == i / count + 1;
+      }
+    } else {
+      float expect = collective.equals("broadcast") ? 1f : n * (n + 1) / 2f;
+      for (int i = 0; i < count; i++) {
+        ok &= t.getFloat(i * 4) == expect;
+      }
     }
     for (int i = 0; i < count; i++) {
       t.putFloat(i * 4, 0f); // zeros stay zeros: no overflow or denormals while timing
@@ -91,14 +110,14 @@ public final class AllReduceBenchWorker {
     int warm = plan[0];
     int calls = fixedCalls > 0 ? fixedCalls : plan[1];
     for (int i = 0; i < warm; i++) {
-      pg.allReduce(t, ElementType.FLOAT32, ReduceOp.SUM);
+      call.run();
     }
     pg.barrier();
     ByteBuffer times = ByteBuffer.allocateDirect(8 * (calls + 2)).order(ByteOrder.nativeOrder());
     long wall0 = System.nanoTime();
     for (int i = 0; i < calls; i++) {
       long t0 = System.nanoTime();
-      pg.allReduce(t, ElementType.FLOAT32, ReduceOp.SUM);
+      call.run();
       times.putDouble(i * 8, (System.nanoTime() - t0) / 1e9);
     }
     times.putDouble(calls * 8, (System.nanoTime() - wall0) / 1e9);
@@ -111,14 +130,20 @@ public final class AllReduceBenchWorker {
       }
       Arrays.sort(ts);
       double median = calls % 2 == 1 ? ts[calls / 2] : (ts[calls / 2 - 1] + ts[calls / 2]) / 2;
-      double factor = 2.0 * (n - 1) / n;
+      // nccl-tests' bus bandwidth: all-reduce 2(N-1)/N of the buffer, broadcast 1, all-gather (N-1)/N of the
+      // output (N times the input: (N-1) inputs received per rank).
+      double factor = switch (collective) {
+        case "broadcast" -> 1.0;
+        case "allgather" -> n - 1.0;
+        default -> 2.0 * (n - 1) / n;
+      };
       System.out.println(String.format(Locale.ROOT,
           "{\"world_size\": %d, \"bytes\": %d, \"median_s\": %.9f, \"algbw_gbps\": %.4f, \"busbw_gbps\": %.4f,"
               + " \"p10_s\": %.9f, \"p90_s\": %.9f, \"mean_s\": %.9f, \"warmup\": %d, \"calls\": %d,"
-              + " \"buffer\": \"%s\", \"correct\": %b}",
+              + " \"collective\": \"%s\", \"buffer\": \"%s\", \"correct\": %b}",
           n, bytes, median, bytes / median / 1e9, bytes * factor / median / 1e9,
           ts[Math.min(calls - 1, (int) (0.1 * calls))], ts[Math.min(calls - 1, (int) (0.9 * calls))],
-          times.getDouble(calls * 8) / calls, warm, calls, pg.isRegistered(t) ? "registered" : "plain",
+          times.getDouble(calls * 8) / calls, warm, calls, collective, pg.isRegistered(t) ? "registered" : "plain",
           times.getDouble((calls + 1) * 8) == 0));
       System.out.flush();
     }

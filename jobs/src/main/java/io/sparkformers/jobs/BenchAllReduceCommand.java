@@ -61,6 +61,14 @@ public final class BenchAllReduceCommand implements Callable<Integer> {
           + " 'plain' (allocateDirect: staged copies), or 'both' (default).")
   String buffers;
 
+  @Option(names = "--collective", defaultValue = "allreduce",
+      description = "allreduce (SUM, default), broadcast (from rank 0) or allgather (sizes are each rank's input;"
+          + " busbw = input bytes*(N-1)/time).")
+  String collective;
+
+  @Option(names = "--no-shared-memory", description = "Ranks talk over sockets only (the group's sharedMemory off).")
+  boolean noSharedMemory;
+
   @Option(names = "--json", description = "Print one JSON object per line instead of a table.")
   boolean json;
 
@@ -74,6 +82,10 @@ public final class BenchAllReduceCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(spec.commandLine(),
           "--buffers must be one of both, registered, plain; got '" + buffers + "'");
     }
+    if (!List.of("allreduce", "broadcast", "allgather").contains(collective)) {
+      throw new CommandLine.ParameterException(spec.commandLine(),
+          "--collective must be one of allreduce, broadcast, allgather; got '" + collective + "'");
+    }
     long[] byteSizes = parseSizes();
     PrintWriter out = spec.commandLine().getOut();
     long maxBytes = Arrays.stream(byteSizes).max().orElse(0);
@@ -84,8 +96,13 @@ public final class BenchAllReduceCommand implements Callable<Integer> {
       out.println(String.format(Locale.ROOT, "{\"memcpy_bytes\": %d, \"memcpy_gbps\": %.4f}",
           Math.max(1 << 20, Math.min(maxBytes, 256L << 20)), memcpy));
     } else {
-      out.println(String.format(Locale.ROOT, "all_reduce SUM float32, sparkformers tcp, N=%d JVMs on 127.0.0.1",
-          worldSize));
+      String what = switch (collective) {
+        case "broadcast" -> "broadcast from rank 0";
+        case "allgather" -> "all_gather";
+        default -> "all_reduce SUM";
+      };
+      out.println(String.format(Locale.ROOT, "%s float32, sparkformers tcp%s, N=%d JVMs on 127.0.0.1", what,
+          noSharedMemory ? " (sockets only)" : "", worldSize));
       out.println("buffer: registered = ProcessGroup.allocate (same host: shared memory, reduced in place);"
           + " plain = allocateDirect (staged copies)");
       out.println(String.format(Locale.ROOT, "%10s %-11s %11s %11s %11s %12s %12s %s", "size", "buffer",
@@ -132,16 +149,18 @@ public final class BenchAllReduceCommand implements Callable<Integer> {
     }
     String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
     long heapMb = Math.max(256, 3 * maxBytes / (1 << 20) + 256);
+    // An all-gather's output is N inputs.
+    long directMb = (collective.equals("allgather") ? worldSize + 2 : 3) * maxBytes / (1 << 20) + 256;
     List<Process> ranks = new ArrayList<>();
     String joined = Arrays.stream(byteSizes).mapToObj(Long::toString).reduce((a, b) -> a + "," + b).orElse("");
     try {
       for (int r = 0; r < worldSize; r++) {
         ProcessBuilder pb = new ProcessBuilder(java, "-Xms64m", "-Xmx" + heapMb + "m",
-            "-XX:MaxDirectMemorySize=" + heapMb + "m", "-XX:+UseSerialGC",
+            "-XX:MaxDirectMemorySize=" + directMb + "m", "-XX:+UseSerialGC",
             "-Dslf4j.internal.verbosity=WARN",
             "-cp", System.getProperty("java.class.path"), AllReduceBenchWorker.class.getName(),
             joined, Integer.toString(iters), Integer.toString(ringThreshold), Integer.toString(timeoutSeconds),
-            buffers);
+            buffers, collective, Boolean.toString(!noSharedMemory));
         pb.environment().put("MASTER_ADDR", "127.0.0.1");
         pb.environment().put("MASTER_PORT", Integer.toString(port));
         pb.environment().put("RANK", Integer.toString(r));

@@ -37,7 +37,8 @@ class BenchAllReduceCommandTest {
       // Per size the registered buffer first (ranks on one host share memory), then the plain one.
       String kind = i % 2 == 0 ? "registered" : "plain";
       assertTrue(l.startsWith("{\"world_size\": 3, \"bytes\": " + b + ", \"median_s\": "), l);
-      assertTrue(l.contains("\"calls\": 5, \"buffer\": \"" + kind + "\", \"correct\": true}"), l);
+      assertTrue(l.contains("\"calls\": 5, \"collective\": \"allreduce\", \"buffer\": \"" + kind
+          + "\", \"correct\": true}"), l);
       double median = BenchAllReduceCommand.number(l, "median_s");
       double busbw = BenchAllReduceCommand.number(l, "busbw_gbps");
       double algbw = BenchAllReduceCommand.number(l, "algbw_gbps");
@@ -61,6 +62,34 @@ class BenchAllReduceCommandTest {
   }
 
   @Test
+  void broadcastAndAllGatherOverSharedMemoryAndSocketsAreCheckedAndTimed() {
+    for (String collective : List.of("broadcast", "allgather")) {
+      for (boolean sockets : new boolean[] {false, true}) {
+        out.getBuffer().setLength(0);
+        List<String> args = new java.util.ArrayList<>(List.of("bench", "allreduce", "--world-size", "2", "--sizes",
+            "4096,5000000", "--iters", "3", "--collective", collective, "--json"));
+        if (sockets) {
+          args.add("--no-shared-memory");
+        }
+        assertEquals(0, run(args.toArray(new String[0])), err.toString());
+        List<String> lines = Arrays.stream(out.toString().split("\n")).filter(l -> l.startsWith("{\"world_size"))
+            .collect(Collectors.toList());
+        assertEquals(4, lines.size(), out.toString());
+        for (String l : lines) {
+          assertTrue(l.contains("\"collective\": \"" + collective + "\""), l);
+          assertTrue(l.endsWith("\"correct\": true}"), l);
+        }
+        // Sockets only: nothing is registered.
+        assertEquals(sockets ? 0 : 2, lines.stream().filter(l -> l.contains("\"buffer\": \"registered\"")).count(),
+            out.toString());
+        double busbw = BenchAllReduceCommand.number(lines.get(2), "busbw_gbps");
+        double median = BenchAllReduceCommand.number(lines.get(2), "median_s");
+        assertEquals(5000000 / median / 1e9, busbw, busbw * 1e-3 + 1e-4, lines.get(2)); // N=2: factor 1 for both
+      }
+    }
+  }
+
+  @Test
   void badSizesAndWorldSizesAreUsageErrors() {
     assertEquals(2, run("bench", "allreduce", "--sizes", "4096,10"));
     assertTrue(err.toString().contains("--sizes: 10 must be a positive multiple of 4 (float32) of at most 1 GiB"),
@@ -71,6 +100,9 @@ class BenchAllReduceCommandTest {
     assertTrue(err.toString().contains("--world-size must be between 2 and 64, got 1"), err.toString());
     assertEquals(2, run("bench", "allreduce", "--buffers", "pinned"));
     assertTrue(err.toString().contains("--buffers must be one of both, registered, plain; got 'pinned'"),
+        err.toString());
+    assertEquals(2, run("bench", "allreduce", "--collective", "reduce"));
+    assertTrue(err.toString().contains("--collective must be one of allreduce, broadcast, allgather; got 'reduce'"),
         err.toString());
   }
 }

@@ -26,7 +26,7 @@ import java.util.concurrent.locks.LockSupport;
 final class SharedMemoryRing {
   /** Called now and then while a phase waits; throws if a peer is gone, aborted, or runs another collective. */
   interface PeerCheck {
-    void check(long seq, long bytes);
+    void check(long seq, long bytes, String what);
   }
 
   static final int SLOT_BYTES = 4 << 20;
@@ -47,6 +47,11 @@ final class SharedMemoryRing {
   /** The ranks' arenas of registered buffers, or null when there are none. */
   private SharedArenas arenas;
   private long phase;
+  /** The collective under way: number, bytes, code and its name for messages. */
+  private long seq;
+  private long bytes;
+  private long code;
+  private String what = "";
   /** How many all-reduces took the registered, in-place path (tests check that it ran). */
   long inPlaceCollectives;
 
@@ -92,21 +97,22 @@ final class SharedMemoryRing {
   }
 
   /** Announces that this rank finished phase {@code phase}, with its descriptor of the collective. */
-  private void publish(long seq, long bytes, long offset) {
+  private void publish(long offset) {
     int line = rank * LINE;
     // Two descriptor slots by phase parity: a peer can be one phase ahead, writing the other slot.
-    int desc = line + 8 + 24 * (int) (phase & 1);
+    int desc = line + 8 + 32 * (int) (phase & 1);
     map.putLong(desc, seq);
     map.putLong(desc + 8, bytes);
     map.putLong(desc + 16, offset);
+    map.putLong(desc + 24, code);
     LONGS.setRelease(map, line, phase);
   }
 
   /**
-   * Waits until every rank finished the current phase; checks that they run the same collective and records
-   * each rank's registered-buffer offset (-1: none) in {@link #offsets}.
+   * Waits until every rank finished the current phase; checks that they run the same collective (number,
+   * operation, root, size) and records each rank's registered-buffer offset (-1: none) in {@link #offsets}.
    */
-  private void awaitAll(long seq, long bytes, String what) {
+  private void awaitAll() {
     long start = System.nanoTime();
     long spins = 0;
     for (int r = 0; r < worldSize; r++) {
@@ -129,27 +135,58 @@ final class SharedMemoryRing {
             LockSupport.parkNanos(50_000);
           }
           if ((spins & 255) == 0) {
-            checkPeers.check(seq, bytes);
+            checkPeers.check(seq, bytes, what);
           }
         }
       }
-      int desc = line + 8 + 24 * (int) (phase & 1);
+      int desc = line + 8 + 32 * (int) (phase & 1);
       long theirSeq = map.getLong(desc);
       long theirBytes = map.getLong(desc + 8);
       offsets[r] = map.getLong(desc + 16);
-      if (theirSeq != seq || theirBytes != bytes) {
+      long theirCode = map.getLong(desc + 24);
+      if (theirSeq != seq || theirBytes != bytes || theirCode != code) {
         throw new CollectiveException("rank " + rank + ": collectives issued out of order: rank " + r
-            + " runs collective #" + theirSeq + " of " + theirBytes + " bytes, but rank " + rank
-            + " runs collective #" + seq + " " + what + " of " + bytes + " bytes (every rank must issue the same"
-            + " collectives, with the same sizes, in the same order)");
+            + " runs collective #" + theirSeq + " " + describe(theirCode) + " of " + theirBytes + " bytes, but rank "
+            + rank + " runs collective #" + seq + " " + what + " of " + bytes + " bytes (every rank must issue"
+            + " the same collectives, with the same sizes, in the same order)");
       }
     }
   }
 
-  private void step(long seq, long bytes, String what) {
+  /** Codes of the collectives in the descriptors: the operation, and a broadcast's root. */
+  private static final int ALL_REDUCE = 1;
+  private static final int BROADCAST = 2;
+  private static final int ALL_GATHER = 3;
+
+  private static String describe(long code) {
+    return switch ((int) (code & 0xff)) {
+      case ALL_REDUCE -> "ALL_REDUCE";
+      case BROADCAST -> "BROADCAST from rank " + (code >>> 8);
+      case ALL_GATHER -> "ALL_GATHER";
+      default -> "unknown operation " + code;
+    };
+  }
+
+  /** Starts a collective: announces it with this rank's offset, waits for all; true if every rank registered. */
+  private boolean begin(long seq, long bytes, long code, long offset) {
+    this.seq = seq;
+    this.bytes = bytes;
+    this.code = code;
+    this.what = describe(code);
     phase++;
-    publish(seq, bytes, -1);
-    awaitAll(seq, bytes, what);
+    publish(offset);
+    awaitAll();
+    boolean registered = arenas != null;
+    for (int r = 0; r < worldSize; r++) {
+      registered &= offsets[r] >= 0;
+    }
+    return registered;
+  }
+
+  private void step() {
+    phase++;
+    publish(-1);
+    awaitAll();
   }
 
   /**
@@ -160,20 +197,71 @@ final class SharedMemoryRing {
    * choose the same path.
    */
   void allReduce(ByteBuffer data, ElementType type, ReduceOp op, long seq, long offset) {
-    long bytes = data.remaining();
-    phase++;
-    publish(seq, bytes, offset);
-    awaitAll(seq, bytes, "ALL_REDUCE");
-    boolean registered = arenas != null;
-    for (int r = 0; r < worldSize; r++) {
-      registered &= offsets[r] >= 0;
-    }
-    if (registered) {
-      allReduceInPlace(data, type, op, seq, offsets.clone()); // later phases overwrite offsets
+    if (begin(seq, data.remaining(), ALL_REDUCE, offset)) {
+      allReduceInPlace(data, type, op, offsets.clone()); // later phases overwrite offsets
       inPlaceCollectives++;
     } else {
-      allReduceStaged(data, type, op, seq);
+      allReduceStaged(data, type, op);
     }
+  }
+
+  /**
+   * Broadcast of {@code data} from {@code root}: when the root's buffer is registered, every other rank copies
+   * it straight out of the root's arena; otherwise the root stages it through its slots chunk by chunk.
+   */
+  void broadcast(ByteBuffer data, int root, long seq, long offset) {
+    int n = data.remaining();
+    begin(seq, n, BROADCAST | ((long) root << 8), offset);
+    long rootAt = offsets[root];
+    if (rootAt >= 0 && arenas != null) {
+      if (rank != root) {
+        Buffers.copy(arenas.arena(root), (int) rootAt, data, 0, n);
+      }
+    } else {
+      int half = 0;
+      for (int at = 0; at < n; at += SLOT_BYTES, half ^= 1) {
+        int len = Math.min(SLOT_BYTES, n - at);
+        if (rank == root) {
+          Buffers.copy(data, at, map, slot(root, half), len);
+        }
+        step();
+        if (rank != root) {
+          Buffers.copy(map, slot(root, half), data, at, len);
+        }
+      }
+    }
+    step(); // the root's buffer and slots stay as they are until every rank has copied out
+  }
+
+  /**
+   * All-gather of every rank's {@code input} into {@code output} (block q from rank q): straight out of the
+   * peers' registered inputs when every rank's is registered, else staged through each rank's slots.
+   */
+  void allGather(ByteBuffer input, ByteBuffer output, long seq, long offset) {
+    int n = input.remaining();
+    boolean registered = begin(seq, n, ALL_GATHER, offset);
+    Buffers.copy(input, 0, output, rank * n, n);
+    if (registered) {
+      long[] at = offsets.clone();
+      for (int q = 0; q < worldSize; q++) {
+        if (q != rank) {
+          Buffers.copy(arenas.arena(q), (int) at[q], output, q * n, n);
+        }
+      }
+    } else {
+      int half = 0;
+      for (int at = 0; at < n; at += SLOT_BYTES, half ^= 1) {
+        int len = Math.min(SLOT_BYTES, n - at);
+        Buffers.copy(input, at, map, slot(rank, half), len);
+        step();
+        for (int q = 0; q < worldSize; q++) {
+          if (q != rank) {
+            Buffers.copy(map, slot(q, half), output, q * n + at, len);
+          }
+        }
+      }
+    }
+    step();
   }
 
   /**
@@ -189,7 +277,7 @@ final class SharedMemoryRing {
    * one's set during this one, when every rank has left the previous collective (they all announced this one)
    * and none can reach the next one before rank 0 announces it.
    */
-  private void allReduceInPlace(ByteBuffer data, ElementType type, ReduceOp op, long seq, long[] offsets) {
+  private void allReduceInPlace(ByteBuffer data, ElementType type, ReduceOp op, long[] offsets) {
     int bytes = data.remaining();
     int esize = type.bytes();
     int windowBytes = WINDOW_BYTES / esize * esize;
@@ -211,10 +299,10 @@ final class SharedMemoryRing {
       }
       reducer.reduceAll(type, op, bufs, offs, bufs, offs, Math.min(windowBytes, bytes - at));
     }
-    step(seq, bytes, "ALL_REDUCE");
+    step();
   }
 
-  private void allReduceStaged(ByteBuffer data, ElementType type, ReduceOp op, long seq) {
+  private void allReduceStaged(ByteBuffer data, ElementType type, ReduceOp op) {
     int bytes = data.remaining();
     int esize = type.bytes();
     int chunkElems = SLOT_BYTES / esize;
@@ -232,7 +320,7 @@ final class SharedMemoryRing {
           Buffers.copy(data, base + from, map, slot(rank, half) + from, len);
         }
       }
-      step(seq, bytes, "ALL_REDUCE");
+      step();
       // (2) this rank's part, reduced in place in its own buffer and published in its slot. Only this rank
       // computes this part and everyone copies it, so every rank ends with the same bits.
       int from = partStart(n, rank) * esize;
@@ -248,7 +336,7 @@ final class SharedMemoryRing {
         }
         Buffers.copy(data, base + from, map, slot(rank, half) + from, len);
       }
-      step(seq, bytes, "ALL_REDUCE");
+      step();
       // (3) the others' results
       for (int q = 0; q < worldSize; q++) {
         if (q != rank) {
@@ -259,7 +347,7 @@ final class SharedMemoryRing {
       }
     }
     // Before returning, every rank has copied out: the caller may reuse the slots in the next collective.
-    step(seq, bytes, "ALL_REDUCE");
+    step();
   }
 
   private int partStart(int n, int q) {

@@ -208,10 +208,10 @@ final class TcpProcessGroup implements ProcessGroup {
    * means the peer closed its connection (it died or failed) or sent an abort; either fails this rank now
    * instead of at the timeout.
    */
-  private void checkPeers(long seq, long bytes) {
+  private void checkPeers(long seq, long bytes, String what) {
     if (closed) {
       throw new CollectiveException("rank " + rank + ": the process group was closed during collective #" + seq
-          + " ALL_REDUCE");
+          + " " + what);
     }
     try {
       for (int p = 0; p < worldSize; p++) {
@@ -231,30 +231,32 @@ final class TcpProcessGroup implements ProcessGroup {
         // Keep what arrives: it may be the header of the peer's next message, read by the next receive.
         if (channels[p].read(early) < 0) {
           throw new CollectiveException("rank " + rank + ": rank " + p + " closed its connection during collective #"
-              + seq + " ALL_REDUCE (it failed or was stopped; see its log)");
+              + seq + " " + what + " (it failed or was stopped; see its log)");
         }
         if (!early.hasRemaining() && early.getInt(4) == Op.ABORT.ordinal()) {
           Transfer t = Transfer.recv(p, Op.ABORT, -1, ByteBuffer.allocate(0), 1, null);
           long deadline = System.nanoTime() + 1_000_000_000L;
           while (System.nanoTime() < deadline) {
-            if (!read(Op.ALL_REDUCE, seq, t)) { // throws the peer's abort once its text is in
+            Op op = what.startsWith("BROADCAST") ? Op.BROADCAST
+                : what.equals("ALL_GATHER") ? Op.ALL_GATHER : Op.ALL_REDUCE;
+            if (!read(op, seq, t)) { // throws the peer's abort once its text is in
               Thread.onSpinWait();
             }
           }
           throw new CollectiveException("rank " + rank + ": rank " + p + " aborted during collective #" + seq
-              + " ALL_REDUCE");
+              + " " + what);
         }
         // The peer runs this very collective over the sockets: it issued another one than this rank.
         if (!early.hasRemaining() && early.getLong(8) == seq && early.getInt(4) != Op.SEND_RECV.ordinal()) {
           throw new CollectiveException("rank " + rank + ": collectives issued out of order: rank " + p
               + " sent collective #" + seq + " " + Op.name(early.getInt(4)) + " of " + early.getLong(16)
-              + " bytes, but rank " + rank + " expects collective #" + seq + " ALL_REDUCE of " + bytes
+              + " bytes, but rank " + rank + " expects collective #" + seq + " " + what + " of " + bytes
               + " bytes (every rank must issue the same collectives, with the same sizes, in the same order)");
         }
       }
     } catch (IOException e) {
       throw new CollectiveException("rank " + rank + ": lost a connection during collective #" + seq
-          + " ALL_REDUCE: " + e.getMessage(), e);
+          + " " + what + ": " + e.getMessage(), e);
     }
   }
 
@@ -476,8 +478,7 @@ final class TcpProcessGroup implements ProcessGroup {
     int count = bytes / type.bytes();
     if (sharedMemory != null) {
       // Same host: shared memory at every size (a phase costs less than a socket round trip).
-      long at = arenas == null ? -1 : arenas.offsetOf(buffer);
-      sharedMemory.allReduce(data, type, op, seq, at < 0 ? -1 : at + buffer.position());
+      sharedMemory.allReduce(data, type, op, seq, registeredOffset(buffer));
     } else if (bytes >= options.ringThresholdBytes() && count >= worldSize) {
       int[] seg = segments(count, type.bytes());
       ringReduceScatter(data, seg, type, op, Op.ALL_REDUCE, seq);
@@ -488,6 +489,12 @@ final class TcpProcessGroup implements ProcessGroup {
     } else {
       recursiveDoubling(data, type, op, seq);
     }
+  }
+
+  /** Where {@code buffer}'s position lies in this rank's arena if {@link #allocate} made it, else -1. */
+  private long registeredOffset(ByteBuffer buffer) {
+    long at = arenas == null ? -1 : arenas.offsetOf(buffer);
+    return at < 0 ? -1 : at + buffer.position();
   }
 
   /** Byte offsets of the ring's segments: element-aligned, sizes differing by at most one element. */
@@ -585,6 +592,10 @@ final class TcpProcessGroup implements ProcessGroup {
       return;
     }
     ByteBuffer data = Reducer.view(buffer, buffer.position(), buffer.remaining());
+    if (sharedMemory != null) {
+      sharedMemory.broadcast(data, root, seq, registeredOffset(buffer));
+      return;
+    }
     List<Transfer> t = new ArrayList<>();
     if (rank == root) {
       for (int p = 0; p < worldSize; p++) {
@@ -602,6 +613,11 @@ final class TcpProcessGroup implements ProcessGroup {
   private void doAllGather(ByteBuffer input, ByteBuffer output) throws IOException {
     long seq = sequence++;
     int bytes = input.remaining();
+    if (sharedMemory != null && worldSize > 1) {
+      sharedMemory.allGather(Reducer.view(input, input.position(), bytes),
+          Reducer.view(output, output.position(), output.remaining()), seq, registeredOffset(input));
+      return;
+    }
     Buffers.copy(input, input.position(), output, output.position() + rank * bytes, bytes);
     if (worldSize == 1) {
       return;

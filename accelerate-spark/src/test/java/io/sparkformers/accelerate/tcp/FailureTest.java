@@ -91,27 +91,40 @@ class FailureTest {
 
   @Test
   void collectivesIssuedOutOfOrderFailLoudlyOnEveryRank() throws Exception {
-    // Over the sockets, and with the all-reduce in shared memory while the all-gather goes over the sockets.
-    for (ProcessGroupOptions options : List.of(TCP_SHORT, SHORT)) {
-      collectivesIssuedOutOfOrderFailLoudly(options);
-    }
+    // Over the sockets: the all-gather's header reaches the rank that expects an all-reduce.
+    assertEquals("rank 0: collectives issued out of order: rank 1 sent collective #0 ALL_GATHER of 32 bytes, but"
+        + " rank 0 expects collective #0 ALL_REDUCE of 32 bytes (every rank must issue the same collectives,"
+        + " with the same sizes, in the same order)", outOfOrder(TCP_SHORT, (pg, b) -> pg.allGather(b, floats(16),
+        ElementType.FLOAT32)));
+    // In shared memory: both announce their collective in their descriptors.
+    assertEquals("rank 0: collectives issued out of order: rank 1 runs collective #0 ALL_GATHER of 32 bytes, but"
+        + " rank 0 runs collective #0 ALL_REDUCE of 32 bytes (every rank must issue the same collectives,"
+        + " with the same sizes, in the same order)", outOfOrder(SHORT, (pg, b) -> pg.allGather(b, floats(16),
+        ElementType.FLOAT32)));
+    // One in shared memory, the other over the sockets: the waiting rank sees the header of the same collective.
+    assertEquals("rank 0: collectives issued out of order: rank 1 sent collective #0 REDUCE_SCATTER of 16 bytes,"
+        + " but rank 0 expects collective #0 ALL_REDUCE of 32 bytes (every rank must issue the same collectives,"
+        + " with the same sizes, in the same order)", outOfOrder(SHORT, (pg, b) -> pg.reduceScatter(b, floats(4),
+        ElementType.FLOAT32, ReduceOp.SUM)));
   }
 
-  private void collectivesIssuedOutOfOrderFailLoudly(ProcessGroupOptions options) throws Exception {
+  private interface Other {
+    void issue(ProcessGroup pg, ByteBuffer eightFloats);
+  }
+
+  /** Rank 0 all-reduces 8 floats while rank 1 issues {@code other}; returns rank 0's error message. */
+  private String outOfOrder(ProcessGroupOptions options, Other other) throws Exception {
     try (Ranks ranks = Ranks.open(2, options)) {
       List<Object> outcomes = ranks.outcomes(pg -> {
         if (pg.rank() == 0) {
           pg.allReduce(floats(8), ElementType.FLOAT32, ReduceOp.SUM);
         } else {
-          pg.allGather(floats(8), floats(16), ElementType.FLOAT32);
+          other.issue(pg, floats(8));
         }
         return "finished";
       });
-      CollectiveException e0 = assertInstanceOf(CollectiveException.class, outcomes.get(0));
-      assertEquals("rank 0: collectives issued out of order: rank 1 sent collective #0 ALL_GATHER of 32 bytes, but"
-          + " rank 0 expects collective #0 ALL_REDUCE of 32 bytes (every rank must issue the same collectives,"
-          + " with the same sizes, in the same order)", e0.getMessage());
       assertInstanceOf(CollectiveException.class, outcomes.get(1));
+      return assertInstanceOf(CollectiveException.class, outcomes.get(0)).getMessage();
     }
   }
 
@@ -157,7 +170,7 @@ class FailureTest {
         return "finished";
       });
       CollectiveException e0 = assertInstanceOf(CollectiveException.class, outcomes.get(0));
-      assertEquals("rank 0: collectives issued out of order: rank 1 runs collective #0 of 2097152 bytes, but rank 0"
+      assertEquals("rank 0: collectives issued out of order: rank 1 runs collective #0 ALL_REDUCE of 2097152 bytes, but rank 0"
           + " runs collective #0 ALL_REDUCE of 1048576 bytes (every rank must issue the same collectives, with the"
           + " same sizes, in the same order)", e0.getMessage());
     }

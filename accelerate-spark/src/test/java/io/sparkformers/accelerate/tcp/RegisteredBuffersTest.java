@@ -184,7 +184,7 @@ class RegisteredBuffersTest {
         return "finished";
       });
       CollectiveException e0 = assertInstanceOf(CollectiveException.class, outcomes.get(0));
-      assertEquals("rank 0: collectives issued out of order: rank 1 runs collective #0 of 1048576 bytes, but rank 0"
+      assertEquals("rank 0: collectives issued out of order: rank 1 runs collective #0 ALL_REDUCE of 1048576 bytes, but rank 0"
           + " runs collective #0 ALL_REDUCE of 524288 bytes (every rank must issue the same collectives, with the"
           + " same sizes, in the same order)", e0.getMessage());
       assertInstanceOf(CollectiveException.class, outcomes.get(1));
@@ -222,6 +222,91 @@ class RegisteredBuffersTest {
       assertFalse(pg.isRegistered(big));
       assertEquals(1 << 20, big.capacity());
       assertFalse(pg.isRegistered(small.duplicate()), "only the buffer allocate returned is registered");
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {2, 3})
+  void broadcastAndAllGatherThroughSharedMemoryWithRegisteredAndPlainBuffers(int n) throws Exception {
+    // 2 500 003 floats: three 4 MiB slot chunks on the staged path.
+    for (int count : new int[] {0, 1, 7, 70_001, 2_500_003}) {
+      try (Ranks ranks = Ranks.open(n, options(true))) {
+        List<List<ByteBuffer>> out = ranks.run(pg -> {
+          List<ByteBuffer> results = new java.util.ArrayList<>();
+          for (boolean registered : new boolean[] {true, false}) {
+            for (int root = 0; root < n; root++) {
+              ByteBuffer b = registered ? pg.allocate(count * 4)
+                  : ByteBuffer.allocateDirect(count * 4).order(ByteOrder.nativeOrder());
+              for (int i = 0; i < count; i++) {
+                b.putFloat(i * 4, value(pg.rank(), i));
+              }
+              pg.broadcast(b, ElementType.FLOAT32, root);
+              results.add(b);
+            }
+            ByteBuffer in = registered ? pg.allocate(count * 4)
+                : ByteBuffer.allocateDirect(count * 4).order(ByteOrder.nativeOrder());
+            for (int i = 0; i < count; i++) {
+              in.putFloat(i * 4, value(pg.rank(), i));
+            }
+            ByteBuffer gathered = ByteBuffer.allocateDirect(n * count * 4).order(ByteOrder.nativeOrder());
+            pg.allGather(in, gathered, ElementType.FLOAT32);
+            results.add(gathered);
+          }
+          return results;
+        });
+        for (int r = 0; r < n; r++) {
+          for (int k = 0; k < 2; k++) {
+            List<ByteBuffer> mine = out.get(r).subList(k * (n + 1), (k + 1) * (n + 1));
+            for (int root = 0; root < n; root++) {
+              for (int i = 0; i < count; i++) {
+                if (mine.get(root).getFloat(i * 4) != value(root, i)) {
+                  assertEquals(value(root, i), mine.get(root).getFloat(i * 4), "broadcast from " + root + " to "
+                      + r + (k == 0 ? " registered" : " plain") + " count " + count + " element " + i);
+                }
+              }
+            }
+            for (int q = 0; q < n; q++) {
+              for (int i = 0; i < count; i++) {
+                if (mine.get(n).getFloat((q * count + i) * 4) != value(q, i)) {
+                  assertEquals(value(q, i), mine.get(n).getFloat((q * count + i) * 4), "all-gather on rank " + r
+                      + (k == 0 ? " registered" : " plain") + " count " + count + " block " + q + " element " + i);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void sharedMemoryCollectivesOfAnotherKindOrRootFailLoudly() throws Exception {
+    try (Ranks ranks = Ranks.open(2, options(true).toBuilder().timeout(Duration.ofSeconds(5)).build())) {
+      List<Object> outcomes = ranks.outcomes(pg -> {
+        ByteBuffer b = pg.allocate(4096);
+        pg.broadcast(b, ElementType.FLOAT32, pg.rank());
+        return "finished";
+      });
+      CollectiveException e0 = assertInstanceOf(CollectiveException.class, outcomes.get(0));
+      assertEquals("rank 0: collectives issued out of order: rank 1 runs collective #0 BROADCAST from rank 1 of 4096"
+          + " bytes, but rank 0 runs collective #0 BROADCAST from rank 0 of 4096 bytes (every rank must issue the"
+          + " same collectives, with the same sizes, in the same order)", e0.getMessage());
+    }
+    try (Ranks ranks = Ranks.open(2, options(true).toBuilder().timeout(Duration.ofSeconds(5)).build())) {
+      List<Object> outcomes = ranks.outcomes(pg -> {
+        ByteBuffer b = ByteBuffer.allocateDirect(4096).order(ByteOrder.nativeOrder());
+        if (pg.rank() == 0) {
+          pg.allReduce(b, ElementType.FLOAT32, ReduceOp.SUM);
+        } else {
+          pg.broadcast(b, ElementType.FLOAT32, 0);
+        }
+        return "finished";
+      });
+      CollectiveException e0 = assertInstanceOf(CollectiveException.class, outcomes.get(0));
+      assertEquals("rank 0: collectives issued out of order: rank 1 runs collective #0 BROADCAST from rank 0 of 4096"
+          + " bytes, but rank 0 runs collective #0 ALL_REDUCE of 4096 bytes (every rank must issue the same"
+          + " collectives, with the same sizes, in the same order)", e0.getMessage());
+      assertInstanceOf(CollectiveException.class, outcomes.get(1));
     }
   }
 }

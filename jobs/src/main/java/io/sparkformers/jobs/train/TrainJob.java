@@ -10,6 +10,7 @@ import io.sparkformers.evaluate.Classification;
 import io.sparkformers.evaluate.MetricResult;
 import io.sparkformers.evaluate.Perplexity;
 import io.sparkformers.training.ComputeMetrics;
+import io.sparkformers.training.DriverLogListener;
 import io.sparkformers.training.EvalPrediction;
 import io.sparkformers.training.Trainer;
 import io.sparkformers.training.TrainingArguments;
@@ -56,7 +57,11 @@ public final class TrainJob {
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     try {
       JobData.Prepared data = JobData.prepare(job, task, modelConfig, spark);
-      return BarrierLauncher.run(sc, job.worldSize(), new Rank(job, task, data));
+      // Rank 0's progress and log lines come back to this driver, wherever the ranks run.
+      try (DriverLogListener logs = DriverLogListener.open(sc, job.worldSize(),
+          job.trainingArguments().disableTqdm() ? null : System.err, List.of())) {
+        return BarrierLauncher.run(sc, job.worldSize(), new Rank(job, task, data));
+      }
     } finally {
       // Stop only the Spark we started: under spark-submit or in a notebook the context is the caller's.
       if (local) {
@@ -191,7 +196,7 @@ public final class TrainJob {
         }
         Trainer trainer = Trainer.builder(model, args).trainData(data.train().toArrayData())
             .evalData(data.eval().toArrayData()).computeMetrics(computeMetrics)
-            .processGroup(ctx.processGroup()).build();
+            .rankContext(ctx).build();
         Map<String, Double> result = new LinkedHashMap<>(trainer.train());
         Map<String, Double> evalMetrics = trainer.evaluate();
         result.putAll(evalMetrics);
