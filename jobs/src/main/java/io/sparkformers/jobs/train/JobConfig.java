@@ -135,7 +135,7 @@ public final class JobConfig implements Serializable {
     evalFiles();
     format();
     this.task = root.get("task") != null ? task(root.get("task"))
-        : modelConfig != null ? taskOf(String.valueOf(modelConfig.get("model_type"))) : null;
+        : modelConfig != null && modelConfig.get("model_type") != null ? taskOfConfig() : null;
     Set<String> validMetrics = task == Task.CAUSAL_LM ? LM_METRICS
         : task == null ? union(CLASSIFICATION_METRICS, LM_METRICS) : CLASSIFICATION_METRICS;
     List<String> m = new ArrayList<>();
@@ -311,6 +311,14 @@ public final class JobConfig implements Serializable {
     List<String> names = java.util.Arrays.stream(Task.values()).map(Task::configName).toList();
     throw new IllegalArgumentException(source + ": key 'task': expected one of " + names + ", got '" + v + "'"
         + KeyNames.didYouMean(String.valueOf(v), names));
+  }
+
+  private Task taskOfConfig() {
+    try {
+      return taskOf(String.valueOf(modelConfig.get("model_type")));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(source + ": key 'model.config.model_type': " + e.getMessage(), e);
+    }
   }
 
   /** The task a model type trains for when the job file names none. */
