@@ -82,7 +82,7 @@ public final class JobConfig implements Serializable {
       new Key("data", "validation_split_percentage", "causal_lm: the first percent of the rows become the eval"
           + " rows when there is no eval_file, as run_clm's train[:N%] (default 5)"),
       new Key("data", "split_seed", "the seed of that split (default 42)"),
-      new Key("data", "cache_dir", "the Arrow cache folder (default: datasets-arrow's, ~/.cache/sparkformers)"),
+      new Key("data", "cache_dir", "the Arrow cache folder (default: datasets-arrow's, ~/.cache/sparkformers/datasets)"),
       new Key("data", "use_spark", "load and tokenize as Spark jobs (default true; the cache_dir and tokenizer"
           + " must then be reachable by the executors)"),
       new Key("data", "hadoop", "Hadoop settings for Hadoop URIs, e.g. fs.s3a.endpoint: http://..."));
