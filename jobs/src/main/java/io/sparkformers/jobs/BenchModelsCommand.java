@@ -62,6 +62,10 @@ public final class BenchModelsCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print one JSON object instead of a table.")
   boolean json;
 
+  @Option(names = "--profile", paramLabel = "FILE", description = "Also record one more forward+backward step"
+      + " with libtorch's profiler and write its Chrome trace (per-op times, backward ops included) to FILE.")
+  java.nio.file.Path profile;
+
   @Override
   public Integer call() {
     if (threads < 1 || steps < 1 || warmup < 0 || batch < 1 || promptTokens < 1 || newTokens < 1
@@ -84,6 +88,8 @@ public final class BenchModelsCommand implements Callable<Integer> {
       double[] forwardBackward = new double[steps];
       double[] trainingForward = new double[steps];
       double[] forwardBackwardCpu = new double[steps];
+      double[] trainingForwardCpu = new double[steps];
+      double[] faults = new double[steps];
       java.lang.management.ThreadMXBean cpu = java.lang.management.ManagementFactory.getThreadMXBean();
       boolean gradBefore = JniUtils.isGradMode();
       try {
@@ -104,27 +110,36 @@ public final class BenchModelsCommand implements Callable<Integer> {
               forward[s - warmup] = (t1 - t0) / 1e9;
             }
           }
-          // Forward with the graph recorded, then backward: a training step without the optimizer.
+          // Zero the gradients, forward with the graph recorded, then backward: a training step without the
+          // optimizer, timed as the baseline script times it (its zero_grad() is inside the forward time).
           JniUtils.setGradMode(true);
           try (NDManager step = model.manager().newSubManager()) {
             NDArray x = step.create(ids, new Shape(batch, 128));
+            long f0 = minorFaults();
             long c0 = cpu.getCurrentThreadCpuTime();
             long t0 = System.nanoTime();
+            for (Parameter p : model.namedParameters().values()) {
+              JniUtils.zeroGrad((PtNDArray) p.getArray());
+            }
             ModelOutput o = model.forward(Map.of("input_ids", x, "labels", x), true);
             o.loss().getFloat();
             long tf = System.nanoTime();
+            long cf = cpu.getCurrentThreadCpuTime();
             JniUtils.backward((PtNDArray) o.loss(), (PtNDArray) step.ones(new Shape()), false, false);
             long t1 = System.nanoTime();
             long c1 = cpu.getCurrentThreadCpuTime();
+            long f1 = minorFaults();
             if (s >= warmup) {
+              faults[s - warmup] = f1 - f0;
               forwardBackwardCpu[s - warmup] = (c1 - c0) / 1e9;
+              trainingForwardCpu[s - warmup] = (cf - c0) / 1e9;
               trainingForward[s - warmup] = (tf - t0) / 1e9;
               forwardBackward[s - warmup] = (t1 - t0) / 1e9;
             }
           }
-          for (Parameter p : model.namedParameters().values()) {
-            JniUtils.zeroGrad((PtNDArray) p.getArray());
-          }
+        }
+        if (profile != null) {
+          profileOneStep(model, random);
         }
       } finally {
         JniUtils.setGradMode(gradBefore);
@@ -144,21 +159,25 @@ public final class BenchModelsCommand implements Callable<Integer> {
       double fwdBwd = median(forwardBackward);
       double trainFwd = median(trainingForward);
       double fwdBwdCpu = median(forwardBackwardCpu);
+      double trainFwdCpu = median(trainingForwardCpu);
+      double faultsPerStep = median(faults);
       if (json) {
         out.println(String.format(Locale.ROOT, "{\"model\": \"gpt d256 L4 H4 ff1024 ctx128 vocab8000\", "
             + "\"params\": %d, \"batch\": %d, \"threads\": %d, \"steps\": %d, \"forward_s\": %.6f, "
-            + "\"training_forward_s\": %.6f, \"forward_backward_s\": %.6f, \"forward_backward_cpu_s\": %.6f, \"tokens_per_s_train\": %.1f, \"generate_prompt\": %d, "
+            + "\"training_forward_s\": %.6f, \"forward_backward_s\": %.6f, \"training_forward_cpu_s\": %.6f, \"forward_backward_cpu_s\": %.6f, \"minor_page_faults_per_step\": %.0f, \"tokens_per_s_train\": %.1f, \"generate_prompt\": %d, "
             + "\"generate_new\": %d, \"generate_batch\": %d, \"generate_tokens_per_s_cache\": %.1f, "
-            + "\"generate_tokens_per_s_no_cache\": %.1f}", params, batch, threads, steps, fwd, trainFwd, fwdBwd, fwdBwdCpu,
+            + "\"generate_tokens_per_s_no_cache\": %.1f}", params, batch, threads, steps, fwd, trainFwd, fwdBwd, trainFwdCpu, fwdBwdCpu, faultsPerStep,
             batch * 128 / fwdBwd, promptTokens, newTokens, generateBatch, cached, full));
       } else {
         out.println(String.format(Locale.ROOT, "small GPT (d 256, 4 layers, 4 heads, ff 1024, ctx 128, vocab 8000,"
             + " %,d parameters), batch %d, %d thread(s), median of %d steps", params, batch, threads, steps));
         out.println(String.format(Locale.ROOT, "  forward, no grad  %8.1f ms", fwd * 1e3));
-        out.println(String.format(Locale.ROOT, "  forward, grad on  %8.1f ms  (as ddp_train_bench.py's fwd)",
-            trainFwd * 1e3));
+        out.println(String.format(Locale.ROOT, "  forward, grad on  %8.1f ms  (zero_grad + forward, as"
+            + " ddp_train_bench.py's fwd; %.1f ms CPU time)", trainFwd * 1e3, trainFwdCpu * 1e3));
         out.println(String.format(Locale.ROOT, "  forward+backward  %8.1f ms  (%.0f tokens/s; %.1f ms CPU time of"
             + " this thread, which a busy machine inflates less)", fwdBwd * 1e3, batch * 128 / fwdBwd, fwdBwdCpu * 1e3));
+        out.println(String.format(Locale.ROOT, "  minor page faults %8.0f per forward+backward (fresh pages from the"
+            + " kernel)", faultsPerStep));
         out.println(String.format(Locale.ROOT, "greedy generation, %d prompt(s) of %d tokens, %d new tokens each:",
             generateBatch, promptTokens, newTokens));
         out.println(String.format(Locale.ROOT, "  with KV cache     %8.1f tokens/s", cached));
@@ -167,6 +186,42 @@ public final class BenchModelsCommand implements Callable<Integer> {
       out.flush();
     }
     return 0;
+  }
+
+  /**
+   * The process's minor page faults so far (/proc/self/stat field 10), or -1 where there is no procfs: fresh
+   * pages the allocator takes from the kernel, which a step that reuses its memory does not touch.
+   */
+  static long minorFaults() {
+    try {
+      String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/stat"));
+      String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return Long.parseLong(fields[7]);
+    } catch (java.io.IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  /** One forward+backward step under libtorch's profiler (records shapes), written as a Chrome trace. */
+  private void profileOneStep(Gpt2LMHeadModel model, Random random) {
+    int[] ids = new int[batch * 128];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = random.nextInt(8000);
+    }
+    JniUtils.setGradMode(true);
+    try (NDManager step = model.manager().newSubManager()) {
+      NDArray x = step.create(ids, new Shape(batch, 128));
+      JniUtils.startProfile(false, true, false);
+      try {
+        ModelOutput o = model.forward(Map.of("input_ids", x, "labels", x), true);
+        JniUtils.backward((PtNDArray) o.loss(), (PtNDArray) step.ones(new Shape()), false, false);
+      } finally {
+        JniUtils.stopProfile(profile.toAbsolutePath().toString());
+      }
+    }
+    for (Parameter p : model.namedParameters().values()) {
+      JniUtils.zeroGrad((PtNDArray) p.getArray());
+    }
   }
 
   /** New tokens per second over one warm-up and three timed runs (median). */

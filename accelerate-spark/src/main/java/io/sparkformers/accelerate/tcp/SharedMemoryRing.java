@@ -33,6 +33,10 @@ final class SharedMemoryRing {
   /** Registered all-reduce chunk: N parts of it fit in the shared L3 cache next to the ranks' working sets. */
   static final int WINDOW_BYTES = 256 << 10;
   private static final int LINE = 128; // one control line per rank: no false sharing
+  /** In a rank's line after its two descriptors: the window it is reducing, plus one (0: none). */
+  private static final int BUSY = 8 + 2 * 32;
+  /** In a claims line: the count of windows done, on its own cache line apart from the claim counter. */
+  private static final int DONE = 64;
   private static final VarHandle LONGS = MethodHandles.byteBufferViewVarHandle(long[].class,
       ByteOrder.nativeOrder());
 
@@ -270,11 +274,12 @@ final class SharedMemoryRing {
    * rank's values in rank order and writes the result into every rank's buffer. Each window is read and written
    * by exactly one rank, so nothing races, and every rank ends with the same bits (those of a plain loop over
    * ranks). Whoever runs does the work: with more ranks than free cores, a rank the OS has not scheduled costs
-   * nothing but its turn at the last phase. Memory traffic is N reads and N writes of the buffer in all (a
-   * reduce-scatter plus all-gather moves more), and there are only two phases: announce, and done.
+   * nothing, and the ranks wait for a count of windows done, not for each other, at the end. Memory traffic is
+   * N reads and N writes of the buffer in all (a reduce-scatter plus all-gather moves more), and there is one
+   * phase (the announcement) in which every rank takes part.
    *
-   * <p>The claim counters come in two sets used by alternate in-place collectives; rank 0 zeroes the next
-   * one's set during this one, when every rank has left the previous collective (they all announced this one)
+   * <p>The claim and done counters come in two sets used by alternate in-place collectives; rank 0 zeroes the
+   * next one's set during this one, when every rank has left the previous collective (they all announced this one)
    * and none can reach the next one before rank 0 announces it.
    */
   private void allReduceInPlace(ByteBuffer data, ElementType type, ReduceOp op, long[] offsets) {
@@ -283,23 +288,67 @@ final class SharedMemoryRing {
     int windowBytes = WINDOW_BYTES / esize * esize;
     int windows = (bytes + windowBytes - 1) / windowBytes;
     int claims = worldSize * LINE + (int) (inPlaceCollectives & 1) * LINE;
-    int nextClaims = worldSize * LINE + (int) ((inPlaceCollectives + 1) & 1) * LINE;
+    int done = claims + DONE;
     if (rank == 0) {
+      int nextClaims = worldSize * LINE + (int) ((inPlaceCollectives + 1) & 1) * LINE;
       LONGS.setRelease(map, nextClaims, 0L);
+      LONGS.setRelease(map, nextClaims + DONE, 0L);
     }
     ByteBuffer[] bufs = new ByteBuffer[worldSize];
     int[] offs = new int[worldSize];
     for (int q = 0; q < worldSize; q++) {
       bufs[q] = q == rank ? data : arenas.arena(q);
     }
+    int busy = rank * LINE + BUSY;
     for (long w; (w = (long) LONGS.getAndAdd(map, claims, 1L)) < windows; ) {
+      map.putLong(busy, w + 1); // names this rank if it dies or stalls with the window
       int at = (int) w * windowBytes;
       for (int q = 0; q < worldSize; q++) {
         offs[q] = (q == rank ? 0 : (int) offsets[q]) + at;
       }
       reducer.reduceAll(type, op, bufs, offs, bufs, offs, Math.min(windowBytes, bytes - at));
+      map.putLong(busy, 0L);
+      LONGS.getAndAdd(map, done, 1L); // releases the window's writes to whoever sees the count
     }
-    step();
+    awaitWindows(done, windows);
+  }
+
+  /**
+   * Waits until {@code windows} windows are done: then every rank's buffer is complete and nobody reads this
+   * one any more. No need to wait for the other ranks themselves: a rank the OS has not scheduled does not
+   * hold up the others (it finds the work done when it runs). A timeout names the ranks holding a window.
+   */
+  private void awaitWindows(int done, long windows) {
+    long start = System.nanoTime();
+    long spins = 0;
+    while ((long) LONGS.getAcquire(map, done) < windows) {
+      spins++;
+      if (spins < 200) {
+        Thread.onSpinWait();
+        continue;
+      }
+      long waited = System.nanoTime() - start;
+      if (waited > timeoutNanos) {
+        java.util.List<String> holders = new java.util.ArrayList<>();
+        for (int r = 0; r < worldSize; r++) {
+          long w = (long) LONGS.getAcquire(map, r * LINE + BUSY);
+          if (w > 0) {
+            holders.add("rank " + r + " (window " + (w - 1) + ")");
+          }
+        }
+        throw new CollectiveException("rank " + rank + ": collective #" + seq + " " + what + " timed out after "
+            + Math.round(timeoutNanos / 1e9) + " s waiting for " + (holders.isEmpty() ? "the other ranks"
+            : String.join(", ", holders)) + " (shared memory); that rank is stuck or dead");
+      }
+      if (waited < 2_000_000) {
+        Thread.yield();
+      } else {
+        LockSupport.parkNanos(50_000);
+      }
+      if ((spins & 255) == 0) {
+        checkPeers.check(seq, bytes, what);
+      }
+    }
   }
 
   private void allReduceStaged(ByteBuffer data, ElementType type, ReduceOp op) {

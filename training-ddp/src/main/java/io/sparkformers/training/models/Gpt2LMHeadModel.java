@@ -211,21 +211,21 @@ public final class Gpt2LMHeadModel extends BaseModel {
     }
     x = Ops.dropout(x, config.embdPdrop(), training);
 
-    // transformers: where(causal, w, finfo.min) + (1 − mask)·finfo.min. Here w·allowed + additive, with the
-    // additive part built once: the same values, and like where() no gradient reaches masked scores (a
-    // left-padded row whose visible keys are all pads attends uniformly, and its gradient must match).
+    // transformers: where(causal, w, finfo.min) + (1 − mask)·finfo.min, built once per call. where() also
+    // keeps every gradient off masked scores (a left-padded row whose visible keys are all pads attends
+    // uniformly, and its gradient must match).
     NDArray rows = m.arange(past, (int) total, 1, DataType.INT64).reshape(seq, 1);
     NDArray cols = m.arange(0, (int) total, 1, DataType.INT64).reshape(1, total);
-    NDArray allowed = cols.lte(rows).toType(DataType.FLOAT32, false);
-    NDArray additiveMask = cols.gt(rows).toType(DataType.FLOAT32, false).muli(Ops.FLOAT32_MIN);
+    NDArray causal = cols.lte(rows);
+    NDArray maskValue = m.create(Ops.FLOAT32_MIN);
+    NDArray padAdd = null;
     if (attentionMask != null) {
       if (attentionMask.getShape().get(1) != total) {
         throw new IllegalArgumentException("attention_mask covers " + attentionMask.getShape().get(1)
             + " positions, expected " + total);
       }
       NDArray maskF = attentionMask.toType(DataType.FLOAT32, false).reshape(batch, 1, 1, total);
-      NDArray padAdd = maskF.neg().addi(1f).muli(Ops.FLOAT32_MIN);
-      additiveMask = padAdd.add(additiveMask);
+      padAdd = maskF.neg().addi(1f).muli(Ops.FLOAT32_MIN);
     }
 
     float scale = config.scaleAttnWeights() ? (float) Math.sqrt(headDim) : 1f;
@@ -256,7 +256,10 @@ public final class Gpt2LMHeadModel extends BaseModel {
       if (config.scaleAttnByInverseLayerIdx()) {
         w = w.div((float) (i + 1));
       }
-      w = w.mul(allowed).add(additiveMask);
+      w = Ops.where(causal, w, maskValue);
+      if (padAdd != null) {
+        w = w.add(padAdd);
+      }
       w = w.softmax(-1);
       w = Ops.dropout(w, config.attnPdrop(), training);
       NDArray ctx = w.matMul(v).transpose(0, 2, 1, 3).reshape(batch, seq, config.nEmbd());

@@ -61,6 +61,37 @@ class SparkGenerationTest {
     assertTrue(e.getMessage().contains("column 'id' must be array<int> or array<bigint>"), e.getMessage());
   }
 
+  @Test
+  void aModelFolderGivenAsAHadoopUriIsCopiedToEachExecutor() throws Exception {
+    int[] p1 = TestData.i32("gpt2-tiny/inputs/greedy1_prompt.i32");
+    StructType schema = new StructType().add("input_ids", DataTypes.createArrayType(DataTypes.IntegerType));
+    Dataset<Row> prompts = spark.createDataFrame(List.of(RowFactory.create((Object) boxed(p1)),
+        RowFactory.create((Object) boxed(p1))), schema).repartition(2);
+    // file:/... goes through Hadoop's FileSystem (as s3a:// or hdfs:// would): copied, loaded, copy deleted.
+    String uri = TestData.gpt2Tiny().toUri().toString();
+    assertTrue(uri.startsWith("file:/"), uri);
+    long before = tempCopies();
+    List<Row> out = SparkGeneration.generate(prompts, "input_ids", uri, GenerationConfig.greedy(10), 1)
+        .collectAsList();
+    assertEquals(2, out.size());
+    for (Row r : out) {
+      assertEquals("[268, 408, 165, 327, 279, 451, 165, 760, 279, 408]", r.getList(1).toString());
+    }
+    assertEquals(before, tempCopies(), "the local copy is deleted once the model is loaded");
+
+    String missing = uri.replace("gpt2-tiny", "no-such-model");
+    Exception e = assertThrows(Exception.class, () -> SparkGeneration.generate(prompts, "input_ids", missing,
+        GenerationConfig.greedy(1), 1).collectAsList());
+    String message = String.valueOf(e.getMessage());
+    assertTrue(message.contains("model folder " + missing + " does not exist"), message);
+  }
+
+  private static long tempCopies() throws java.io.IOException {
+    try (var files = java.nio.file.Files.list(java.nio.file.Path.of(System.getProperty("java.io.tmpdir")))) {
+      return files.filter(f -> f.getFileName().toString().startsWith("sparkformers-model-")).count();
+    }
+  }
+
   private static Integer[] boxed(int[] a) {
     return Arrays.stream(a).boxed().toArray(Integer[]::new);
   }
