@@ -79,7 +79,9 @@ public final class DriverChannel implements AutoCloseable {
     this.server = ServerSocketChannel.open();
     server.bind(new InetSocketAddress(host, 0));
     int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
-    this.endpoint = host + ":" + port + "/" + worldSize + "/" + Base64.getEncoder().encodeToString(secret);
+    // URL-safe base64: the secret holds no '/', the endpoint's separator.
+    this.endpoint = host + ":" + port + "/" + worldSize + "/"
+        + Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
     this.previousProperty = sc == null ? null : sc.getLocalProperty(LOCAL_PROPERTY);
     this.acceptor = new Thread(this::acceptLoop, "sparkformers-driver-channel-" + port);
     acceptor.setDaemon(true);
@@ -248,7 +250,7 @@ public final class DriverChannel implements AutoCloseable {
       return Optional.of(connect(spec, rank));
     } catch (IOException e) {
       LOG.warn("rank {}: could not reach the driver channel at {}: {}; its messages are dropped", rank,
-          spec.substring(0, spec.indexOf('/') < 0 ? spec.length() : spec.indexOf('/')), e.getMessage());
+          redact(spec), e.getMessage());
       return Optional.empty();
     }
   }
@@ -271,10 +273,10 @@ public final class DriverChannel implements AutoCloseable {
     try {
       port = Integer.parseInt(parts[0].substring(colon + 1));
       worldSize = Integer.parseInt(parts[1]);
-      secret = Base64.getDecoder().decode(parts[2]);
+      secret = Base64.getUrlDecoder().decode(parts[2]);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("driver channel endpoint '" + redact(endpoint)
-          + "': expected host:port/worldSize/secret (port and worldSize integers, the secret base64): "
+          + "': expected host:port/worldSize/secret (port and worldSize integers, the secret URL-safe base64): "
           + e.getMessage());
     }
     if (rank < 0 || rank >= worldSize) {
@@ -298,9 +300,11 @@ public final class DriverChannel implements AutoCloseable {
     return new Sender(ch, rank);
   }
 
+  /** The endpoint without its secret (everything after the second '/'), for error messages. */
   private static String redact(String endpoint) {
-    int last = endpoint.lastIndexOf('/');
-    return last < 0 ? endpoint : endpoint.substring(0, last) + "/<secret>";
+    int first = endpoint.indexOf('/');
+    int second = first < 0 ? -1 : endpoint.indexOf('/', first + 1);
+    return second < 0 ? endpoint : endpoint.substring(0, second) + "/<secret>";
   }
 
   /**

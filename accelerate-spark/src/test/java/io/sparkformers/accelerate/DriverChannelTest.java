@@ -37,8 +37,9 @@ class DriverChannelTest {
     List<String> got = Collections.synchronizedList(new ArrayList<>());
     try (DriverChannel channel = DriverChannel.open("127.0.0.1", 2, (rank, m) -> got.add(m))) {
       String endpoint = channel.endpoint();
-      String forged = endpoint.substring(0, endpoint.lastIndexOf('/') + 1)
-          + Base64.getEncoder().encodeToString(new byte[32]);
+      String forged = endpoint.substring(0, endpoint.indexOf('/', endpoint.indexOf('/') + 1) + 1)
+          + Base64.getUrlEncoder().withoutPadding().encodeToString(new byte[32]);
+      assertFalse(endpoint.substring(endpoint.indexOf('/', endpoint.indexOf('/') + 1) + 1).contains("/"));
       IOException e = assertThrows(IOException.class, () -> DriverChannel.connect(forged, 0));
       assertTrue(e.getMessage().contains("failed authentication"), e.getMessage());
     }
@@ -55,6 +56,9 @@ class DriverChannelTest {
         () -> DriverChannel.connect("127.0.0.1:x/2/abc", 0));
     assertTrue(port.getMessage().startsWith("driver channel endpoint '127.0.0.1:x/2/<secret>': expected"),
         port.getMessage());
+    IllegalArgumentException secret = assertThrows(IllegalArgumentException.class,
+        () -> DriverChannel.connect("127.0.0.1:1/2/a/b+c", 0));
+    assertFalse(secret.getMessage().contains("b+c"), "the secret leaks into the message: " + secret.getMessage());
     try (DriverChannel channel = DriverChannel.open("127.0.0.1", 2, (rank, m) -> { })) {
       IllegalArgumentException rank = assertThrows(IllegalArgumentException.class,
           () -> DriverChannel.connect(channel.endpoint(), 2));

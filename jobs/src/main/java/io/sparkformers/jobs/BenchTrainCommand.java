@@ -99,11 +99,11 @@ public final class BenchTrainCommand implements Callable<Integer> {
     double samples = rows / r[0];
     return String.format(Locale.ROOT, "%s%-14s step %8.2f ms (fwd+bwd %7.2f, opt+sync %6.2f = copy-out %5.2f"
         + " + all-reduce %5.2f + copy-in %5.2f + update %5.2f)  samples/s %9.1f%s  all-reduce share %5.1f%%"
-        + "  threads/rank %d",
+        + "  threads/rank %d  registered buckets %d/%d",
         rep >= 0 ? "[rep " + rep + "] " : "", key, stepMs, r[3] * 1e3, r[4] * 1e3, r[5] * 1e3, r[6] * 1e3,
         r[7] * 1e3, (r[4] - r[5] - r[6] - r[7]) * 1e3, samples,
         model.equals("gpt") ? String.format(Locale.ROOT, "  tokens/s %8.0f", samples * 128) : "", r[1] * 100,
-        (int) r[2]);
+        (int) r[2], (int) r[8], (int) r[9]);
   }
 
   static double median(double[] v) {
@@ -165,7 +165,8 @@ public final class BenchTrainCommand implements Callable<Integer> {
         double perStep = 1.0 / (warmup + steps);
         return new double[] {median(secs), trainer.allReduceShare(), ctx.intraOpThreads(),
             t.get("forward_backward") * perStep, t.get("optimizer") * perStep, t.get("copy_out") * perStep,
-            t.get("all_reduce") * perStep, t.get("copy_in") * perStep};
+            t.get("all_reduce") * perStep, t.get("copy_in") * perStep, trainer.gradientBuckets()[0],
+            trainer.gradientBuckets()[1]};
       }
     }
 

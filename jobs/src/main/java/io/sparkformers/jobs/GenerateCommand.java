@@ -28,7 +28,9 @@ import picocli.CommandLine.Option;
 /**
  * {@code sparkformers generate}: continues each prompt of a JSONL file with a causal LM folder, as
  * transformers' {@code generate} does. Each input line is {@code {"prompt": "text"}} (encoded with the model
- * folder's {@code tokenizer.json}, or GPT-2's {@code vocab.json} + {@code merges.txt}) or {@code {"input_ids": [...]}}; each output line is the input object plus
+ * folder's {@code tokenizer.json}, or GPT-2's {@code vocab.json} + {@code merges.txt}) or
+ * {@code {"input_ids": [...]}}, either with optional {@code "token_type_ids"} (one per prompt token, on every
+ * line or none); each output line is the input object plus
  * {@code generated_ids} (new tokens only) and, with a tokenizer, {@code generated_text}.
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
@@ -76,7 +78,8 @@ public final class GenerateCommand implements Callable<Integer> {
   boolean noCache;
 
   /** One input line: its 1-based number, the parsed object, and its token ids. */
-  record PromptLine(int lineNumber, JsonObject json, int[] ids) {}
+  /** One input line: its ids and, when the line gives them, its token_type_ids (else null). */
+  record PromptLine(int lineNumber, JsonObject json, int[] ids, int[] tokenTypeIds) {}
 
   @Override
   public Integer call() {
@@ -117,7 +120,14 @@ public final class GenerateCommand implements Callable<Integer> {
             List<PromptLine> batch = prompts.subList(start, Math.min(prompts.size(), start + batchSize));
             List<int[]> ids = new ArrayList<>();
             batch.forEach(p -> ids.add(p.ids()));
-            List<int[]> generated = lm.generate(ids, generation);
+            List<int[]> types = null;
+            if (batch.get(0).tokenTypeIds() != null) {
+              types = new ArrayList<>();
+              for (PromptLine p : batch) {
+                types.add(p.tokenTypeIds());
+              }
+            }
+            List<int[]> generated = lm.generate(ids, types, generation, null);
             for (int i = 0; i < batch.size(); i++) {
               JsonObject row = batch.get(i).json().deepCopy();
               JsonArray genIds = new JsonArray();
@@ -210,7 +220,19 @@ public final class GenerateCommand implements Callable<Integer> {
         if (ids.length == 0) {
           throw new IllegalArgumentException(where + ": the prompt has no tokens");
         }
-        out.add(new PromptLine(number, obj, ids));
+        int[] types = null;
+        if (obj.has("token_type_ids")) {
+          types = parseIds(obj.get("token_type_ids"), where);
+          if (types.length != ids.length) {
+            throw new IllegalArgumentException(where + ": \"token_type_ids\" has " + types.length
+                + " ids, expected one per prompt token (" + ids.length + ")");
+          }
+        }
+        if (!out.isEmpty() && (types == null) != (out.get(0).tokenTypeIds() == null)) {
+          throw new IllegalArgumentException(where + ": \"token_type_ids\" must be on every line or on none (line "
+              + out.get(0).lineNumber() + (types == null ? " has them)" : " has none)"));
+        }
+        out.add(new PromptLine(number, obj, ids, types));
       }
     }
     if (out.isEmpty()) {
@@ -248,6 +270,10 @@ public final class GenerateCommand implements Callable<Integer> {
         if (p.ids()[i] >= vocab) {
           throw new IllegalArgumentException(where + ": token " + i + " is id " + p.ids()[i]
               + ", outside the model's vocabulary [0, " + vocab + ")");
+        }
+        if (p.tokenTypeIds() != null && p.tokenTypeIds()[i] >= vocab) {
+          throw new IllegalArgumentException(where + ": token_type_ids " + i + " is " + p.tokenTypeIds()[i]
+              + ", outside the model's vocabulary [0, " + vocab + ") that GPT-2 embeds token types with");
         }
       }
       if (p.ids().length + maxNewTokens > context) {

@@ -61,7 +61,11 @@ public final class ScoreCommand implements Callable<Integer> {
           } else {
             try (NDManager scope = lm.manager().newSubManager()) {
               NDArray x = scope.create(ids, new Shape(1, ids.length));
-              float loss = lm.forward(Map.of("input_ids", x, "labels", x), false).loss().getFloat();
+              Map<String, NDArray> inputs = new java.util.HashMap<>(Map.of("input_ids", x, "labels", x));
+              if (line.tokenTypeIds() != null) {
+                inputs.put("token_type_ids", scope.create(line.tokenTypeIds(), new Shape(1, ids.length)));
+              }
+              float loss = lm.forward(inputs, false).loss().getFloat();
               row.addProperty("mean_cross_entropy", loss);
               totalNll += (double) loss * predicted;
               totalTokens += predicted;

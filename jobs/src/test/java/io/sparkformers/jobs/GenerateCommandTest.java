@@ -138,4 +138,34 @@ class GenerateCommandTest {
     m = failure(mlp, "{\"input_ids\":[1]}");
     assertTrue(m.contains("model_type 'mlp' is not a causal language model"), m);
   }
+
+  @Test
+  void tokenTypeIdsReachTheModelAsInTransformersGenerate() throws Exception {
+    int[] p0 = {165, 26, 221, 213, 605};
+    int[] t0 = {3, 3, 3, 9, 9};
+    int[] p1 = {5, 6, 7};
+    int[] t1 = {1, 1, 2};
+    List<int[]> expected;
+    try (var model = (io.sparkformers.training.models.Gpt2LMHeadModel)
+        io.sparkformers.training.models.AutoModel.fromPretrained(modelDir)) {
+      expected = model.generate(List.of(p0, p1), List.of(t0, t1),
+          io.sparkformers.training.models.GenerationConfig.greedy(6), null);
+    }
+    Path in = input("{\"input_ids\":[165,26,221,213,605],\"token_type_ids\":[3,3,3,9,9]}",
+        "{\"input_ids\":[5,6,7],\"token_type_ids\":[1,1,2]}");
+    assertEquals(0, run("generate", "--model", modelDir.toString(), "--input", in.toString(), "--max-new-tokens",
+        "6"), err.toString());
+    String[] lines = out.toString().trim().split("\n");
+    assertEquals(java.util.Arrays.toString(expected.get(0)).replace(" ", ""),
+        JsonParser.parseString(lines[0]).getAsJsonObject().get("generated_ids").toString());
+    assertEquals(java.util.Arrays.toString(expected.get(1)).replace(" ", ""),
+        JsonParser.parseString(lines[1]).getAsJsonObject().get("generated_ids").toString());
+
+    String m = failure(modelDir, "{\"input_ids\":[1,2],\"token_type_ids\":[0]}");
+    assertTrue(m.contains("line 1: \"token_type_ids\" has 1 ids, expected one per prompt token (2)"), m);
+    m = failure(modelDir, "{\"input_ids\":[1,2],\"token_type_ids\":[0,0]}", "{\"input_ids\":[1]}");
+    assertTrue(m.contains("line 2: \"token_type_ids\" must be on every line or on none (line 1 has them)"), m);
+    m = failure(modelDir, "{\"input_ids\":[1,2],\"token_type_ids\":[0,1000]}");
+    assertTrue(m.contains("line 1: token_type_ids 1 is 1000, outside the model's vocabulary [0, 1000)"), m);
+  }
 }

@@ -171,6 +171,11 @@ public final class Trainer implements AutoCloseable {
     return t;
   }
 
+  /** Gradient buckets of data-parallel training: {registered in shared memory, total}; {0, 0} on one rank. */
+  public int[] gradientBuckets() {
+    return buckets == null ? new int[2] : new int[] {buckets.registeredBuckets(), buckets.bucketBytes().size()};
+  }
+
   // ------------------------------------------------------------------------------------------ sizes
 
   /** The batches of one epoch for this rank, as row ids (accelerate's BatchSamplerShard, even batches). */

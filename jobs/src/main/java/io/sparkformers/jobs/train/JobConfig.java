@@ -61,7 +61,8 @@ public final class JobConfig implements Serializable {
       new Key("model", "config", "a config.json as a map (a new model, initialised from the seed)"),
       new Key("data", "train_file", "a path, glob, folder or Hadoop URI (s3a://...), or a list of them;"
           + " classpath:/... for a file in the jar"),
-      new Key("data", "eval_file", "as train_file; without it, test_size of the training rows are held out"),
+      new Key("data", "eval_file", "as train_file; without it, the training rows are split (test_size, or"
+          + " validation_split_percentage for causal_lm)"),
       new Key("data", "format", "csv, json, jsonl, parquet, arrow or text (default: the train_file's extension)"),
       new Key("data", "header", "csv: whether the first row names the columns (default true; without one the"
           + " columns are column_0, column_1, ...)"),
@@ -76,9 +77,12 @@ public final class JobConfig implements Serializable {
           + " (default 128, as run_glue)"),
       new Key("data", "block_size", "causal_lm: tokens per block after group_texts (default min(1024,"
           + " the tokenizer's model_max_length), as run_clm)"),
-      new Key("data", "test_size", "the held-out fraction when there is no eval_file (default 0.2)"),
+      new Key("data", "test_size", "classification: the held-out fraction when there is no eval_file, shuffled"
+          + " as datasets' train_test_split (default 0.2)"),
+      new Key("data", "validation_split_percentage", "causal_lm: the first percent of the rows become the eval"
+          + " rows when there is no eval_file, as run_clm's train[:N%] (default 5)"),
       new Key("data", "split_seed", "the seed of that split (default 42)"),
-      new Key("data", "cache_dir", "the Arrow cache folder (default: datasets-arrow's, ~/.cache/sparkformers)"),
+      new Key("data", "cache_dir", "the Arrow cache folder (default: datasets-arrow's, ~/.cache/sparkformers/datasets)"),
       new Key("data", "use_spark", "load and tokenize as Spark jobs (default true; the cache_dir and tokenizer"
           + " must then be reachable by the executors)"),
       new Key("data", "hadoop", "Hadoop settings for Hadoop URIs, e.g. fs.s3a.endpoint: http://..."));
@@ -131,7 +135,7 @@ public final class JobConfig implements Serializable {
     evalFiles();
     format();
     this.task = root.get("task") != null ? task(root.get("task"))
-        : modelConfig != null ? taskOf(String.valueOf(modelConfig.get("model_type"))) : null;
+        : modelConfig != null && modelConfig.get("model_type") != null ? taskOfConfig() : null;
     Set<String> validMetrics = task == Task.CAUSAL_LM ? LM_METRICS
         : task == null ? union(CLASSIFICATION_METRICS, LM_METRICS) : CLASSIFICATION_METRICS;
     List<String> m = new ArrayList<>();
@@ -158,6 +162,15 @@ public final class JobConfig implements Serializable {
     maxSeqLength();
     blockSize();
     testSize();
+    validationSplitPercentage();
+    if (task == Task.CAUSAL_LM && data.containsKey("test_size")) {
+      throw new IllegalArgumentException(source + ": key 'data.test_size' is for classification; causal_lm holds"
+          + " out data.validation_split_percentage of the rows, as run_clm");
+    }
+    if (task != null && task != Task.CAUSAL_LM && data.containsKey("validation_split_percentage")) {
+      throw new IllegalArgumentException(source + ": key 'data.validation_split_percentage' is for causal_lm;"
+          + " " + task.configName() + " holds out data.test_size of the rows");
+    }
     splitSeed();
     useSpark();
     hadoop();
@@ -298,6 +311,14 @@ public final class JobConfig implements Serializable {
     List<String> names = java.util.Arrays.stream(Task.values()).map(Task::configName).toList();
     throw new IllegalArgumentException(source + ": key 'task': expected one of " + names + ", got '" + v + "'"
         + KeyNames.didYouMean(String.valueOf(v), names));
+  }
+
+  private Task taskOfConfig() {
+    try {
+      return taskOf(String.valueOf(modelConfig.get("model_type")));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(source + ": key 'model.config.model_type': " + e.getMessage(), e);
+    }
   }
 
   /** The task a model type trains for when the job file names none. */
@@ -448,6 +469,31 @@ public final class JobConfig implements Serializable {
       throw bad("data.test_size", "a fraction in (0, 1)", v);
     }
     return t;
+  }
+
+  /** run_clm's validation_split_percentage (default 5), an integer percent in [1, 99]. */
+  public int validationSplitPercentage() {
+    Object v = data.getOrDefault("validation_split_percentage", 5);
+    try {
+      int p = v instanceof Integer i ? i : Integer.parseInt(String.valueOf(v).trim());
+      if (p >= 1 && p <= 99) {
+        return p;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw bad("data.validation_split_percentage", "an integer percent from 1 to 99", v);
+  }
+
+  /** Checks that the metrics suit the task (when the task was known only from the model folder). */
+  public void checkMetrics(Task resolved) {
+    Set<String> valid = resolved == Task.CAUSAL_LM ? LM_METRICS : CLASSIFICATION_METRICS;
+    for (String m : metrics) {
+      if (!valid.contains(m)) {
+        throw new IllegalArgumentException(source + ": unknown metric '" + m + "' for " + resolved.configName()
+            + KeyNames.didYouMean(m, valid) + " (valid: " + new java.util.TreeSet<>(valid) + ")");
+      }
+    }
   }
 
   public long splitSeed() {

@@ -61,8 +61,9 @@ public final class JobData {
     LoadOptions load = options.build();
     DataFormat format = job.format();
     String trainWhat = describe(job.trainFiles());
-    String evalWhat = job.evalFiles().isEmpty() ? trainWhat + " (held-out " + job.testSize() + ")"
-        : describe(job.evalFiles());
+    String held = task == Task.CAUSAL_LM ? "the first " + job.validationSplitPercentage() + "%"
+        : "held-out " + job.testSize();
+    String evalWhat = job.evalFiles().isEmpty() ? trainWhat + " (" + held + ")" : describe(job.evalFiles());
     try (Dataset trainFile = load(format, load, job.trainFiles(), "data.train_file")) {
       Dataset evalFile = job.evalFiles().isEmpty() ? null : load(format, load, job.evalFiles(), "data.eval_file");
       try {
@@ -80,8 +81,7 @@ public final class JobData {
             labels.ids(evalFile, evalWhat);
           }
         }
-        try (DatasetDict split = evalFile != null ? null
-            : trainFile.trainTestSplit(TrainTestSplit.testFraction(job.testSize(), job.splitSeed()))) {
+        try (DatasetDict split = evalFile != null ? null : split(trainFile, task, job)) {
           Dataset train = split != null ? split.get("train") : trainFile;
           Dataset eval = split != null ? split.get("test") : evalFile;
           return switch (task) {
@@ -97,6 +97,23 @@ public final class JobData {
         }
       }
     }
+  }
+
+  /**
+   * The eval rows of a job without an eval_file: classification as datasets' train_test_split(test_size,
+   * seed); causal LM as run_clm, validation = train[:N%] and train = train[N%:] (datasets rounds a percent
+   * boundary to the closest row, halves to even).
+   */
+  static DatasetDict split(Dataset all, Task task, JobConfig job) {
+    if (task != Task.CAUSAL_LM) {
+      return all.trainTestSplit(TrainTestSplit.testFraction(job.testSize(), job.splitSeed()));
+    }
+    long n = all.numRows();
+    long boundary = (long) Math.rint(job.validationSplitPercentage() * (double) n / 100.0);
+    Map<String, Dataset> parts = new java.util.LinkedHashMap<>();
+    parts.put("train", all.selectRange(boundary, n));
+    parts.put("test", all.selectRange(0, boundary));
+    return new DatasetDict(parts);
   }
 
   /** The model type each task needs. */

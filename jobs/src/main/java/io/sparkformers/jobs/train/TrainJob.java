@@ -44,6 +44,7 @@ public final class TrainJob {
     ModelConfig modelConfig = modelConfig(job);
     JobConfig.Task task = job.task() != null ? job.task() : JobConfig.taskOf(modelConfig.modelType());
     JobData.checkModel(task, modelConfig, job.source());
+    job.checkMetrics(task);
     SparkConf conf = new SparkConf().setAppName("sparkformers train " + job.source());
     boolean local = !conf.contains("spark.master");
     if (local) {

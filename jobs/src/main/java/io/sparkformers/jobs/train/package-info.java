@@ -1,6 +1,8 @@
 /**
- * What {@code sparkformers train} and {@code quickstart} run: the job config file (YAML, {@code --set}
- * overrides, every key checked), numeric CSV datasets, and the barrier stage that trains one rank per task.
- * Internal to the jobs module.
+ * What {@code sparkformers train} and {@code quickstart} run: the job config file ({@link
+ * io.sparkformers.jobs.train.JobConfig#KEYS}, the one definition of its keys; {@code --set} overrides; every
+ * key checked), the driver's data preparation through datasets-arrow ({@code JobData}: loaders, splits,
+ * tokenization on Spark, run_glue's padding and run_clm's group_texts), and the barrier stage that trains one
+ * rank per task ({@code TrainJob}). Internal to the jobs module.
  */
 package io.sparkformers.jobs.train;

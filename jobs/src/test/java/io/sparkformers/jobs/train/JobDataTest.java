@@ -317,6 +317,61 @@ class JobDataTest {
   }
 
   @Test
+  void causalLmHoldsOutTheFirstPercentAsRunClmWithDatasetsRounding() {
+    String yaml = TEXT_JOB.replace("MODEL", gpt2(100)).replace("TRAIN", "x.txt");
+    // datasets: boundary = round(pct * n / 100), Python's round (halves to even): 1.5 -> 2, 2.5 -> 2, 3.5 -> 4.
+    for (int[] c : new int[][] {{30, 2}, {50, 2}, {70, 4}, {19, 1}}) {
+      List<String> texts = new ArrayList<>();
+      for (int i = 0; i < c[0]; i++) {
+        texts.add("line " + i);
+      }
+      try (io.sparkformers.datasets.Dataset all = io.sparkformers.datasets.Dataset.fromColumns(
+              java.util.Map.of("text", texts), tmp.resolve("cache"));
+          io.sparkformers.datasets.DatasetDict split = JobData.split(all, JobConfig.Task.CAUSAL_LM, job(yaml))) {
+        assertEquals(c[1], split.get("test").numRows(), c[0] + " rows");
+        assertEquals("line 0", split.get("test").get(0, "text"));
+        assertEquals("line " + c[1], split.get("train").get(0, "text"));
+        assertEquals(c[0] - c[1], split.get("train").numRows());
+      }
+    }
+    assertEquals("job.yaml: key 'data.test_size' is for classification; causal_lm holds out"
+        + " data.validation_split_percentage of the rows, as run_clm", assertThrows(IllegalArgumentException.class,
+            () -> job(yaml, "data.test_size=0.1")).getMessage());
+    assertEquals("job.yaml: key 'data.validation_split_percentage': expected an integer percent from 1 to 99, got"
+        + " '0'", assertThrows(IllegalArgumentException.class,
+            () -> job(yaml, "data.validation_split_percentage=0")).getMessage());
+    assertEquals("job.yaml: key 'data.validation_split_percentage' is for causal_lm; tabular_classification holds"
+        + " out data.test_size of the rows", assertThrows(IllegalArgumentException.class,
+            () -> job(TABULAR.replace("TRAIN", "x.csv"), "data.validation_split_percentage=10")).getMessage());
+  }
+
+  @Test
+  void metricsAreCheckedAgainstTheTaskTheModelFolderGives() {
+    JobConfig folderJob = JobConfig.parse(String.join("\n", "model: {path: some/folder}", "data: {train_file: t.txt}",
+        "metrics: [accuracy]", "training_args: {output_dir: out}", ""), "job.yaml", List.of());
+    assertEquals("job.yaml: unknown metric 'accuracy' for causal_lm (valid: [perplexity])",
+        assertThrows(IllegalArgumentException.class, () -> folderJob.checkMetrics(JobConfig.Task.CAUSAL_LM))
+            .getMessage());
+  }
+
+  @Test
+  void aModelFolderWithoutConfigJsonIsNamedWithItsKey() {
+    JobConfig folderJob = JobConfig.parse(String.join("\n", "model: {path: " + tmp + "}",
+        "data: {train_file: t.txt}", "training_args: {output_dir: out}", ""), "job.yaml", List.of());
+    assertEquals("job.yaml: key 'model.path': " + tmp + " has no config.json (a Hugging Face model folder holds"
+        + " config.json and model.safetensors)", assertThrows(IllegalArgumentException.class,
+            () -> TrainJob.modelConfig(folderJob)).getMessage());
+    assertEquals("job.yaml: key 'model.config.model_type': no task for model_type 't5': expected mlp, bert or"
+        + " gpt2", assertThrows(IllegalArgumentException.class, () -> JobConfig.parse(String.join("\n",
+            "model: {config: {model_type: t5}}", "data: {train_file: t.txt}", "training_args: {output_dir: out}",
+            ""), "job.yaml", List.of())).getMessage());
+    JobConfig noType = JobConfig.parse(String.join("\n", "model: {config: {n_layer: 2}}",
+        "data: {train_file: t.txt}", "training_args: {output_dir: out}", ""), "job.yaml", List.of());
+    assertEquals("job.yaml: model.config: missing required key 'model_type', expected one of [bert, gpt2, mlp]",
+        assertThrows(IllegalArgumentException.class, () -> TrainJob.modelConfig(noType)).getMessage());
+  }
+
+  @Test
   void theTaskNeedsItsModelType() {
     assertEquals("job.yaml: task causal_lm needs a gpt2 model, the model is mlp", assertThrows(
         IllegalArgumentException.class, () -> JobData.checkModel(JobConfig.Task.CAUSAL_LM, config(MLP), "job.yaml"))

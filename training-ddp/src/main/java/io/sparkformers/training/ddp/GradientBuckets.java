@@ -68,6 +68,11 @@ public final class GradientBuckets {
     buffers.add(group.allocate((int) bytes).order(ByteOrder.nativeOrder()));
   }
 
+  /** How many buckets live in registered memory (all-reduced in place through shared memory, no staging). */
+  public int registeredBuckets() {
+    return (int) buffers.stream().filter(group::isRegistered).count();
+  }
+
   /** The bucket sizes in bytes, in launch order. */
   public List<Integer> bucketBytes() {
     return buffers.stream().map(ByteBuffer::capacity).toList();

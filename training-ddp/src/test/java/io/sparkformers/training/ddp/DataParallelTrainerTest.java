@@ -95,6 +95,7 @@ class DataParallelTrainerTest {
       r.put("losses", losses);
       r.put("checksums", allChecksums(ctx.processGroup(), trainer.parameterChecksum()));
       r.put("sums", MlpReferenceAccess.sumsAndNorms(model));
+      r.put("buckets", trainer.gradientBuckets());
       return r;
     }
   }
@@ -123,6 +124,10 @@ class DataParallelTrainerTest {
       assertEquals(expected.get(e.getKey()).get("sum").asDouble(), e.getValue()[0], 1e-4 * l2, e.getKey() + " sum");
     }
     assertTrue(losses.get(4) < losses.get(0));
+    // Ranks on one host: every bucket is a registered buffer, all-reduced in shared memory without staging.
+    int[] buckets = (int[]) result.get("buckets");
+    assertEquals(2, buckets[1], "PyTorch DDP's buckets of this MLP: the first of 1 MiB, then the rest");
+    assertEquals(buckets[1], buckets[0], "registered buckets");
   }
 
   /** Accuracy and the count of rows evaluated, from the argmax of the logits. */
