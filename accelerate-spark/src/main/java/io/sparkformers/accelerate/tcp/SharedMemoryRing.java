@@ -32,6 +32,8 @@ final class SharedMemoryRing {
   static final int SLOT_BYTES = 4 << 20;
   /** Registered all-reduce chunk: N parts of it fit in the shared L3 cache next to the ranks' working sets. */
   static final int WINDOW_BYTES = 256 << 10;
+  /** Registered all-reduces from this size up reduce in place; smaller ones are staged (same size on all ranks). */
+  static final int IN_PLACE_MIN_BYTES = 16 << 10;
   private static final int LINE = 128; // one control line per rank: no false sharing
   /** In a rank's line after its two descriptors: the window it is reducing, plus one (0: none). */
   private static final int BUSY = 8 + 2 * 32;
@@ -201,7 +203,9 @@ final class SharedMemoryRing {
    * choose the same path.
    */
   void allReduce(ByteBuffer data, ElementType type, ReduceOp op, long seq, long offset) {
-    if (begin(seq, data.remaining(), ALL_REDUCE, offset)) {
+    // Below IN_PLACE_MIN_BYTES there is a single window, nothing to share out: N-1 ranks would only poll one
+    // claimer's done count, and the copies saved are a few KiB.
+    if (begin(seq, data.remaining(), ALL_REDUCE, offset) && data.remaining() >= IN_PLACE_MIN_BYTES) {
       for (int q = 0; q < worldSize; q++) {
         arenas.prefault(q, offsets[q], data.remaining());
       }
