@@ -1,6 +1,5 @@
 package io.sparkformers.training;
 
-import io.sparkformers.training.internal.Names;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -163,7 +162,7 @@ public final class TrainingArguments {
       BiConsumer<Builder, Value> setter = SETTERS.get(e.getKey());
       if (setter == null) {
         throw new IllegalArgumentException(where + ": unknown key '" + e.getKey() + "'"
-            + Names.didYouMean(e.getKey(), SETTERS.keySet()) + " (valid keys: " + keys() + ")");
+            + KeyNames.didYouMean(e.getKey(), SETTERS.keySet()) + " (valid keys: " + keys() + ")");
       }
       setter.accept(b, new Value(where, e.getKey(), e.getValue()));
     }
@@ -465,7 +464,7 @@ public final class TrainingArguments {
     private static void oneOf(List<String> errors, String key, String v, List<String> valid, String type) {
       if (v == null || !valid.contains(v)) {
         errors.add(key + ": " + v + " is not a valid " + type + ", please select one of " + valid
-            + (v == null ? "" : Names.didYouMean(v, valid)));
+            + (v == null ? "" : KeyNames.didYouMean(v, valid)));
       }
     }
 

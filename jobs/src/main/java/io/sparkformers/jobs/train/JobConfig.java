@@ -2,6 +2,7 @@ package io.sparkformers.jobs.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.sparkformers.training.KeyNames;
 import io.sparkformers.training.TrainingArguments;
 import io.sparkformers.datasets.DataFormat;
 import java.io.IOException;

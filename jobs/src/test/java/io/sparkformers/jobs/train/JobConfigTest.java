@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkformers.datasets.DataFormat;
+import io.sparkformers.training.KeyNames;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

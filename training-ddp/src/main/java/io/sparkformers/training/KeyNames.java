@@ -1,10 +1,13 @@
-package io.sparkformers.training.internal;
+package io.sparkformers.training;
 
 import java.util.Collection;
 
-/** Nearest-name suggestions for error messages about unknown keys. */
-public final class Names {
-  private Names() {}
+/**
+ * Nearest-name suggestions for errors about unknown configuration keys and names: TrainingArguments uses it,
+ * and so does the jobs module's config file (public here so that no module imports another's internals).
+ */
+public final class KeyNames {
+  private KeyNames() {}
 
   /** {@code " — did you mean 'x'?"} for the valid name closest to {@code given}, or "" when none is close. */
   public static String didYouMean(String given, Collection<String> valid) {
@@ -12,7 +15,7 @@ public final class Names {
     return best == null ? "" : " — did you mean '" + best + "'?";
   }
 
-  /** The valid name with the smallest edit distance to {@code given}, if within half its length. */
+  /** The valid name with the smallest edit distance to {@code given}, if within half its length (at least 2). */
   public static String nearest(String given, Collection<String> valid) {
     String best = null;
     int bestDistance = Integer.MAX_VALUE;
