@@ -215,16 +215,21 @@ public final class Tokenizer implements AutoCloseable {
    * Hugging Face's run_clm does). {@code maxLength} > 0 truncates.
    */
   public Dataset tokenize(Dataset dataset, String column, int maxLength, String... removeColumns) {
+    MapOptions options = tokenizeOptions(dataset, column, maxLength, removeColumns);
+    return dataset.mapBatched(batch -> encodeColumn(batch.get(column), maxLength), options);
+  }
+
+  /** Checks that {@code column} is text and gives the cached batched map that tokenizes it. */
+  private MapOptions tokenizeOptions(Dataset dataset, String column, int maxLength, String[] removeColumns) {
     if (dataset.features().type(column) != ColumnType.STRING) {
       throw new IllegalArgumentException("Column '" + column + "' is " + dataset.features().type(column)
           + "; only STRING columns can be tokenized");
     }
-    MapOptions options = MapOptions.builder()
+    return MapOptions.builder()
         .function("tokenize:" + column, fingerprint + "/" + maxLength)
         .removeColumns(removeColumns)
         .features(tokenizedFeatures(dataset.features(), removeColumns))
         .build();
-    return dataset.mapBatched(batch -> encodeColumn(batch.get(column), maxLength), options);
   }
 
   /** Tokenizers loaded by Spark tasks, one per folder and executor JVM. */
@@ -236,15 +241,7 @@ public final class Tokenizer implements AutoCloseable {
    */
   public Dataset tokenize(org.apache.spark.sql.SparkSession spark, Dataset dataset, String column, int maxLength,
       String... removeColumns) {
-    if (dataset.features().type(column) != ColumnType.STRING) {
-      throw new IllegalArgumentException("Column '" + column + "' is " + dataset.features().type(column)
-          + "; only STRING columns can be tokenized");
-    }
-    MapOptions options = MapOptions.builder()
-        .function("tokenize:" + column, fingerprint + "/" + maxLength)
-        .removeColumns(removeColumns)
-        .features(tokenizedFeatures(dataset.features(), removeColumns))
-        .build();
+    MapOptions options = tokenizeOptions(dataset, column, maxLength, removeColumns);
     String path = folder.toString();
     String key = path + "#" + fingerprint;
     return dataset.mapBatched(spark, batch -> {

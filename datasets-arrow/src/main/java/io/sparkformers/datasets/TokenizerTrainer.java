@@ -1,5 +1,9 @@
 package io.sparkformers.datasets;
 
+import static io.sparkformers.datasets.internal.TokenizerJsonNodes.byteLevel;
+import static io.sparkformers.datasets.internal.TokenizerJsonNodes.sequence;
+import static io.sparkformers.datasets.internal.TokenizerJsonNodes.special;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -178,27 +182,6 @@ public final class TokenizerTrainer {
       model.set("vocab", vocab);
     }
     return root;
-  }
-
-  private static ObjectNode byteLevel(boolean addPrefixSpace, boolean trimOffsets) {
-    ObjectNode n = JSON.createObjectNode();
-    n.put("type", "ByteLevel");
-    n.put("add_prefix_space", addPrefixSpace);
-    n.put("trim_offsets", trimOffsets);
-    n.put("use_regex", true);
-    return n;
-  }
-
-  private static void special(ArrayNode into, String id, int typeId) {
-    ObjectNode s = into.addObject().putObject("SpecialToken");
-    s.put("id", id);
-    s.put("type_id", typeId);
-  }
-
-  private static void sequence(ArrayNode into, String id, int typeId) {
-    ObjectNode s = into.addObject().putObject("Sequence");
-    s.put("id", id);
-    s.put("type_id", typeId);
   }
 
   private ObjectNode config() {

@@ -72,9 +72,9 @@ public final class Gpt2VocabFiles {
       t.put("special", true);
     }
     root.putNull("normalizer");
-    root.set("pre_tokenizer", byteLevel(addPrefixSpace, true));
+    root.set("pre_tokenizer", TokenizerJsonNodes.byteLevel(addPrefixSpace, true));
     if (bosToken == null) {
-      root.set("post_processor", byteLevel(true, false));
+      root.set("post_processor", TokenizerJsonNodes.byteLevel(true, false));
     } else {
       JsonNode bosId = vocab.get(bosToken);
       if (bosId == null) {
@@ -83,18 +83,18 @@ public final class Gpt2VocabFiles {
       ObjectNode post = root.putObject("post_processor");
       post.put("type", "TemplateProcessing");
       ArrayNode single = post.putArray("single");
-      special(single, bosToken);
-      sequence(single, "A", 0);
+      TokenizerJsonNodes.special(single, bosToken, 0);
+      TokenizerJsonNodes.sequence(single, "A", 0);
       ArrayNode pair = post.putArray("pair");
-      special(pair, bosToken);
-      sequence(pair, "A", 0);
-      sequence(pair, "B", 1);
+      TokenizerJsonNodes.special(pair, bosToken, 0);
+      TokenizerJsonNodes.sequence(pair, "A", 0);
+      TokenizerJsonNodes.sequence(pair, "B", 1);
       ObjectNode s = post.putObject("special_tokens").putObject(bosToken);
       s.put("id", bosToken);
       s.putArray("ids").add(bosId.asInt());
       s.putArray("tokens").add(bosToken);
     }
-    root.set("decoder", byteLevel(true, true));
+    root.set("decoder", TokenizerJsonNodes.byteLevel(true, true));
     ObjectNode model = root.putObject("model");
     model.put("type", "BPE");
     model.putNull("dropout");
@@ -165,26 +165,5 @@ public final class Gpt2VocabFiles {
       merges.add(parts[0] + " " + parts[1]);
     }
     return merges;
-  }
-
-  private static ObjectNode byteLevel(boolean addPrefixSpace, boolean trimOffsets) {
-    ObjectNode n = JSON.createObjectNode();
-    n.put("type", "ByteLevel");
-    n.put("add_prefix_space", addPrefixSpace);
-    n.put("trim_offsets", trimOffsets);
-    n.put("use_regex", true);
-    return n;
-  }
-
-  private static void special(ArrayNode into, String id) {
-    ObjectNode s = into.addObject().putObject("SpecialToken");
-    s.put("id", id);
-    s.put("type_id", 0);
-  }
-
-  private static void sequence(ArrayNode into, String id, int typeId) {
-    ObjectNode s = into.addObject().putObject("Sequence");
-    s.put("id", id);
-    s.put("type_id", typeId);
   }
 }
