@@ -58,6 +58,10 @@ public final class BenchTrainCommand implements Callable<Integer> {
   @Option(names = "--gpt-steps", description = "timed GPT steps per run (default: 6, after 2 warm-up)")
   int gptSteps = 6;
 
+  @Option(names = "--threads", description = "libtorch intra-op threads per rank (default: the rank's share of"
+      + " the cores; 1 compares with the script's single1, 2 with single2)")
+  int threads = 0;
+
   @Override
   public Integer call() throws Exception {
     int slots = ranks.stream().mapToInt(Integer::intValue).max().orElse(1);
@@ -71,7 +75,7 @@ public final class BenchTrainCommand implements Callable<Integer> {
           for (int ws : ranks) {
             int steps = model.equals("gpt") ? gptSteps : mlpSteps;
             int warmup = model.equals("gpt") ? 2 : 20;
-            double[] r = BarrierLauncher.run(sc, ws, new Run(model, warmup, steps));
+            double[] r = BarrierLauncher.run(sc, ws, new Run(model, warmup, steps, threads));
             String key = model + "/ranks=" + ws;
             results.computeIfAbsent(key, k -> new ArrayList<>()).add(r);
             System.out.println(format(rep, key, model, ws, r));
@@ -118,11 +122,13 @@ public final class BenchTrainCommand implements Callable<Integer> {
     private final String model;
     private final int warmup;
     private final int steps;
+    private final int threads;
 
-    Run(String model, int warmup, int steps) {
+    Run(String model, int warmup, int steps, int threads) {
       this.model = model;
       this.warmup = warmup;
       this.steps = steps;
+      this.threads = threads;
     }
 
     @Override
@@ -143,6 +149,7 @@ public final class BenchTrainCommand implements Callable<Integer> {
             .saveStrategy("no").disableTqdm(true).build();
         Trainer trainer = Trainer.builder(m, args).trainData(data).shuffle(false)
             .rankContext(ctx)
+            .intraOpThreads(threads > 0 ? threads : ctx.intraOpThreads())
             .callback(new TrainerCallback() {
               long begin;
 
@@ -163,7 +170,7 @@ public final class BenchTrainCommand implements Callable<Integer> {
         double[] secs = stepNanos.stream().mapToDouble(n -> n / 1e9).toArray();
         Map<String, Double> t = trainer.timings();
         double perStep = 1.0 / (warmup + steps);
-        return new double[] {median(secs), trainer.allReduceShare(), ctx.intraOpThreads(),
+        return new double[] {median(secs), trainer.allReduceShare(), threads > 0 ? threads : ctx.intraOpThreads(),
             t.get("forward_backward") * perStep, t.get("optimizer") * perStep, t.get("copy_out") * perStep,
             t.get("all_reduce") * perStep, t.get("copy_in") * perStep, trainer.gradientBuckets()[0],
             trainer.gradientBuckets()[1]};

@@ -59,10 +59,10 @@ public final class AdamW implements Optimizer {
           if (weightDecay != 0 && p.decay()) {
             param.muli((float) (1 - lr * weightDecay));
           }
-          // exp_avg.mul_(beta1).add_(grad, alpha=1-beta1)
-          m.muli((float) beta1).addi(grad.mul((float) (1 - beta1)));
-          // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1-beta2)
-          v.muli((float) beta2).addi(grad.mul((float) (1 - beta2)).muli(grad));
+          // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1-beta2): ((1-beta2)*g)*g, then the sum
+          v.muli((float) beta2).addi(in(scratch, grad.mul((float) (1 - beta2))).muli(grad));
+          // exp_avg.mul_(beta1).add_(grad, alpha=1-beta1), scaling the gradient in place (it is consumed)
+          m.muli((float) beta1).addi(grad.muli((float) (1 - beta1)));
           // denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
           NDArray denom = in(scratch, v.sqrt()).divi((float) biasCorrection2Sqrt).addi((float) eps);
           // param.addcdiv_(exp_avg, denom, value=-step_size)

@@ -48,10 +48,11 @@ public final class Sgd implements Optimizer {
         NDArray param = p.array();
         NDArray grad = param.getGradient();
         try (NDManager scratch = stateManager.newSubManager()) {
-          grad.attach(scratch);
+          grad.attach(scratch); // the handle only; the gradient's memory stays with the parameter
+          // d starts as the gradient itself and is built up in place in it (the gradient is consumed).
           NDArray d = grad;
           if (weightDecay != 0 && p.decay()) {
-            d = d.add(AdamW.in(scratch, param.mul((float) weightDecay)));
+            d.addi(AdamW.in(scratch, param.mul((float) weightDecay)));
           }
           if (momentum != 0) {
             NDArray buf = momentumBuffer.get(p.name());
@@ -59,12 +60,21 @@ public final class Sgd implements Optimizer {
               buf = d.duplicate();
               buf.attach(stateManager);
               momentumBuffer.put(p.name(), buf);
+            } else if (dampening == 0) {
+              buf.muli((float) momentum).addi(d); // (1 - 0) * d is d: no temporary
             } else {
-              buf.muli((float) momentum).addi(d.mul((float) (1 - dampening)));
+              buf.muli((float) momentum).addi(AdamW.in(scratch, d.mul((float) (1 - dampening))));
             }
-            d = nesterov ? d.add(AdamW.in(scratch, buf.mul((float) momentum))) : buf;
+            if (nesterov) {
+              d.addi(AdamW.in(scratch, buf.mul((float) momentum)));
+            } else {
+              // p -= lr * buf: the buffer is state and must stay as it is, so the product is a temporary.
+              param.subi(AdamW.in(scratch, buf.mul((float) lr)));
+              continue;
+            }
           }
-          param.addi(AdamW.in(scratch, d.mul((float) -lr)));
+          // p += -lr * d, rounded as before (-(lr*d) is exactly -lr*d), without a temporary.
+          param.subi(d.muli((float) lr));
         }
       }
     }

@@ -88,6 +88,12 @@ public final class Ops {
    */
   public static NDArray crossEntropy(NDArray logits, NDArray labels) {
     NDArray labels64 = labels.toType(DataType.INT64, false);
+    if (!containsIgnoreIndex(labels64)) {
+      // Every row counts: -(sum of the picked log-probabilities) / rows, the same bits as the masked form below
+      // (x·1 is x, and the count is exact), in 5 operations instead of 14 — each costs a native call plus an
+      // autograd node forward and backward, which is a tenth of a small model's step.
+      return logits.logSoftmax(-1).gather(labels64.expandDims(1), 1).mean().neg();
+    }
     NDArray counted = labels64.neq(-100);
     NDArray safe = labels64.mul(counted.toType(DataType.INT64, false));
     NDArray logp = logits.logSoftmax(-1);
@@ -96,6 +102,16 @@ public final class Ops {
     NDArray total = picked.mul(countedF).sum().neg();
     NDArray loss = total.div(countedF.sum());
     return loss;
+  }
+
+  /** Whether any label is -100 (torch's ignore_index); labels live on the host here, so reading them is cheap. */
+  private static boolean containsIgnoreIndex(NDArray labels64) {
+    for (long label : labels64.toLongArray()) {
+      if (label == -100) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** transformers' sequence-classification loss, choosing the problem type as transformers does. */
