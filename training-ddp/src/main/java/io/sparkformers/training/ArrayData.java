@@ -2,7 +2,11 @@ package io.sparkformers.training;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import io.sparkformers.training.internal.Views;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -75,20 +79,23 @@ public final class ArrayData implements TrainingData {
     for (Map.Entry<String, Integer> e : widths.entrySet()) {
       int w = e.getValue();
       Shape shape = w == 1 && longs.containsKey(e.getKey()) ? new Shape(n) : new Shape(n, w);
+      // Rows go straight into the new tensor's own memory: no Java array or direct buffer in between.
       if (floats.containsKey(e.getKey())) {
         float[] src = floats.get(e.getKey());
-        float[] v = new float[n * w];
+        NDArray t = manager.create(shape, DataType.FLOAT32);
+        FloatBuffer dst = n == 0 ? null : Views.view(t).asFloatBuffer(); // an empty tensor has no memory to view
         for (int i = 0; i < n; i++) {
-          System.arraycopy(src, (int) rowIds[i] * w, v, i * w, w);
+          dst.put(i * w, src, (int) rowIds[i] * w, w);
         }
-        out.put(e.getKey(), manager.create(v, shape));
+        out.put(e.getKey(), t);
       } else {
         long[] src = longs.get(e.getKey());
-        long[] v = new long[n * w];
+        NDArray t = manager.create(shape, DataType.INT64);
+        LongBuffer dst = n == 0 ? null : Views.view(t).asLongBuffer();
         for (int i = 0; i < n; i++) {
-          System.arraycopy(src, (int) rowIds[i] * w, v, i * w, w);
+          dst.put(i * w, src, (int) rowIds[i] * w, w);
         }
-        out.put(e.getKey(), manager.create(v, shape));
+        out.put(e.getKey(), t);
       }
     }
     return out;

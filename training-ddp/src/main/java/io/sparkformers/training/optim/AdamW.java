@@ -10,8 +10,8 @@ import java.util.Map;
 /**
  * {@code torch.optim.AdamW} (single-tensor path, {@code amsgrad=False}, {@code maximize=False}): decoupled
  * weight decay {@code p *= 1 - lr*wd}, moments {@code m = b1*m + (1-b1)*g}, {@code v = b2*v + (1-b2)*g*g},
- * bias corrections computed in double as Python does, and {@code p += -(lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps)},
- * with each tensor operation in the same order as torch so that rounding matches.
+ * bias corrections computed in double as Python does, and {@code p += -(lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps)}.
+ * Run by torch's own operators in libtorch ({@link OptimizerKernels}), so the rounding is torch's.
  */
 public final class AdamW implements Optimizer {
 
@@ -19,8 +19,11 @@ public final class AdamW implements Optimizer {
   private final double beta1;
   private final double beta2;
   private final double eps;
-  private final double weightDecay;
   private final NDManager stateManager;
+  /** Per parameter: weight_decay, or 0 where it is exempt (torch's parameter groups). */
+  private final double[] weightDecays;
+  private final OptimizerKernels kernels;
+  /** Moments in parameter order (the kernels take them as lists beside the parameters). */
   private final Map<String, NDArray> expAvg = new LinkedHashMap<>();
   private final Map<String, NDArray> expAvgSq = new LinkedHashMap<>();
   private long step;
@@ -33,49 +36,20 @@ public final class AdamW implements Optimizer {
     this.beta1 = beta1;
     this.beta2 = beta2;
     this.eps = eps;
-    this.weightDecay = weightDecay;
     this.stateManager = params.get(0).array().getManager().newSubManager();
     for (Param p : params) {
       expAvg.put(p.name(), stateManager.zeros(p.array().getShape(), p.array().getDataType()));
       expAvgSq.put(p.name(), stateManager.zeros(p.array().getShape(), p.array().getDataType()));
     }
+    this.weightDecays = params.stream().mapToDouble(p -> p.decay() ? weightDecay : 0).toArray();
+    this.kernels = OptimizerKernels.load(stateManager);
   }
 
   @Override
   public void step(double lr) {
     step++;
-    double biasCorrection1 = 1 - Math.pow(beta1, step);
-    double biasCorrection2 = 1 - Math.pow(beta2, step);
-    double stepSize = lr / biasCorrection1;
-    double biasCorrection2Sqrt = Math.sqrt(biasCorrection2);
-    try (NoGrad ignored = new NoGrad()) {
-      for (Param p : params) {
-        NDArray param = p.array();
-        NDArray grad = param.getGradient();
-        NDArray m = expAvg.get(p.name());
-        NDArray v = expAvgSq.get(p.name());
-        try (NDManager scratch = stateManager.newSubManager()) {
-          grad.attach(scratch);
-          if (weightDecay != 0 && p.decay()) {
-            param.muli((float) (1 - lr * weightDecay));
-          }
-          // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1-beta2): ((1-beta2)*g)*g, then the sum
-          v.muli((float) beta2).addi(in(scratch, grad.mul((float) (1 - beta2))).muli(grad));
-          // exp_avg.mul_(beta1).add_(grad, alpha=1-beta1), scaling the gradient in place (it is consumed)
-          m.muli((float) beta1).addi(grad.muli((float) (1 - beta1)));
-          // denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
-          NDArray denom = in(scratch, v.sqrt()).divi((float) biasCorrection2Sqrt).addi((float) eps);
-          // param.addcdiv_(exp_avg, denom, value=-step_size)
-          param.addi(in(scratch, m.mul((float) -stepSize)).divi(denom));
-        }
-      }
-    }
-  }
-
-  /** Moves a temporary result into the scratch manager that frees it after the update. */
-  static NDArray in(NDManager scratch, NDArray temporary) {
-    temporary.attach(scratch);
-    return temporary;
+    kernels.adamw(params, List.copyOf(expAvg.values()), List.copyOf(expAvgSq.values()), weightDecays, step, lr,
+        beta1, beta2, eps);
   }
 
   /** The number of steps taken (torch's {@code state['step']}). */
@@ -124,6 +98,7 @@ public final class AdamW implements Optimizer {
 
   @Override
   public void close() {
+    kernels.close();
     stateManager.close();
   }
 }

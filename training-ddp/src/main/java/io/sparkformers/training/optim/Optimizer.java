@@ -10,12 +10,7 @@ import java.util.Map;
  */
 public interface Optimizer extends AutoCloseable {
 
-  /**
-   * Applies one update to every parameter from its gradient, at learning rate {@code lr}. The gradients are
-   * consumed: the update works in place in them (no temporary the size of the model per step, which is most
-   * of what a step's update costs), so they hold intermediate values afterwards. Zero them before the next
-   * backward pass, as the Trainer does right after the step (torch's {@code optimizer.zero_grad()}).
-   */
+  /** Applies one update to every parameter from its gradient, at learning rate {@code lr}. */
   void step(double lr);
 
   /**

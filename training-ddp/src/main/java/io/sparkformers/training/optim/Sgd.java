@@ -3,6 +3,7 @@ package io.sparkformers.training.optim;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.sparkformers.training.internal.NoGrad;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -10,16 +11,19 @@ import java.util.Map;
 /**
  * {@code torch.optim.SGD}: {@code d = g + wd*p}; with momentum {@code buf = d} on the first step, then
  * {@code buf = momentum*buf + (1-dampening)*d}; {@code d = d + momentum*buf} under Nesterov, else
- * {@code d = buf}; {@code p += -lr*d}.
+ * {@code d = buf}; {@code p += -lr*d}. Run by torch's own operators in libtorch ({@link OptimizerKernels}).
  */
 public final class Sgd implements Optimizer {
 
   private final List<Param> params;
   private final double momentum;
   private final double dampening;
-  private final double weightDecay;
   private final boolean nesterov;
   private final NDManager stateManager;
+  /** Per parameter: weight_decay, or 0 where it is exempt (torch's parameter groups). */
+  private final double[] weightDecays;
+  private final OptimizerKernels kernels;
+  /** Momentum buffers by parameter name: none before the first step, then one per parameter. */
   private final Map<String, NDArray> momentumBuffer = new LinkedHashMap<>();
 
   public Sgd(List<Param> params, double momentum, double dampening, double weightDecay, boolean nesterov) {
@@ -36,48 +40,27 @@ public final class Sgd implements Optimizer {
     this.params = List.copyOf(params);
     this.momentum = momentum;
     this.dampening = dampening;
-    this.weightDecay = weightDecay;
     this.nesterov = nesterov;
     this.stateManager = params.get(0).array().getManager().newSubManager();
+    this.weightDecays = params.stream().mapToDouble(p -> p.decay() ? weightDecay : 0).toArray();
+    this.kernels = OptimizerKernels.load(stateManager);
   }
 
   @Override
   public void step(double lr) {
-    try (NoGrad ignored = new NoGrad()) {
+    boolean firstStep = momentum != 0 && momentumBuffer.isEmpty();
+    if (firstStep) {
       for (Param p : params) {
-        NDArray param = p.array();
-        NDArray grad = param.getGradient();
-        try (NDManager scratch = stateManager.newSubManager()) {
-          grad.attach(scratch); // the handle only; the gradient's memory stays with the parameter
-          // d starts as the gradient itself and is built up in place in it (the gradient is consumed).
-          NDArray d = grad;
-          if (weightDecay != 0 && p.decay()) {
-            d.addi(AdamW.in(scratch, param.mul((float) weightDecay)));
-          }
-          if (momentum != 0) {
-            NDArray buf = momentumBuffer.get(p.name());
-            if (buf == null) {
-              buf = d.duplicate();
-              buf.attach(stateManager);
-              momentumBuffer.put(p.name(), buf);
-            } else if (dampening == 0) {
-              buf.muli((float) momentum).addi(d); // (1 - 0) * d is d: no temporary
-            } else {
-              buf.muli((float) momentum).addi(AdamW.in(scratch, d.mul((float) (1 - dampening))));
-            }
-            if (nesterov) {
-              d.addi(AdamW.in(scratch, buf.mul((float) momentum)));
-            } else {
-              // p -= lr * buf: the buffer is state and must stay as it is, so the product is a temporary.
-              param.subi(AdamW.in(scratch, buf.mul((float) lr)));
-              continue;
-            }
-          }
-          // p += -lr * d, rounded as before (-(lr*d) is exactly -lr*d), without a temporary.
-          param.subi(d.muli((float) lr));
-        }
+        momentumBuffer.put(p.name(), stateManager.zeros(p.array().getShape(), p.array().getDataType()));
       }
     }
+    List<NDArray> buffers = new ArrayList<>(momentumBuffer.size());
+    for (Param p : params) {
+      if (momentum != 0) {
+        buffers.add(momentumBuffer.get(p.name()));
+      }
+    }
+    kernels.sgd(params, buffers, weightDecays, lr, momentum, dampening, nesterov, firstStep);
   }
 
   @Override
@@ -94,22 +77,34 @@ public final class Sgd implements Optimizer {
 
   @Override
   public void loadState(Map<String, NDArray> state) {
+    List<String> missing = new ArrayList<>();
+    Map<String, NDArray> loaded = new LinkedHashMap<>();
     try (NoGrad ignored = new NoGrad()) {
       for (Param p : params) {
-        NDArray source = state.get(p.name() + ".momentum_buffer");
-        if (source != null) {
-          NDArray buf = stateManager.zeros(p.array().getShape(), p.array().getDataType());
-          AdamW.copyInto(state, p.name() + ".momentum_buffer", buf);
-          momentumBuffer.put(p.name(), buf);
-        } else if (momentum != 0 && !momentumBuffer.isEmpty()) {
-          throw new IllegalArgumentException("optimizer state lacks '" + p.name() + ".momentum_buffer'");
+        String key = p.name() + ".momentum_buffer";
+        if (state.get(key) == null) {
+          missing.add(key);
+          continue;
         }
+        NDArray buf = stateManager.zeros(p.array().getShape(), p.array().getDataType());
+        AdamW.copyInto(state, key, buf);
+        loaded.put(p.name(), buf);
       }
     }
+    // All buffers or none (a state saved before the first step): torch keeps one per parameter once it ran.
+    if (!loaded.isEmpty() && !missing.isEmpty()) {
+      loaded.values().forEach(NDArray::close);
+      throw new IllegalArgumentException("optimizer state lacks '" + missing.get(0) + "'"
+          + (missing.size() > 1 ? " and " + (missing.size() - 1) + " more momentum buffers" : ""));
+    }
+    momentumBuffer.values().forEach(NDArray::close);
+    momentumBuffer.clear();
+    momentumBuffer.putAll(loaded);
   }
 
   @Override
   public void close() {
+    kernels.close();
     stateManager.close();
   }
 }

@@ -1,0 +1,109 @@
+package io.sparkformers.training.optim;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.engine.PtSymbolBlock;
+import ai.djl.pytorch.jni.IValue;
+import ai.djl.pytorch.jni.IValueUtils;
+import ai.djl.pytorch.jni.JniUtils;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * torch.optim's single-tensor update loops as TorchScript methods, run inside libtorch: one native call per
+ * step, every parameter updated in place by torch's own operators ({@code add_} with alpha, {@code addcmul_},
+ * {@code addcdiv_}), so the rounding is torch's and no temporary the size of the model is made. DJL exposes none
+ * of those fused in-place operators; composing the update from its operators took two to four times as many
+ * passes over memory. The module ({@code optimizer_kernels.pt}) is written by
+ * {@code src/main/torchscript/optimizer_kernels.py}, which holds the readable source.
+ */
+final class OptimizerKernels implements AutoCloseable {
+  private static final String RESOURCE = "optimizer_kernels.pt";
+
+  private final PtSymbolBlock module;
+
+  private OptimizerKernels(PtSymbolBlock module) {
+    this.module = module;
+  }
+
+  /** Loads the kernels into {@code manager} (closed with it, or by {@link #close()}). */
+  static OptimizerKernels load(NDManager manager) {
+    try (InputStream in = OptimizerKernels.class.getResourceAsStream(RESOURCE)) {
+      if (in == null) {
+        throw new IllegalStateException(RESOURCE + " is missing from the class path next to "
+            + OptimizerKernels.class.getName() + " (a broken build of sparkformers-training)");
+      }
+      return new OptimizerKernels(JniUtils.loadModule((PtNDManager) manager, in, true, false));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + RESOURCE, e);
+    }
+  }
+
+  /** torch's {@code _single_tensor_sgd}; {@code firstStep}: the momentum buffers are new and take d_p. */
+  void sgd(List<Param> params, List<NDArray> momentumBuffers, double[] weightDecays, double lr, double momentum,
+      double dampening, boolean nesterov, boolean firstStep) {
+    List<NDArray> grads = gradients(params);
+    try {
+      run("sgd", tensors(arrays(params)), tensors(grads), tensors(momentumBuffers), IValue.listFrom(weightDecays),
+          IValue.from(lr), IValue.from(momentum), IValue.from(dampening), IValue.from(nesterov),
+          IValue.from(firstStep));
+    } finally {
+      grads.forEach(NDArray::close);
+    }
+  }
+
+  /** torch's {@code _single_tensor_adamw}; {@code step} is the step count including this update. */
+  void adamw(List<Param> params, List<NDArray> expAvgs, List<NDArray> expAvgSqs, double[] weightDecays,
+      long step, double lr, double beta1, double beta2, double eps) {
+    List<NDArray> grads = gradients(params);
+    try {
+      run("adamw", tensors(arrays(params)), tensors(grads), tensors(expAvgs), tensors(expAvgSqs),
+          IValue.listFrom(weightDecays), IValue.from((double) step), IValue.from(lr), IValue.from(beta1),
+          IValue.from(beta2), IValue.from(eps));
+    } finally {
+      grads.forEach(NDArray::close);
+    }
+  }
+
+  private void run(String method, IValue... args) {
+    try {
+      IValueUtils.runMethod(module, method, args).close();
+    } finally {
+      for (IValue a : args) {
+        a.close();
+      }
+    }
+  }
+
+  /** A handle on each parameter's gradient (closed after the call; the memory stays with the parameter). */
+  private static List<NDArray> gradients(List<Param> params) {
+    List<NDArray> grads = new ArrayList<>(params.size());
+    try {
+      for (Param p : params) {
+        grads.add(p.array().getGradient());
+      }
+    } catch (RuntimeException e) {
+      grads.forEach(NDArray::close);
+      throw e;
+    }
+    return grads;
+  }
+
+  private static List<NDArray> arrays(List<Param> params) {
+    return params.stream().map(Param::array).toList();
+  }
+
+  private static IValue tensors(List<NDArray> arrays) {
+    return IValue.listFrom(arrays.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
+  }
+
+  @Override
+  public void close() {
+    module.close();
+  }
+}
