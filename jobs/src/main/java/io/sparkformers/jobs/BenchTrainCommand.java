@@ -55,9 +55,10 @@ public final class BenchTrainCommand implements Callable<Integer> {
   @Option(names = "--mlp-steps", description = "timed MLP steps per run (default: 150)")
   int mlpSteps = 150;
 
-  @Option(names = "--mlp-warmup", description = "untimed MLP steps first (default: 300; the JVM compiles the"
-      + " step's Java path during the first ~1 s: 20 steps, the script's warm-up, leave it about 25% slower)")
-  int mlpWarmup = 300;
+  @Option(names = "--mlp-warmup", description = "untimed MLP steps first (default: 2000; the JVM compiles the"
+      + " step's Java path while it runs: after the script's 20 steps a step is about 25% slower, after 300"
+      + " about 15%)")
+  int mlpWarmup = 2000;
 
   @Option(names = "--gpt-steps", description = "timed GPT steps per run (default: 6)")
   int gptSteps = 6;

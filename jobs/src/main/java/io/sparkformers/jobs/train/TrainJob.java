@@ -45,7 +45,10 @@ public final class TrainJob {
     JobConfig.Task task = job.task() != null ? job.task() : JobConfig.taskOf(modelConfig.modelType());
     JobData.checkModel(task, modelConfig, job.source());
     job.checkMetrics(task);
-    SparkConf conf = new SparkConf().setAppName("sparkformers train " + job.source());
+    SparkConf conf = new SparkConf().setAppName("sparkformers train " + job.source())
+        // Executor JVMs: libtorch's OpenMP threads spin briefly before sleeping between operators, as
+        // ./sparkformers sets for this JVM (see there); an executorEnv the user gives wins.
+        .setIfMissing("spark.executorEnv.GOMP_SPINCOUNT", "10000");
     boolean local = !conf.contains("spark.master");
     if (local) {
       conf.setMaster(job.sparkMaster() != null ? job.sparkMaster() : "local[" + job.worldSize() + "]")
