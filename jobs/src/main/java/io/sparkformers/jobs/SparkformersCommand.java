@@ -2,6 +2,7 @@ package io.sparkformers.jobs;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.util.Properties;
 import picocli.CommandLine;
@@ -31,7 +32,40 @@ public final class SparkformersCommand implements Runnable {
 
   /** Builds the command line, with its exit codes: 0 success, 1 a failed job, 2 a usage error. */
   public static CommandLine commandLine() {
-    return new CommandLine(new SparkformersCommand());
+    CommandLine cli = new CommandLine(new SparkformersCommand());
+    cli.setExecutionExceptionHandler(SparkformersCommand::reportFailure);
+    return cli;
+  }
+
+  /**
+   * A job stopped by bad input (a wrong key or value, a missing file or column: our errors name them) prints
+   * that message alone, not a stack trace that buries it; other failures keep picocli's stack trace. Both exit
+   * with 1. {@code SPARKFORMERS_STACKTRACE=1} always shows the trace.
+   */
+  static int reportFailure(Exception e, CommandLine cli, CommandLine.ParseResult parsed) throws Exception {
+    Throwable bad = badInput(e);
+    if (bad == null || System.getenv("SPARKFORMERS_STACKTRACE") != null) {
+      throw e;
+    }
+    PrintWriter err = cli.getErr();
+    err.println("sparkformers " + cli.getCommandName() + ": " + e.getMessage());
+    if (bad != e && !String.valueOf(e.getMessage()).contains(String.valueOf(bad.getMessage()))) {
+      err.println("  caused by: " + bad.getMessage());
+    }
+    err.println("  (SPARKFORMERS_STACKTRACE=1 shows the stack trace)");
+    err.flush();
+    return cli.getCommandSpec().exitCodeOnExecutionException();
+  }
+
+  /** The first bad-input error in the cause chain, or null. */
+  static Throwable badInput(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof IllegalArgumentException || t instanceof java.nio.file.NoSuchFileException
+          || t instanceof java.io.FileNotFoundException) {
+        return t;
+      }
+    }
+    return null;
   }
 
   public static void main(String[] args) {

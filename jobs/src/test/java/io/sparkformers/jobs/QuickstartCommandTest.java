@@ -1,6 +1,7 @@
 package io.sparkformers.jobs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -73,7 +74,15 @@ class QuickstartCommandTest {
 
   @Test
   void aBadOverrideIsAUsageErrorNamingTheKey() {
-    int code = SparkformersCommand.commandLine().execute("quickstart", "--set", "num_train_epoch=1");
+    java.io.StringWriter err = new java.io.StringWriter();
+    picocli.CommandLine cli = SparkformersCommand.commandLine();
+    cli.setErr(new java.io.PrintWriter(err));
+    int code = cli.execute("quickstart", "--set", "num_train_epoch=1");
     assertEquals(1, code);
+    String message = err.toString();
+    assertTrue(message.startsWith("sparkformers quickstart: "), message);
+    assertTrue(message.contains("num_train_epoch") && message.contains("num_train_epochs"), message);
+    // The message alone: no stack trace burying it.
+    assertFalse(message.contains("\tat "), message);
   }
 }
