@@ -36,24 +36,25 @@ class OptimizerTest {
   /** Runs {@code steps} steps of a loss whose gradient is {@link #grad}, returning W and b flattened. */
   static float[][] run(Function<List<Param>, Optimizer> make, int steps, double lr) {
     try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
-      NDArray w = m.create(W0, new Shape(2, 3));
-      NDArray b = m.create(B0);
-      w.setRequiresGradient(true);
-      b.setRequiresGradient(true);
-      List<Param> params = List.of(new Param("fc.weight", w, true), new Param("fc.bias", b, false));
+      List<Param> params = params(m);
+      NDArray w = params.get(0).array();
+      NDArray b = params.get(1).array();
       try (Optimizer opt = make.apply(params)) {
         for (int k = 0; k < steps; k++) {
-          Autograd.enable();
-          NDArray loss = w.mul(m.create(grad(k, 6, 0), new Shape(2, 3))).sum()
-              .add(b.mul(m.create(grad(k, 3, 5))).sum());
-          Autograd.backward(loss);
-          opt.step(lr);
-          Autograd.zeroGrad(w);
-          Autograd.zeroGrad(b);
+          step(m, opt, w, b, k, lr);
         }
       }
       return new float[][] {w.toFloatArray(), b.toFloatArray()};
     }
+  }
+
+  /** fc.weight = W0 (decayed) and fc.bias = B0 (exempt), both recording gradients. */
+  static List<Param> params(NDManager m) {
+    NDArray w = m.create(W0, new Shape(2, 3));
+    NDArray b = m.create(B0);
+    w.setRequiresGradient(true);
+    b.setRequiresGradient(true);
+    return List.of(new Param("fc.weight", w, true), new Param("fc.bias", b, false));
   }
 
   static void assertClose(double[] expected, float[] actual, double tol) {
@@ -93,11 +94,9 @@ class OptimizerTest {
   void sgdMomentumResumedFromItsStateEqualsTheUninterruptedRun() {
     float[][] whole = run(p -> new Sgd(p, 0.9, 0.1, 0.01, false), 4, 0.1);
     try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
-      NDArray w = m.create(W0, new Shape(2, 3));
-      NDArray b = m.create(B0);
-      w.setRequiresGradient(true);
-      b.setRequiresGradient(true);
-      List<Param> params = List.of(new Param("fc.weight", w, true), new Param("fc.bias", b, false));
+      List<Param> params = params(m);
+      NDArray w = params.get(0).array();
+      NDArray b = params.get(1).array();
       java.util.Map<String, NDArray> saved = new java.util.LinkedHashMap<>();
       try (Optimizer first = new Sgd(params, 0.9, 0.1, 0.01, false)) {
         for (int k = 0; k < 2; k++) {
@@ -124,9 +123,7 @@ class OptimizerTest {
   @Test
   void sgdStateWithSomeMomentumBuffersMissingIsRefusedByName() {
     try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
-      NDArray w = m.create(W0, new Shape(2, 3));
-      NDArray b = m.create(B0);
-      List<Param> params = List.of(new Param("fc.weight", w, true), new Param("fc.bias", b, false));
+      List<Param> params = params(m);
       try (Optimizer opt = new Sgd(params, 0.9, 0, 0, false)) {
         IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
             () -> opt.loadState(java.util.Map.of("fc.bias.momentum_buffer", m.zeros(new Shape(3)))));
