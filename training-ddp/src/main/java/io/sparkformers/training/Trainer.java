@@ -156,9 +156,10 @@ public final class Trainer implements AutoCloseable {
   /**
    * Where the training time went, in seconds summed over the steps run: {@code step} (whole optimizer
    * steps), {@code forward_backward}, {@code optimizer} (gradient sync, clipping, update, zeroing), and the
-   * parts of the gradient sync inside {@code optimizer}: {@code copy_out} (divide and copy into buckets),
+   * parts of the gradient sync inside {@code optimizer}: {@code copy_out} (the division by the world size, in
+   * the buckets the gradients live in),
    * {@code all_reduce} (launching and waiting on the buckets' all-reduces, which includes waiting for the
-   * slowest rank) and {@code copy_in} (averaged buckets back into the gradients).
+   * slowest rank) and {@code copy_in} (0: nothing is copied back).
    */
   public Map<String, Double> timings() {
     Map<String, Double> t = new LinkedHashMap<>();
@@ -250,6 +251,9 @@ public final class Trainer implements AutoCloseable {
     try {
       return trainLoop(toDriver);
     } finally {
+      if (buckets != null) {
+        buckets.unbindGradients(); // before the group (and the shared memory the gradients live in) closes
+      }
       if (toDriver != null) {
         toDriver.close();
       }

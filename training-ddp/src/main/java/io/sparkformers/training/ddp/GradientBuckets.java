@@ -5,7 +5,10 @@ import ai.djl.ndarray.NDManager;
 import io.sparkformers.accelerate.ElementType;
 import io.sparkformers.accelerate.ProcessGroup;
 import io.sparkformers.accelerate.ReduceOp;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import io.sparkformers.training.internal.NoGrad;
+import io.sparkformers.training.internal.TorchScriptKernels;
 import io.sparkformers.training.internal.Views;
 import io.sparkformers.training.optim.Param;
 import java.nio.ByteBuffer;
@@ -17,7 +20,11 @@ import java.util.concurrent.CompletableFuture;
 /**
  * The gradients of a model's float32 parameters grouped into buckets as PyTorch DDP groups them (in reverse
  * parameter order, the order backward produces them; a first bucket of 1 MiB, then {@code bucket_cap_mb}),
- * each with its own direct buffer. {@link #allReduceMean()} copies bucket i+1 while bucket i is on the wire.
+ * each with its own direct buffer. Once the gradients exist, each parameter's gradient lives in its slice of a
+ * bucket (DDP's {@code gradient_as_bucket_view=True}): backward accumulates straight into the memory the
+ * all-reduce reduces in place, and nothing is copied in or out. {@link #unbindGradients()} gives the
+ * gradients memory of their own again; the Trainer calls it when training ends, before the buckets' memory
+ * (the group's shared arenas) can go away.
  */
 public final class GradientBuckets {
   /** PyTorch DDP's {@code _DEFAULT_FIRST_BUCKET_BYTES}. */
@@ -27,9 +34,15 @@ public final class GradientBuckets {
   private final List<List<Param>> buckets = new ArrayList<>();
   private final List<ByteBuffer> buffers = new ArrayList<>();
   private final CompletableFuture<?>[] inFlight;
+  /** While the gradients live in the buckets: what owns the views onto them, else null. */
+  private NDManager bound;
+  /** Per bucket, a tensor over its whole buffer (the gradients in it, end to end). */
+  private final List<NDArray> bucketTensors = new ArrayList<>();
+  /** The gradient handles bound to bucket slices, for {@link #unbindGradients()}. */
+  private final List<NDArray> boundGradients = new ArrayList<>();
+  private TorchScriptKernels views;
   private long allReduceNanos;
   private long copyOutNanos;
-  private long copyInNanos;
 
   public GradientBuckets(List<Param> params, ProcessGroup group, long bucketCapBytes) {
     this.group = group;
@@ -80,56 +93,96 @@ public final class GradientBuckets {
 
   /**
    * Replaces every gradient by its mean over the ranks: each rank divides by the world size, then the buckets
-   * are summed (PyTorch DDP's default hook), so that every rank ends with the same bits. Bucket i+1 is copied
-   * out while bucket i is on the wire, and bucket i is copied back while later buckets are on the wire.
+   * are summed (PyTorch DDP's default hook), so that every rank ends with the same bits. The gradients live in
+   * the buckets (bound on the first call), so bucket i is divided in place and put on the wire while bucket
+   * i+1 is divided, and nothing is copied back.
    */
   public void allReduceMean() {
+    if (bound == null) {
+      bindGradients();
+    }
     int ws = group.worldSize();
-    // One sub-manager per step holds the gradients' Java handles (getGradient makes a new one each call);
-    // closing it frees the handles, not the gradients.
-    NDManager scratch = buckets.get(0).get(0).array().getManager().newSubManager();
-    try (scratch) {
-      for (int b = 0; b < buckets.size(); b++) {
-        long t0 = System.nanoTime();
-        ByteBuffer dst = buffers.get(b).clear();
-        for (Param p : buckets.get(b)) {
-          NDArray g = p.array().getGradient();
-          g.attach(scratch);
-          // grad / world_size in place (libtorch, vectorised; the same IEEE quotient as DDP's div_), then a
-          // bulk copy of the view into the bucket.
-          try (NoGrad ignored = new NoGrad()) {
-            g.divi((float) ws);
-          }
-          dst.put(Views.view(g));
-        }
-        dst.clear();
-        long t1 = System.nanoTime();
-        copyOutNanos += t1 - t0;
-        inFlight[b] = group.allReduceAsync(dst, ElementType.FLOAT32, ReduceOp.SUM);
-        allReduceNanos += System.nanoTime() - t1;
+    for (int b = 0; b < buckets.size(); b++) {
+      long t0 = System.nanoTime();
+      // grad / world_size in place (libtorch, vectorised; the same IEEE quotient as DDP's div_).
+      try (NoGrad ignored = new NoGrad()) {
+        bucketTensors.get(b).divi((float) ws);
       }
-      for (int b = 0; b < buckets.size(); b++) {
-        long t1 = System.nanoTime();
-        inFlight[b].join();
-        inFlight[b] = null;
-        long t0 = System.nanoTime();
-        allReduceNanos += t0 - t1;
-        ByteBuffer src = buffers.get(b).clear();
-        for (Param p : buckets.get(b)) {
-          NDArray g = p.array().getGradient();
-          g.attach(scratch);
-          ByteBuffer view = Views.view(g);
-          int n = view.remaining();
-          view.put(src.slice(src.position(), n));
-          src.position(src.position() + n);
-        }
-        copyInNanos += System.nanoTime() - t0;
-      }
+      long t1 = System.nanoTime();
+      copyOutNanos += t1 - t0;
+      inFlight[b] = group.allReduceAsync(buffers.get(b).clear(), ElementType.FLOAT32, ReduceOp.SUM);
+      allReduceNanos += System.nanoTime() - t1;
+    }
+    for (int b = 0; b < buckets.size(); b++) {
+      long t1 = System.nanoTime();
+      inFlight[b].join();
+      inFlight[b] = null;
+      allReduceNanos += System.nanoTime() - t1;
     }
   }
 
-  /** Overwrites every parameter with rank {@code root}'s values, bucket by bucket. */
+  /**
+   * Moves every gradient into its slice of its bucket, values included (torch's {@code Tensor.set_} through
+   * {@code bucket_views.pt}; DJL cannot re-point a gradient). Needs the gradients to exist: after a backward.
+   */
+  private void bindGradients() {
+    NDManager owner = buckets.get(0).get(0).array().getManager().newSubManager();
+    try {
+      views = TorchScriptKernels.load(owner, GradientBuckets.class, "bucket_views.pt");
+      List<NDArray> slices = new ArrayList<>();
+      for (int b = 0; b < buckets.size(); b++) {
+        ByteBuffer buf = buffers.get(b);
+        bucketTensors.add(owner.create(slice(buf, 0, buf.capacity()),
+            new Shape(buf.capacity() / 4), DataType.FLOAT32));
+        int at = 0;
+        for (Param p : buckets.get(b)) {
+          int bytes = Math.toIntExact(p.array().size() * 4);
+          // A tensor over the bucket's own memory (DJL wraps a direct buffer without copying it).
+          slices.add(owner.create(slice(buf, at, bytes), p.array().getShape(), DataType.FLOAT32));
+          NDArray g = p.array().getGradient();
+          g.attach(owner);
+          boundGradients.add(g);
+          at += bytes;
+        }
+      }
+      views.run("bind", TorchScriptKernels.tensors(boundGradients), TorchScriptKernels.tensors(slices));
+      bound = owner;
+    } catch (RuntimeException e) {
+      bucketTensors.clear();
+      boundGradients.clear();
+      owner.close();
+      throw e;
+    }
+  }
+
+  /** Bytes {@code [at, at + bytes)} of {@code buf}, native order, over the same memory. */
+  private static ByteBuffer slice(ByteBuffer buf, int at, int bytes) {
+    ByteBuffer d = buf.duplicate().clear();
+    return d.position(at).limit(at + bytes).slice().order(ByteOrder.nativeOrder());
+  }
+
+  /**
+   * Gives every gradient memory of its own again, values included; the next {@link #allReduceMean()} binds
+   * them anew. Call before the group's buffers go away (the Trainer does when training ends).
+   */
+  public void unbindGradients() {
+    if (bound == null) {
+      return;
+    }
+    try {
+      views.run("unbind", TorchScriptKernels.tensors(boundGradients));
+    } finally {
+      bucketTensors.clear();
+      boundGradients.clear();
+      bound.close(); // the views, the bucket tensors, the gradient handles and the module
+      bound = null;
+      views = null;
+    }
+  }
+
+  /** Overwrites every parameter with rank {@code root}'s values, bucket by bucket (through the buckets). */
   public void broadcastParameters(int root) {
+    unbindGradients(); // the buckets carry weights now: the gradients must not live in them
     for (int b = 0; b < buckets.size(); b++) {
       ByteBuffer buf = buffers.get(b).clear();
       if (group.rank() == root) {
@@ -156,13 +209,13 @@ public final class GradientBuckets {
     return allReduceNanos;
   }
 
-  /** Nanoseconds spent dividing and copying gradients into the buckets since construction. */
+  /** Nanoseconds spent dividing the gradients by the world size in their buckets since construction. */
   public long copyOutNanos() {
     return copyOutNanos;
   }
 
-  /** Nanoseconds spent copying averaged buckets back into the gradients since construction. */
+  /** Nanoseconds spent copying averaged buckets back into the gradients: none, they live in the buckets. */
   public long copyInNanos() {
-    return copyInNanos;
+    return 0;
   }
 }

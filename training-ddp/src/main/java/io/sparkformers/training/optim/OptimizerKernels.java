@@ -1,16 +1,11 @@
 package io.sparkformers.training.optim;
 
+import static io.sparkformers.training.internal.TorchScriptKernels.tensors;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.engine.PtNDManager;
-import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
-import ai.djl.pytorch.jni.IValueUtils;
-import ai.djl.pytorch.jni.JniUtils;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
+import io.sparkformers.training.internal.TorchScriptKernels;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -23,25 +18,15 @@ import java.util.List;
  * {@code src/main/torchscript/optimizer_kernels.py}, which holds the readable source.
  */
 final class OptimizerKernels implements AutoCloseable {
-  private static final String RESOURCE = "optimizer_kernels.pt";
+  private final TorchScriptKernels module;
 
-  private final PtSymbolBlock module;
-
-  private OptimizerKernels(PtSymbolBlock module) {
+  private OptimizerKernels(TorchScriptKernels module) {
     this.module = module;
   }
 
   /** Loads the kernels into {@code manager} (closed with it, or by {@link #close()}). */
   static OptimizerKernels load(NDManager manager) {
-    try (InputStream in = OptimizerKernels.class.getResourceAsStream(RESOURCE)) {
-      if (in == null) {
-        throw new IllegalStateException(RESOURCE + " is missing from the class path next to "
-            + OptimizerKernels.class.getName() + " (a broken build of sparkformers-training)");
-      }
-      return new OptimizerKernels(JniUtils.loadModule((PtNDManager) manager, in, true, false));
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read " + RESOURCE, e);
-    }
+    return new OptimizerKernels(TorchScriptKernels.load(manager, OptimizerKernels.class, "optimizer_kernels.pt"));
   }
 
   /** torch's {@code _single_tensor_sgd}; {@code firstStep}: the momentum buffers are new and take d_p. */
@@ -49,9 +34,9 @@ final class OptimizerKernels implements AutoCloseable {
       double dampening, boolean nesterov, boolean firstStep) {
     List<NDArray> grads = gradients(params);
     try {
-      run("sgd", tensors(arrays(params)), tensors(grads), tensors(momentumBuffers), IValue.listFrom(weightDecays),
-          IValue.from(lr), IValue.from(momentum), IValue.from(dampening), IValue.from(nesterov),
-          IValue.from(firstStep));
+      module.run("sgd", tensors(arrays(params)), tensors(grads), tensors(momentumBuffers),
+          IValue.listFrom(weightDecays), IValue.from(lr), IValue.from(momentum), IValue.from(dampening),
+          IValue.from(nesterov), IValue.from(firstStep));
     } finally {
       grads.forEach(NDArray::close);
     }
@@ -62,21 +47,11 @@ final class OptimizerKernels implements AutoCloseable {
       long step, double lr, double beta1, double beta2, double eps) {
     List<NDArray> grads = gradients(params);
     try {
-      run("adamw", tensors(arrays(params)), tensors(grads), tensors(expAvgs), tensors(expAvgSqs),
+      module.run("adamw", tensors(arrays(params)), tensors(grads), tensors(expAvgs), tensors(expAvgSqs),
           IValue.listFrom(weightDecays), IValue.from((double) step), IValue.from(lr), IValue.from(beta1),
           IValue.from(beta2), IValue.from(eps));
     } finally {
       grads.forEach(NDArray::close);
-    }
-  }
-
-  private void run(String method, IValue... args) {
-    try {
-      IValueUtils.runMethod(module, method, args).close();
-    } finally {
-      for (IValue a : args) {
-        a.close();
-      }
     }
   }
 
@@ -96,10 +71,6 @@ final class OptimizerKernels implements AutoCloseable {
 
   private static List<NDArray> arrays(List<Param> params) {
     return params.stream().map(Param::array).toList();
-  }
-
-  private static IValue tensors(List<NDArray> arrays) {
-    return IValue.listFrom(arrays.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
   }
 
   @Override

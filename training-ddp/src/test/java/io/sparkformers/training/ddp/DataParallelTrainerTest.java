@@ -3,6 +3,10 @@ package io.sparkformers.training.ddp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.sparkformers.accelerate.BarrierLauncher;
 import io.sparkformers.accelerate.ElementType;
@@ -14,7 +18,9 @@ import io.sparkformers.training.TrainerCallback;
 import io.sparkformers.training.TrainerControl;
 import io.sparkformers.training.TrainerState;
 import io.sparkformers.training.TrainingArguments;
+import io.sparkformers.training.internal.Autograd;
 import io.sparkformers.training.internal.NoGrad;
+import io.sparkformers.training.optim.Param;
 import io.sparkformers.training.models.AutoModel;
 import io.sparkformers.training.models.PreTrainedModel;
 import java.nio.ByteBuffer;
@@ -66,6 +72,62 @@ class DataParallelTrainerTest {
       all.add(new String(b, StandardCharsets.US_ASCII));
     }
     return all;
+  }
+
+  /**
+   * Gradients bound to the buckets: rank r's gradients are (r+1)·c; each round must average them, including a
+   * round whose backward ran after the binding (it accumulates into the bucket memory) and a round after the
+   * buckets carried weights for a broadcast (which unbinds; the next round binds again).
+   */
+  static List<float[]> bucketRounds(RankContext ctx) {
+    ProcessGroup pg = ctx.processGroup();
+    List<float[]> seen = new ArrayList<>();
+    try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
+      NDArray w = m.create(new float[] {1, 2, 3, 4}, new Shape(2, 2));
+      NDArray b = m.create(new float[] {5, 6});
+      w.setRequiresGradient(true);
+      b.setRequiresGradient(true);
+      GradientBuckets buckets = new GradientBuckets(
+          List.of(new Param("w", w, true), new Param("b", b, false)), pg, 25L << 20);
+      for (float scale : new float[] {1, 10}) {
+        backward(m, w, b, scale * (ctx.rank() + 1));
+        buckets.allReduceMean();
+        seen.add(w.getGradient().toFloatArray());
+        seen.add(b.getGradient().toFloatArray());
+        Autograd.zeroGrad(w);
+        Autograd.zeroGrad(b);
+      }
+      backward(m, w, b, 100 * (ctx.rank() + 1));
+      buckets.broadcastParameters(0); // weights go through the buckets: the gradients must stay as they are
+      seen.add(w.getGradient().toFloatArray());
+      buckets.allReduceMean();
+      seen.add(w.getGradient().toFloatArray());
+      buckets.unbindGradients();
+      seen.add(b.getGradient().toFloatArray());
+    }
+    return seen;
+  }
+
+  /** d/dw of sum(w·k) + sum(b·2k): k for every weight, 2k for every bias. */
+  static void backward(NDManager m, NDArray w, NDArray b, float k) {
+    Autograd.enable();
+    try {
+      Autograd.backward(w.mul(k).sum().add(b.mul(2 * k).sum()));
+    } finally {
+      Autograd.setEnabled(false);
+    }
+  }
+
+  @Test
+  void gradientsAveragedInTheirBucketsSurviveRebindingAndBroadcasts() throws Exception {
+    List<float[]> seen = BarrierLauncher.run(sc, 2, DataParallelTrainerTest::bucketRounds);
+    // Means over ranks 1 and 2 of (r+1)·k: 1.5k for weights, 3k for biases.
+    float[][] expected = {{1.5f, 1.5f, 1.5f, 1.5f}, {3f, 3f}, {15f, 15f, 15f, 15f}, {30f, 30f},
+        {100f, 100f, 100f, 100f}, {150f, 150f, 150f, 150f}, {300f, 300f}};
+    assertEquals(expected.length, seen.size());
+    for (int i = 0; i < expected.length; i++) {
+      org.junit.jupiter.api.Assertions.assertArrayEquals(expected[i], seen.get(i), "round value " + i);
+    }
   }
 
   /** What each rank runs (static: the function is serialised and must not capture the test instance). */
