@@ -126,6 +126,12 @@ public final class GradientBuckets {
    * {@code bucket_views.pt}; DJL cannot re-point a gradient). Needs the gradients to exist: after a backward.
    */
   private void bindGradients() {
+    ai.djl.Device device = buckets.get(0).get(0).array().getDevice();
+    if (!ai.djl.Device.Type.CPU.equals(device.getDeviceType())) {
+      // DJL would copy the bucket to the device instead of wrapping it: the gradients would never be averaged.
+      throw new IllegalStateException("data-parallel gradients live in host-memory buckets; parameters on "
+          + device + " need the GPU backend (not built yet)");
+    }
     NDManager owner = buckets.get(0).get(0).array().getManager().newSubManager();
     try {
       views = TorchScriptKernels.load(owner, GradientBuckets.class, "bucket_views.pt");
