@@ -70,8 +70,21 @@ public final class BenchTrainCommand implements Callable<Integer> {
       + " the cores; 1 compares with the script's single1, 2 with single2)")
   int threads = 0;
 
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
+    for (String m : models) {
+      if (!m.equals("mlp") && !m.equals("gpt")) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+            "--models: unknown model '" + m + "' (expected mlp, gpt)");
+      }
+    }
+    if (ranks.isEmpty() || ranks.stream().anyMatch(r -> r < 1) || repeats < 1 || mlpSteps < 1 || gptSteps < 1
+        || mlpWarmup < 0 || gptWarmup < 0 || threads < 0) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--ranks, --repeats, --mlp-steps and"
+          + " --gpt-steps must be at least 1; --mlp-warmup, --gpt-warmup and --threads at least 0");
+    }
     int slots = ranks.stream().mapToInt(Integer::intValue).max().orElse(1);
     SparkConf conf = new SparkConf().setAppName("sparkformers bench train").setMaster("local[" + slots + "]")
         .set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1")

@@ -1,0 +1,53 @@
+package io.sparkformers.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** Runs the Trainer benchmark at its smallest (one rank, three MLP steps) to prove it runs; it times nothing. */
+class BenchTrainCommandTest {
+
+  private static int run(StringWriter out, StringWriter err, String... args) {
+    CommandLine cli = SparkformersCommand.commandLine();
+    cli.setOut(new PrintWriter(out, true));
+    cli.setErr(new PrintWriter(err, true));
+    return cli.execute(args);
+  }
+
+  @Test
+  void smallestRunPrintsTheStepBreakdownAndThroughput() {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    java.io.PrintStream stdout = System.out;
+    java.io.ByteArrayOutputStream printed = new java.io.ByteArrayOutputStream();
+    System.setOut(new java.io.PrintStream(printed, true));
+    try {
+      assertEquals(0, run(out, err, "bench", "train", "--models", "mlp", "--ranks", "1", "--repeats", "1",
+          "--mlp-steps", "3", "--mlp-warmup", "1", "--threads", "1"), err.toString());
+    } finally {
+      System.setOut(stdout);
+    }
+    String text = printed.toString();
+    Matcher m = Pattern.compile("mlp/ranks=1 +step +([0-9.]+) ms .*samples/s +([0-9.]+) .*threads/rank 1 ")
+        .matcher(text);
+    assertTrue(m.find(), text);
+    double stepMs = Double.parseDouble(m.group(1));
+    // 64 rows per step: the throughput is the rows over the median step time.
+    assertEquals(64 / (stepMs / 1e3), Double.parseDouble(m.group(2)), 64 / (stepMs / 1e3) * 0.01, text);
+  }
+
+  @Test
+  void badValuesAreUsageErrors() {
+    StringWriter err = new StringWriter();
+    assertEquals(2, run(new StringWriter(), err, "bench", "train", "--models", "bert"));
+    assertTrue(err.toString().contains("unknown model 'bert' (expected mlp, gpt)"), err.toString());
+    assertEquals(2, run(new StringWriter(), err, "bench", "train", "--threads", "-1"));
+    assertTrue(err.toString().contains("--threads at least 0"), err.toString());
+  }
+}
