@@ -63,6 +63,7 @@ public final class Trainer implements AutoCloseable {
   private final TrainingData trainData;
   private final TrainingData evalData;
   private final ComputeMetrics computeMetrics;
+  private final PreprocessLogits preprocessLogits;
   private final List<TrainerCallback> callbacks;
   private final ProcessGroup group;
   private final boolean shuffle;
@@ -83,6 +84,7 @@ public final class Trainer implements AutoCloseable {
     this.trainData = b.trainData;
     this.evalData = b.evalData;
     this.computeMetrics = b.computeMetrics;
+    this.preprocessLogits = b.preprocessLogits;
     this.group = b.group;
     this.shuffle = b.shuffle;
     this.hadoopConf = b.hadoopConf;
@@ -654,7 +656,8 @@ public final class Trainer implements AutoCloseable {
   public record Prediction(float[][] predictions, long[][] labels, Map<String, Double> metrics) {}
 
   /**
-   * Runs the model over every row of {@code data}, returning logits and labels in row order, the mean loss
+   * Runs the model over every row of {@code data}, returning logits (or what the preprocess_logits_for_metrics
+   * hook keeps of them) and labels in row order, the mean loss
    * when labels are present, and the compute_metrics results. On several ranks each rank computes its share
    * (batches dealt round-robin, as accelerate shards an eval dataloader) and the results are gathered, so that
    * every rank holds the whole result, equal to what one rank computes alone.
@@ -760,10 +763,19 @@ public final class Trainer implements AutoCloseable {
         out.loss().attach(m);
         loss = out.loss().getFloat();
       }
-      float[] logits = out.logits().toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+      NDArray l = inputs.get("labels");
+      NDArray kept = out.logits();
+      if (preprocessLogits != null) {
+        kept = preprocessLogits.apply(kept, l);
+        kept.attach(m);
+        if (kept.getShape().dimension() == 0 || kept.getShape().get(0) != len) {
+          throw new IllegalArgumentException("preprocess_logits_for_metrics must return one row per batch row: "
+              + "got shape " + kept.getShape() + " for a batch of " + len + " rows");
+        }
+      }
+      float[] logits = kept.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
       long[] labels = new long[0];
       int labelsPerRow = 0;
-      NDArray l = inputs.get("labels");
       if (l != null) {
         labels = l.toType(ai.djl.ndarray.types.DataType.INT64, false).toLongArray();
         labelsPerRow = labels.length / len;
@@ -976,6 +988,7 @@ public final class Trainer implements AutoCloseable {
     private TrainingData trainData;
     private TrainingData evalData;
     private ComputeMetrics computeMetrics;
+    private PreprocessLogits preprocessLogits;
     private final List<TrainerCallback> callbacks = new ArrayList<>();
     private ProcessGroup group;
     private boolean shuffle = true;
@@ -990,6 +1003,8 @@ public final class Trainer implements AutoCloseable {
     public Builder trainData(TrainingData v) { trainData = v; return this; }
     public Builder evalData(TrainingData v) { evalData = v; return this; }
     public Builder computeMetrics(ComputeMetrics v) { computeMetrics = v; return this; }
+    /** Reduces each evaluation batch's logits before they are kept (transformers' preprocess_logits_for_metrics). */
+    public Builder preprocessLogitsForMetrics(PreprocessLogits v) { preprocessLogits = v; return this; }
     public Builder callback(TrainerCallback v) { callbacks.add(v); return this; }
     /** The ranks to train with; none (or world size 1) trains on this thread alone. */
     public Builder processGroup(ProcessGroup v) { group = v; return this; }

@@ -112,6 +112,7 @@ class TrainerBehaviourTest {
   @Test
   void trainingLeavesTheCallingThreadsGradModeAsItFoundIt() {
     // train() may run in a notebook's thread; recording left on would break the caller's in-place updates.
+    Engine.getEngine("PyTorch"); // loads libtorch: this test may run first, and calls JNI directly
     boolean before = ai.djl.pytorch.jni.JniUtils.isGradMode();
     ai.djl.pytorch.jni.JniUtils.setGradMode(false);
     try (PreTrainedModel model = mlp()) {
@@ -157,6 +158,38 @@ class TrainerBehaviourTest {
               .build());
       assertEquals("the train dataset lacks the column(s) [labels] that a 'mlp' model needs; it has [features]",
           e.getMessage());
+    }
+  }
+
+  @Test
+  void preprocessLogitsForMetricsKeepsWhatItReturnsPerRow() {
+    try (PreTrainedModel model = mlp()) {
+      TrainingArguments args = TrainingArguments.builder(tmp.toString()).perDeviceEvalBatchSize(10)
+          .disableTqdm(true).build();
+      ArrayData eval = data(7, false);
+      float[][] full = Trainer.builder(model, args).evalData(eval).build().predict(eval, "test").predictions();
+      List<long[]> seenLabels = new ArrayList<>();
+      Trainer reduced = Trainer.builder(model, args).evalData(eval)
+          .preprocessLogitsForMetrics((logits, labels) -> {
+            seenLabels.add(labels.toLongArray());
+            return logits.argMax(1);
+          })
+          .build();
+      float[][] kept = reduced.predict(eval, "test").predictions();
+      assertEquals(64, kept.length);
+      for (int i = 0; i < 64; i++) {
+        assertEquals(1, kept[i].length, "row " + i);
+        assertEquals(full[i][1] > full[i][0] ? 1f : 0f, kept[i][0], "row " + i);
+      }
+      // 7 batches (the last of 4 rows), each hook call with its batch's labels.
+      assertEquals(7, seenLabels.size());
+      assertEquals(4, seenLabels.get(6).length);
+
+      Trainer wrong = Trainer.builder(model, args).evalData(eval)
+          .preprocessLogitsForMetrics((logits, labels) -> logits.sum()).build();
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, wrong::evaluate);
+      assertEquals("preprocess_logits_for_metrics must return one row per batch row: got shape () for a batch"
+          + " of 10 rows", e.getMessage());
     }
   }
 

@@ -1,6 +1,9 @@
 package io.sparkformers.jobs.train;
 
 import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.sparkformers.accelerate.BarrierLauncher;
@@ -12,11 +15,11 @@ import io.sparkformers.evaluate.Perplexity;
 import io.sparkformers.training.ComputeMetrics;
 import io.sparkformers.training.DriverLogListener;
 import io.sparkformers.training.EvalPrediction;
+import io.sparkformers.training.PreprocessLogits;
 import io.sparkformers.training.Trainer;
 import io.sparkformers.training.TrainingArguments;
 import io.sparkformers.training.models.AutoConfig;
 import io.sparkformers.training.models.AutoModel;
-import io.sparkformers.training.models.Gpt2Config;
 import io.sparkformers.training.models.ModelConfig;
 import io.sparkformers.training.models.PreTrainedModel;
 import java.io.IOException;
@@ -116,34 +119,38 @@ public final class TrainJob {
   }
 
   /**
-   * compute_metrics of a causal LM: the evaluate module's perplexity over every predicted token (the logits at
-   * position t score the label at t+1, as the loss shifts them; -100 labels are skipped).
+   * preprocess_logits_for_metrics of a causal LM: each position's log-likelihood of the next label (the
+   * logits at t score the label at t+1, as the loss shifts them), log-softmax in float64, NaN where that label
+   * is -100. Evaluation then keeps [rows, seq-1] numbers instead of [rows, seq, vocab] logits.
    */
-  static ComputeMetrics perplexity(int vocabSize) {
+  static PreprocessLogits nextTokenLogLikelihoods() {
+    return (logits, labels) -> {
+      NDArray logProbs = logits.get(":, :-1, :").toType(DataType.FLOAT64, false).logSoftmax(-1);
+      NDArray next = labels.get(":, 1:").toType(DataType.INT64, false);
+      NDArray ignored = next.eq(-100);
+      NDArray safe = next.mul(ignored.logicalNot().toType(DataType.INT64, false));
+      // At most 0: rounding can push a certain token a hair above.
+      NDArray picked = logProbs.gather(safe.expandDims(2), 2).squeeze(2).minimum(0.0);
+      NDArray nan = picked.getManager().full(picked.getShape(), Float.NaN, DataType.FLOAT64);
+      return NDArrays.where(ignored, nan, picked);
+    };
+  }
+
+  /**
+   * compute_metrics of a causal LM over what {@link #nextTokenLogLikelihoods()} kept: the evaluate module's
+   * perplexity over every predicted token (NaN marks the skipped ones).
+   */
+  static ComputeMetrics perplexity() {
     return (EvalPrediction p) -> {
       Perplexity metric = new Perplexity();
       Perplexity.Stats stats = metric.newState();
-      for (int row = 0; row < p.labels().length; row++) {
-        long[] labels = p.labels()[row];
-        float[] logits = p.predictions()[row];
-        double[] ll = new double[labels.length - 1];
+      for (float[] row : p.predictions()) {
+        double[] ll = new double[row.length];
         int count = 0;
-        for (int t = 0; t + 1 < labels.length; t++) {
-          long next = labels[t + 1];
-          if (next == -100) {
-            continue;
+        for (float v : row) {
+          if (!Float.isNaN(v)) {
+            ll[count++] = v;
           }
-          int base = t * vocabSize;
-          double max = Double.NEGATIVE_INFINITY;
-          for (int v = 0; v < vocabSize; v++) {
-            max = Math.max(max, logits[base + v]);
-          }
-          double sum = 0;
-          for (int v = 0; v < vocabSize; v++) {
-            sum += Math.exp(logits[base + v] - max);
-          }
-          // log-softmax; at most 0 (rounding can push a certain token a hair above).
-          ll[count++] = Math.min(0, logits[base + (int) next] - max - Math.log(sum));
         }
         if (count > 0) {
           metric.add(stats, java.util.Arrays.copyOf(ll, count));
@@ -190,16 +197,18 @@ public final class TrainJob {
       try (PreTrainedModel model = job.modelPath() != null ? AutoModel.fromPretrained(Path.of(job.modelPath()))
           : AutoModel.fromConfig(modelConfig(job))) {
         ComputeMetrics computeMetrics = null;
+        PreprocessLogits preprocess = null;
         if (task == JobConfig.Task.CAUSAL_LM) {
           if (job.metrics().contains("perplexity")) {
-            computeMetrics = perplexity(((Gpt2Config) model.config()).vocabSize());
+            computeMetrics = perplexity();
+            preprocess = nextTokenLogLikelihoods();
           }
         } else if (!job.metrics().isEmpty()) {
           computeMetrics = metrics(job.metrics());
         }
         Trainer trainer = Trainer.builder(model, args).trainData(data.train().toArrayData())
             .evalData(data.eval().toArrayData()).computeMetrics(computeMetrics)
-            .rankContext(ctx).build();
+            .preprocessLogitsForMetrics(preprocess).rankContext(ctx).build();
         Map<String, Double> result = new LinkedHashMap<>(trainer.train());
         Map<String, Double> evalMetrics = trainer.evaluate();
         result.putAll(evalMetrics);
