@@ -54,12 +54,8 @@ public final class Sgd implements Optimizer {
         momentumBuffer.put(p.name(), stateManager.zeros(p.array().getShape(), p.array().getDataType()));
       }
     }
-    List<NDArray> buffers = new ArrayList<>(momentumBuffer.size());
-    for (Param p : params) {
-      if (momentum != 0) {
-        buffers.add(momentumBuffer.get(p.name()));
-      }
-    }
+    List<NDArray> buffers = momentum == 0 ? List.of()
+        : params.stream().map(p -> momentumBuffer.get(p.name())).toList();
     kernels.sgd(params, buffers, weightDecays, lr, momentum, dampening, nesterov, firstStep);
   }
 
