@@ -21,6 +21,7 @@ import io.sparkformers.training.models.ModelOutput;
 import io.sparkformers.training.models.SafeTensorsFile;
 import io.sparkformers.training.models.SafeTensorsWriter;
 import io.sparkformers.training.models.PreTrainedModel;
+import io.sparkformers.training.models.internal.Ops;
 import io.sparkformers.training.optim.AdamW;
 import io.sparkformers.training.optim.GradClipping;
 import io.sparkformers.training.optim.GradScaler;
@@ -454,9 +455,9 @@ public final class Trainer implements AutoCloseable {
         throw new ArithmeticException("the loss is " + value + " at step " + (state.globalStep + 1)
             + " (rank " + rank() + "): training stopped; lower the learning rate or check the data");
       }
-      NDArray scaled = gas == 1 ? loss : loss.div(gas);
+      NDArray scaled = gas == 1 ? loss : Ops.div(loss, gas);
       if (scaler != null) {
-        scaled = scaled.mul(scaler.scale());
+        scaled = Ops.mul(scaled, scaler.scale());
       }
       Autograd.backward(scaled);
       return value / (double) gas;

@@ -50,6 +50,22 @@ public final class TorchScriptKernels implements AutoCloseable {
     }
   }
 
+  /**
+   * Runs {@code method}, which returns a tensor or a {@code List[Tensor]}, with {@code args} (closed here); the
+   * tensors come back attached to {@code manager}. DJL runs methods in inference mode: a tensor made inside
+   * cannot be saved for backward, so outputs that must be pass in allocated by the caller.
+   */
+  public NDArray[] call(String method, NDManager manager, IValue... args) {
+    try (IValue result = IValueUtils.runMethod(module, method, args)) {
+      return result.isTensor() ? new NDArray[] {result.toTensor((PtNDManager) manager)}
+          : result.toTensorArray((PtNDManager) manager);
+    } finally {
+      for (IValue a : args) {
+        a.close();
+      }
+    }
+  }
+
   /** A TorchScript {@code List[Tensor]}. */
   public static IValue tensors(List<NDArray> arrays) {
     return IValue.listFrom(arrays.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));

@@ -138,7 +138,7 @@ public final class BertForSequenceClassification extends BaseModel {
           batch, seq);
       NDArray v = heads(Ops.linear(x, p(l + "attention.self.value.weight"), p(l + "attention.self.value.bias")),
           batch, seq);
-      NDArray w = q.matMul(k.transpose(0, 1, 3, 2)).div(scale);
+      NDArray w = Ops.div(q.matMul(k.transpose(0, 1, 3, 2)), scale);
       if (maskAdd != null) {
         w = w.add(maskAdd);
       }

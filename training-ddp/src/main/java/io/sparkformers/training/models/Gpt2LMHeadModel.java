@@ -4,6 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import io.sparkformers.training.internal.Autograd;
+import io.sparkformers.training.models.internal.FusedLinearCrossEntropy;
 import io.sparkformers.training.models.internal.Ops;
 import io.sparkformers.training.models.internal.ParamSpec;
 import java.util.ArrayList;
@@ -23,6 +25,7 @@ public final class Gpt2LMHeadModel extends BaseModel {
 
   private final Gpt2Config config;
   private final int headDim;
+  private FusedLinearCrossEntropy lossKernel;
 
   Gpt2LMHeadModel(Gpt2Config config, NDManager manager, Map<String, NDArray> values) {
     super(manager, specs(config), values);
@@ -96,7 +99,10 @@ public final class Gpt2LMHeadModel extends BaseModel {
    * {@code position_ids} (default 0..seq−1, as a plain transformers forward call), {@code token_type_ids}
    * [batch, seq] (as GPT2Model: their token embeddings, wte(token_type_ids), are added to the hidden states),
    * {@code labels} (shifted by one inside the loss, −100 ignored, mean over counted tokens). Logits are
-   * [batch, seq, vocab].
+   * [batch, seq, vocab] — except when training with labels while gradients are recorded (a training step):
+   * the LM head and the loss are then computed together, a block of tokens at a time
+   * ({@link FusedLinearCrossEntropy}), the whole logits never exist and the output's logits are null, as
+   * transformers' models under Liger-Kernel's fused linear cross-entropy return none.
    */
   @Override
   public ModelOutput forward(Map<String, NDArray> inputs, boolean training) {
@@ -105,9 +111,14 @@ public final class Gpt2LMHeadModel extends BaseModel {
       throw new IllegalArgumentException("gpt2 forward needs 'input_ids' [batch, seq]; got inputs "
           + inputs.keySet());
     }
+    NDArray labels = inputs.get("labels");
+    if (training && labels != null && Autograd.isEnabled()) {
+      NDArray hidden = hidden(ids, inputs.get("attention_mask"), inputs.get("position_ids"),
+          inputs.get("token_type_ids"), null, true);
+      return new ModelOutput(null, fusedCausalLmLoss(hidden, labels));
+    }
     NDArray logits = forward(ids, inputs.get("attention_mask"), inputs.get("position_ids"),
         inputs.get("token_type_ids"), null, training);
-    NDArray labels = inputs.get("labels");
     NDArray loss = null;
     if (labels != null) {
       loss = causalLmLoss(logits, labels);
@@ -129,6 +140,27 @@ public final class Gpt2LMHeadModel extends BaseModel {
         NDArray shifted = next.concat(ignored, 1)) {
       return Ops.crossEntropy(logits.reshape(-1, vocab), shifted.reshape(-1));
     }
+  }
+
+  /** {@link #causalLmLoss} from the final hidden states [batch, seq, embd], the LM head fused into the loss. */
+  private NDArray fusedCausalLmLoss(NDArray hidden, NDArray labels) {
+    long batch = labels.getShape().get(0);
+    NDManager m = labels.getManager();
+    NDArray head = config.tieWordEmbeddings() ? p("transformer.wte.weight") : p("lm_head.weight");
+    try (NDArray next = labels.get(":, 1:").toType(DataType.INT64, false);
+        NDArray ignored = m.full(new ai.djl.ndarray.types.Shape(batch, 1), FusedLinearCrossEntropy.IGNORE_INDEX,
+            DataType.INT64);
+        NDArray shifted = next.concat(ignored, 1);
+        NDArray flatLabels = shifted.reshape(-1)) {
+      return lossKernel().loss(hidden.reshape(-1, config.nEmbd()), head, flatLabels);
+    }
+  }
+
+  private synchronized FusedLinearCrossEntropy lossKernel() {
+    if (lossKernel == null) {
+      lossKernel = FusedLinearCrossEntropy.load(manager());
+    }
+    return lossKernel;
   }
 
   /** Keys and values of earlier positions, per layer [batch, heads, past, head_dim]. */
@@ -178,6 +210,14 @@ public final class Gpt2LMHeadModel extends BaseModel {
   /** As above; {@code tokenTypeIds} (or null) cover the same positions as {@code ids}. */
   NDArray forward(NDArray ids, NDArray attentionMask, NDArray positionIds, NDArray tokenTypeIds, KvCache cache,
       boolean training) {
+    NDArray out = hidden(ids, attentionMask, positionIds, tokenTypeIds, cache, training);
+    NDArray head = config.tieWordEmbeddings() ? p("transformer.wte.weight") : p("lm_head.weight");
+    return Ops.linear(out, head, null);
+  }
+
+  /** The final hidden states [batch, seq, embd] (after ln_f), the LM head's input. */
+  private NDArray hidden(NDArray ids, NDArray attentionMask, NDArray positionIds, NDArray tokenTypeIds,
+      KvCache cache, boolean training) {
     if (ids.getShape().dimension() != 2) {
       throw new IllegalArgumentException("gpt2 'input_ids' must be [batch, seq], got " + ids.getShape());
     }
@@ -251,10 +291,10 @@ public final class Gpt2LMHeadModel extends BaseModel {
       }
       NDArray w = q.matMul(k.transpose(0, 1, 3, 2));
       if (scale != 1f) {
-        w = w.div(scale);
+        w = Ops.div(w, scale);
       }
       if (config.scaleAttnByInverseLayerIdx()) {
-        w = w.div((float) (i + 1));
+        w = Ops.div(w, (float) (i + 1));
       }
       w = Ops.where(causal, w, maskValue);
       if (padAdd != null) {
@@ -273,14 +313,10 @@ public final class Gpt2LMHeadModel extends BaseModel {
       ff = Ops.dropout(ff, config.residPdrop(), training);
       x = x.add(ff);
     }
-    NDArray out = Ops.layerNorm(x, p("transformer.ln_f.weight"), p("transformer.ln_f.bias"),
-        config.layerNormEpsilon());
-    NDArray head = config.tieWordEmbeddings() ? p("transformer.wte.weight") : p("lm_head.weight");
-    NDArray logits = Ops.linear(out, head, null);
     if (cache != null) {
       cache.length = (int) total;
     }
-    return logits;
+    return Ops.layerNorm(x, p("transformer.ln_f.weight"), p("transformer.ln_f.bias"), config.layerNormEpsilon());
   }
 
   /**

@@ -33,6 +33,45 @@ public final class Ops {
     }
   }
 
+  /**
+   * x·s with s a plain number. DJL's own {@code mul(Number)} (and {@code div}, {@code pow}, {@code maximum}) wraps
+   * the number in a tensor over a Java direct buffer (from_blob, no copy) and closes it at once; autograd keeps
+   * that tensor for the backward pass (a product's other factor, the divisor, the exponent), and once the GC
+   * frees the buffer, backward reads whatever reuses the memory: random NaN gradients under Spark's allocation
+   * rate. The number here is a tensor libtorch owns ({@code full}), alive as long as autograd needs it.
+   */
+  public static NDArray mul(NDArray x, double s) {
+    try (NDArray n = scalar(x, s)) {
+      return x.mul(n);
+    }
+  }
+
+  /** x / s with s a plain number; see {@link #mul(NDArray, double)}. */
+  public static NDArray div(NDArray x, double s) {
+    try (NDArray n = scalar(x, s)) {
+      return x.div(n);
+    }
+  }
+
+  /** x ** s with s a plain number; see {@link #mul(NDArray, double)}. */
+  public static NDArray pow(NDArray x, double s) {
+    try (NDArray n = scalar(x, s)) {
+      return x.pow(n);
+    }
+  }
+
+  /** max(x, s) elementwise with s a plain number; see {@link #mul(NDArray, double)}. */
+  public static NDArray maximum(NDArray x, double s) {
+    try (NDArray n = scalar(x, s)) {
+      return x.maximum(n);
+    }
+  }
+
+  /** A 0-dim tensor of x's dtype in libtorch's own memory, on x's manager. */
+  private static NDArray scalar(NDArray x, double s) {
+    return x.getManager().full(new Shape(), (float) s, x.getDataType());
+  }
+
   /** torch.where(condition, x, other) with broadcasting (DJL's own where() refuses broadcast shapes). */
   public static NDArray where(NDArray condition, NDArray x, NDArray other) {
     return ai.djl.pytorch.jni.JniUtils.where((ai.djl.pytorch.engine.PtNDArray) condition,
@@ -78,8 +117,8 @@ public final class Ops {
   /** transformers' NewGELUActivation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
   public static NDArray geluNew(NDArray x) {
     // Out of place on purpose: autograd needs tanh's output unchanged for the backward pass.
-    NDArray inner = x.pow(3f).mul(0.044715f).add(x).mul(SQRT_2_OVER_PI);
-    return x.mul(0.5f).mul(inner.tanh().add(1f));
+    NDArray inner = mul(mul(pow(x, 3), 0.044715f).add(x), SQRT_2_OVER_PI);
+    return mul(x, 0.5f).mul(inner.tanh().add(1f));
   }
 
   /**
@@ -88,7 +127,7 @@ public final class Ops {
    */
   public static NDArray crossEntropy(NDArray logits, NDArray labels) {
     NDArray labels64 = labels.toType(DataType.INT64, false);
-    if (!containsIgnoreIndex(labels64)) {
+    if (!checkLabels(labels64, logits.getShape().get(1))) {
       // Every row counts: -(sum of the picked log-probabilities) / rows, the same bits as the masked form below
       // (x·1 is x, and the count is exact), in 5 operations instead of 14 — each costs a native call plus an
       // autograd node forward and backward, which is a tenth of a small model's step.
@@ -104,14 +143,22 @@ public final class Ops {
     return loss;
   }
 
-  /** Whether any label is -100 (torch's ignore_index); labels live on the host here, so reading them is cheap. */
-  private static boolean containsIgnoreIndex(NDArray labels64) {
-    for (long label : labels64.toLongArray()) {
-      if (label == -100) {
-        return true;
+  /**
+   * Whether any label is -100 (torch's ignore_index); a label outside [0, classes) otherwise is refused with its
+   * position. Labels live on the host here, so reading them is cheap.
+   */
+  public static boolean checkLabels(NDArray labels64, long classes) {
+    boolean ignored = false;
+    long[] ys = labels64.toLongArray();
+    for (int i = 0; i < ys.length; i++) {
+      if (ys[i] == -100) {
+        ignored = true;
+      } else if (ys[i] < 0 || ys[i] >= classes) {
+        throw new IllegalArgumentException("label " + ys[i] + " at position " + i + " of the batch is outside"
+            + " [0, " + classes + ") (the model's classes or vocabulary) and is not the ignored label -100");
       }
     }
-    return false;
+    return ignored;
   }
 
   /** transformers' sequence-classification loss, choosing the problem type as transformers does. */
@@ -141,7 +188,7 @@ public final class Ops {
         // BCEWithLogits, the numerically stable form torch uses: max(x,0) − x·y + log(1 + exp(−|x|)).
         NDArray y = labels.toType(DataType.FLOAT32, false);
         NDArray softplus = logits.abs().neg().exp().add(1f).log();
-        return logits.maximum(0f).sub(logits.mul(y)).add(softplus).mean();
+        return maximum(logits, 0).sub(logits.mul(y)).add(softplus).mean();
       }
       default -> throw new IllegalArgumentException("unknown problem_type '" + problemType + "'");
     }
