@@ -33,8 +33,8 @@ class LossKernels(torch.nn.Module):
                              ignore_index: int, block_rows: int, grad_hidden: torch.Tensor,
                              grad_weight: torch.Tensor) -> torch.Tensor:
         # hidden [rows, d], weight [vocab, d] (logits = hidden @ weight.T, no bias), labels [rows] int64.
-        # Returns the loss (a scalar) and writes d loss / d hidden into grad_hidden and d loss / d weight into
-        # grad_weight (every element of both). The caller allocates those two: DJL runs TorchScript methods in
+        # Returns the loss (a scalar) and overwrites grad_hidden with d loss / d hidden and grad_weight with
+        # d loss / d weight. The caller allocates those two: DJL runs TorchScript methods in
         # inference mode, and tensors made here could not be saved for backward. No graph is recorded.
         with torch.no_grad():
             rows = hidden.size(0)
@@ -45,22 +45,30 @@ class LossKernels(torch.nn.Module):
             # count == 0 gives inf here, and NaN below, as torch's mean over no tokens.
             row_scale = counted.to(hidden.dtype) / count.to(hidden.dtype)
             row_loss = torch.empty([rows], dtype=hidden.dtype)
-            grad_weight.zero_()
+            # One block of logits, reused: every pass over it below is in place.
+            block = torch.empty([min(block_rows, rows), weight.size(0)], dtype=hidden.dtype)
             for start in range(0, rows, block_rows):
                 end = min(start + block_rows, rows)
                 h = hidden[start:end]
                 y = picked[start:end].unsqueeze(1)
-                logits = torch.mm(h, weight.t())
-                lse = torch.logsumexp(logits, 1)
-                row_loss[start:end] = lse - logits.gather(1, y).squeeze(1)
-                # The block's logits become its gradient: softmax - one-hot, times 1/count (0 where ignored).
-                logits.sub_(lse.unsqueeze(1)).exp_()
-                logits.scatter_add_(1, y, torch.full([end - start, 1], -1.0, dtype=logits.dtype))
-                logits.mul_(row_scale[start:end].unsqueeze(1))
+                logits = block[0:end - start]
+                torch.mm(h, weight.t(), out=logits)
+                # log_softmax as torch computes it: x - max - log(sum(exp(x - max))).
+                logits.sub_(logits.amax(1, keepdim=True))
+                target = logits.gather(1, y).squeeze(1)
+                logits.exp_()
+                sums = logits.sum(1)
+                row_loss[start:end] = sums.log() - target
+                # The block becomes its rows' gradient: (softmax - one-hot) / count, 0 where the label is ignored.
+                scale = row_scale[start:end]
+                logits.mul_((scale / sums).unsqueeze(1))
+                logits.scatter_add_(1, y, scale.neg().unsqueeze(1))
                 torch.mm(logits, weight, out=grad_hidden[start:end])
-                grad_weight.addmm_(logits.t(), h)
+                if start == 0:
+                    torch.mm(logits.t(), h, out=grad_weight)
+                else:
+                    grad_weight.addmm_(logits.t(), h)
             return torch.where(counted, row_loss, torch.zeros_like(row_loss)).sum() / count
-
 
 if __name__ == "__main__":
     torch.jit.script(LossKernels()).save(sys.argv[1])
