@@ -30,11 +30,12 @@ class LossKernels(torch.nn.Module):
 
     @torch.jit.export
     def linear_cross_entropy(self, hidden: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor,
-                             ignore_index: int, block_rows: int, grad_hidden: torch.Tensor,
+                             ignore_index: int, workspace: torch.Tensor, grad_hidden: torch.Tensor,
                              grad_weight: torch.Tensor) -> torch.Tensor:
         # hidden [rows, d], weight [vocab, d] (logits = hidden @ weight.T, no bias), labels [rows] int64.
         # Returns the loss (a scalar) and overwrites grad_hidden with d loss / d hidden and grad_weight with
-        # d loss / d weight. The caller allocates those two: DJL runs TorchScript methods in
+        # d loss / d weight. workspace [block_rows, vocab] holds one block of logits at a time; the caller keeps
+        # it from step to step, so its pages are not faulted in again each time. The caller allocates those two: DJL runs TorchScript methods in
         # inference mode, and tensors made here could not be saved for backward. No graph is recorded.
         with torch.no_grad():
             rows = hidden.size(0)
@@ -45,13 +46,12 @@ class LossKernels(torch.nn.Module):
             # count == 0 gives inf here, and NaN below, as torch's mean over no tokens.
             row_scale = counted.to(hidden.dtype) / count.to(hidden.dtype)
             row_loss = torch.empty([rows], dtype=hidden.dtype)
-            # One block of logits, reused: every pass over it below is in place.
-            block = torch.empty([min(block_rows, rows), weight.size(0)], dtype=hidden.dtype)
+            block_rows = workspace.size(0)
             for start in range(0, rows, block_rows):
                 end = min(start + block_rows, rows)
                 h = hidden[start:end]
                 y = picked[start:end].unsqueeze(1)
-                logits = block[0:end - start]
+                logits = workspace[0:end - start]  # every pass over it below is in place
                 torch.mm(h, weight.t(), out=logits)
                 # log_softmax as torch computes it: x - max - log(sum(exp(x - max))).
                 logits.sub_(logits.amax(1, keepdim=True))
