@@ -3,6 +3,7 @@ package io.sparkformers.training.models.internal;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.util.function.BinaryOperator;
 
 /**
  * Tensor arithmetic written to match PyTorch/transformers definitions. Every result is created on the
@@ -41,35 +42,29 @@ public final class Ops {
    * rate. The number here is a tensor libtorch owns ({@code full}), alive as long as autograd needs it.
    */
   public static NDArray mul(NDArray x, double s) {
-    try (NDArray n = scalar(x, s)) {
-      return x.mul(n);
-    }
+    return withScalar(x, s, NDArray::mul);
   }
 
   /** x / s with s a plain number; see {@link #mul(NDArray, double)}. */
   public static NDArray div(NDArray x, double s) {
-    try (NDArray n = scalar(x, s)) {
-      return x.div(n);
-    }
+    return withScalar(x, s, NDArray::div);
   }
 
   /** x ** s with s a plain number; see {@link #mul(NDArray, double)}. */
   public static NDArray pow(NDArray x, double s) {
-    try (NDArray n = scalar(x, s)) {
-      return x.pow(n);
-    }
+    return withScalar(x, s, NDArray::pow);
   }
 
   /** max(x, s) elementwise with s a plain number; see {@link #mul(NDArray, double)}. */
   public static NDArray maximum(NDArray x, double s) {
-    try (NDArray n = scalar(x, s)) {
-      return x.maximum(n);
-    }
+    return withScalar(x, s, NDArray::maximum);
   }
 
-  /** A 0-dim tensor of x's dtype in libtorch's own memory, on x's manager. */
-  private static NDArray scalar(NDArray x, double s) {
-    return x.getManager().full(new Shape(), (float) s, x.getDataType());
+  /** {@code op(x, s)} with s a 0-dim tensor of x's dtype in libtorch's own memory, on x's manager. */
+  private static NDArray withScalar(NDArray x, double s, BinaryOperator<NDArray> op) {
+    try (NDArray n = x.getManager().full(new Shape(), (float) s, x.getDataType())) {
+      return op.apply(x, n);
+    }
   }
 
   /** torch.where(condition, x, other) with broadcasting (DJL's own where() refuses broadcast shapes). */
