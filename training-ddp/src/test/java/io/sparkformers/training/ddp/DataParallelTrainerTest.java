@@ -19,6 +19,7 @@ import io.sparkformers.training.TrainerControl;
 import io.sparkformers.training.TrainerState;
 import io.sparkformers.training.TrainingArguments;
 import io.sparkformers.training.internal.Autograd;
+import io.sparkformers.training.models.internal.Ops;
 import io.sparkformers.training.internal.NoGrad;
 import io.sparkformers.training.optim.Param;
 import io.sparkformers.training.models.AutoModel;
@@ -112,7 +113,8 @@ class DataParallelTrainerTest {
   static void backward(NDManager m, NDArray w, NDArray b, float k) {
     Autograd.enable();
     try {
-      Autograd.backward(w.mul(k).sum().add(b.mul(2 * k).sum()));
+      // Ops.mul, not DJL's mul(Number): autograd keeps the number for backward (OpsScalarLifetimeTest).
+      Autograd.backward(Ops.mul(w, k).sum().add(Ops.mul(b, 2 * k).sum()));
     } finally {
       Autograd.setEnabled(false);
     }
