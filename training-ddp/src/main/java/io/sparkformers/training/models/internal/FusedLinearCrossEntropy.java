@@ -56,8 +56,9 @@ public final class FusedLinearCrossEntropy implements AutoCloseable {
       long rows = hidden.getShape().get(0);
       long blockRows = Math.min(rows, Math.max(MIN_BLOCK_ROWS, BLOCK_ELEMENTS / vocab));
       NDArray block = workspace(blockRows, vocab, hidden.getDataType());
-      NDArray gradHidden = hidden.stopGradient().zerosLike();
-      NDArray gradWeight = weight.stopGradient().zerosLike();
+      // Uninitialised: the kernel writes every element of both.
+      NDArray gradHidden = m.create(hidden.getShape(), hidden.getDataType());
+      NDArray gradWeight = m.create(weight.getShape(), weight.getDataType());
       NDArray value;
       try (NDArray h = hidden.stopGradient(); NDArray w = weight.stopGradient()) {
         value = kernels.call("linear_cross_entropy", m, IValue.from((PtNDArray) h), IValue.from((PtNDArray) w),
