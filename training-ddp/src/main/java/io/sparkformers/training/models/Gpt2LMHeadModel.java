@@ -133,27 +133,33 @@ public final class Gpt2LMHeadModel extends BaseModel {
    */
   public static NDArray causalLmLoss(NDArray logits, NDArray labels) {
     long vocab = logits.getShape().get(2);
-    long batch = labels.getShape().get(0);
-    NDManager m = labels.getManager();
-    try (NDArray next = labels.get(":, 1:").toType(DataType.INT64, false);
-        NDArray ignored = m.full(new ai.djl.ndarray.types.Shape(batch, 1), -100, DataType.INT64);
-        NDArray shifted = next.concat(ignored, 1)) {
-      return Ops.crossEntropy(logits.reshape(-1, vocab), shifted.reshape(-1));
+    try (NDArray next = nextTokenLabels(labels)) {
+      return Ops.crossEntropy(logits.reshape(-1, vocab), next);
     }
   }
 
   /** {@link #causalLmLoss} from the final hidden states [batch, seq, embd], the LM head fused into the loss. */
   private NDArray fusedCausalLmLoss(NDArray hidden, NDArray labels) {
+    try (NDArray next = nextTokenLabels(labels)) {
+      return lossKernel().loss(hidden.reshape(-1, config.nEmbd()), headWeight(), next);
+    }
+  }
+
+  /** Each position's target, flattened to [batch·seq] int64: labels[:, 1:] and −100 for the last position. */
+  private static NDArray nextTokenLabels(NDArray labels) {
     long batch = labels.getShape().get(0);
     NDManager m = labels.getManager();
-    NDArray head = config.tieWordEmbeddings() ? p("transformer.wte.weight") : p("lm_head.weight");
     try (NDArray next = labels.get(":, 1:").toType(DataType.INT64, false);
         NDArray ignored = m.full(new ai.djl.ndarray.types.Shape(batch, 1), FusedLinearCrossEntropy.IGNORE_INDEX,
             DataType.INT64);
-        NDArray shifted = next.concat(ignored, 1);
-        NDArray flatLabels = shifted.reshape(-1)) {
-      return lossKernel().loss(hidden.reshape(-1, config.nEmbd()), head, flatLabels);
+        NDArray shifted = next.concat(ignored, 1)) {
+      return shifted.reshape(-1);
     }
+  }
+
+  /** The LM head's weight [vocab, embd]: the token embedding when tied. */
+  private NDArray headWeight() {
+    return config.tieWordEmbeddings() ? p("transformer.wte.weight") : p("lm_head.weight");
   }
 
   private synchronized FusedLinearCrossEntropy lossKernel() {
@@ -211,8 +217,7 @@ public final class Gpt2LMHeadModel extends BaseModel {
   NDArray forward(NDArray ids, NDArray attentionMask, NDArray positionIds, NDArray tokenTypeIds, KvCache cache,
       boolean training) {
     NDArray out = hidden(ids, attentionMask, positionIds, tokenTypeIds, cache, training);
-    NDArray head = config.tieWordEmbeddings() ? p("transformer.wte.weight") : p("lm_head.weight");
-    return Ops.linear(out, head, null);
+    return Ops.linear(out, headWeight(), null);
   }
 
   /** The final hidden states [batch, seq, embd] (after ln_f), the LM head's input. */
