@@ -15,16 +15,20 @@ import java.util.Locale;
  * One rank of {@code sparkformers bench allreduce}: a hidden entry point that {@link BenchAllReduceCommand}
  * starts as a separate JVM per rank, with torchrun-style MASTER_ADDR, MASTER_PORT, RANK and WORLD_SIZE.
  * Arguments: comma-separated sizes in bytes, calls per size (0: by size, as the PyTorch script plans them),
- * the ring threshold in bytes, the timeout in seconds, and which buffers to time ({@code registered},
- * {@code plain} or {@code both}). Rank 0 prints one JSON object per size and buffer kind: registered buffers
+ * the ring threshold in bytes, the timeout in seconds, which buffers to time ({@code registered},
+ * {@code plain} or {@code both}), the collective, whether to use shared memory, and the JIT-quiet span in ms. Rank 0 prints one JSON object per size and buffer kind: registered buffers
  * come from {@link ProcessGroup#allocate} (in shared memory when the ranks share a host: the all-reduce reads
  * the peers' buffers in place), plain ones from {@link ByteBuffer#allocateDirect} (staged through the group's
  * own shared slots or sockets).
  *
  * <p>Timing follows the PyTorch baseline script allreduce_bench.py: warm-up calls, a barrier, then each call
  * timed on its own; call i is the same collective on every rank, so its time is the maximum over ranks. The
- * warm-up also lasts at least half a second per size: the script's one to three calls at 16 MiB and up leave
- * the JVM's reduction loops partly interpreted (16 MiB on 4 ranks measured 22.5 ms, against 12.3 ms warm).
+ * warm-up also lasts at least half a second per size, and goes on until no rank's JIT compiler has finished a
+ * compilation for a while ({@code --jit-quiet-ms}, at most {@link #WARM_UP_MAX_NANOS} in all): the script's one to three calls
+ * at 16 MiB and up leave the JVM's reduction loops partly interpreted (16 MiB on 4 ranks measured 22.5 ms,
+ * against 12.3 ms warm), and 4 JVMs on 2 cores were still compiling (C1 and C2 together about 1 s of CPU per
+ * second) through the first sizes' timed calls: 16 MiB on 4 ranks took 11-17 ms then, 3.7-4.4 ms once the
+ * compilers were done (measured with the size repeated in one run).
  */
 public final class AllReduceBenchWorker {
   private AllReduceBenchWorker() {}
@@ -39,6 +43,7 @@ public final class AllReduceBenchWorker {
         .build();
     String buffers = args.length > 4 ? args[4] : "both";
     String collective = args.length > 5 ? args[5] : "allreduce";
+    long jitQuietNanos = args.length > 7 ? Long.parseLong(args[7]) * 1_000_000L : 1_000_000_000L;
     try (ProcessGroup pg = ProcessGroups.fromEnvironment(System.getenv(), options)) {
       // One registered buffer of the largest size, its limit moved per size (as gradient buckets are reused).
       int maxBytes = (int) Arrays.stream(sizes).max().orElse(0);
@@ -46,10 +51,11 @@ public final class AllReduceBenchWorker {
       for (long bytes : sizes) {
         if (registered != null) {
           registered.clear().limit((int) bytes);
-          benchOne(pg, registered, calls, collective);
+          benchOne(pg, registered, calls, collective, jitQuietNanos);
         }
         if (!buffers.equals("registered")) {
-          benchOne(pg, ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder()), calls, collective);
+          benchOne(pg, ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder()), calls, collective,
+              jitQuietNanos);
         }
       }
       pg.barrier();
@@ -57,9 +63,47 @@ public final class AllReduceBenchWorker {
     System.exit(0);
   }
 
-  /** Warm-up and timed calls per size: the PyTorch script's plan, so that both sides do the same work. */
   /** Warm-up time per size on top of the script's warm-up calls (JIT compilation; see above). */
   static final long WARM_UP_NANOS = 500_000_000L;
+  /** The warm-up ends at most this long after it began, even while a JVM keeps compiling. */
+  static final long WARM_UP_MAX_NANOS = 20_000_000_000L;
+
+  /**
+   * Whether a JVM's JIT compilers have finished no compilation for {@code quietNanos}: the total compilation
+   * time ({@code CompilationMXBean}) grows when a compilation ends. A long compilation in flight shows only
+   * when it ends (C2 took half a second over the reduction loop on 4 JVMs sharing 2 cores), so the quiet span
+   * is long. Always quiet where the JVM does not report compilation time, or for a span of 0.
+   */
+  static final class JitQuiet {
+    private final java.util.function.LongSupplier totalCompilationMs;
+    private final long quietNanos;
+    private long lastTotalMs = Long.MIN_VALUE;
+    private long lastChange;
+
+    JitQuiet(long quietNanos, java.util.function.LongSupplier totalCompilationMs) {
+      this.quietNanos = quietNanos;
+      this.totalCompilationMs = totalCompilationMs;
+    }
+
+    /** This JVM's compilers. */
+    static JitQuiet ofThisJvm(long quietNanos) {
+      java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+      boolean reported = jit != null && jit.isCompilationTimeMonitoringSupported();
+      return new JitQuiet(reported ? quietNanos : 0, reported ? jit::getTotalCompilationTime : () -> 0L);
+    }
+
+    /** Call now and then with {@link System#nanoTime()}; the first call starts the quiet span. */
+    boolean quiet(long now) {
+      long total = totalCompilationMs.getAsLong();
+      if (total != lastTotalMs) {
+        lastTotalMs = total;
+        lastChange = now;
+      }
+      return now - lastChange >= quietNanos;
+    }
+  }
+
+  /** Warm-up and timed calls per size: the PyTorch script's plan, so that both sides do the same work. */
 
   static int[] plan(long bytes) {
     if (bytes <= 64 << 10) {
@@ -81,7 +125,8 @@ public final class AllReduceBenchWorker {
    * Times one collective on {@code t}: "allreduce" (SUM), "broadcast" (from rank 0) or "allgather" ({@code t}
    * is each rank's input; the output, N times its size, is a plain direct buffer).
    */
-  private static void benchOne(ProcessGroup pg, ByteBuffer t, int fixedCalls, String collective) {
+  private static void benchOne(ProcessGroup pg, ByteBuffer t, int fixedCalls, String collective,
+      long jitQuietNanos) {
     int n = pg.worldSize();
     int bytes = t.remaining();
     int count = bytes / 4;
@@ -118,16 +163,23 @@ public final class AllReduceBenchWorker {
       call.run();
     }
     // The JVM compiles the reduction loops while they run: keep warming up until every rank has spent
-    // WARM_UP_NANOS in calls of this size (the ranks agree through a MAX, so they all stop together).
+    // WARM_UP_NANOS in calls of this size and its compilers are quiet (the ranks agree through a MAX, so they
+    // all stop together).
     ByteBuffer more = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder());
-    for (long warmStart = System.nanoTime(); ; ) {
-      more.putInt(0, System.nanoTime() - warmStart < WARM_UP_NANOS ? 1 : 0);
+    JitQuiet jit = JitQuiet.ofThisJvm(jitQuietNanos);
+    long warmStart = System.nanoTime();
+    for (; ; ) {
+      long now = System.nanoTime();
+      boolean quiet = jit.quiet(now);
+      boolean done = now - warmStart >= WARM_UP_NANOS && quiet || now - warmStart >= WARM_UP_MAX_NANOS;
+      more.putInt(0, done ? 0 : 1);
       pg.allReduce(more, ElementType.INT32, ReduceOp.MAX);
       if (more.getInt(0) == 0) {
         break;
       }
       call.run();
     }
+    double warmUpSeconds = (System.nanoTime() - warmStart) / 1e9;
     pg.barrier();
     ByteBuffer times = ByteBuffer.allocateDirect(8 * (calls + 2)).order(ByteOrder.nativeOrder());
     long wall0 = System.nanoTime();
@@ -156,10 +208,10 @@ public final class AllReduceBenchWorker {
       System.out.println(String.format(Locale.ROOT,
           "{\"world_size\": %d, \"bytes\": %d, \"median_s\": %.9f, \"algbw_gbps\": %.4f, \"busbw_gbps\": %.4f,"
               + " \"p10_s\": %.9f, \"p90_s\": %.9f, \"mean_s\": %.9f, \"warmup\": %d, \"calls\": %d,"
-              + " \"collective\": \"%s\", \"buffer\": \"%s\", \"correct\": %b}",
+              + " \"warmup_s\": %.3f, \"collective\": \"%s\", \"buffer\": \"%s\", \"correct\": %b}",
           n, bytes, median, bytes / median / 1e9, bytes * factor / median / 1e9,
           ts[Math.min(calls - 1, (int) (0.1 * calls))], ts[Math.min(calls - 1, (int) (0.9 * calls))],
-          times.getDouble(calls * 8) / calls, warm, calls, collective, pg.isRegistered(t) ? "registered" : "plain",
+          times.getDouble(calls * 8) / calls, warm, calls, warmUpSeconds, collective, pg.isRegistered(t) ? "registered" : "plain",
           times.getDouble((calls + 1) * 8) == 0));
       System.out.flush();
     }

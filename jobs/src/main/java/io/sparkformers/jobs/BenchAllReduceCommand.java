@@ -69,6 +69,12 @@ public final class BenchAllReduceCommand implements Callable<Integer> {
   @Option(names = "--no-shared-memory", description = "Ranks talk over sockets only (the group's sharedMemory off).")
   boolean noSharedMemory;
 
+  @Option(names = "--jit-quiet-ms", defaultValue = "1000",
+      description = "Warm-up per size goes on until no rank's JIT compiler has finished a compilation for this long"
+          + " (at most 20 s); 0: half a second only. JVMs still compiling share the cores with the ranks (default"
+          + " ${DEFAULT-VALUE}).")
+  long jitQuietMs;
+
   @Option(names = "--json", description = "Print one JSON object per line instead of a table.")
   boolean json;
 
@@ -77,6 +83,10 @@ public final class BenchAllReduceCommand implements Callable<Integer> {
     if (worldSize < 2 || worldSize > 64) {
       throw new CommandLine.ParameterException(spec.commandLine(),
           "--world-size must be between 2 and 64, got " + worldSize);
+    }
+    if (jitQuietMs < 0) {
+      throw new CommandLine.ParameterException(spec.commandLine(),
+          "--jit-quiet-ms must be at least 0, got " + jitQuietMs);
     }
     if (!List.of("both", "registered", "plain").contains(buffers)) {
       throw new CommandLine.ParameterException(spec.commandLine(),
@@ -160,7 +170,7 @@ public final class BenchAllReduceCommand implements Callable<Integer> {
             "-Dslf4j.internal.verbosity=WARN",
             "-cp", System.getProperty("java.class.path"), AllReduceBenchWorker.class.getName(),
             joined, Integer.toString(iters), Integer.toString(ringThreshold), Integer.toString(timeoutSeconds),
-            buffers, collective, Boolean.toString(!noSharedMemory));
+            buffers, collective, Boolean.toString(!noSharedMemory), Long.toString(jitQuietMs));
         pb.environment().put("MASTER_ADDR", "127.0.0.1");
         pb.environment().put("MASTER_PORT", Integer.toString(port));
         pb.environment().put("RANK", Integer.toString(r));

@@ -26,7 +26,7 @@ class BenchAllReduceCommandTest {
   @Test
   void threeRankJvmsPrintOneJsonLinePerSizeAndBufferKindAndMemcpy() {
     assertEquals(0, run("bench", "allreduce", "--world-size", "3", "--sizes", "4,4096,400004", "--iters", "5",
-        "--json"), err.toString());
+        "--jit-quiet-ms", "200", "--json"), err.toString());
     List<String> lines = Arrays.stream(out.toString().split("\n")).filter(l -> !l.isBlank())
         .collect(Collectors.toList());
     assertEquals(7, lines.size(), out.toString());
@@ -37,8 +37,10 @@ class BenchAllReduceCommandTest {
       // Per size the registered buffer first (ranks on one host share memory), then the plain one.
       String kind = i % 2 == 0 ? "registered" : "plain";
       assertTrue(l.startsWith("{\"world_size\": 3, \"bytes\": " + b + ", \"median_s\": "), l);
-      assertTrue(l.contains("\"calls\": 5, \"collective\": \"allreduce\", \"buffer\": \"" + kind
-          + "\", \"correct\": true}"), l);
+      assertTrue(l.contains("\"calls\": 5, \"warmup_s\": "), l);
+      assertTrue(l.endsWith("\"collective\": \"allreduce\", \"buffer\": \"" + kind + "\", \"correct\": true}"), l);
+      // Half a second at least, and 200 ms without a finished compilation: never less than 0.5 s.
+      assertTrue(BenchAllReduceCommand.number(l, "warmup_s") >= 0.5, l);
       double median = BenchAllReduceCommand.number(l, "median_s");
       double busbw = BenchAllReduceCommand.number(l, "busbw_gbps");
       double algbw = BenchAllReduceCommand.number(l, "algbw_gbps");
@@ -52,7 +54,7 @@ class BenchAllReduceCommandTest {
   @Test
   void theTableNamesSizesInKiBAndMiBAndTheBufferKind() {
     assertEquals(0, run("bench", "allreduce", "--world-size", "2", "--sizes", "4096,1048576", "--iters", "3",
-        "--buffers", "registered"), err.toString());
+        "--jit-quiet-ms", "0", "--buffers", "registered"), err.toString());
     String[] lines = out.toString().split("\n");
     assertEquals("all_reduce SUM float32, sparkformers tcp, N=2 JVMs on 127.0.0.1", lines[0]);
     assertTrue(lines[1].startsWith("buffer: registered = ProcessGroup.allocate"), lines[1]);
@@ -67,7 +69,7 @@ class BenchAllReduceCommandTest {
       for (boolean sockets : new boolean[] {false, true}) {
         out.getBuffer().setLength(0);
         List<String> args = new java.util.ArrayList<>(List.of("bench", "allreduce", "--world-size", "2", "--sizes",
-            "4096,5000000", "--iters", "3", "--collective", collective, "--json"));
+            "4096,5000000", "--iters", "3", "--collective", collective, "--jit-quiet-ms", "0", "--json"));
         if (sockets) {
           args.add("--no-shared-memory");
         }
@@ -101,8 +103,25 @@ class BenchAllReduceCommandTest {
     assertEquals(2, run("bench", "allreduce", "--buffers", "pinned"));
     assertTrue(err.toString().contains("--buffers must be one of both, registered, plain; got 'pinned'"),
         err.toString());
+    assertEquals(2, run("bench", "allreduce", "--jit-quiet-ms", "-1"));
+    assertTrue(err.toString().contains("--jit-quiet-ms must be at least 0, got -1"), err.toString());
     assertEquals(2, run("bench", "allreduce", "--collective", "reduce"));
     assertTrue(err.toString().contains("--collective must be one of allreduce, broadcast, allgather; got 'reduce'"),
         err.toString());
+  }
+
+  @Test
+  void warmUpWaitsUntilNoCompilationHasFinishedForTheQuietSpan() {
+    long[] totalMs = {100};
+    AllReduceBenchWorker.JitQuiet jit = new AllReduceBenchWorker.JitQuiet(1_000, () -> totalMs[0]);
+    assertTrue(!jit.quiet(0), "the first call starts the span");
+    assertTrue(!jit.quiet(999));
+    assertTrue(jit.quiet(1_000));
+    totalMs[0] = 130; // a compilation finished: the span starts again
+    assertTrue(!jit.quiet(1_500));
+    assertTrue(!jit.quiet(2_499));
+    assertTrue(jit.quiet(2_500));
+    AllReduceBenchWorker.JitQuiet off = new AllReduceBenchWorker.JitQuiet(0, () -> totalMs[0]);
+    assertTrue(off.quiet(0));
   }
 }
