@@ -161,9 +161,9 @@ final class SharedMemoryRing {
    * One pause of a wait that outlasted its spinning: yield (the peer is about to publish), then sleep briefly.
    * With a core per rank, yield for up to 2 ms. With more ranks than cores, for only 0.1 ms: a yield does not
    * reliably hand the core to a rank that has yet to arrive or to notice the end (Linux's EEVDF scheduler may
-   * pick the yielder again), and 4 ranks on 2 cores lost 3-5 ms per 16 MiB all-reduce yielding for 2 ms
-   * (12 ms median, against 8.5 ms; the reduction itself takes 4.5-5 ms). Sleeping at once instead cost small
-   * all-reduces 0.4 ms (4 KiB: 500 us, against 90-160 us with the short yield).
+   * pick the yielder again). Sleeping at once instead cost small all-reduces 0.4 ms (4 KiB: 500 us, against
+   * 90-160 us with the short yield). With the JITs quiet, 0.1 ms and 2 ms are level from 1 MiB up on 4 ranks
+   * and 2 cores, and 0.1 ms is the faster at 4 KiB (43-51 us against 51-97 us).
    */
   private void backOff(long waitedNanos) {
     if (waitedNanos < (oversubscribed ? 100_000 : 2_000_000)) {
