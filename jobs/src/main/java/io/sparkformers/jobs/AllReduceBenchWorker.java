@@ -16,19 +16,20 @@ import java.util.Locale;
  * starts as a separate JVM per rank, with torchrun-style MASTER_ADDR, MASTER_PORT, RANK and WORLD_SIZE.
  * Arguments: comma-separated sizes in bytes, calls per size (0: by size, as the PyTorch script plans them),
  * the ring threshold in bytes, the timeout in seconds, which buffers to time ({@code registered},
- * {@code plain} or {@code both}), the collective, whether to use shared memory, and the JIT-quiet span in ms. Rank 0 prints one JSON object per size and buffer kind: registered buffers
- * come from {@link ProcessGroup#allocate} (in shared memory when the ranks share a host: the all-reduce reads
- * the peers' buffers in place), plain ones from {@link ByteBuffer#allocateDirect} (staged through the group's
- * own shared slots or sockets).
+ * {@code plain} or {@code both}), the collective, whether to use shared memory, and the JIT-quiet span in ms.
+ * Rank 0 prints one JSON object per size and buffer kind: registered buffers come from
+ * {@link ProcessGroup#allocate} (in shared memory when the ranks share a host: the all-reduce reads the peers'
+ * buffers in place), plain ones from {@link ByteBuffer#allocateDirect} (staged through the group's own shared
+ * slots or sockets).
  *
  * <p>Timing follows the PyTorch baseline script allreduce_bench.py: warm-up calls, a barrier, then each call
  * timed on its own; call i is the same collective on every rank, so its time is the maximum over ranks. The
  * warm-up also lasts at least half a second per size, and goes on until no rank's JIT compiler has finished a
- * compilation for a while ({@code --jit-quiet-ms}, at most {@link #WARM_UP_MAX_NANOS} in all): the script's one to three calls
- * at 16 MiB and up leave the JVM's reduction loops partly interpreted (16 MiB on 4 ranks measured 22.5 ms,
- * against 12.3 ms warm), and 4 JVMs on 2 cores were still compiling (C1 and C2 together about 1 s of CPU per
- * second) through the first sizes' timed calls: 16 MiB on 4 ranks took 11-17 ms then, 3.7-4.4 ms once the
- * compilers were done (measured with the size repeated in one run).
+ * compilation for a while ({@code --jit-quiet-ms}, at most {@link #WARM_UP_MAX_NANOS} in all). The script's
+ * one to three calls at 16 MiB and up leave the JVM's reduction loops partly interpreted (16 MiB on 4 ranks
+ * measured 22.5 ms, against 12.3 ms warm), and 4 JVMs on 2 cores were still compiling (C1 and C2 together
+ * about 1 s of CPU per second) through the first sizes' timed calls: 16 MiB on 4 ranks took 11-17 ms then,
+ * 3.7-4.4 ms once the compilers were done (the size repeated in one run).
  */
 public final class AllReduceBenchWorker {
   private AllReduceBenchWorker() {}
@@ -104,7 +105,6 @@ public final class AllReduceBenchWorker {
   }
 
   /** Warm-up and timed calls per size: the PyTorch script's plan, so that both sides do the same work. */
-
   static int[] plan(long bytes) {
     if (bytes <= 64 << 10) {
       return new int[] {50, 500};
@@ -211,7 +211,8 @@ public final class AllReduceBenchWorker {
               + " \"warmup_s\": %.3f, \"collective\": \"%s\", \"buffer\": \"%s\", \"correct\": %b}",
           n, bytes, median, bytes / median / 1e9, bytes * factor / median / 1e9,
           ts[Math.min(calls - 1, (int) (0.1 * calls))], ts[Math.min(calls - 1, (int) (0.9 * calls))],
-          times.getDouble(calls * 8) / calls, warm, calls, warmUpSeconds, collective, pg.isRegistered(t) ? "registered" : "plain",
+          times.getDouble(calls * 8) / calls, warm, calls, warmUpSeconds, collective,
+          pg.isRegistered(t) ? "registered" : "plain",
           times.getDouble((calls + 1) * 8) == 0));
       System.out.flush();
     }
