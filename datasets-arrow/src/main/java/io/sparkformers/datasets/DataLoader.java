@@ -2,7 +2,6 @@ package io.sparkformers.datasets;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import io.sparkformers.datasets.internal.NumpyRandom;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -30,12 +29,18 @@ public final class DataLoader implements AutoCloseable {
   private final Dataset dataset;
   private final NDManager manager;
   private final DataLoaderOptions options;
+  private final EpochSampler sampler;
 
   /** Reads {@code dataset} (not closed by the loader); arrays are created under {@code manager}. */
   public DataLoader(Dataset dataset, NDManager manager, DataLoaderOptions options) {
     this.dataset = dataset;
     this.manager = manager;
     this.options = options;
+    this.sampler = EpochSampler.builder(dataset.numRows()).batchSize(options.batchSize())
+        .order(options.shuffle() ? EpochSampler.Order.NUMPY_PERMUTATION : EpochSampler.Order.SEQUENTIAL,
+            options.seed())
+        .lastBatch(options.dropLast() ? EpochSampler.LastBatch.DROP : EpochSampler.LastBatch.KEEP)
+        .batchesPerEpoch(options.batchesPerEpoch()).build();
   }
 
   /**
@@ -49,25 +54,12 @@ public final class DataLoader implements AutoCloseable {
 
   /** The number of batches in each epoch. */
   public long batchesPerEpoch() {
-    if (options.batchesPerEpoch() > 0) {
-      return options.batchesPerEpoch();
-    }
-    long n = dataset.numRows();
-    int bs = options.batchSize();
-    return options.dropLast() ? n / bs : (n + bs - 1) / bs;
+    return sampler.batchesPerEpoch();
   }
 
   /** The order in which epoch {@code epoch} reads the dataset's rows. */
   long[] order(int epoch) {
-    int n = Math.toIntExact(dataset.numRows());
-    if (options.shuffle()) {
-      return new NumpyRandom(options.seed() + epoch).permutation(n);
-    }
-    long[] order = new long[n];
-    for (int i = 0; i < n; i++) {
-      order[i] = i;
-    }
-    return order;
+    return sampler.order(epoch);
   }
 
   /** Iterates epoch {@code epoch}, starting after its first {@code skipBatches} batches. Close it when done. */
@@ -79,16 +71,14 @@ public final class DataLoader implements AutoCloseable {
   }
 
   private Batch makeBatch(long[] order, int epoch, long index) {
-    int bs = options.batchSize();
-    long start = index * bs;
-    int n = order.length;
-    if (n == 0) {
+    if (order.length == 0) {
       throw new IllegalStateException("The dataset is empty: there is nothing to batch");
     }
-    int size = options.batchesPerEpoch() > 0 ? bs : (int) Math.min(bs, n - start);
+    long[] rows = sampler.batch(order, index);
+    int size = rows.length;
     List<Map<String, Object>> examples = new ArrayList<>(size);
-    for (int i = 0; i < size; i++) {
-      examples.add(dataset.row(order[(int) ((start + i) % n)]));
+    for (long row : rows) {
+      examples.add(dataset.row(row));
     }
     NDManager batchManager = options.device() != null ? manager.newSubManager(options.device())
         : manager.newSubManager();

@@ -18,6 +18,12 @@ public interface TrainerCallback {
 
   default void onStepBegin(TrainingArguments args, TrainerState state, TrainerControl control) {}
 
+  /** After the last micro-batch's backward of a step, before the gradients are synchronised and applied. */
+  default void onPreOptimizerStep(TrainingArguments args, TrainerState state, TrainerControl control) {}
+
+  /** After the optimizer applied the step's gradients and they were zeroed. */
+  default void onOptimizerStep(TrainingArguments args, TrainerState state, TrainerControl control) {}
+
   /** After each optimizer step ({@code state.globalStep} already counts it). */
   default void onStepEnd(TrainingArguments args, TrainerState state, TrainerControl control) {}
 

@@ -1,0 +1,172 @@
+package io.sparkformers.training;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import io.sparkformers.accelerate.Accelerator;
+import io.sparkformers.accelerate.ProcessGroup;
+import io.sparkformers.training.internal.NoGrad;
+import io.sparkformers.training.models.ModelOutput;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * The evaluation loop of the Trainer (transformers' {@code evaluation_loop}): runs a prediction step over every
+ * row of a dataset, keeps each batch's logits (or what preprocess_logits_for_metrics makes of them) and labels,
+ * gathers them across ranks, and computes the mean loss and compute_metrics. On several ranks each rank takes
+ * its share of the batches (dealt round-robin, as accelerate shards an evaluation dataloader) and every rank
+ * ends with the whole result, equal to what one rank computes alone.
+ */
+final class Predictor {
+  private final NDManager modelManager;
+  private final int batchSize;
+  private final ProcessGroup group;
+  private final PreprocessLogits preprocessLogits;
+  private final ComputeMetrics computeMetrics;
+  private final Function<Map<String, NDArray>, ModelOutput> predictionStep;
+
+  /**
+   * @param predictionStep one batch's forward pass without gradients: logits, and the loss when the inputs
+   *     hold labels (the Trainer's {@code predictionStep})
+   */
+  Predictor(NDManager modelManager, int batchSize, ProcessGroup group, PreprocessLogits preprocessLogits,
+      ComputeMetrics computeMetrics, Function<Map<String, NDArray>, ModelOutput> predictionStep) {
+    this.modelManager = modelManager;
+    this.batchSize = batchSize;
+    this.group = group;
+    this.preprocessLogits = preprocessLogits;
+    this.computeMetrics = computeMetrics;
+    this.predictionStep = predictionStep;
+  }
+
+  private int rank() {
+    return group == null ? 0 : group.rank();
+  }
+
+  private int worldSize() {
+    return group == null ? 1 : group.worldSize();
+  }
+
+  /** Logits, labels and metrics of {@code data}, with metric keys prefixed by {@code prefix_}. */
+  Trainer.Prediction predict(TrainingData data, String prefix) {
+    int bs = batchSize;
+    long n = data.numRows();
+    if (n > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("predict holds every row's logits in memory: " + n + " rows is too many");
+    }
+    float[][] predictions = new float[(int) n][];
+    long[][] labels = data.columns().contains("labels") ? new long[(int) n][] : null;
+    double lossSum = 0;
+    boolean hasLoss = false;
+    long batches = (n + bs - 1) / bs;
+    int ws = worldSize();
+    // Every rank runs the same number of rounds (and so the same collectives); in the last round a rank may
+    // have a short batch or none. Batches are not padded with repeated rows: the gather takes uneven sizes,
+    // so there are no duplicates to compute and drop, and the loss of the last batch is that of its real rows.
+    long rounds = (batches + ws - 1) / ws;
+    Accelerator acc = ws > 1 ? Accelerator.of(group, ai.djl.Device.cpu()) : null;
+    Accelerator.MetricsGatherer logitsGatherer = acc == null ? null : acc.metricsGatherer(n);
+    Accelerator.MetricsGatherer labelsGatherer = acc == null ? null : acc.metricsGatherer(n);
+    long next = 0; // the first row of this round's first batch
+    try (NoGrad ignored = new NoGrad()) {
+      for (long round = 0; round < rounds; round++) {
+        long first = (round * ws + rank()) * bs;
+        int len = (int) Math.max(0, Math.min(bs, n - first));
+        BatchResult mine = len == 0 ? BatchResult.EMPTY : forward(data, first, len);
+        if (acc == null) {
+          if (mine.hasLoss) {
+            lossSum += mine.loss * (double) len;
+            hasLoss = true;
+          }
+          mine.copyInto(predictions, labels, first, len);
+          continue;
+        }
+        // Sizes first (a rank without a batch this round does not know the model's output width).
+        long[] header = acc.gather(len == 0 ? new long[0]
+            : new long[] {len, mine.logitsPerRow, mine.labelsPerRow, mine.hasLoss ? 1 : 0,
+                Double.doubleToRawLongBits(mine.loss)});
+        int logitsPerRow = (int) header[1];
+        int labelsPerRow = (int) header[2];
+        float[] logits = logitsGatherer.gather(mine.logits, logitsPerRow);
+        long[] lab = labels == null ? null : labelsGatherer.gather(mine.labels, labelsPerRow);
+        BatchResult all = new BatchResult(logits, lab, logitsPerRow, labelsPerRow, false, 0);
+        int rows = 0;
+        // Rank order is batch order: the losses add up in the order one rank adds them.
+        for (int h = 0; h < header.length; h += 5) {
+          if (header[h + 3] == 1) {
+            lossSum += Double.longBitsToDouble(header[h + 4]) * (double) header[h];
+            hasLoss = true;
+          }
+          rows += (int) header[h];
+        }
+        all.copyInto(predictions, labels, next, rows);
+        next += rows;
+      }
+    }
+    Map<String, Double> metrics = new LinkedHashMap<>();
+    if (hasLoss) {
+      metrics.put(prefix + "_loss", lossSum / n);
+    }
+    if (computeMetrics != null && labels != null) {
+      for (Map.Entry<String, Double> e : computeMetrics.compute(new EvalPrediction(predictions, labels))
+          .entrySet()) {
+        String key = e.getKey().startsWith(prefix + "_") ? e.getKey() : prefix + "_" + e.getKey();
+        metrics.put(key, e.getValue());
+      }
+    }
+    return new Trainer.Prediction(predictions, labels, metrics);
+  }
+
+  /** One evaluation batch's outputs: flat logits and labels, and the batch's mean loss (as a float). */
+  private record BatchResult(float[] logits, long[] labels, int logitsPerRow, int labelsPerRow, boolean hasLoss,
+      double loss) {
+    static final BatchResult EMPTY = new BatchResult(new float[0], new long[0], 0, 0, false, 0);
+
+    void copyInto(float[][] predictions, long[][] allLabels, long firstRow, int rows) {
+      for (int i = 0; i < rows; i++) {
+        predictions[(int) firstRow + i] = Arrays.copyOfRange(logits, i * logitsPerRow, (i + 1) * logitsPerRow);
+        if (allLabels != null) {
+          allLabels[(int) firstRow + i] = Arrays.copyOfRange(labels, i * labelsPerRow, (i + 1) * labelsPerRow);
+        }
+      }
+    }
+  }
+
+  private BatchResult forward(TrainingData data, long first, int len) {
+    long[] rows = new long[len];
+    for (int i = 0; i < len; i++) {
+      rows[i] = first + i;
+    }
+    try (NDManager m = modelManager.newSubManager()) {
+      Map<String, NDArray> inputs = data.batch(m, rows);
+      ModelOutput out = predictionStep.apply(inputs);
+      out.logits().attach(m);
+      boolean hasLoss = out.loss() != null;
+      double loss = 0;
+      if (hasLoss) {
+        out.loss().attach(m);
+        loss = out.loss().getFloat();
+      }
+      NDArray l = inputs.get("labels");
+      NDArray kept = out.logits();
+      if (preprocessLogits != null) {
+        kept = preprocessLogits.apply(kept, l);
+        kept.attach(m);
+        if (kept.getShape().dimension() == 0 || kept.getShape().get(0) != len) {
+          throw new IllegalArgumentException("preprocess_logits_for_metrics must return one row per batch row: "
+              + "got shape " + kept.getShape() + " for a batch of " + len + " rows");
+        }
+      }
+      float[] logits = kept.toType(DataType.FLOAT32, false).toFloatArray();
+      long[] labels = new long[0];
+      int labelsPerRow = 0;
+      if (l != null) {
+        labels = l.toType(DataType.INT64, false).toLongArray();
+        labelsPerRow = labels.length / len;
+      }
+      return new BatchResult(logits, labels, logits.length / len, labelsPerRow, hasLoss, loss);
+    }
+  }
+}

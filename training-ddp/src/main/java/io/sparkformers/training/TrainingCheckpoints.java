@@ -1,0 +1,205 @@
+package io.sparkformers.training;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.sparkformers.accelerate.ProcessGroup;
+import io.sparkformers.training.checkpoint.CheckpointStore;
+import io.sparkformers.training.internal.Views;
+import io.sparkformers.training.models.PreTrainedModel;
+import io.sparkformers.training.models.SafeTensorsFile;
+import io.sparkformers.training.models.SafeTensorsWriter;
+import io.sparkformers.training.optim.GradScaler;
+import io.sparkformers.training.optim.Optimizer;
+import io.sparkformers.training.optim.Param;
+import io.sparkformers.training.schedule.LrScheduler;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The Trainer's checkpoints in transformers' layout: {@code checkpoint-<step>/} with the model, the optimizer,
+ * scheduler, scaler and RNG state, {@code training_args.json} and {@code trainer_state.json}; where a run resumes
+ * from (resume_from_checkpoint, or the newest complete checkpoint when Spark retries the stage), and restoring
+ * all of it so that the resumed run continues bit-identically.
+ */
+final class TrainingCheckpoints {
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  private final PreTrainedModel model;
+  private final TrainingArguments args;
+  private final TrainerState state;
+  private final CheckpointStore store;
+  private final ProcessGroup group;
+  private final List<Param> params;
+
+  TrainingCheckpoints(PreTrainedModel model, TrainingArguments args, TrainerState state, CheckpointStore store,
+      ProcessGroup group, List<Param> params) {
+    this.model = model;
+    this.args = args;
+    this.state = state;
+    this.store = store;
+    this.group = group;
+    this.params = params;
+  }
+
+  private int rank() {
+    return group == null ? 0 : group.rank();
+  }
+
+  private int worldSize() {
+    return group == null ? 1 : group.worldSize();
+  }
+
+  /** Rank 0 writes checkpoint-{global step} (and rotates old ones); every rank waits until it is complete. */
+  void save(Optimizer optimizer, LrScheduler scheduler, GradScaler scaler) {
+    long step = state.globalStep;
+    if (state.bestGlobalStep != null && state.bestGlobalStep == step) {
+      state.bestModelCheckpoint = store.location(step);
+    }
+    if (rank() == 0) {
+      try {
+        store.save(step, folder -> write(folder, optimizer, scheduler, scaler));
+        if (args.saveTotalLimit() != null && args.saveTotalLimit() > 0) {
+          store.rotate(args.saveTotalLimit(), state.bestModelCheckpoint);
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException("could not save checkpoint-" + step + " to " + args.outputDir(), e);
+      }
+    }
+    if (group != null) {
+      group.barrier();
+    }
+  }
+
+  private void write(Path folder, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler)
+      throws IOException {
+    model.savePretrained(folder);
+    SafeTensorsWriter.write(folder.resolve("optimizer.safetensors"), optimizer.state(),
+        Map.of("optim", String.valueOf(args.toMap().get("optim"))));
+    Map<String, Object> sched = new LinkedHashMap<>();
+    sched.put("lr_scheduler_type", scheduler.type());
+    sched.put("base_lrs", List.of(scheduler.baseLr()));
+    sched.put("last_epoch", scheduler.lastEpoch());
+    sched.put("_last_lr", List.of(scheduler.lr()));
+    JSON.writeValue(folder.resolve("scheduler.json").toFile(), sched);
+    if (scaler != null) {
+      JSON.writeValue(folder.resolve("scaler.json").toFile(),
+          Map.of("scale", scaler.scale(), "_growth_tracker", scaler.growthTracker()));
+    }
+    for (int r = 0; r < worldSize(); r++) {
+      Map<String, Object> rng = new LinkedHashMap<>();
+      rng.put("rank", r);
+      rng.put("seed", args.seed());
+      rng.put("data_seed", args.dataSeed());
+      rng.put("global_step", state.globalStep);
+      rng.put("epoch", state.epoch);
+      JSON.writeValue(folder.resolve(worldSize() == 1 ? "rng_state.json" : "rng_state_" + r + ".json").toFile(),
+          rng);
+    }
+    JSON.writeValue(folder.resolve("training_args.json").toFile(), args.toMap());
+    Files.writeString(folder.resolve("trainer_state.json"), state.toJson(), StandardCharsets.UTF_8);
+  }
+
+  /** The checkpoint this run resumes from, if any. */
+  Optional<Path> resumeFrom() {
+    String r = args.resumeFromCheckpoint();
+    try {
+      if (r == null || r.equalsIgnoreCase("false")) {
+        // A retried Spark stage resumes from the newest complete checkpoint by itself.
+        if (group != null && retriedAttempt()) {
+          return store.newestComplete();
+        }
+        return Optional.empty();
+      }
+      if (r.equalsIgnoreCase("true") || r.equalsIgnoreCase("last")) {
+        Optional<Path> p = store.newestComplete();
+        if (p.isEmpty()) {
+          throw new IllegalArgumentException("resume_from_checkpoint=" + r + ": no valid checkpoint found in "
+              + args.outputDir());
+        }
+        return p;
+      }
+      Path p = Path.of(r);
+      String problem = CheckpointStore.verify(p);
+      if (problem != null) {
+        throw new IllegalArgumentException("resume_from_checkpoint=" + r + ": " + problem);
+      }
+      return Optional.of(p);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** True inside a Spark task that is not the stage's first attempt. */
+  private static boolean retriedAttempt() {
+    try {
+      org.apache.spark.TaskContext tc = org.apache.spark.TaskContext.get();
+      return tc != null && (tc.stageAttemptNumber() > 0 || tc.attemptNumber() > 0);
+    } catch (NoClassDefFoundError e) {
+      return false;
+    }
+  }
+
+  /** Loads the weights, optimizer, scheduler, scaler and trainer state of {@code folder}. */
+  void restore(Path folder, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler) {
+    try {
+      loadWeights(folder);
+      try (NDManager m = model.manager().newSubManager()) {
+        Map<String, NDArray> opt = new LinkedHashMap<>();
+        try (SafeTensorsFile f = SafeTensorsFile.open(folder.resolve("optimizer.safetensors"))) {
+          for (String name : f.names()) {
+            opt.put(name, f.load(name, m));
+          }
+        }
+        optimizer.loadState(opt);
+      }
+      @SuppressWarnings("unchecked")
+      Map<String, Object> sched = JSON.readValue(folder.resolve("scheduler.json").toFile(), Map.class);
+      scheduler.setLastEpoch(((Number) sched.get("last_epoch")).longValue());
+      if (scaler != null && Files.exists(folder.resolve("scaler.json"))) {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> s = JSON.readValue(folder.resolve("scaler.json").toFile(), Map.class);
+        scaler.load(((Number) s.get("scale")).floatValue(), ((Number) s.get("_growth_tracker")).intValue());
+      }
+      TrainerState saved = TrainerState.fromJson(
+          Files.readString(folder.resolve("trainer_state.json")), folder.resolve("trainer_state.json").toString());
+      state.globalStep = saved.globalStep;
+      state.epoch = saved.epoch;
+      state.bestMetric = saved.bestMetric;
+      state.bestGlobalStep = saved.bestGlobalStep;
+      state.bestModelCheckpoint = saved.bestModelCheckpoint;
+      state.logHistory.clear();
+      state.logHistory.addAll(saved.logHistory);
+    } catch (IOException e) {
+      throw new UncheckedIOException("could not resume from " + folder, e);
+    }
+  }
+
+  /**
+   * Overwrites the trained parameters with {@code model.safetensors} of a checkpoint, in place (frozen ones
+   * never change, so the checkpoint holds what they already are).
+   */
+  void loadWeights(Path folder) throws IOException {
+    Path file = folder.resolve("model.safetensors");
+    try (SafeTensorsFile f = SafeTensorsFile.open(file)) {
+      for (Param p : params) {
+        Views.copyInto(f, p.name(), p.array());
+      }
+    }
+  }
+
+  /** Rank 0's local copy of the best checkpoint (fetched first when the output is remote). */
+  Path bestCheckpointFolder() throws IOException {
+    String best = state.bestModelCheckpoint;
+    return store.isLocal() ? Path.of(best)
+        : store.fetchVerified(Long.parseLong(best.substring(best.lastIndexOf('-') + 1))).orElseThrow();
+  }
+}
