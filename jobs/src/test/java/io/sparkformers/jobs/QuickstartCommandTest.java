@@ -10,6 +10,10 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,6 +51,22 @@ class QuickstartCommandTest {
     assertTrue(Files.isRegularFile(out.resolve("checkpoint-23/trainer_state.json")));
     assertTrue(Files.isRegularFile(out.resolve("checkpoint-23/rng_state_1.json")));
     assertTrue(Files.readString(out.resolve("log_history.jsonl")).contains("\"eval_accuracy\""));
+  }
+
+  @Test
+  void twoRanksInOneJvmGiveTheSameWeightsOnEveryRun() throws Exception {
+    // Ranks of local[2] are threads sharing libtorch's one generator: the seed alone must fix the result.
+    List<String> checksums = new ArrayList<>();
+    for (int run = 0; run < 3; run++) {
+      Path out = tmp.resolve("run" + run);
+      int code = SparkformersCommand.commandLine().execute("quickstart", "--output", out.toString(),
+          "--set", "num_train_epochs=2", "--set", "save_strategy=no", "--set", "eval_strategy=no",
+          "--set", "load_best_model_at_end=false", "--set", "disable_tqdm=true");
+      assertEquals(0, code);
+      byte[] weights = Files.readAllBytes(out.resolve("model/model.safetensors"));
+      checksums.add(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(weights)));
+    }
+    assertEquals(List.of(checksums.get(0), checksums.get(0), checksums.get(0)), checksums);
   }
 
   @Test

@@ -6,10 +6,12 @@ import ai.djl.pytorch.jni.JniUtils;
 import io.sparkformers.accelerate.DriverChannel;
 import io.sparkformers.accelerate.ProcessGroup;
 import io.sparkformers.accelerate.RankContext;
+import io.sparkformers.datasets.Dataset;
 import io.sparkformers.datasets.EpochSampler;
 import io.sparkformers.training.checkpoint.CheckpointStore;
 import io.sparkformers.training.ddp.GradientBuckets;
 import io.sparkformers.training.internal.Autograd;
+import io.sparkformers.training.internal.TorchRandom;
 import io.sparkformers.training.internal.Views;
 import io.sparkformers.training.models.ModelOutput;
 import io.sparkformers.training.models.PreTrainedModel;
@@ -28,6 +30,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import java.util.logging.Logger;
 import org.apache.hadoop.conf.Configuration;
 
@@ -58,6 +61,8 @@ public class Trainer implements AutoCloseable {
   final TrainerState state = new TrainerState();
   final TrainerControl control = new TrainerControl();
   private final int intraOpThreads;
+  private final List<DatasetTrainingData> owned; // views of datasets given to the builder
+  private final boolean ownsModel; // made by the builder's modelInit
   GradientBuckets buckets; // set by the training loop while data-parallel
   GradScaler scaler; // set by the training loop under fp16
 
@@ -77,6 +82,8 @@ public class Trainer implements AutoCloseable {
     this.shuffle = b.shuffle;
     this.intraOpThreads = b.intraOpThreads;
     this.callbacks = new ArrayList<>(b.callbacks);
+    this.owned = List.copyOf(b.owned);
+    this.ownsModel = b.ownsModel;
     // Only what is trained is optimised, synchronised and checkpointed as optimizer state.
     this.params = OptimizerFactory.parameterGroups(trainableParameters(model));
     this.store = new CheckpointStore(args.outputDir(), b.hadoopConf);
@@ -93,7 +100,17 @@ public class Trainer implements AutoCloseable {
   }
 
   public static Builder builder(PreTrainedModel model, TrainingArguments args) {
-    return new Builder(model, args);
+    return new Builder(model, args, false);
+  }
+
+  /**
+   * A builder for a Trainer that creates its model with {@code modelInit} (transformers' {@code model_init}),
+   * with libtorch's generator seeded to {@code args.seed()} first, so that the seed alone fixes the initial
+   * weights, also when other ranks initialise theirs in the same JVM at the same time. The Trainer owns that
+   * model and closes it.
+   */
+  public static Builder builder(Supplier<? extends PreTrainedModel> modelInit, TrainingArguments args) {
+    return new Builder(TorchRandom.seeded(args.seed(), modelInit::get), args, true);
   }
 
   private static Map<String, ai.djl.nn.Parameter> trainableParameters(PreTrainedModel model) {
@@ -258,6 +275,7 @@ public class Trainer implements AutoCloseable {
     try {
       return new TrainingLoop(this, toDriver).run();
     } finally {
+      TorchRandom.endSteps();
       if (buckets != null) {
         buckets.unbindGradients(); // before the group (and the shared memory the gradients live in) closes
       }
@@ -346,7 +364,11 @@ public class Trainer implements AutoCloseable {
 
   @Override
   public void close() {
-    // The model and the process group belong to the caller; the optimizer is closed by train().
+    // A model given to the builder and the process group belong to the caller; train() closes the optimizer.
+    owned.forEach(DatasetTrainingData::close);
+    if (ownsModel) {
+      model.close();
+    }
   }
 
   /** Builds a {@link Trainer}; {@code new MyTrainer(builder)} builds a subclass from the same settings. */
@@ -362,14 +384,29 @@ public class Trainer implements AutoCloseable {
     private boolean shuffle = true;
     private Configuration hadoopConf;
     private int intraOpThreads;
+    private final List<DatasetTrainingData> owned = new ArrayList<>();
 
-    private Builder(PreTrainedModel model, TrainingArguments args) {
+    private final boolean ownsModel;
+
+    private Builder(PreTrainedModel model, TrainingArguments args, boolean ownsModel) {
       this.model = model;
       this.args = args;
+      this.ownsModel = ownsModel;
     }
 
     public Builder trainData(TrainingData v) { trainData = v; return this; }
     public Builder evalData(TrainingData v) { evalData = v; return this; }
+    /** A dataset's columns that the model takes, read from its Arrow batches ({@link DatasetTrainingData}). */
+    public Builder trainData(Dataset v) { trainData = columnsOf(v); return this; }
+    /** As {@link #trainData(Dataset)}, for evaluation. */
+    public Builder evalData(Dataset v) { evalData = columnsOf(v); return this; }
+
+    private DatasetTrainingData columnsOf(Dataset dataset) {
+      DatasetTrainingData data = new DatasetTrainingData(dataset, requiredColumns(model.modelType()),
+          DatasetTrainingData.OPTIONAL_INPUTS);
+      owned.add(data);
+      return data;
+    }
     public Builder computeMetrics(ComputeMetrics v) { computeMetrics = v; return this; }
     /** Reduces each evaluation batch's logits before they are kept (transformers' preprocess_logits_for_metrics). */
     public Builder preprocessLogitsForMetrics(PreprocessLogits v) { preprocessLogits = v; return this; }

@@ -1,12 +1,12 @@
 package io.sparkformers.training;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import io.sparkformers.accelerate.DriverChannel;
 import io.sparkformers.accelerate.ElementType;
 import io.sparkformers.datasets.EpochSampler;
 import io.sparkformers.training.ddp.GradientBuckets;
 import io.sparkformers.training.internal.Autograd;
+import io.sparkformers.training.internal.TorchRandom;
 import io.sparkformers.training.optim.GradClipping;
 import io.sparkformers.training.optim.GradScaler;
 import io.sparkformers.training.optim.Optimizer;
@@ -42,7 +42,7 @@ final class TrainingLoop {
   /** Trains as configured and returns the final metrics (train_loss, train_runtime, ...). */
   Map<String, Double> run() {
     long start = System.nanoTime();
-    Engine.getInstance().setRandomSeed((int) t.args.seed());
+    TorchRandom.manualSeed(t.args.seed());
     EpochSampler sampler = t.sampler();
     long batchesPerEpoch = sampler.batchesPerEpoch();
     if (batchesPerEpoch == 0) {
@@ -101,8 +101,10 @@ final class TrainingLoop {
         all.forEach(c -> c.onEpochBegin(t.args, t.state, t.control));
         for (int i = (int) stepsToSkip; i < batches.size(); i++) {
           if (i % gas == 0) {
-            // A seed per step: dropout is reproduced exactly by a resumed run.
-            Engine.getInstance().setRandomSeed((int) (t.args.seed() + t.state.globalStep));
+            // A seed per step: dropout is reproduced exactly by a resumed run, and by every run of ranks
+            // that share one JVM's generator.
+            TorchRandom.manualSeed(t.args.seed() + t.state.globalStep);
+            TorchRandom.beginStep(t.args.seed() + t.state.globalStep);
             all.forEach(c -> c.onStepBegin(t.args, t.state, t.control));
           }
           try (NDManager batchManager = t.model.manager().newSubManager()) {

@@ -1,6 +1,5 @@
 package io.sparkformers.jobs.train;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.types.DataType;
@@ -23,11 +22,13 @@ import io.sparkformers.training.models.AutoModel;
 import io.sparkformers.training.models.ModelConfig;
 import io.sparkformers.training.models.PreTrainedModel;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
@@ -193,22 +194,28 @@ public final class TrainJob {
     @Override
     public Map<String, Double> apply(RankContext ctx) throws Exception {
       TrainingArguments args = job.trainingArguments();
-      Engine.getInstance().setRandomSeed((int) args.seed());
-      try (PreTrainedModel model = job.modelPath() != null ? AutoModel.fromPretrained(Path.of(job.modelPath()))
-          : AutoModel.fromConfig(modelConfig(job))) {
-        ComputeMetrics computeMetrics = null;
-        PreprocessLogits preprocess = null;
-        if (task == JobConfig.Task.CAUSAL_LM) {
-          if (job.metrics().contains("perplexity")) {
-            computeMetrics = perplexity();
-            preprocess = nextTokenLogLikelihoods();
-          }
-        } else if (!job.metrics().isEmpty()) {
-          computeMetrics = metrics(job.metrics());
+      // The Trainer creates the model with the seed set, so that ranks sharing this JVM draw it reproducibly.
+      Supplier<PreTrainedModel> modelInit = () -> {
+        try {
+          return job.modelPath() != null ? AutoModel.fromPretrained(Path.of(job.modelPath()))
+              : AutoModel.fromConfig(modelConfig(job));
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
         }
-        Trainer trainer = Trainer.builder(model, args).trainData(data.train().toArrayData())
-            .evalData(data.eval().toArrayData()).computeMetrics(computeMetrics)
-            .preprocessLogitsForMetrics(preprocess).rankContext(ctx).build();
+      };
+      ComputeMetrics computeMetrics = null;
+      PreprocessLogits preprocess = null;
+      if (task == JobConfig.Task.CAUSAL_LM) {
+        if (job.metrics().contains("perplexity")) {
+          computeMetrics = perplexity();
+          preprocess = nextTokenLogLikelihoods();
+        }
+      } else if (!job.metrics().isEmpty()) {
+        computeMetrics = metrics(job.metrics());
+      }
+      try (Trainer trainer = Trainer.builder(modelInit, args).trainData(data.train().toArrayData())
+          .evalData(data.eval().toArrayData()).computeMetrics(computeMetrics)
+          .preprocessLogitsForMetrics(preprocess).rankContext(ctx).build()) {
         Map<String, Double> result = new LinkedHashMap<>(trainer.train());
         Map<String, Double> evalMetrics = trainer.evaluate();
         result.putAll(evalMetrics);

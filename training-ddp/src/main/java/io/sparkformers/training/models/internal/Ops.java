@@ -1,5 +1,6 @@
 package io.sparkformers.training.models.internal;
 
+import io.sparkformers.training.internal.TorchRandom;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -85,11 +86,12 @@ public final class Ops {
         .singletonOrThrow();
   }
 
+  /** torch.nn.functional.dropout; inside a training step the mask is drawn reproducibly ({@link TorchRandom}). */
   public static NDArray dropout(NDArray x, double p, boolean training) {
     if (!training || p <= 0) {
       return x;
     }
-    return x.getNDArrayInternal().dropout(x, (float) p, true).singletonOrThrow();
+    return TorchRandom.draw(() -> x.getNDArrayInternal().dropout(x, (float) p, true).singletonOrThrow());
   }
 
   /** Activations by their transformers name (ACT2FN). */
