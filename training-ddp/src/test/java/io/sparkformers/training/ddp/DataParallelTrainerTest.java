@@ -292,4 +292,38 @@ class DataParallelTrainerTest {
     // Without a listener open, nothing is streamed: the next run finds no channel.
     assertEquals(null, sc.getLocalProperty(io.sparkformers.accelerate.DriverChannel.LOCAL_PROPERTY));
   }
+
+  /** One rank of a tiny GPT-2 with dropout 0.1, created by the Trainer from the seed alone; returns its checksum. */
+  static String trainGptWithDropout(String out, RankContext ctx) {
+    String config = "{\"model_type\": \"gpt2\", \"vocab_size\": 50, \"n_positions\": 16, \"n_embd\": 16,"
+        + " \"n_layer\": 2, \"n_head\": 2, \"resid_pdrop\": 0.1, \"embd_pdrop\": 0.1, \"attn_pdrop\": 0.1}";
+    long[] ids = new long[32 * 8];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = (i * 7 + i / 8) % 50;
+    }
+    io.sparkformers.training.ArrayData data = io.sparkformers.training.ArrayData.builder().longs("input_ids", ids, 8)
+        .longs("labels", ids, 8).build();
+    TrainingArguments args = TrainingArguments.builder(out).perDeviceTrainBatchSize(4).maxSteps(3)
+        .saveStrategy("no").disableTqdm(true).learningRate(1e-3).build();
+    try (Trainer trainer = Trainer.builder(
+            () -> AutoModel.fromConfig(io.sparkformers.training.models.AutoConfig.fromJson(config, "test")), args)
+        .trainData(data).processGroup(ctx.processGroup()).build()) {
+      trainer.train();
+      List<String> all = allChecksums(ctx.processGroup(), trainer.parameterChecksum());
+      if (!all.get(0).equals(all.get(1))) {
+        throw new IllegalStateException("the replicas' weights differ: " + all);
+      }
+      return all.get(0);
+    }
+  }
+
+  @Test
+  void ranksSharingOneJvmDrawTheirInitAndDropoutReproducibly() throws Exception {
+    String out = tmp.resolve("gpt").toString();
+    List<String> runs = new ArrayList<>();
+    for (int run = 0; run < 3; run++) {
+      runs.add(BarrierLauncher.run(sc, 2, ctx -> trainGptWithDropout(out, ctx)));
+    }
+    assertEquals(List.of(runs.get(0), runs.get(0), runs.get(0)), runs);
+  }
 }
