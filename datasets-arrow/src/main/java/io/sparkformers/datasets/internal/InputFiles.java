@@ -105,10 +105,20 @@ public final class InputFiles {
     }
   }
 
+  /** The file's bytes; a name ending in .gz is decompressed on the way, as Hugging Face datasets reads it. */
   public InputStream open(InputFile file) {
     try {
       Path p = new Path(file.uri());
-      return p.getFileSystem(conf).open(p);
+      InputStream in = p.getFileSystem(conf).open(p);
+      if (!p.getName().endsWith(".gz")) {
+        return in;
+      }
+      try {
+        return new java.util.zip.GZIPInputStream(in, 1 << 16);
+      } catch (IOException e) {
+        in.close();
+        throw new IOException(file.uri() + " ends in .gz but is not gzip data: " + e.getMessage(), e);
+      }
     } catch (IOException e) {
       throw new UncheckedIOException("Cannot open " + file.uri(), e);
     }
