@@ -24,6 +24,7 @@ import java.util.Set;
 public final class ConfigDef {
   private final String prefix;
   private final Map<String, ConfigKey<?>> keys = new LinkedHashMap<>();
+  private boolean sealed;
 
   /** @param prefix the section's name, which errors and documentation put before each key; "" for none */
   public ConfigDef(String prefix) {
@@ -36,11 +37,21 @@ public final class ConfigDef {
 
   /** Declares a key of this section. */
   public <T> ConfigKey<T> define(ConfigKey.Builder<T> builder) {
+    if (sealed) {
+      throw new IllegalStateException("the keys of " + (prefix.isEmpty() ? "this section" : prefix)
+          + " are all declared: no key can be added");
+    }
     ConfigKey<T> key = builder.build(prefix);
     if (keys.putIfAbsent(key.name(), key) != null) {
       throw new IllegalStateException("key " + key.path() + " is defined twice");
     }
     return key;
+  }
+
+  /** Ends the declarations, so that a definition handed out is read-only. */
+  public ConfigDef seal() {
+    sealed = true;
+    return this;
   }
 
   /** Every key, in declaration order. */

@@ -90,12 +90,14 @@ public final class ConfigKey<T> {
     return group;
   }
 
-  /** What a valid value looks like, for errors and documentation. */
+  /** What a value of the key looks like, for errors: the declared phrase, or the type's. */
   public String expected() {
-    if (expected != null) {
-      return expected;
-    }
-    return validator == null ? type.expected() : type.expected() + " " + validator.describe();
+    return expected != null ? expected : type.expected();
+  }
+
+  /** What a valid value looks like: the declared phrase, or the type's and the validator's. */
+  public String expectedValid() {
+    return expected != null || validator == null ? expected() : type.expected() + " " + validator.describe();
   }
 
   /** The value of {@code raw} converted and checked; errors name {@code where} and the key. */
@@ -131,7 +133,7 @@ public final class ConfigKey<T> {
       return null;
     }
     return invalidMessage != null ? invalidMessage.apply(path(), value)
-        : "key '" + path() + "': expected " + expected() + ", got '" + type.external(value) + "'";
+        : "key '" + path() + "': expected " + expectedValid() + ", got '" + type.external(value) + "'";
   }
 
   /** The value (of this key's type) as a config file writes it (enums as their strings). */

@@ -88,9 +88,9 @@ class ConfigDefTest {
 
   @Test
   void typeErrorsNameSourceKeyAndWhatWasExpected() {
-    assertEquals("job.yaml: key 'data.block_size': expected an integer > 0, got 'big'",
+    assertEquals("job.yaml: key 'data.block_size': expected an integer, got 'big'",
         error(with("block_size", "big")));
-    assertEquals("job.yaml: key 'data.block_size': expected an integer > 0, got '2.5'",
+    assertEquals("job.yaml: key 'data.block_size': expected an integer, got '2.5'",
         error(with("block_size", 2.5)), "a fraction where a count belongs is refused");
     assertEquals("job.yaml: key 'data.block_size': expected an integer that fits 32 bits, got '4294967296'",
         error(with("block_size", 4294967296L)));
@@ -142,6 +142,13 @@ class ConfigDefTest {
             .getMessage());
     assertEquals("dark_red", color.external(Color.DARK_RED));
     assertEquals("enum: no, dark_red, blue", color.type().name());
+  }
+
+  @Test
+  void aSealedDefinitionTakesNoMoreKeys() {
+    ConfigDef d = new ConfigDef("process_group").seal();
+    assertEquals("the keys of process_group are all declared: no key can be added", assertThrows(
+        IllegalStateException.class, () -> d.define(ConfigKey.builder("n", ConfigTypes.INT).doc("n"))).getMessage());
   }
 
   @Test

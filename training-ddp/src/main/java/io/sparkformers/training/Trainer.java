@@ -97,7 +97,7 @@ public final class Trainer implements AutoCloseable {
     }
     this.store = new CheckpointStore(args.outputDir(), hadoopConf);
     state.worldProcessZero = rank() == 0;
-    if (!"no".equals(args.evalStrategy()) && evalData == null) {
+    if (args.evalStrategy() != IntervalStrategy.NO && evalData == null) {
       throw new IllegalArgumentException("eval_strategy=" + args.evalStrategy()
           + " requires an eval dataset: give one to Trainer.builder().evalData(...)");
     }
@@ -497,7 +497,7 @@ public final class Trainer implements AutoCloseable {
   }
 
   private Optimizer newOptimizer() {
-    if ("sgd".equals(args.optim())) {
+    if (args.optim() == OptimizerNames.SGD) {
       Map<String, String> o = parseOptimArgs(args.optimArgs());
       double momentum = Double.parseDouble(o.getOrDefault("momentum", "0"));
       double dampening = Double.parseDouble(o.getOrDefault("dampening", "0"));
@@ -536,18 +536,18 @@ public final class Trainer implements AutoCloseable {
     if (step == 1 && args.loggingFirstStep()) {
       control.shouldLog = true;
     }
-    if ("steps".equals(args.loggingStrategy()) && step % state.loggingSteps == 0) {
+    if (args.loggingStrategy() == IntervalStrategy.STEPS && step % state.loggingSteps == 0) {
       control.shouldLog = true;
     }
-    if ("steps".equals(args.evalStrategy()) && step % state.evalSteps == 0) {
+    if (args.evalStrategy() == IntervalStrategy.STEPS && step % state.evalSteps == 0) {
       control.shouldEvaluate = true;
     }
-    if ("steps".equals(args.saveStrategy()) && state.saveSteps > 0 && step % state.saveSteps == 0) {
+    if (args.saveStrategy() == SaveStrategy.STEPS && state.saveSteps > 0 && step % state.saveSteps == 0) {
       control.shouldSave = true;
     }
     if (step >= state.maxSteps) {
       control.shouldTrainingStop = true;
-      if (!"no".equals(args.saveStrategy())) {
+      if (args.saveStrategy() != SaveStrategy.NO) {
         control.shouldSave = true;
       }
     }
@@ -555,13 +555,13 @@ public final class Trainer implements AutoCloseable {
 
   /** transformers' DefaultFlowCallback.on_epoch_end. */
   private void defaultFlowOnEpochEnd() {
-    if ("epoch".equals(args.loggingStrategy())) {
+    if (args.loggingStrategy() == IntervalStrategy.EPOCH) {
       control.shouldLog = true;
     }
-    if ("epoch".equals(args.evalStrategy())) {
+    if (args.evalStrategy() == IntervalStrategy.EPOCH) {
       control.shouldEvaluate = true;
     }
-    if ("epoch".equals(args.saveStrategy())) {
+    if (args.saveStrategy() == SaveStrategy.EPOCH) {
       control.shouldSave = true;
     }
   }
@@ -810,7 +810,7 @@ public final class Trainer implements AutoCloseable {
   private void writeCheckpoint(Path folder, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler)
       throws IOException {
     model.savePretrained(folder);
-    SafeTensorsWriter.write(folder.resolve("optimizer.safetensors"), optimizer.state(), Map.of("optim", args.optim()));
+    SafeTensorsWriter.write(folder.resolve("optimizer.safetensors"), optimizer.state(), Map.of("optim", args.optim().value()));
     Map<String, Object> sched = new LinkedHashMap<>();
     sched.put("lr_scheduler_type", scheduler.type());
     sched.put("base_lrs", List.of(scheduler.baseLr()));
