@@ -41,7 +41,7 @@ public final class ProcessGroupOptions implements java.io.Serializable {
   private static final ConfigKey<Integer> RING_THRESHOLD_BYTES = DEF.define(
       ConfigKey.builder("ring_threshold_bytes", ConfigTypes.INT).defaultValue(256 * 1024)
           .validator(Validator.atLeast(0)).invalidMessage((key, v) -> "ringThresholdBytes must be >= 0, got " + v)
-          .doc("all-reduces of at least this many bytes between hosts use the bandwidth-optimal ring"
+          .doc("all-reduces over sockets of at least this many bytes use the bandwidth-optimal ring"
               + " (reduce-scatter, then all-gather); smaller ones the latency-optimal recursive doubling"));
   private static final ConfigKey<Boolean> SHARED_MEMORY = DEF.define(
       ConfigKey.builder("shared_memory", ConfigTypes.BOOLEAN).defaultValue(true)

@@ -104,7 +104,7 @@ public final class ConfigDef {
         out.put(key.name(), key.defaultValue());
       }
     }
-    return new Values(out);
+    return new Values(this, out);
   }
 
   private String path(String name) {
@@ -161,15 +161,17 @@ public final class ConfigDef {
 
   /** The parsed values of a section, by key. */
   public static final class Values {
+    private final ConfigDef def;
     private final Map<String, Object> values;
 
-    private Values(Map<String, Object> values) {
+    private Values(ConfigDef def, Map<String, Object> values) {
+      this.def = def;
       this.values = values;
     }
 
     @SuppressWarnings("unchecked")
     public <T> T get(ConfigKey<T> key) {
-      if (!values.containsKey(key.name())) {
+      if (def.keys.get(key.name()) != key) {
         throw new IllegalArgumentException("key " + key.path() + " is not of this section");
       }
       return (T) values.get(key.name());

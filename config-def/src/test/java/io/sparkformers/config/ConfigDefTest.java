@@ -81,6 +81,15 @@ class ConfigDefTest {
   }
 
   @Test
+  void valuesOnlyAnswerForTheirOwnKeys() {
+    ConfigDef other = new ConfigDef("data");
+    ConfigKey<Long> otherSeed = other.define(ConfigKey.builder("seed", ConfigTypes.LONG).doc("another seed"));
+    ConfigDef.Values v = def.parse("job.yaml", with("seed", 3));
+    assertEquals(3L, v.get(seed));
+    assertThrows(IllegalArgumentException.class, () -> v.get(otherSeed));
+  }
+
+  @Test
   void optionalKeysAreUnsetByNullAndNone() {
     assertNull(def.parse("job.yaml", with("seed", "None")).get(seed));
     assertNull(def.parse("job.yaml", with("seed", null)).get(seed));

@@ -1,7 +1,6 @@
 package io.sparkformers.jobs.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkformers.accelerate.ProcessGroupOptions;
