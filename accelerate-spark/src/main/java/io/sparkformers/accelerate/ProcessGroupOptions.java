@@ -1,6 +1,11 @@
 package io.sparkformers.accelerate;
 
+import io.sparkformers.config.ConfigDef;
+import io.sparkformers.config.ConfigKey;
+import io.sparkformers.config.ConfigTypes;
+import io.sparkformers.config.Validator;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -20,9 +25,40 @@ import java.util.Objects;
  *       sparse file, it takes memory only as buffers are allocated). Allocations beyond it are plain direct
  *       buffers.
  * </ul>
+ *
+ * <p>The last three are also keys of a job file's {@code process_group:} section, declared once in
+ * {@link #definition()} (the builder's defaults and checks come from there); the backend and the timeout are
+ * the training arguments {@code ddp_backend} and {@code ddp_timeout}.
  */
 public final class ProcessGroupOptions implements java.io.Serializable {
   private static final long serialVersionUID = 1L;
+
+  /** The most bytes a Java mapping holds ({@code Integer.MAX_VALUE}) less one page. */
+  private static final long MAX_ARENA_BYTES = Integer.MAX_VALUE - 4095;
+
+  private static final ConfigDef DEF = new ConfigDef("process_group");
+
+  private static final ConfigKey<Integer> RING_THRESHOLD_BYTES = DEF.define(
+      ConfigKey.builder("ring_threshold_bytes", ConfigTypes.INT).defaultValue(256 * 1024)
+          .validator(Validator.atLeast(0)).invalidMessage((key, v) -> "ringThresholdBytes must be >= 0, got " + v)
+          .doc("all-reduces over sockets of at least this many bytes use the bandwidth-optimal ring"
+              + " (reduce-scatter, then all-gather); smaller ones the latency-optimal recursive doubling"));
+  private static final ConfigKey<Boolean> SHARED_MEMORY = DEF.define(
+      ConfigKey.builder("shared_memory", ConfigTypes.BOOLEAN).defaultValue(true)
+          .doc("when every rank runs on one host, all-reduces of every size go through memory-mapped files in"
+              + " /dev/shm instead of sockets"));
+  private static final ConfigKey<Long> SHARED_MEMORY_ARENA_BYTES = DEF.define(
+      ConfigKey.builder("shared_memory_arena_bytes", ConfigTypes.LONG).defaultValue(1L << 30)
+          .validator(Validator.between(0, MAX_ARENA_BYTES))
+          .invalidMessage((key, v) -> "sharedMemoryArenaBytes must be between 0 and " + MAX_ARENA_BYTES
+              + ", got " + v)
+          .doc("with shared_memory, the most bytes of registered (zero-copy) buffers each rank allocates in the"
+              + " shared arena, a sparse file that takes memory only as buffers are allocated; beyond it,"
+              + " buffers are plain direct memory. At most 2 GiB less one page"));
+
+  static {
+    DEF.seal();
+  }
 
   private final String backend;
   private final Duration timeout;
@@ -36,6 +72,21 @@ public final class ProcessGroupOptions implements java.io.Serializable {
     this.ringThresholdBytes = b.ringThresholdBytes;
     this.sharedMemory = b.sharedMemory;
     this.sharedMemoryArenaBytes = b.sharedMemoryArenaBytes;
+  }
+
+  /** The keys of a job file's {@code process_group:} section. */
+  public static ConfigDef definition() {
+    return DEF;
+  }
+
+  /**
+   * The options a {@code process_group:} section of a config file sets (the others at their defaults); errors
+   * name {@code where} and the key, an unknown key the nearest valid one.
+   */
+  public static ProcessGroupOptions fromMap(Map<String, ?> values, String where) {
+    ConfigDef.Values v = DEF.parse(where, values);
+    return builder().ringThresholdBytes(v.get(RING_THRESHOLD_BYTES)).sharedMemory(v.get(SHARED_MEMORY))
+        .sharedMemoryArenaBytes(v.get(SHARED_MEMORY_ARENA_BYTES)).build();
   }
 
   public static ProcessGroupOptions defaults() {
@@ -81,9 +132,9 @@ public final class ProcessGroupOptions implements java.io.Serializable {
   public static final class Builder {
     private String backend = "tcp";
     private Duration timeout = Duration.ofMinutes(5);
-    private int ringThresholdBytes = 256 * 1024;
-    private boolean sharedMemory = true;
-    private long sharedMemoryArenaBytes = 1L << 30;
+    private int ringThresholdBytes = RING_THRESHOLD_BYTES.defaultValue();
+    private boolean sharedMemory = SHARED_MEMORY.defaultValue();
+    private long sharedMemoryArenaBytes = SHARED_MEMORY_ARENA_BYTES.defaultValue();
 
     private Builder() {}
 
@@ -101,9 +152,7 @@ public final class ProcessGroupOptions implements java.io.Serializable {
     }
 
     public Builder ringThresholdBytes(int bytes) {
-      if (bytes < 0) {
-        throw new IllegalArgumentException("ringThresholdBytes must be >= 0, got " + bytes);
-      }
+      check(RING_THRESHOLD_BYTES, bytes);
       this.ringThresholdBytes = bytes;
       return this;
     }
@@ -115,12 +164,16 @@ public final class ProcessGroupOptions implements java.io.Serializable {
 
     /** At most 2 GiB less one page: a Java mapping holds at most {@code Integer.MAX_VALUE} bytes. */
     public Builder sharedMemoryArenaBytes(long bytes) {
-      if (bytes < 0 || bytes > Integer.MAX_VALUE - 4095) {
-        throw new IllegalArgumentException("sharedMemoryArenaBytes must be between 0 and " + (Integer.MAX_VALUE - 4095)
-            + ", got " + bytes);
-      }
+      check(SHARED_MEMORY_ARENA_BYTES, bytes);
       this.sharedMemoryArenaBytes = bytes;
       return this;
+    }
+
+    private static <T> void check(ConfigKey<T> key, T value) {
+      String problem = key.problem(value);
+      if (problem != null) {
+        throw new IllegalArgumentException(problem);
+      }
     }
 
     public ProcessGroupOptions build() {

@@ -1,5 +1,6 @@
 package io.sparkformers.jobs;
 
+import io.sparkformers.jobs.train.ConfigReference;
 import io.sparkformers.jobs.train.JobConfig;
 import io.sparkformers.jobs.train.TrainJob;
 import java.nio.file.Path;
@@ -7,7 +8,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import io.sparkformers.training.TrainingArguments;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParameterException;
@@ -25,8 +25,16 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--config", description = "the job file (YAML), e.g. conf/quickstart.yaml")
   Path config;
 
-  @Option(names = "--list-keys", description = "print every key a job file may hold, with its meaning, and exit")
+  @Option(names = "--list-keys", description = "print every key a job file may hold, with its type, default and"
+      + " meaning, and exit")
   boolean listKeys;
+
+  @Option(names = "--markdown", description = "with --list-keys: print the keys as the README's Markdown reference")
+  boolean markdown;
+
+  @Option(names = "--write-readme", paramLabel = "README", description = "with --list-keys: rewrite the"
+      + " generated config reference section of this README (between its config-reference markers)")
+  Path writeReadme;
 
   @Spec
   CommandSpec spec;
@@ -38,11 +46,16 @@ public final class TrainCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (listKeys) {
-      for (JobConfig.Key k : JobConfig.KEYS) {
-        System.out.printf("  %-22s %s%n", k.path(), k.doc());
+      if (writeReadme != null) {
+        ConfigReference.writeReadme(writeReadme);
+        System.out.println("Rewrote the config reference of " + writeReadme);
+      } else {
+        System.out.print(markdown ? ConfigReference.markdown() + System.lineSeparator() : ConfigReference.text());
       }
-      System.out.printf("  %-22s %s%n", "training_args.*", "TrainingArguments: " + TrainingArguments.keys());
       return 0;
+    }
+    if (markdown || writeReadme != null) {
+      throw new ParameterException(spec.commandLine(), "--markdown and --write-readme go with --list-keys");
     }
     if (config == null) {
       throw new ParameterException(spec.commandLine(), "Missing required option: '--config=<config>'");

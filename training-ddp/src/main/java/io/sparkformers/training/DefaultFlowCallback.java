@@ -12,18 +12,18 @@ public final class DefaultFlowCallback implements TrainerCallback {
     if (step == 1 && args.loggingFirstStep()) {
       control.shouldLog = true;
     }
-    if ("steps".equals(args.loggingStrategy()) && step % state.loggingSteps() == 0) {
+    if (args.loggingStrategy() == IntervalStrategy.STEPS && step % state.loggingSteps() == 0) {
       control.shouldLog = true;
     }
-    if ("steps".equals(args.evalStrategy()) && step % state.evalSteps() == 0) {
+    if (args.evalStrategy() == IntervalStrategy.STEPS && step % state.evalSteps() == 0) {
       control.shouldEvaluate = true;
     }
-    if ("steps".equals(args.saveStrategy()) && state.saveSteps() > 0 && step % state.saveSteps() == 0) {
+    if (args.saveStrategy() == SaveStrategy.STEPS && state.saveSteps() > 0 && step % state.saveSteps() == 0) {
       control.shouldSave = true;
     }
     if (step >= state.maxSteps()) {
       control.shouldTrainingStop = true;
-      if (!"no".equals(args.saveStrategy())) {
+      if (args.saveStrategy() != SaveStrategy.NO) {
         control.shouldSave = true;
       }
     }
@@ -31,13 +31,13 @@ public final class DefaultFlowCallback implements TrainerCallback {
 
   @Override
   public void onEpochEnd(TrainingArguments args, TrainerState state, TrainerControl control) {
-    if ("epoch".equals(args.loggingStrategy())) {
+    if (args.loggingStrategy() == IntervalStrategy.EPOCH) {
       control.shouldLog = true;
     }
-    if ("epoch".equals(args.evalStrategy())) {
+    if (args.evalStrategy() == IntervalStrategy.EPOCH) {
       control.shouldEvaluate = true;
     }
-    if ("epoch".equals(args.saveStrategy())) {
+    if (args.saveStrategy() == SaveStrategy.EPOCH) {
       control.shouldSave = true;
     }
   }

@@ -32,7 +32,7 @@ public final class EarlyStoppingCallback implements TrainerCallback {
     if (args.metricForBestModel() == null) {
       throw new IllegalArgumentException("EarlyStoppingCallback requires metric_for_best_model to be defined");
     }
-    if ("no".equals(args.evalStrategy())) {
+    if (args.evalStrategy() == IntervalStrategy.NO) {
       throw new IllegalArgumentException("EarlyStoppingCallback requires eval_strategy of steps or epoch");
     }
   }

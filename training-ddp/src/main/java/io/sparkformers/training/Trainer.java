@@ -91,7 +91,7 @@ public class Trainer implements AutoCloseable {
     this.predictor = new Predictor(model.manager(), args.perDeviceEvalBatchSize(), group, b.preprocessLogits,
         b.computeMetrics, inputs -> predictionStep(model, inputs));
     state.worldProcessZero = rank() == 0;
-    if (!"no".equals(args.evalStrategy()) && evalData == null) {
+    if (args.evalStrategy() != IntervalStrategy.NO && evalData == null) {
       throw new IllegalArgumentException("eval_strategy=" + args.evalStrategy()
           + " requires an eval dataset: give one to Trainer.builder().evalData(...)");
     }

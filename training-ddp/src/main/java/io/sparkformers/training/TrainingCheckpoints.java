@@ -83,7 +83,7 @@ final class TrainingCheckpoints {
       throws IOException {
     model.savePretrained(folder);
     SafeTensorsWriter.write(folder.resolve("optimizer.safetensors"), optimizer.state(),
-        Map.of("optim", String.valueOf(args.toMap().get("optim"))));
+        Map.of("optim", args.optim().value()));
     Map<String, Object> sched = new LinkedHashMap<>();
     sched.put("lr_scheduler_type", scheduler.type());
     sched.put("base_lrs", List.of(scheduler.baseLr()));

@@ -30,14 +30,14 @@ class TrainingArgumentsTest {
     assertEquals(0.9, a.adamBeta1());
     assertEquals(0.999, a.adamBeta2());
     assertEquals(1e-8, a.adamEpsilon());
-    assertEquals("linear", a.lrSchedulerType());
+    assertEquals("linear", a.lrSchedulerType().value());
     assertEquals(1.0, a.maxGradNorm());
     assertEquals(500, a.loggingSteps());
-    assertEquals("no", a.evalStrategy());
-    assertEquals("steps", a.saveStrategy());
+    assertEquals("no", a.evalStrategy().value());
+    assertEquals("steps", a.saveStrategy().value());
     assertEquals(500, a.saveSteps());
     assertNull(a.saveTotalLimit());
-    assertEquals("adamw_torch", a.optim());
+    assertEquals("adamw_torch", a.optim().value());
     assertEquals(25, a.ddpBucketCapMb());
   }
 

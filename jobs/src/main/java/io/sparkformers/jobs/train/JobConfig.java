@@ -2,7 +2,13 @@ package io.sparkformers.jobs.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import io.sparkformers.training.KeyNames;
+import io.sparkformers.accelerate.ProcessGroupOptions;
+import io.sparkformers.config.ConfigDef;
+import io.sparkformers.config.ConfigKey;
+import io.sparkformers.config.ConfigType;
+import io.sparkformers.config.ConfigTypes;
+import io.sparkformers.config.KeyNames;
+import io.sparkformers.config.Validator;
 import io.sparkformers.training.TrainingArguments;
 import io.sparkformers.datasets.DataFormat;
 import java.io.IOException;
@@ -18,17 +24,26 @@ import java.util.Set;
 /**
  * A training job as written in a YAML file ({@code conf/*.yaml}), with {@code --set key=value} overrides
  * applied: the task, the Spark master and world size, the model (a Hugging Face folder or a config), the
- * dataset files and columns, the metrics and the {@code training_args} (TrainingArguments' snake_case keys).
- * {@link #KEYS} is the one definition of the keys and their meaning; every key is checked against it, and an
- * unknown one is an error naming the nearest valid key. Immutable and serialisable: it travels to the ranks.
+ * dataset files and columns, the metrics, the {@code training_args} (TrainingArguments' snake_case keys) and the
+ * {@code process_group} options. Every key is declared once ({@link #definitions()}: type, default, validator,
+ * documentation); every key is checked against the declarations, and an unknown one is an error naming the
+ * nearest valid key. Immutable and serialisable: it travels to the ranks.
  */
 public final class JobConfig implements Serializable {
   private static final long serialVersionUID = 1L;
 
-  /** One key of a job file: its section ("" for the top level), name and meaning. */
-  public record Key(String section, String name, String doc) {
+  /** One key of a job file: its section ("" for the top level) and its declaration. */
+  public record Key(String section, ConfigKey<?> definition) {
+    public String name() {
+      return definition.name();
+    }
+
+    public String doc() {
+      return definition.doc();
+    }
+
     public String path() {
-      return section.isEmpty() ? name : section + "." + name;
+      return definition.path();
     }
   }
 
@@ -46,59 +61,174 @@ public final class JobConfig implements Serializable {
     }
   }
 
-  /** Every key a job file may hold (training_args holds TrainingArguments' keys, checked by it). */
-  public static final List<Key> KEYS = List.of(
-      new Key("", "task", "tabular_classification, sequence_classification or causal_lm (default: from the"
-          + " model_type: mlp, bert, gpt2)"),
-      new Key("", "spark_master", "the Spark master of an embedded Spark (default local[world_size]); ignored"
-          + " under spark-submit, which sets it"),
-      new Key("", "world_size", "data-parallel ranks, one Spark barrier task each (default 1)"),
-      new Key("", "model", "the model section"),
-      new Key("", "data", "the dataset section"),
-      new Key("", "metrics", "metric names: accuracy, f1_macro, precision_macro, recall_macro, f1_weighted"
-          + " (classification), perplexity (causal_lm)"),
-      new Key("", "training_args", "TrainingArguments, snake_case as in transformers"),
-      new Key("model", "path", "a Hugging Face model folder (config.json, model.safetensors)"),
-      new Key("model", "config", "a config.json as a map (a new model, initialised from the seed)"),
-      new Key("data", "train_file", "a path, glob, folder or Hadoop URI (s3a://...), or a list of them;"
-          + " classpath:/... for a file in the jar"),
-      new Key("data", "eval_file", "as train_file; without it, the training rows are split (test_size, or"
-          + " validation_split_percentage for causal_lm)"),
-      new Key("data", "format", "csv, json, jsonl, parquet, arrow or text (default: the train_file's extension)"),
-      new Key("data", "header", "csv: whether the first row names the columns (default true; without one the"
-          + " columns are column_0, column_1, ...)"),
-      new Key("data", "label_column", "the class column (default label): integers are class ids, strings are"
-          + " sorted and numbered as run_glue does"),
-      new Key("data", "feature_columns", "tabular: the numeric feature columns (default: every numeric column"
-          + " but the label)"),
-      new Key("data", "feature_scale", "tabular: every feature is multiplied by it (default 1)"),
-      new Key("data", "text_column", "sequence_classification, causal_lm: the text column (default text)"),
-      new Key("data", "tokenizer", "a folder holding tokenizer.json (default: model.path)"),
-      new Key("data", "max_seq_length", "sequence_classification: truncate and pad to this many tokens"
-          + " (default 128, as run_glue)"),
-      new Key("data", "block_size", "causal_lm: tokens per block after group_texts (default min(1024,"
-          + " the tokenizer's model_max_length), as run_clm)"),
-      new Key("data", "test_size", "classification: the held-out fraction when there is no eval_file, shuffled"
-          + " as datasets' train_test_split (default 0.2)"),
-      new Key("data", "validation_split_percentage", "causal_lm: the first percent of the rows become the eval"
-          + " rows when there is no eval_file, as run_clm's train[:N%] (default 5)"),
-      new Key("data", "split_seed", "the seed of that split (default 42)"),
-      new Key("data", "cache_dir", "the Arrow cache folder (default: datasets-arrow's, ~/.cache/sparkformers/datasets)"),
-      new Key("data", "use_spark", "load and tokenize as Spark jobs (default true; the cache_dir and tokenizer"
-          + " must then be reachable by the executors)"),
-      new Key("data", "hadoop", "Hadoop settings for Hadoop URIs, e.g. fs.s3a.endpoint: http://..."));
+  // ---- the keys of a job file, each declared once
 
-  static final Set<String> TOP = keysOf("");
-  static final Set<String> MODEL = keysOf("model");
-  static final Set<String> DATA = keysOf("data");
+  private static final ConfigType<Task> TASK_TYPE = ConfigTypes.simple("enum: " + String.join(", ", taskNames()),
+      "one of " + taskNames(), raw -> {
+        for (Task t : Task.values()) {
+          if (t.configName().equals(String.valueOf(raw))) {
+            return t;
+          }
+        }
+        throw new ConfigType.Mismatch("expected one of " + taskNames() + ", got '" + raw + "'"
+            + KeyNames.didYouMean(String.valueOf(raw), taskNames()));
+      });
+
+  /** One location or a non-empty list of them. */
+  private static final ConfigType<List<String>> LOCATIONS = ConfigTypes.simple("path or list", "a path or a list"
+      + " of paths", raw -> {
+        List<String> out = new ArrayList<>();
+        if (raw instanceof List<?> l) {
+          for (Object o : l) {
+            if (o == null || o instanceof Map || o instanceof List) {
+              throw new ConfigType.Mismatch(null);
+            }
+            out.add(String.valueOf(o));
+          }
+        } else if (raw instanceof Map) {
+          throw new ConfigType.Mismatch(null);
+        } else {
+          out.add(String.valueOf(raw));
+        }
+        if (out.isEmpty()) {
+          throw new ConfigType.Mismatch(null);
+        }
+        return List.copyOf(out);
+      });
+
+  private static final ConfigDef TOP_DEF = new ConfigDef("");
+  private static final ConfigDef MODEL_DEF = new ConfigDef("model");
+  private static final ConfigDef DATA_DEF = new ConfigDef("data");
+
+  private static final ConfigKey<Task> TASK = TOP_DEF.define(ConfigKey.builder("task", TASK_TYPE)
+      .defaultDoc("from model.config's model_type: mlp, bert, gpt2")
+      .doc("the task: tabular_classification (mlp), sequence_classification (bert, as run_glue) or causal_lm"
+          + " (gpt2, as run_clm)"));
+  private static final ConfigKey<String> SPARK_MASTER = TOP_DEF.define(
+      ConfigKey.builder("spark_master", ConfigTypes.STRING).defaultDoc("local[world_size]")
+          .doc("the Spark master of an embedded Spark; ignored under spark-submit, which sets it"));
+  private static final ConfigKey<Integer> WORLD_SIZE = TOP_DEF.define(
+      ConfigKey.builder("world_size", ConfigTypes.INT).defaultValue(1).validator(Validator.positive())
+          .expected("a positive integer").doc("data-parallel ranks, one Spark barrier task each"));
+  private static final ConfigKey<Map<String, Object>> MODEL_SECTION = TOP_DEF.define(
+      ConfigKey.builder("model", ConfigTypes.MAP).required().doc("the model section (model.*)"));
+  private static final ConfigKey<Map<String, Object>> DATA_SECTION = TOP_DEF.define(
+      ConfigKey.builder("data", ConfigTypes.MAP).required().doc("the dataset section (data.*)"));
+  private static final ConfigKey<List<String>> METRICS = TOP_DEF.define(
+      ConfigKey.builder("metrics", ConfigTypes.STRING_LIST).expected("a list of metric names")
+          .defaultDoc("none").doc("metric names: accuracy, f1_macro, precision_macro, recall_macro, f1_weighted"
+              + " (classification), perplexity (causal_lm)"));
+  private static final ConfigKey<Map<String, Object>> TRAINING_ARGS = TOP_DEF.define(
+      ConfigKey.builder("training_args", ConfigTypes.MAP).defaultDoc("transformers' defaults")
+          .doc("TrainingArguments, snake_case as in transformers (training_args.*)"));
+  private static final ConfigKey<Map<String, Object>> PROCESS_GROUP = TOP_DEF.define(
+      ConfigKey.builder("process_group", ConfigTypes.MAP).defaultDoc("the defaults")
+          .doc("options of the process group the ranks all-reduce through (process_group.*)"));
+
+  private static final ConfigKey<String> MODEL_PATH = MODEL_DEF.define(ConfigKey.builder("path", ConfigTypes.STRING)
+      .defaultDoc("none (give path or config)")
+      .doc("a Hugging Face model folder (config.json, model.safetensors)"));
+  private static final ConfigKey<Map<String, Object>> MODEL_CONFIG = MODEL_DEF.define(
+      ConfigKey.builder("config", ConfigTypes.MAP).defaultDoc("none (give path or config)")
+          .doc("a config.json as a map (a new model, initialised from the seed)"));
+
+  private static final ConfigKey<List<String>> TRAIN_FILE = DATA_DEF.define(
+      ConfigKey.builder("train_file", LOCATIONS).defaultDoc("required")
+          .doc("a path, glob, folder or Hadoop URI (s3a://...), or a list of them; classpath:/... for a file in"
+              + " the jar"));
+  private static final ConfigKey<List<String>> EVAL_FILE = DATA_DEF.define(
+      ConfigKey.builder("eval_file", LOCATIONS).defaultDoc("a split of the training rows")
+          .doc("as train_file; without it, the training rows are split (test_size, or validation_split_percentage"
+              + " for causal_lm)"));
+  private static final ConfigKey<String> FORMAT = DATA_DEF.define(ConfigKey.builder("format", ConfigTypes.STRING)
+      .defaultDoc("the train_file's extension")
+      .doc("csv, json, jsonl, parquet, arrow or text"));
+  private static final ConfigKey<Boolean> HEADER = DATA_DEF.define(ConfigKey.builder("header", ConfigTypes.BOOLEAN)
+      .defaultValue(true)
+      .doc("csv: whether the first row names the columns (without one the columns are column_0, column_1, ...)"));
+  private static final ConfigKey<String> LABEL_COLUMN = DATA_DEF.define(
+      ConfigKey.builder("label_column", ConfigTypes.STRING).defaultValue("label")
+          .expected("a name")
+          .doc("the class column: integers are class ids, strings are sorted and numbered as run_glue does"));
+  private static final ConfigKey<List<String>> FEATURE_COLUMNS = DATA_DEF.define(
+      ConfigKey.builder("feature_columns", ConfigTypes.STRING_LIST)
+          .expected("a list of column names").defaultDoc("every numeric column but the label")
+          .doc("tabular: the numeric feature columns"));
+  private static final ConfigKey<Double> FEATURE_SCALE = DATA_DEF.define(
+      ConfigKey.builder("feature_scale", ConfigTypes.DOUBLE).defaultValue(1.0)
+          .validator(Validator.of("finite", (Double v) -> Float.isFinite(v.floatValue())))
+          .expected("a finite number").doc("tabular: every feature is multiplied by it"));
+  private static final ConfigKey<String> TEXT_COLUMN = DATA_DEF.define(
+      ConfigKey.builder("text_column", ConfigTypes.STRING).defaultValue("text")
+          .expected("a name").doc("sequence_classification, causal_lm: the text column"));
+  private static final ConfigKey<String> TOKENIZER = DATA_DEF.define(
+      ConfigKey.builder("tokenizer", ConfigTypes.STRING).expected("a name")
+          .defaultDoc("model.path").doc("a folder holding tokenizer.json"));
+  private static final ConfigKey<Integer> MAX_SEQ_LENGTH = DATA_DEF.define(
+      ConfigKey.builder("max_seq_length", ConfigTypes.INT).defaultValue(128)
+          .validator(Validator.positive()).expected("a positive integer")
+          .doc("sequence_classification: truncate and pad to this many tokens (as run_glue)"));
+  private static final ConfigKey<Integer> BLOCK_SIZE = DATA_DEF.define(
+      ConfigKey.builder("block_size", ConfigTypes.INT).validator(Validator.positive())
+          .expected("a positive integer").defaultDoc("min(1024, the tokenizer's model_max_length)")
+          .doc("causal_lm: tokens per block after group_texts (as run_clm)"));
+  private static final ConfigKey<Double> TEST_SIZE = DATA_DEF.define(
+      ConfigKey.builder("test_size", ConfigTypes.DOUBLE).defaultValue(0.2)
+          .validator(Validator.of("in (0, 1)", (Double t) -> t > 0 && t < 1)).expected("a fraction in (0, 1)")
+          .doc("classification: the held-out fraction when there is no eval_file, shuffled as datasets'"
+              + " train_test_split"));
+  private static final ConfigKey<Integer> VALIDATION_SPLIT_PERCENTAGE = DATA_DEF.define(
+      ConfigKey.builder("validation_split_percentage", ConfigTypes.INT).defaultValue(5)
+          .validator(Validator.between(1, 99)).expected("an integer percent from 1 to 99")
+          .doc("causal_lm: the first percent of the rows become the eval rows when there is no eval_file, as"
+              + " run_clm's train[:N%]"));
+  private static final ConfigKey<Long> SPLIT_SEED = DATA_DEF.define(ConfigKey.builder("split_seed", ConfigTypes.LONG)
+      .defaultValue(42L).doc("the seed of that split"));
+  private static final ConfigKey<String> CACHE_DIR = DATA_DEF.define(ConfigKey.builder("cache_dir", ConfigTypes.STRING)
+      .defaultDoc("~/.cache/sparkformers/datasets (datasets-arrow's)")
+      .doc("the Arrow cache folder"));
+  private static final ConfigKey<Boolean> USE_SPARK = DATA_DEF.define(
+      ConfigKey.builder("use_spark", ConfigTypes.BOOLEAN).defaultValue(true)
+          .doc("load and tokenize as Spark jobs (the cache_dir and tokenizer must then be reachable by the"
+              + " executors)"));
+  private static final ConfigKey<Map<String, Object>> HADOOP = DATA_DEF.define(
+      ConfigKey.builder("hadoop", ConfigTypes.MAP).expected("a mapping of Hadoop settings")
+          .defaultDoc("none").doc("Hadoop settings for Hadoop URIs, e.g. fs.s3a.endpoint: http://..."));
+
+  static {
+    TOP_DEF.seal();
+    MODEL_DEF.seal();
+    DATA_DEF.seal();
+  }
+
+  /** Every key a job file may hold but training_args' (TrainingArguments' keys, checked by it). */
+  public static final List<Key> KEYS = keys();
+
+  static final Set<String> TOP = TOP_DEF.names();
+  static final Set<String> MODEL_KEYS = MODEL_DEF.names();
+  static final Set<String> DATA = DATA_DEF.names();
   static final Set<String> CLASSIFICATION_METRICS = Set.of("accuracy", "f1_macro", "precision_macro",
       "recall_macro", "f1_weighted");
   static final Set<String> LM_METRICS = Set.of("perplexity");
 
-  private static Set<String> keysOf(String section) {
-    Set<String> out = new java.util.LinkedHashSet<>();
-    KEYS.stream().filter(k -> k.section().equals(section)).forEach(k -> out.add(k.name()));
-    return java.util.Collections.unmodifiableSet(out);
+  /**
+   * The declarations of every section's keys, in the order of the documentation: the top level, model, data,
+   * process_group, training_args.
+   */
+  public static List<ConfigDef> definitions() {
+    return List.of(TOP_DEF, MODEL_DEF, DATA_DEF, ProcessGroupOptions.definition(), TrainingArguments.definition());
+  }
+
+  private static List<Key> keys() {
+    List<Key> out = new ArrayList<>();
+    for (ConfigDef def : List.of(TOP_DEF, MODEL_DEF, DATA_DEF, ProcessGroupOptions.definition())) {
+      def.keys().forEach(k -> out.add(new Key(def.prefix(), k)));
+    }
+    return List.copyOf(out);
+  }
+
+  private static List<String> taskNames() {
+    return java.util.Arrays.stream(Task.values()).map(Task::configName).toList();
   }
 
   private final String source;
@@ -107,76 +237,61 @@ public final class JobConfig implements Serializable {
   private final int worldSize;
   private final String modelPath;
   private final Map<String, Object> modelConfig;
+  /** The data section's values by key name, defaults filled in. */
   private final Map<String, Object> data;
   private final List<String> metrics;
   private final Map<String, Object> trainingArgs;
+  private final ProcessGroupOptions processGroup;
 
   private JobConfig(String source, Map<String, Object> root) {
     this.source = source;
-    checkKeys(root, TOP, "");
-    this.sparkMaster = root.get("spark_master") == null ? null : root.get("spark_master").toString();
-    this.worldSize = root.get("world_size") == null ? 1 : integer(root.get("world_size"), "world_size");
-    if (worldSize < 1) {
-      throw bad("world_size", "a positive integer", root.get("world_size"));
+    for (String k : root.keySet()) {
+      TOP_DEF.require(source, k);
     }
-    Map<String, Object> model = section(root, "model");
-    checkKeys(model, MODEL, "model.");
-    this.modelPath = model.get("path") == null ? null : model.get("path").toString();
-    this.modelConfig = model.get("config") == null ? null : section(model, "config");
+    if (root.get("model") == null || root.get("data") == null) {
+      throw new IllegalArgumentException(source + ": section '" + (root.get("model") == null ? "model" : "data")
+          + "' is required");
+    }
+    ConfigDef.Values top = TOP_DEF.parse(source, root);
+    this.sparkMaster = top.get(SPARK_MASTER);
+    this.worldSize = top.get(WORLD_SIZE);
+    ConfigDef.Values model = MODEL_DEF.parse(source, top.get(MODEL_SECTION));
+    this.modelPath = model.get(MODEL_PATH);
+    this.modelConfig = model.get(MODEL_CONFIG);
     if ((modelPath == null) == (modelConfig == null)) {
       throw new IllegalArgumentException(source + ": model needs exactly one of 'path' (a Hugging Face model"
           + " folder) or 'config' (a config.json as a map)");
     }
-    this.data = section(root, "data");
-    checkKeys(data, DATA, "data.");
+    Map<String, Object> rawData = top.get(DATA_SECTION);
+    this.data = new LinkedHashMap<>(DATA_DEF.parse(source, rawData).asMap());
     if (data.get("train_file") == null) {
       throw new IllegalArgumentException(source + ": data.train_file is required");
     }
-    trainFiles();
-    evalFiles();
     format();
-    this.task = root.get("task") != null ? task(root.get("task"))
+    this.task = top.get(TASK) != null ? top.get(TASK)
         : modelConfig != null && modelConfig.get("model_type") != null ? taskOfConfig() : null;
     Set<String> validMetrics = task == Task.CAUSAL_LM ? LM_METRICS
         : task == null ? union(CLASSIFICATION_METRICS, LM_METRICS) : CLASSIFICATION_METRICS;
-    List<String> m = new ArrayList<>();
-    Object ms = root.get("metrics");
-    if (ms instanceof List<?> list) {
-      for (Object o : list) {
-        String name = String.valueOf(o);
-        if (!validMetrics.contains(name)) {
-          throw new IllegalArgumentException(source + ": unknown metric '" + name + "'"
-              + (task == null ? "" : " for " + task.configName())
-              + KeyNames.didYouMean(name, validMetrics) + " (valid: " + new java.util.TreeSet<>(validMetrics) + ")");
-        }
-        m.add(name);
+    List<String> m = top.get(METRICS) == null ? List.of() : top.get(METRICS);
+    for (String name : m) {
+      if (!validMetrics.contains(name)) {
+        throw new IllegalArgumentException(source + ": unknown metric '" + name + "'"
+            + (task == null ? "" : " for " + task.configName())
+            + KeyNames.didYouMean(name, validMetrics) + " (valid: " + new java.util.TreeSet<>(validMetrics) + ")");
       }
-    } else if (ms != null) {
-      throw bad("metrics", "a list of metric names", ms);
     }
-    // Every data key's value is checked now, before Spark starts.
-    header();
-    labelColumn();
-    featureColumns();
-    featureScale();
-    textColumn();
-    maxSeqLength();
-    blockSize();
-    testSize();
-    validationSplitPercentage();
-    if (task == Task.CAUSAL_LM && data.containsKey("test_size")) {
+    if (task == Task.CAUSAL_LM && rawData.containsKey("test_size")) {
       throw new IllegalArgumentException(source + ": key 'data.test_size' is for classification; causal_lm holds"
           + " out data.validation_split_percentage of the rows, as run_clm");
     }
-    if (task != null && task != Task.CAUSAL_LM && data.containsKey("validation_split_percentage")) {
+    if (task != null && task != Task.CAUSAL_LM && rawData.containsKey("validation_split_percentage")) {
       throw new IllegalArgumentException(source + ": key 'data.validation_split_percentage' is for causal_lm;"
           + " " + task.configName() + " holds out data.test_size of the rows");
     }
-    splitSeed();
-    useSpark();
-    hadoop();
     this.metrics = List.copyOf(m);
-    this.trainingArgs = root.get("training_args") == null ? Map.of() : section(root, "training_args");
+    this.trainingArgs = top.get(TRAINING_ARGS) == null ? Map.of() : top.get(TRAINING_ARGS);
+    Map<String, Object> pg = top.get(PROCESS_GROUP);
+    this.processGroup = ProcessGroupOptions.fromMap(pg == null ? Map.of() : pg, source);
     // Fail now, before Spark starts, on any bad training argument.
     TrainingArguments.fromMap(trainingArgs, source + ": training_args");
   }
@@ -258,60 +373,10 @@ public final class JobConfig implements Serializable {
     return out;
   }
 
-  private void checkKeys(Map<String, Object> m, Set<String> valid, String prefix) {
-    for (String k : m.keySet()) {
-      if (!valid.contains(k)) {
-        String nearest = KeyNames.nearest(k, valid);
-        throw new IllegalArgumentException(source + ": unknown key '" + prefix + k + "'"
-            + (nearest == null ? "" : " — did you mean '" + prefix + nearest + "'?")
-            + " (valid: " + new java.util.TreeSet<>(valid) + ")");
-      }
-    }
-  }
-
-  @SuppressWarnings("unchecked")
-  private Map<String, Object> section(Map<String, Object> m, String key) {
-    Object v = m.get(key);
-    if (v == null) {
-      throw new IllegalArgumentException(source + ": section '" + key + "' is required");
-    }
-    if (!(v instanceof Map)) {
-      throw bad(key, "a mapping", v);
-    }
-    return (Map<String, Object>) v;
-  }
-
-  private int integer(Object v, String key) {
-    if (v instanceof Integer i) {
-      return i;
-    }
-    try {
-      return Integer.parseInt(String.valueOf(v).trim());
-    } catch (NumberFormatException e) {
-      throw bad(key, "an integer", v);
-    }
-  }
-
-  private IllegalArgumentException bad(String key, String expected, Object got) {
-    return new IllegalArgumentException(source + ": key '" + key + "': expected " + expected + ", got '" + got
-        + "'");
-  }
-
   private static Set<String> union(Set<String> a, Set<String> b) {
     Set<String> out = new java.util.LinkedHashSet<>(a);
     out.addAll(b);
     return out;
-  }
-
-  private Task task(Object v) {
-    for (Task t : Task.values()) {
-      if (t.configName().equals(String.valueOf(v))) {
-        return t;
-      }
-    }
-    List<String> names = java.util.Arrays.stream(Task.values()).map(Task::configName).toList();
-    throw new IllegalArgumentException(source + ": key 'task': expected one of " + names + ", got '" + v + "'"
-        + KeyNames.didYouMean(String.valueOf(v), names));
   }
 
   private Task taskOfConfig() {
@@ -349,43 +414,37 @@ public final class JobConfig implements Serializable {
     return TrainingArguments.fromMap(trainingArgs, source + ": training_args");
   }
 
+  /**
+   * The options of the process group the ranks open: the {@code process_group} section, with the training
+   * arguments' {@code ddp_backend} and {@code ddp_timeout} as its backend and collective timeout.
+   */
+  public ProcessGroupOptions processGroupOptions() {
+    TrainingArguments args = trainingArguments();
+    return processGroup.toBuilder().backend(args.ddpBackend().value())
+        .timeout(java.time.Duration.ofSeconds(args.ddpTimeout())).build();
+  }
+
+  @SuppressWarnings("unchecked")
+  private <T> T data(ConfigKey<T> key) {
+    return (T) data.get(key.name());
+  }
+
   /** The train_file locations. */
   public List<String> trainFiles() {
-    return locations("train_file");
+    return data(TRAIN_FILE);
   }
 
   /** The eval_file locations, or an empty list. */
   public List<String> evalFiles() {
-    return data.get("eval_file") == null ? List.of() : locations("eval_file");
-  }
-
-  private List<String> locations(String key) {
-    Object v = data.get(key);
-    List<String> out = new ArrayList<>();
-    if (v instanceof List<?> l) {
-      for (Object o : l) {
-        if (o == null || o instanceof Map || o instanceof List) {
-          throw bad("data." + key, "a path or a list of paths", v);
-        }
-        out.add(String.valueOf(o));
-      }
-    } else if (v instanceof Map) {
-      throw bad("data." + key, "a path or a list of paths", v);
-    } else {
-      out.add(String.valueOf(v));
-    }
-    if (out.isEmpty()) {
-      throw bad("data." + key, "a path or a list of paths", v);
-    }
-    return List.copyOf(out);
+    return data(EVAL_FILE) == null ? List.of() : data(EVAL_FILE);
   }
 
   /** data.format, or the format the first train_file's extension names (gz stripped). */
   public DataFormat format() {
-    Object f = data.get("format");
+    String f = data(FORMAT);
     String name;
     if (f != null) {
-      name = String.valueOf(f);
+      name = f;
     } else {
       String first = trainFiles().get(0);
       String file = first.endsWith(".gz") ? first.substring(0, first.length() - 3) : first;
@@ -409,81 +468,47 @@ public final class JobConfig implements Serializable {
   }
 
   public boolean header() {
-    return bool("header", true);
+    return data(HEADER);
   }
 
   public String labelColumn() {
-    return string("label_column", "label");
+    return data(LABEL_COLUMN);
   }
 
   public String textColumn() {
-    return string("text_column", "text");
+    return data(TEXT_COLUMN);
   }
 
   /** data.tokenizer, or model.path; null when neither is given. */
   public String tokenizer() {
-    return data.get("tokenizer") != null ? string("tokenizer", null) : modelPath;
+    return data(TOKENIZER) != null ? data(TOKENIZER) : modelPath;
   }
 
+  /** data.feature_columns, or an empty list for every numeric column but the label. */
   public List<String> featureColumns() {
-    Object f = data.get("feature_columns");
-    if (f == null) {
-      return List.of();
-    }
-    if (!(f instanceof List<?> l)) {
-      throw bad("data.feature_columns", "a list of column names", f);
-    }
-    return l.stream().map(String::valueOf).toList();
+    return data(FEATURE_COLUMNS) == null ? List.of() : data(FEATURE_COLUMNS);
   }
 
   public float featureScale() {
-    Object v = data.getOrDefault("feature_scale", 1);
-    try {
-      float x = Float.parseFloat(String.valueOf(v));
-      if (Float.isFinite(x)) {
-        return x;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw bad("data.feature_scale", "a finite number", v);
+    return data(FEATURE_SCALE).floatValue();
   }
 
   public int maxSeqLength() {
-    return positive("max_seq_length", 128);
+    return data(MAX_SEQ_LENGTH);
   }
 
   /** data.block_size, or null for run_clm's default. */
   public Integer blockSize() {
-    return data.get("block_size") == null ? null : positive("block_size", 0);
+    return data(BLOCK_SIZE);
   }
 
   public double testSize() {
-    Object v = data.getOrDefault("test_size", "0.2");
-    double t;
-    try {
-      t = Double.parseDouble(String.valueOf(v));
-    } catch (NumberFormatException e) {
-      throw bad("data.test_size", "a fraction in (0, 1)", v);
-    }
-    if (!(t > 0 && t < 1)) {
-      throw bad("data.test_size", "a fraction in (0, 1)", v);
-    }
-    return t;
+    return data(TEST_SIZE);
   }
 
-  /** run_clm's validation_split_percentage (default 5), an integer percent in [1, 99]. */
+  /** run_clm's validation_split_percentage, an integer percent in [1, 99]. */
   public int validationSplitPercentage() {
-    Object v = data.getOrDefault("validation_split_percentage", 5);
-    try {
-      int p = v instanceof Integer i ? i : Integer.parseInt(String.valueOf(v).trim());
-      if (p >= 1 && p <= 99) {
-        return p;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw bad("data.validation_split_percentage", "an integer percent from 1 to 99", v);
+    return data(VALIDATION_SPLIT_PERCENTAGE);
   }
 
   /** Checks that the metrics suit the task (when the task was known only from the model folder). */
@@ -498,76 +523,26 @@ public final class JobConfig implements Serializable {
   }
 
   public long splitSeed() {
-    Object v = data.getOrDefault("split_seed", "42");
-    try {
-      return Long.parseLong(String.valueOf(v).trim());
-    } catch (NumberFormatException e) {
-      throw bad("data.split_seed", "an integer", v);
-    }
+    return data(SPLIT_SEED);
   }
 
   /** data.cache_dir, or null for datasets-arrow's default. */
   public String cacheDir() {
-    return data.get("cache_dir") == null ? null : String.valueOf(data.get("cache_dir"));
+    return data(CACHE_DIR);
   }
 
   public boolean useSpark() {
-    return bool("use_spark", true);
+    return data(USE_SPARK);
   }
 
   /** data.hadoop: Hadoop settings as strings. */
   public Map<String, String> hadoop() {
-    Object v = data.get("hadoop");
-    if (v == null) {
+    Map<String, Object> m = data(HADOOP);
+    if (m == null) {
       return Map.of();
     }
-    if (!(v instanceof Map<?, ?> m)) {
-      throw bad("data.hadoop", "a mapping of Hadoop settings", v);
-    }
     Map<String, String> out = new java.util.TreeMap<>();
-    m.forEach((k, x) -> out.put(String.valueOf(k), String.valueOf(x)));
+    m.forEach((k, x) -> out.put(k, String.valueOf(x)));
     return out;
-  }
-
-  private String string(String key, String fallback) {
-    Object v = data.get(key);
-    if (v == null) {
-      return fallback;
-    }
-    if (v instanceof Map || v instanceof List) {
-      throw bad("data." + key, "a name", v);
-    }
-    return String.valueOf(v);
-  }
-
-  private boolean bool(String key, boolean fallback) {
-    Object v = data.get(key);
-    if (v == null) {
-      return fallback;
-    }
-    if (v instanceof Boolean b) {
-      return b;
-    }
-    String s = String.valueOf(v).trim().toLowerCase(java.util.Locale.ROOT);
-    if (s.equals("true") || s.equals("false")) {
-      return Boolean.parseBoolean(s);
-    }
-    throw bad("data." + key, "true or false", v);
-  }
-
-  private int positive(String key, int fallback) {
-    Object v = data.get(key);
-    if (v == null) {
-      return fallback;
-    }
-    try {
-      int n = v instanceof Integer i ? i : Integer.parseInt(String.valueOf(v).trim());
-      if (n > 0) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw bad("data." + key, "a positive integer", v);
   }
 }

@@ -67,7 +67,8 @@ public final class TrainJob {
       // Rank 0's progress and log lines come back to this driver, wherever the ranks run.
       try (DriverLogListener logs = DriverLogListener.open(sc, job.worldSize(),
           job.trainingArguments().disableTqdm() ? null : System.err, List.of())) {
-        return BarrierLauncher.run(sc, job.worldSize(), new Rank(job, task, data));
+        // The process_group section, ddp_backend and ddp_timeout reach every rank's process group.
+        return BarrierLauncher.run(sc, job.worldSize(), job.processGroupOptions(), new Rank(job, task, data));
       }
     } finally {
       // Stop only the Spark we started: under spark-submit or in a notebook the context is the caller's.

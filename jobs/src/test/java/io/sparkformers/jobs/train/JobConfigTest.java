@@ -67,9 +67,9 @@ class JobConfigTest {
     // YAML 1.1 reads an unquoted `no` as false; transformers users write it unquoted.
     JobConfig c = JobConfig.parse(YAML + "  save_strategy: no\n  eval_strategy: no\n", "job.yaml",
         List.of("logging_strategy=no"));
-    assertEquals("no", c.trainingArguments().saveStrategy());
-    assertEquals("no", c.trainingArguments().evalStrategy());
-    assertEquals("no", c.trainingArguments().loggingStrategy());
+    assertEquals("no", c.trainingArguments().saveStrategy().value());
+    assertEquals("no", c.trainingArguments().evalStrategy().value());
+    assertEquals("no", c.trainingArguments().loggingStrategy().value());
   }
 
   @Test

@@ -1,6 +1,7 @@
 package io.sparkformers.training.optim;
 
 import ai.djl.nn.Parameter;
+import io.sparkformers.training.OptimizerNames;
 import io.sparkformers.training.TrainingArguments;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -46,7 +47,7 @@ public final class OptimizerFactory {
 
   /** The optimizer {@code args.optim()} names, over {@code params}, configured from {@code args}. */
   public static Optimizer create(TrainingArguments args, List<Param> params) {
-    if ("sgd".equals(args.optim())) {
+    if (args.optim() == OptimizerNames.SGD) {
       Map<String, String> o = parseOptimArgs(args.optimArgs());
       double momentum = number(o, "momentum");
       double dampening = number(o, "dampening");
@@ -54,7 +55,7 @@ public final class OptimizerFactory {
       return new Sgd(params, momentum, dampening, args.weightDecay(), nesterov);
     }
     if (args.optimArgs() != null && !args.optimArgs().isBlank()) {
-      throw new IllegalArgumentException("optim_args '" + args.optimArgs() + "': " + args.optim()
+      throw new IllegalArgumentException("optim_args '" + args.optimArgs() + "': " + args.optim().value()
           + " takes no optim_args (its settings are adam_beta1, adam_beta2, adam_epsilon and weight_decay)");
     }
     return new AdamW(params, args.adamBeta1(), args.adamBeta2(), args.adamEpsilon(), args.weightDecay());

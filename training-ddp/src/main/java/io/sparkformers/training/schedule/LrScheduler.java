@@ -1,50 +1,55 @@
 package io.sparkformers.training.schedule;
 
+import io.sparkformers.training.SchedulerType;
+
 /**
  * transformers' schedules as torch's {@code LambdaLR}: the learning rate of optimizer step {@code s}
  * (0-based) is {@code base_lr * lambda(s)}; {@link #step()} moves to the next step (torch's
  * {@code scheduler.step()} after each optimizer step). Arithmetic in double, as Python's.
  */
 public final class LrScheduler {
-  private final String type;
+  private final SchedulerType type;
   private final double baseLr;
   private final long warmupSteps;
   private final long trainingSteps;
   private long lastEpoch;
 
   /**
-   * @param type linear, cosine, constant or constant_with_warmup
+   * @param type the schedule
    * @param trainingSteps the total optimizer steps ({@code num_training_steps})
    */
-  public LrScheduler(String type, double baseLr, long warmupSteps, long trainingSteps) {
-    switch (type) {
-      case "linear", "cosine", "constant", "constant_with_warmup" -> { }
-      default -> throw new IllegalArgumentException(type + " is not a valid SchedulerType, please select one"
-          + " of [linear, cosine, constant, constant_with_warmup]");
-    }
-    this.type = type;
+  public LrScheduler(SchedulerType type, double baseLr, long warmupSteps, long trainingSteps) {
+    this.type = java.util.Objects.requireNonNull(type, "type");
     this.baseLr = baseLr;
     this.warmupSteps = warmupSteps;
     this.trainingSteps = trainingSteps;
+  }
+
+  /**
+   * @param type linear, cosine, constant or constant_with_warmup (an unknown name is an error listing them)
+   * @param trainingSteps the total optimizer steps ({@code num_training_steps})
+   */
+  public LrScheduler(String type, double baseLr, long warmupSteps, long trainingSteps) {
+    this(SchedulerType.parse(type), baseLr, warmupSteps, trainingSteps);
   }
 
   /** The multiplier of the base learning rate at step {@code s}, as transformers' lr_lambda. */
   public double lambda(long s) {
     double current = s;
     switch (type) {
-      case "constant":
+      case CONSTANT:
         return 1.0;
-      case "constant_with_warmup":
+      case CONSTANT_WITH_WARMUP:
         if (s < warmupSteps) {
           return current / Math.max(1.0, warmupSteps);
         }
         return 1.0;
-      case "linear":
+      case LINEAR:
         if (s < warmupSteps) {
           return current / Math.max(1, warmupSteps);
         }
         return Math.max(0.0, (double) (trainingSteps - s) / Math.max(1, trainingSteps - warmupSteps));
-      case "cosine": {
+      case COSINE: {
         if (s < warmupSteps) {
           return current / Math.max(1, warmupSteps);
         }
@@ -53,7 +58,7 @@ public final class LrScheduler {
         return Math.max(0.0, 0.5 * (1.0 + Math.cos(Math.PI * numCycles * 2.0 * progress)));
       }
       default:
-        throw new IllegalStateException(type);
+        throw new IllegalStateException(type.value());
     }
   }
 
@@ -76,7 +81,12 @@ public final class LrScheduler {
     this.lastEpoch = lastEpoch;
   }
 
+  /** The schedule's name as transformers spells it (what a checkpoint's scheduler state records). */
   public String type() {
+    return type.value();
+  }
+
+  public SchedulerType schedulerType() {
     return type;
   }
 
