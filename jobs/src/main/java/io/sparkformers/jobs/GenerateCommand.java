@@ -9,7 +9,7 @@ import io.sparkformers.datasets.AutoTokenizer;
 import io.sparkformers.datasets.Tokenizer;
 import io.sparkformers.training.models.AutoModel;
 import io.sparkformers.training.models.GenerationConfig;
-import io.sparkformers.training.models.Gpt2LMHeadModel;
+import io.sparkformers.training.models.gpt2.Gpt2LMHeadModel;
 import io.sparkformers.training.models.PreTrainedModel;
 import java.io.BufferedReader;
 import java.io.IOException;

@@ -6,7 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import com.google.gson.JsonObject;
 import io.sparkformers.training.models.AutoModel;
-import io.sparkformers.training.models.Gpt2LMHeadModel;
+import io.sparkformers.training.models.gpt2.Gpt2LMHeadModel;
 import io.sparkformers.training.models.PreTrainedModel;
 import java.io.IOException;
 import java.io.PrintWriter;

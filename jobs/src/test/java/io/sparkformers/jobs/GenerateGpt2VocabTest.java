@@ -8,7 +8,7 @@ import com.google.gson.JsonParser;
 import io.sparkformers.datasets.AutoTokenizer;
 import io.sparkformers.datasets.Tokenizer;
 import io.sparkformers.training.models.AutoModel;
-import io.sparkformers.training.models.Gpt2Config;
+import io.sparkformers.training.models.gpt2.Gpt2Config;
 import io.sparkformers.training.models.PreTrainedModel;
 import java.io.InputStream;
 import java.io.PrintWriter;

@@ -92,7 +92,7 @@ public final class Trainer implements AutoCloseable {
     this.intraOpThreads = b.intraOpThreads;
     this.callbacks = new ArrayList<>(b.callbacks);
     this.params = new ArrayList<>();
-    for (Map.Entry<String, Parameter> e : model.namedParameters().entrySet()) {
+    for (Map.Entry<String, Parameter> e : model.trainableParameters().entrySet()) {
       params.add(new Param(e.getKey(), e.getValue().getArray(), Param.decayByName(e.getKey())));
     }
     this.store = new CheckpointStore(args.outputDir(), hadoopConf);
@@ -111,20 +111,12 @@ public final class Trainer implements AutoCloseable {
     return new Builder(model, args);
   }
 
-  /** The inputs each model type needs, by Hugging Face name. */
-  static List<String> requiredColumns(String modelType) {
-    return switch (modelType) {
-      case "mlp" -> List.of("features", "labels");
-      default -> List.of("input_ids");
-    };
-  }
-
   private void checkColumns(TrainingData data, String which) {
     if (data == null) {
       return;
     }
     List<String> missing = new ArrayList<>();
-    for (String c : requiredColumns(model.modelType())) {
+    for (String c : model.inputColumns()) {
       if (!data.columns().contains(c)) {
         missing.add(c);
       }

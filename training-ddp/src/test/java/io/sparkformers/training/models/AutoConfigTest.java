@@ -1,5 +1,7 @@
 package io.sparkformers.training.models;
 
+import io.sparkformers.training.models.bert.BertConfig;
+import io.sparkformers.training.models.gpt2.Gpt2Config;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,5 +1,6 @@
 package io.sparkformers.training.models;
 
+import io.sparkformers.training.models.bert.BertForSequenceClassification;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -76,7 +77,7 @@ class BertForSequenceClassificationTest {
       assertTrue(e.getMessage().contains("unexpected keys (not in the model): [cls.predictions.bias]"),
           e.getMessage());
       try (PreTrainedModel loaded = AutoModel.fromPretrained(folder,
-          LoadOptions.builder().allowUnexpectedKeys(true).build())) {
+          FromPretrainedOptions.builder().allowUnexpectedKeys(true).build())) {
         for (String name : model.namedParameters().keySet()) {
           org.junit.jupiter.api.Assertions.assertArrayEquals(
               model.namedParameters().get(name).getArray().toFloatArray(),

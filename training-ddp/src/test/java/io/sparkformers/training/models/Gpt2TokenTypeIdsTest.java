@@ -1,5 +1,6 @@
 package io.sparkformers.training.models;
 
+import io.sparkformers.training.models.gpt2.Gpt2LMHeadModel;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
