@@ -1,8 +1,8 @@
 package io.sparkformers.training.models;
 
+import io.sparkformers.training.models.internal.RemoteModelFolder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import io.sparkformers.training.models.internal.RemoteModelFolder;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;

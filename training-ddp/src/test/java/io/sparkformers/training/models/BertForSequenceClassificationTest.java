@@ -1,6 +1,5 @@
 package io.sparkformers.training.models;
 
-import io.sparkformers.training.models.bert.BertForSequenceClassification;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import com.google.gson.JsonObject;
+import io.sparkformers.training.models.bert.BertForSequenceClassification;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;

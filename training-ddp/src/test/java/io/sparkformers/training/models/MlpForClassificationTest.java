@@ -1,6 +1,5 @@
 package io.sparkformers.training.models;
 
-import io.sparkformers.training.models.mlp.MlpConfig;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -14,6 +13,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import com.google.gson.JsonObject;
+import io.sparkformers.training.models.mlp.MlpConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -1,9 +1,9 @@
 package io.sparkformers.training.models.mlp;
 
 import ai.djl.ndarray.NDArray;
-import io.sparkformers.training.models.internal.Ops;
 import io.sparkformers.training.models.BaseModel;
 import io.sparkformers.training.models.ModelOutput;
+import io.sparkformers.training.models.internal.Ops;
 import io.sparkformers.training.models.nn.Init;
 import io.sparkformers.training.models.nn.Linear;
 import java.util.ArrayList;
