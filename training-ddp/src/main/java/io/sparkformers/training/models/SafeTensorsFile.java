@@ -271,7 +271,7 @@ public final class SafeTensorsFile implements AutoCloseable {
     TensorInfo info = info(name);
     Shape shape = new Shape(info.shape());
     if (info.dtype() == SafeTensorsDtype.BF16) {
-      return manager.create(readFloats(name), shape);
+      return loadFloat32(name, manager);
     }
     ByteBuffer raw = readBytes(name).order(ByteOrder.nativeOrder());
     if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
