@@ -278,7 +278,8 @@ public final class GenerateCommand implements Callable<Integer> {
       }
       if (p.ids().length + maxNewTokens > context) {
         throw new IllegalArgumentException(where + ": the prompt has " + p.ids().length + " tokens; with "
-            + maxNewTokens + " new tokens that exceeds the model's context (" + lm.maxPositionsKey() + " " + context + ")");
+            + maxNewTokens + " new tokens that exceeds the model's context (" + lm.maxPositionsKey() + " " + context
+            + ")");
       }
     }
   }

@@ -3,8 +3,8 @@ package io.sparkformers.training.models;
 import ai.djl.Device;
 
 /**
- * How {@link AutoModel#fromPretrained(java.nio.file.Path, FromPretrainedOptions)} treats a checkpoint that does not match
- * the model. By default any missing key, unexpected key or size mismatch is an error naming the tensors.
+ * How {@link AutoModel#fromPretrained(java.nio.file.Path, FromPretrainedOptions)} treats a checkpoint that does
+ * not match the model. By default any missing key, unexpected key or size mismatch is an error naming the tensors.
  */
 public final class FromPretrainedOptions {
   private final boolean allowMissingKeys;
