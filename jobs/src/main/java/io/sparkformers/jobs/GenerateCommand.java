@@ -8,8 +8,8 @@ import com.google.gson.JsonSyntaxException;
 import io.sparkformers.datasets.AutoTokenizer;
 import io.sparkformers.datasets.Tokenizer;
 import io.sparkformers.training.models.AutoModel;
+import io.sparkformers.training.models.CausalLM;
 import io.sparkformers.training.models.GenerationConfig;
-import io.sparkformers.training.models.Gpt2LMHeadModel;
 import io.sparkformers.training.models.PreTrainedModel;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -111,7 +111,7 @@ public final class GenerateCommand implements Callable<Integer> {
       GenerationConfig generation = b.build();
       try (PreTrainedModel loaded = AutoModel.fromPretrained(model);
           Tokenizer tokenizer = openTokenizer(model)) {
-        Gpt2LMHeadModel lm = requireCausalLm(loaded, model);
+        CausalLM lm = requireCausalLm(loaded, model);
         List<PromptLine> prompts = readPrompts(input, tokenizer, model);
         checkContext(prompts, lm, input, generation.maxNewTokens());
         try (Writer out = output == null ? null : Files.newBufferedWriter(output, StandardCharsets.UTF_8)) {
@@ -168,10 +168,10 @@ public final class GenerateCommand implements Callable<Integer> {
     return AutoTokenizer.isPresentIn(folder) ? AutoTokenizer.fromPretrained(folder) : null;
   }
 
-  static Gpt2LMHeadModel requireCausalLm(PreTrainedModel loaded, Path folder) {
-    if (!(loaded instanceof Gpt2LMHeadModel lm)) {
+  static CausalLM requireCausalLm(PreTrainedModel loaded, Path folder) {
+    if (!(loaded instanceof CausalLM lm)) {
       throw new IllegalArgumentException(folder.resolve("config.json") + ": model_type '" + loaded.modelType()
-          + "' is not a causal language model; this command needs model_type 'gpt2'");
+          + "' is not a causal language model; this command needs a causal LM such as model_type 'gpt2'");
     }
     return lm;
   }
@@ -261,9 +261,9 @@ public final class GenerateCommand implements Callable<Integer> {
   }
 
   /** Fails naming the line of the first prompt the model cannot take: unknown ids or too long. */
-  static void checkContext(List<PromptLine> prompts, Gpt2LMHeadModel lm, Path file, int maxNewTokens) {
-    int context = lm.config().nPositions();
-    int vocab = lm.config().vocabSize();
+  static void checkContext(List<PromptLine> prompts, CausalLM lm, Path file, int maxNewTokens) {
+    int context = lm.maxPositions();
+    int vocab = lm.vocabSize();
     for (PromptLine p : prompts) {
       String where = file + " line " + p.lineNumber();
       for (int i = 0; i < p.ids().length; i++) {
@@ -278,7 +278,8 @@ public final class GenerateCommand implements Callable<Integer> {
       }
       if (p.ids().length + maxNewTokens > context) {
         throw new IllegalArgumentException(where + ": the prompt has " + p.ids().length + " tokens; with "
-            + maxNewTokens + " new tokens that exceeds the model's context (n_positions " + context + ")");
+            + maxNewTokens + " new tokens that exceeds the model's context (" + lm.maxPositionsKey() + " " + context
+            + ")");
       }
     }
   }

@@ -6,7 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import com.google.gson.JsonObject;
 import io.sparkformers.training.models.AutoModel;
-import io.sparkformers.training.models.Gpt2LMHeadModel;
+import io.sparkformers.training.models.CausalLM;
 import io.sparkformers.training.models.PreTrainedModel;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -41,7 +41,7 @@ public final class ScoreCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     try (PreTrainedModel loaded = AutoModel.fromPretrained(model);
         io.sparkformers.datasets.Tokenizer tokenizer = GenerateCommand.openTokenizer(model)) {
-      Gpt2LMHeadModel lm = GenerateCommand.requireCausalLm(loaded, model);
+      CausalLM lm = GenerateCommand.requireCausalLm(loaded, model);
       List<GenerateCommand.PromptLine> lines = GenerateCommand.readPrompts(input, tokenizer, model);
       GenerateCommand.checkContext(lines, lm, input, 0);
       double totalNll = 0;

@@ -132,7 +132,7 @@ class GenerateCommandTest {
     assertTrue(m.contains("config.json") && m.contains("unexpected keys"), m);
     Path mlp = tmp.resolve("mlp");
     try (var model = io.sparkformers.training.models.AutoModel.fromConfig(
-        io.sparkformers.training.models.MlpConfig.builder().inputSize(2).numLabels(2).build())) {
+        io.sparkformers.training.models.mlp.MlpConfig.builder().inputSize(2).numLabels(2).build())) {
       model.savePretrained(mlp);
     }
     m = failure(mlp, "{\"input_ids\":[1]}");
@@ -146,7 +146,7 @@ class GenerateCommandTest {
     int[] p1 = {5, 6, 7};
     int[] t1 = {1, 1, 2};
     List<int[]> expected;
-    try (var model = (io.sparkformers.training.models.Gpt2LMHeadModel)
+    try (var model = (io.sparkformers.training.models.gpt2.Gpt2LMHeadModel)
         io.sparkformers.training.models.AutoModel.fromPretrained(modelDir)) {
       expected = model.generate(List.of(p0, p1), List.of(t0, t1),
           io.sparkformers.training.models.GenerationConfig.greedy(6), null);

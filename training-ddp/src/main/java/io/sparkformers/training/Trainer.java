@@ -85,7 +85,7 @@ public class Trainer implements AutoCloseable {
     this.owned = List.copyOf(b.owned);
     this.ownsModel = b.ownsModel;
     // Only what is trained is optimised, synchronised and checkpointed as optimizer state.
-    this.params = OptimizerFactory.parameterGroups(trainableParameters(model));
+    this.params = OptimizerFactory.parameterGroups(model.trainableParameters());
     this.store = new CheckpointStore(args.outputDir(), b.hadoopConf);
     this.checkpoints = new TrainingCheckpoints(model, args, state, store, group, params);
     this.predictor = new Predictor(model.manager(), args.perDeviceEvalBatchSize(), group, b.preprocessLogits,
@@ -113,30 +113,12 @@ public class Trainer implements AutoCloseable {
     return new Builder(TorchRandom.seeded(args.seed(), modelInit::get), args, true);
   }
 
-  private static Map<String, ai.djl.nn.Parameter> trainableParameters(PreTrainedModel model) {
-    Map<String, ai.djl.nn.Parameter> trainable = new LinkedHashMap<>();
-    model.namedParameters().forEach((name, p) -> {
-      if (p.requiresGradient()) {
-        trainable.put(name, p);
-      }
-    });
-    return trainable;
-  }
-
-  /** The inputs each model type needs, by Hugging Face name. */
-  static List<String> requiredColumns(String modelType) {
-    return switch (modelType) {
-      case "mlp" -> List.of("features", "labels");
-      default -> List.of("input_ids");
-    };
-  }
-
   private void checkColumns(TrainingData data, String which) {
     if (data == null) {
       return;
     }
     List<String> missing = new ArrayList<>();
-    for (String c : requiredColumns(model.modelType())) {
+    for (String c : model.inputColumns()) {
       if (!data.columns().contains(c)) {
         missing.add(c);
       }
@@ -402,7 +384,7 @@ public class Trainer implements AutoCloseable {
     public Builder evalData(Dataset v) { evalData = columnsOf(v); return this; }
 
     private DatasetTrainingData columnsOf(Dataset dataset) {
-      DatasetTrainingData data = new DatasetTrainingData(dataset, requiredColumns(model.modelType()),
+      DatasetTrainingData data = new DatasetTrainingData(dataset, model.inputColumns(),
           DatasetTrainingData.OPTIONAL_INPUTS);
       owned.add(data);
       return data;

@@ -65,7 +65,7 @@ class TrainerStepsTest {
   @Test
   void frozenParametersAreNotTrainedAndHaveNoOptimizerState() throws Exception {
     try (PreTrainedModel model = TrainerBehaviourTest.mlp()) {
-      model.namedParameters().get("0.weight").freeze(true);
+      ((io.sparkformers.training.models.nn.Module) model).declaredParameters().get("0.weight").setTrainable(false);
       float[] frozenBefore = model.namedParameters().get("0.weight").getArray().toFloatArray();
       float[] biasBefore = model.namedParameters().get("0.bias").getArray().toFloatArray();
       TrainingArguments args = TrainingArguments.builder(tmp.resolve("frozen").toString()).learningRate(0.05)

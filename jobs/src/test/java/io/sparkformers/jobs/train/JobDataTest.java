@@ -259,14 +259,14 @@ class JobDataTest {
     try (Tokenizer t = AutoTokenizer.fromPretrained(tok)) {
       String base = TEXT_JOB.replace("TRAIN", "x.txt").replace("MODEL", gpt2(t.vocabSize()));
       {
-        var small = (io.sparkformers.training.models.Gpt2Config) config(gpt2(t.vocabSize()));
+        var small = (io.sparkformers.training.models.gpt2.Gpt2Config) config(gpt2(t.vocabSize()));
         // model_max_length 1024 > n_positions 32: min(1024, n_positions)
         assertEquals(32, JobData.blockSize(job(base), t, small));
         assertEquals(16, JobData.blockSize(job(base, "data.block_size=16"), t, small));
         assertEquals("job.yaml: key 'data.block_size': 64 tokens do not fit the model's n_positions 32",
             assertThrows(IllegalArgumentException.class,
                 () -> JobData.blockSize(job(base, "data.block_size=64"), t, small)).getMessage());
-        var large = (io.sparkformers.training.models.Gpt2Config) config(gpt2(t.vocabSize())
+        var large = (io.sparkformers.training.models.gpt2.Gpt2Config) config(gpt2(t.vocabSize())
             .replace("\"n_positions\": 32", "\"n_positions\": 2048"));
         assertEquals(1024, JobData.blockSize(job(base), t, large));
         assertEquals(1024, JobData.blockSize(job(base, "data.block_size=2000"), t, large));

@@ -1,19 +1,24 @@
 package io.sparkformers.training.models;
 
 import com.google.gson.JsonObject;
+import io.sparkformers.training.models.internal.Architectures;
 import io.sparkformers.training.models.internal.ConfigReader;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
 
-/** Reads a Hugging Face {@code config.json} into the config class its {@code model_type} names. */
+/**
+ * Reads a Hugging Face {@code config.json} into the config class its {@code model_type} names, through the
+ * registered {@link ModelArchitecture}s.
+ */
 public final class AutoConfig {
-  /** The model types this library builds. */
-  public static final Set<String> MODEL_TYPES = Set.of(Gpt2Config.MODEL_TYPE, BertConfig.MODEL_TYPE,
-      MlpConfig.MODEL_TYPE);
-
   private AutoConfig() {}
+
+  /** The model types this library builds: those of the registered architectures, sorted. */
+  public static Set<String> modelTypes() {
+    return Architectures.all().keySet();
+  }
 
   /** {@code path} is a model folder holding {@code config.json}, or the config file itself. */
   public static ModelConfig fromPretrained(Path path) throws IOException {
@@ -27,18 +32,11 @@ public final class AutoConfig {
   }
 
   static ModelConfig fromJson(JsonObject json, String source) {
-    ConfigReader r = new ConfigReader(json, source);
-    String type = r.optString(null, "model_type");
+    String type = new ConfigReader(json, source).optString(null, "model_type");
     if (type == null) {
       throw new IllegalArgumentException(source + ": missing required key 'model_type', expected one of "
-          + new java.util.TreeSet<>(MODEL_TYPES));
+          + modelTypes());
     }
-    return switch (type) {
-      case Gpt2Config.MODEL_TYPE -> Gpt2Config.read(r);
-      case BertConfig.MODEL_TYPE -> BertConfig.read(r);
-      case MlpConfig.MODEL_TYPE -> MlpConfig.read(r);
-      default -> throw new IllegalArgumentException(source + ": unknown model_type '" + type
-          + "', expected one of " + new java.util.TreeSet<>(MODEL_TYPES));
-    };
+    return Architectures.named(type, source).readConfig(json, source);
   }
 }

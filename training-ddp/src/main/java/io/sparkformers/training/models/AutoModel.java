@@ -3,9 +3,9 @@ package io.sparkformers.training.models;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
+import io.sparkformers.training.models.internal.Architectures;
 import io.sparkformers.training.models.internal.Checkpoint;
-import io.sparkformers.training.models.internal.ParamSpec;
+import io.sparkformers.training.models.nn.Param;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,9 +17,8 @@ import java.util.Map;
 
 /**
  * Builds a model from a Hugging Face model folder ({@code config.json} + {@code model.safetensors}, or a sharded
- * {@code model.safetensors.index.json}) or from a config, choosing the architecture by {@code model_type}:
- * {@code gpt2} → {@link Gpt2LMHeadModel}, {@code bert} → {@link BertForSequenceClassification}, {@code mlp} →
- * {@link MlpForClassification}.
+ * {@code model.safetensors.index.json}) or from a config, choosing the architecture registered for its
+ * {@code model_type} ({@link ModelArchitecture}): {@code gpt2}, {@code bert} and {@code mlp} are built in.
  */
 public final class AutoModel {
   private AutoModel() {}
@@ -30,9 +29,11 @@ public final class AutoModel {
   }
 
   public static PreTrainedModel fromConfig(ModelConfig config, Device device) {
+    BaseModel model = architecture(config).newModel(config);
     NDManager manager = NDManager.newBaseManager(device, "PyTorch");
     try {
-      return create(config, manager, Map.of());
+      model.create(manager, Map.of());
+      return model;
     } catch (RuntimeException e) {
       manager.close();
       throw e;
@@ -41,32 +42,38 @@ public final class AutoModel {
 
   /** Loads a model folder; any missing, unexpected or mis-shaped tensor is an error naming it. */
   public static PreTrainedModel fromPretrained(Path folder) throws IOException {
-    return fromPretrained(folder, LoadOptions.defaults());
+    return fromPretrained(folder, FromPretrainedOptions.defaults());
   }
 
-  public static PreTrainedModel fromPretrained(Path folder, LoadOptions options) throws IOException {
+  /**
+   * As {@link #fromPretrained(Path)}. Floating tensors stored as F32, F16, BF16 or F64 become the model's
+   * float32 parameters inside libtorch, read through memory-mapped buffers, not through the Java heap.
+   */
+  public static PreTrainedModel fromPretrained(Path folder, FromPretrainedOptions options) throws IOException {
     ModelConfig config = AutoConfig.fromPretrained(folder);
-    List<ParamSpec> specs = specs(config);
-    Map<String, ParamSpec> byName = new LinkedHashMap<>();
-    specs.forEach(s -> byName.put(s.name(), s));
+    ModelArchitecture architecture = architecture(config);
+    BaseModel model = architecture.newModel(config);
+    Map<String, Param> declared = model.declaredParameters();
     try (Checkpoint checkpoint = Checkpoint.open(folder)) {
       Map<String, String> sourceOf = new LinkedHashMap<>();
       List<String> unexpected = new ArrayList<>();
       List<String> mismatched = new ArrayList<>();
+      List<String> mismatchedKeys = new ArrayList<>();
       for (String raw : checkpoint.names()) {
-        String key = checkpointKey(config, raw);
+        String key = architecture.checkpointKey(config, raw);
         if (key == null) {
           continue;
         }
-        ParamSpec spec = byName.get(key);
-        if (spec == null) {
+        Param param = declared.get(key);
+        if (param == null) {
           unexpected.add(raw);
           continue;
         }
         long[] shape = checkpoint.info(raw).shape();
-        if (!Arrays.equals(shape, spec.shape().getShape())) {
+        if (!Arrays.equals(shape, param.shape().getShape())) {
           mismatched.add(raw + ": checkpoint " + Arrays.toString(shape) + ", model "
-              + Arrays.toString(spec.shape().getShape()));
+              + Arrays.toString(param.shape().getShape()));
+          mismatchedKeys.add(key);
           continue;
         }
         if (sourceOf.put(key, raw) != null) {
@@ -74,9 +81,9 @@ public final class AutoModel {
         }
       }
       List<String> missing = new ArrayList<>();
-      for (ParamSpec s : specs) {
-        if (!sourceOf.containsKey(s.name()) && mismatched.stream().noneMatch(m -> mapsTo(config, m, s.name()))) {
-          missing.add(s.name());
+      for (String name : declared.keySet()) {
+        if (!sourceOf.containsKey(name) && !mismatchedKeys.contains(name)) {
+          missing.add(name);
         }
       }
       LoadReport report = new LoadReport(checkpoint.source(), missing, unexpected, mismatched);
@@ -86,20 +93,16 @@ public final class AutoModel {
       if (fail) {
         throw new IllegalArgumentException("the checkpoint does not fit the " + config.modelType()
             + " model built from " + folder.resolve("config.json") + ": " + report
-            + "\n  (LoadOptions allowMissingKeys / allowUnexpectedKeys / ignoreMismatchedSizes accept these)");
+            + "\n  (FromPretrainedOptions allowMissingKeys / allowUnexpectedKeys / ignoreMismatchedSizes accept"
+            + " these)");
       }
       NDManager manager = NDManager.newBaseManager(options.device(), "PyTorch");
       try {
         Map<String, NDArray> values = new HashMap<>();
         for (Map.Entry<String, String> e : sourceOf.entrySet()) {
-          float[] data = checkpoint.readFloats(e.getValue());
-          Shape shape = byName.get(e.getKey()).shape();
-          try (NDArray view = manager.create(data, shape)) {
-            // libtorch-owned memory, not a view of a Java buffer (STACK.md: never alias parameters).
-            values.put(e.getKey(), view.duplicate());
-          }
+          values.put(e.getKey(), checkpoint.loadFloat32(e.getValue(), manager));
         }
-        BaseModel model = create(config, manager, values);
+        model.create(manager, values);
         model.setLoadReport(report);
         return model;
       } catch (IOException | RuntimeException e) {
@@ -109,36 +112,8 @@ public final class AutoModel {
     }
   }
 
-  private static boolean mapsTo(ModelConfig config, String mismatchEntry, String name) {
-    String raw = mismatchEntry.substring(0, mismatchEntry.indexOf(": checkpoint "));
-    return name.equals(checkpointKey(config, raw));
-  }
-
-  static List<ParamSpec> specs(ModelConfig config) {
-    if (config instanceof Gpt2Config c) {
-      return Gpt2LMHeadModel.specs(c);
-    } else if (config instanceof BertConfig c) {
-      return BertForSequenceClassification.specs(c);
-    }
-    return MlpForClassification.specs((MlpConfig) config);
-  }
-
-  /** A checkpoint tensor name as the model names it, or null for tensors transformers ignores too. */
-  static String checkpointKey(ModelConfig config, String raw) {
-    if (config instanceof Gpt2Config c) {
-      return Gpt2LMHeadModel.checkpointKey(c, raw);
-    } else if (config instanceof BertConfig) {
-      return BertForSequenceClassification.checkpointKey(raw);
-    }
-    return raw;
-  }
-
-  private static BaseModel create(ModelConfig config, NDManager manager, Map<String, NDArray> values) {
-    if (config instanceof Gpt2Config c) {
-      return new Gpt2LMHeadModel(c, manager, values);
-    } else if (config instanceof BertConfig c) {
-      return new BertForSequenceClassification(c, manager, values);
-    }
-    return new MlpForClassification((MlpConfig) config, manager, values);
+  /** The registered architecture of {@code config}'s model_type. */
+  static ModelArchitecture architecture(ModelConfig config) {
+    return Architectures.named(config.modelType(), "model config");
   }
 }

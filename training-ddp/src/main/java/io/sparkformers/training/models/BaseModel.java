@@ -5,61 +5,53 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
 import io.sparkformers.training.models.internal.Checkpoint;
-import io.sparkformers.training.models.internal.ParamSpec;
 import io.sparkformers.training.models.internal.ShardPlan;
+import io.sparkformers.training.models.nn.Module;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Collections;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
-/** What every architecture shares: the parameter table, saving, and closing. */
-abstract class BaseModel implements PreTrainedModel {
-  private final NDManager manager;
-  private final Map<String, Parameter> parameters;
+/**
+ * What every architecture shares: the module tree its parameters live in, saving, and closing. A subclass
+ * declares its modules in its constructor (in transformers' order: see {@link Module}); {@link AutoModel} then
+ * creates the parameters, from a checkpoint or freshly initialised, through its {@link ModelArchitecture}.
+ */
+public abstract class BaseModel extends Module implements PreTrainedModel {
+  private NDManager manager;
   private LoadReport loadReport = LoadReport.none();
 
-  /**
-   * Creates the parameters in the declared order, taking values from {@code values} where present (moved into
-   * this model's manager) and initialising the rest.
-   */
-  BaseModel(NDManager manager, List<ParamSpec> specs, Map<String, NDArray> values) {
-    this.manager = manager;
-    Map<String, Parameter> params = new LinkedHashMap<>();
-    for (ParamSpec spec : specs) {
-      NDArray value = values.get(spec.name());
-      NDArray array = value != null ? value : spec.initialise(manager);
-      array.attach(manager);
-      array.setRequiresGradient(true);
-      params.put(spec.name(), Parameter.builder()
-          .setName(spec.name())
-          .setType(spec.shape().dimension() == 1 ? Parameter.Type.BIAS : Parameter.Type.WEIGHT)
-          .optArray(array)
-          .optRequiresGrad(true)
-          .build());
-    }
-    this.parameters = Collections.unmodifiableMap(params);
-  }
+  protected BaseModel() {}
 
-  /** The array of a parameter by Hugging Face name. */
-  final NDArray p(String name) {
-    Parameter param = parameters.get(name);
-    if (param == null) {
-      throw new IllegalStateException("no parameter " + name);
+  /**
+   * Creates the parameters in declaration order, taking values from {@code values} where present (moved into
+   * {@code manager}) and initialising the rest; the model owns {@code manager} from now on.
+   */
+  final void create(NDManager manager, Map<String, NDArray> values) {
+    if (this.manager != null) {
+      throw new IllegalStateException("the model's parameters are already created");
     }
-    return param.getArray();
+    this.manager = manager;
+    createParameters(manager, values);
   }
 
   @Override
   public final NDManager manager() {
+    if (manager == null) {
+      throw new IllegalStateException("the model's parameters are not created yet (AutoModel creates them)");
+    }
     return manager;
   }
 
   @Override
   public final Map<String, Parameter> namedParameters() {
-    return parameters;
+    return super.namedParameters();
+  }
+
+  @Override
+  public final Map<String, Parameter> trainableParameters() {
+    return super.trainableParameters();
   }
 
   @Override
@@ -93,7 +85,7 @@ abstract class BaseModel implements PreTrainedModel {
     config().save(folder, floatType == DataType.FLOAT16 ? "float16" : "float32");
     Map<String, NDArray> arrays = new LinkedHashMap<>();
     Map<String, Long> sizes = new LinkedHashMap<>();
-    parameters.forEach((name, param) -> {
+    namedParameters().forEach((name, param) -> {
       NDArray a = param.getArray();
       arrays.put(name, a);
       int bytes = a.getDataType().isFloating() ? floatType.getNumOfBytes() : a.getDataType().getNumOfBytes();
@@ -157,6 +149,8 @@ abstract class BaseModel implements PreTrainedModel {
 
   @Override
   public void close() {
-    manager.close();
+    if (manager != null) {
+      manager.close();
+    }
   }
 }

@@ -18,7 +18,7 @@ import java.util.SplittableRandom;
 final class Generation {
   private Generation() {}
 
-  static List<int[]> run(Gpt2LMHeadModel model, List<int[]> prompts, List<int[]> tokenTypes, GenerationConfig gen,
+  static List<int[]> run(CausalLM model, List<int[]> prompts, List<int[]> tokenTypes, GenerationConfig gen,
       TokenStreamer streamer) {
     try {
       return decode(model, prompts, tokenTypes, gen, streamer);
@@ -29,9 +29,8 @@ final class Generation {
     }
   }
 
-  private static List<int[]> decode(Gpt2LMHeadModel model, List<int[]> prompts, List<int[]> tokenTypes,
+  private static List<int[]> decode(CausalLM model, List<int[]> prompts, List<int[]> tokenTypes,
       GenerationConfig gen, TokenStreamer streamer) {
-    Gpt2Config config = model.config();
     if (prompts.isEmpty()) {
       return List.of();
     }
@@ -43,14 +42,15 @@ final class Generation {
         throw new IllegalArgumentException("prompt " + r + " is empty: generation needs at least one token");
       }
       for (int i = 0; i < p.length; i++) {
-        if (p[i] < 0 || p[i] >= config.vocabSize()) {
+        if (p[i] < 0 || p[i] >= model.vocabSize()) {
           throw new IllegalArgumentException("prompt " + r + ", token " + i + ": id " + p[i]
-              + " is outside the vocabulary [0, " + config.vocabSize() + ")");
+              + " is outside the vocabulary [0, " + model.vocabSize() + ")");
         }
       }
-      if (p.length > config.nPositions()) {
+      if (p.length > model.maxPositions()) {
         throw new IllegalArgumentException("prompt " + r + " has " + p.length
-            + " tokens, longer than the model's context (n_positions " + config.nPositions() + ")");
+            + " tokens, longer than the model's context (" + model.maxPositionsKey() + " " + model.maxPositions()
+            + ")");
       }
       promptLen = Math.max(promptLen, p.length);
       if (tokenTypes != null) {
@@ -60,9 +60,9 @@ final class Generation {
               + " ids (one per prompt token), got " + (t == null ? "none" : String.valueOf(t.length)));
         }
         for (int i = 0; i < t.length; i++) {
-          if (t[i] < 0 || t[i] >= config.vocabSize()) {
+          if (t[i] < 0 || t[i] >= model.vocabSize()) {
             throw new IllegalArgumentException("token_type_ids of prompt " + r + ", position " + i + ": " + t[i]
-                + " is outside the vocabulary [0, " + config.vocabSize() + ") that GPT-2 embeds them with");
+                + " is outside the vocabulary [0, " + model.vocabSize() + ") that GPT-2 embeds them with");
           }
         }
       }
@@ -72,13 +72,13 @@ final class Generation {
           + " prompt (" + batch + ")");
     }
     int maxNew = gen.maxNewTokens();
-    if (promptLen + maxNew > config.nPositions()) {
+    if (promptLen + maxNew > model.maxPositions()) {
       throw new IllegalArgumentException("the longest prompt (" + promptLen + " tokens) plus max_new_tokens "
-          + maxNew + " exceeds the model's context (n_positions " + config.nPositions() + ")");
+          + maxNew + " exceeds the model's context (" + model.maxPositionsKey() + " " + model.maxPositions() + ")");
     }
-    List<Integer> eos = gen.eosTokenIds() != null ? gen.eosTokenIds() : config.eosTokenId();
+    List<Integer> eos = gen.eosTokenIds() != null ? gen.eosTokenIds() : model.eosTokenIds();
     int pad = gen.padTokenId() != null ? gen.padTokenId()
-        : config.padTokenId() != null ? config.padTokenId() : eos.isEmpty() ? 0 : eos.get(0);
+        : model.padTokenId() != null ? model.padTokenId() : eos.isEmpty() ? 0 : eos.get(0);
 
     int capacity = promptLen + maxNew;
     int[][] ids = new int[batch][capacity];
@@ -105,7 +105,7 @@ final class Generation {
     boolean gradBefore = JniUtils.isGradMode();
     JniUtils.setGradMode(false);
     try (NDManager scope = model.manager().newSubManager()) {
-      Gpt2LMHeadModel.KvCache cache = gen.useCache() ? model.newCache() : null;
+      CausalLM.KvCache cache = gen.useCache() ? model.newCache() : null;
       for (int step = 0; step < maxNew; step++) {
         float[][] scores = new float[batch][];
         try (NDManager stepManager = scope.newSubManager()) {

@@ -4,7 +4,7 @@ import java.io.Serializable;
 import java.util.List;
 
 /**
- * How {@link Gpt2LMHeadModel#generate} decodes, with transformers' names and defaults: greedy unless
+ * How {@link CausalLM#generate} decodes, with transformers' names and defaults: greedy unless
  * {@code doSample}; sampling applies {@code repetition_penalty} (also in greedy mode), then temperature, top_k
  * (default 50, as transformers) and top_p. Sampling draws from a generator seeded by {@code seed}, so the same
  * seed gives the same tokens. eos and pad ids default to the model config's (pad falls back to the first eos,

@@ -1,8 +1,8 @@
 package io.sparkformers.training.models;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -22,11 +22,33 @@ public interface PreTrainedModel extends AutoCloseable {
   NDManager manager();
 
   /**
-   * Every trainable tensor once (tied weights appear under their first name, as torch's
+   * Every parameter once, trainable or frozen (tied weights appear under their first name, as torch's
    * {@code named_parameters()} does), under its Hugging Face name, in an order that is the same on every rank
-   * and every run. Each {@link Parameter} is initialised and has a gradient attached.
+   * and every run. This is what a checkpoint holds.
    */
   Map<String, Parameter> namedParameters();
+
+  /**
+   * The parameters that record gradients (not frozen), in {@link #namedParameters()} order: what the optimizer
+   * steps and the gradient all-reduce sums. All of them unless an adapter froze the base model.
+   */
+  default Map<String, Parameter> trainableParameters() {
+    Map<String, Parameter> out = new java.util.LinkedHashMap<>();
+    namedParameters().forEach((name, p) -> {
+      if (p.requiresGradient()) {
+        out.put(name, p);
+      }
+    });
+    return java.util.Collections.unmodifiableMap(out);
+  }
+
+  /**
+   * The dataset columns a training step needs, by Hugging Face name ({@code input_ids} for token models; an
+   * mlp needs {@code features} and {@code labels}). Optional inputs ({@code attention_mask}, ...) are not listed.
+   */
+  default java.util.List<String> inputColumns() {
+    return java.util.List.of("input_ids");
+  }
 
   /**
    * One forward pass. Inputs by Hugging Face name ({@code input_ids}, {@code attention_mask},

@@ -271,7 +271,7 @@ public final class SafeTensorsFile implements AutoCloseable {
     TensorInfo info = info(name);
     Shape shape = new Shape(info.shape());
     if (info.dtype() == SafeTensorsDtype.BF16) {
-      return manager.create(readFloats(name), shape);
+      return loadFloat32(name, manager);
     }
     ByteBuffer raw = readBytes(name).order(ByteOrder.nativeOrder());
     if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
@@ -281,6 +281,72 @@ public final class SafeTensorsFile implements AutoCloseable {
     try (NDArray view = manager.create(raw, shape, info.dtype().djlType())) {
       return view.duplicate();
     }
+  }
+
+  /**
+   * One floating tensor (F32, F16, BF16 or F64) as a float32 NDArray on {@code manager}'s device, in memory
+   * libtorch owns, without passing through the Java heap: the file's bytes are memory-mapped, viewed as a tensor
+   * of their stored type and converted inside libtorch (F16 and F64 by {@code toType}, F32 by a copy). BF16,
+   * which the engine cannot hold, is widened exactly (its 16 bits become the high half of a float32) straight
+   * into a fresh float32 tensor. The peak is the float32 tensor itself plus mapped file pages.
+   */
+  public NDArray loadFloat32(String name, NDManager manager) throws IOException {
+    TensorInfo info = info(name);
+    Shape shape = new Shape(info.shape());
+    long bytes = info.end() - info.begin();
+    if (bytes > Integer.MAX_VALUE) {
+      throw new IOException(file + ": tensor '" + name + "' is larger than 2 GB, which one mapping cannot hold");
+    }
+    if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+      throw new UnsupportedOperationException("safetensors data is little-endian; this machine is not");
+    }
+    try (NDManager cpu = manager.newSubManager(ai.djl.Device.cpu())) {
+      NDArray f32;
+      if (bytes == 0) {
+        f32 = cpu.zeros(shape, DataType.FLOAT32);
+      } else {
+        ByteBuffer mapped = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + info.begin(), bytes)
+            .order(ByteOrder.LITTLE_ENDIAN);
+        try {
+          f32 = switch (info.dtype()) {
+            // The view aliases the mapping; the copy (or conversion) is memory libtorch owns.
+            case F32 -> {
+              try (NDArray view = cpu.create(mapped, shape, DataType.FLOAT32)) {
+                yield view.duplicate();
+              }
+            }
+            case F16, F64 -> {
+              try (NDArray view = cpu.create(mapped, shape, info.dtype().djlType())) {
+                yield view.toType(DataType.FLOAT32, true);
+              }
+            }
+            case BF16 -> {
+              if (info.numel() * 4 > Integer.MAX_VALUE) {
+                throw new IOException(file + ": tensor '" + name + "' is larger than 2 GB as float32");
+              }
+              yield widenBf16(mapped, cpu.create(shape, DataType.FLOAT32), info.numel());
+            }
+            default -> throw new IOException(file + ": tensor '" + name + "' has dtype " + info.dtype()
+                + ", expected a floating type (F32, F16, BF16, F64)");
+          };
+        } finally {
+          java.lang.ref.Reference.reachabilityFence(mapped); // the views above read it until here
+        }
+      }
+      NDArray out = f32.toDevice(manager.getDevice(), false);
+      out.attach(manager);
+      return out;
+    }
+  }
+
+  /** Writes each bf16 of {@code src} as the float32 with the same high 16 bits into {@code dst}'s own memory. */
+  private static NDArray widenBf16(ByteBuffer src, NDArray dst, long count) {
+    // A view of memory libtorch owns (dst was allocated by the engine): writing through it fills the tensor.
+    ByteBuffer out = dst.toByteBuffer(true).order(ByteOrder.nativeOrder());
+    for (int i = 0; i < count; i++) {
+      out.putInt(i * 4, (src.getShort(i * 2) & 0xffff) << 16);
+    }
+    return dst;
   }
 
   /** IEEE 754 binary16 → binary32, exact (Float.float16ToFloat arrives only in Java 20). */

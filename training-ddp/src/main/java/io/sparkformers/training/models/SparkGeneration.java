@@ -1,8 +1,8 @@
 package io.sparkformers.training.models;
 
+import io.sparkformers.training.models.internal.RemoteModelFolder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import io.sparkformers.training.models.internal.RemoteModelFolder;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
@@ -31,7 +31,7 @@ import org.apache.spark.sql.types.StructType;
  */
 public final class SparkGeneration {
   /** Models loaded in this JVM, by folder: one per executor, reused by every task on it. */
-  private static final Map<String, Gpt2LMHeadModel> LOADED = new ConcurrentHashMap<>();
+  private static final Map<String, CausalLM> LOADED = new ConcurrentHashMap<>();
 
   private SparkGeneration() {}
 
@@ -74,7 +74,7 @@ public final class SparkGeneration {
 
   private static Iterator<Row> generatePartition(Iterator<Row> rows, int column, String modelFolder,
       Map<String, String> hadoopConf, GenerationConfig generation, int batchSize) {
-    Gpt2LMHeadModel model = model(modelFolder, hadoopConf);
+    CausalLM model = model(modelFolder, hadoopConf);
     List<Row> results = new ArrayList<>();
     List<Row> batch = new ArrayList<>();
     while (rows.hasNext()) {
@@ -112,16 +112,16 @@ public final class SparkGeneration {
     return results.iterator();
   }
 
-  private static Gpt2LMHeadModel model(String folder, Map<String, String> hadoopConf) {
+  private static CausalLM model(String folder, Map<String, String> hadoopConf) {
     return LOADED.computeIfAbsent(folder, f -> {
       boolean remote = RemoteModelFolder.isUri(f);
       Path local = remote ? RemoteModelFolder.copyToLocal(f, hadoopConf) : Paths.get(f);
       try {
         PreTrainedModel m = AutoModel.fromPretrained(local);
-        if (!(m instanceof Gpt2LMHeadModel lm)) {
+        if (!(m instanceof CausalLM lm)) {
           m.close();
           throw new IllegalArgumentException(f + "/config.json: model_type '" + m.modelType()
-              + "' is not a causal language model; generation needs model_type 'gpt2'");
+              + "' is not a causal language model; generation needs a causal LM such as model_type 'gpt2'");
         }
         return lm;
       } catch (IOException e) {
@@ -136,7 +136,7 @@ public final class SparkGeneration {
 
   /** Closes the models this JVM loaded for generation (they are otherwise kept for the JVM's life). */
   public static void releaseModels() {
-    LOADED.values().forEach(Gpt2LMHeadModel::close);
+    LOADED.values().forEach(CausalLM::close);
     LOADED.clear();
   }
 }

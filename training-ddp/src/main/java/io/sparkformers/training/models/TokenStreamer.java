@@ -1,7 +1,7 @@
 package io.sparkformers.training.models;
 
 /**
- * Receives tokens as {@link Gpt2LMHeadModel#generate} produces them, like transformers' TextStreamer: one
+ * Receives tokens as {@link CausalLM#generate} produces them, like transformers' TextStreamer: one
  * {@link #put} per row and step while that row is unfinished (its eos included), then {@link #end} once, also
  * when generation fails.
  */

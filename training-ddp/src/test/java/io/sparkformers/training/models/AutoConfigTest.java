@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkformers.training.models.bert.BertConfig;
+import io.sparkformers.training.models.gpt2.Gpt2Config;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

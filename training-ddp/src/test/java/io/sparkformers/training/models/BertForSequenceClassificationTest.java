@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import com.google.gson.JsonObject;
+import io.sparkformers.training.models.bert.BertForSequenceClassification;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -76,7 +77,7 @@ class BertForSequenceClassificationTest {
       assertTrue(e.getMessage().contains("unexpected keys (not in the model): [cls.predictions.bias]"),
           e.getMessage());
       try (PreTrainedModel loaded = AutoModel.fromPretrained(folder,
-          LoadOptions.builder().allowUnexpectedKeys(true).build())) {
+          FromPretrainedOptions.builder().allowUnexpectedKeys(true).build())) {
         for (String name : model.namedParameters().keySet()) {
           org.junit.jupiter.api.Assertions.assertArrayEquals(
               model.namedParameters().get(name).getArray().toFloatArray(),

@@ -10,6 +10,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import com.google.gson.JsonObject;
+import io.sparkformers.training.models.gpt2.Gpt2LMHeadModel;
 import io.sparkformers.training.models.internal.LogitsProcessors;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -10,6 +10,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
+import io.sparkformers.training.models.gpt2.Gpt2LMHeadModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;

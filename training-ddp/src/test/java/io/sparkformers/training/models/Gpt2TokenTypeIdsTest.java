@@ -10,6 +10,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
+import io.sparkformers.training.models.gpt2.Gpt2LMHeadModel;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;

@@ -13,6 +13,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import com.google.gson.JsonObject;
+import io.sparkformers.training.models.mlp.MlpConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -104,7 +105,7 @@ class MlpForClassificationTest {
     assertTrue(e.getMessage().contains("2.weight: checkpoint [4, 5], model [8, 5]"), e.getMessage());
     assertTrue(e.getMessage().contains("4.weight: checkpoint [3, 4], model [3, 8]"), e.getMessage());
     try (PreTrainedModel m = AutoModel.fromPretrained(folder,
-        LoadOptions.builder().ignoreMismatchedSizes(true).build())) {
+        FromPretrainedOptions.builder().ignoreMismatchedSizes(true).build())) {
       assertEquals(3, m.loadReport().mismatchedKeys().size());
       assertEquals(List.of(), m.loadReport().missingKeys());
     }
@@ -118,7 +119,7 @@ class MlpForClassificationTest {
     e = assertThrows(IllegalArgumentException.class, () -> AutoModel.fromPretrained(folder));
     assertTrue(e.getMessage().contains("missing keys (not in the checkpoint): [6.weight, 6.bias]"),
         e.getMessage());
-    try (PreTrainedModel m = AutoModel.fromPretrained(folder, LoadOptions.builder().allowMissingKeys(true)
+    try (PreTrainedModel m = AutoModel.fromPretrained(folder, FromPretrainedOptions.builder().allowMissingKeys(true)
         .ignoreMismatchedSizes(true).build())) {
       assertEquals(List.of("6.weight", "6.bias"), m.loadReport().missingKeys());
     }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.types.DataType;
+import io.sparkformers.training.models.gpt2.Gpt2Config;
 import io.sparkformers.training.models.internal.ShardPlan;
 import java.nio.file.Files;
 import java.nio.file.Path;

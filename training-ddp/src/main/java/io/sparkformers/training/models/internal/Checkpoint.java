@@ -102,6 +102,11 @@ public final class Checkpoint implements AutoCloseable {
     return byName.get(name).readFloats(name);
   }
 
+  /** One floating tensor as float32 on {@code manager}, through mapped buffers ({@link SafeTensorsFile#loadFloat32}). */
+  public ai.djl.ndarray.NDArray loadFloat32(String name, ai.djl.ndarray.NDManager manager) throws IOException {
+    return byName.get(name).loadFloat32(name, manager);
+  }
+
   @Override
   public void close() throws IOException {
     for (SafeTensorsFile f : files) {

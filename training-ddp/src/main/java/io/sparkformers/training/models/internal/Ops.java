@@ -46,6 +46,11 @@ public final class Ops {
     return withScalar(x, s, NDArray::mul);
   }
 
+  /** x + s with s a plain number; see {@link #mul(NDArray, double)}. */
+  public static NDArray add(NDArray x, double s) {
+    return withScalar(x, s, NDArray::add);
+  }
+
   /** x / s with s a plain number; see {@link #mul(NDArray, double)}. */
   public static NDArray div(NDArray x, double s) {
     return withScalar(x, s, NDArray::div);

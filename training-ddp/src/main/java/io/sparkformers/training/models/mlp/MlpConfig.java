@@ -1,7 +1,8 @@
-package io.sparkformers.training.models;
+package io.sparkformers.training.models.mlp;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
+import io.sparkformers.training.models.ModelConfig;
 import io.sparkformers.training.models.internal.ConfigReader;
 import java.util.List;
 import java.util.Set;
@@ -33,7 +34,7 @@ public final class MlpConfig implements ModelConfig {
     }
     ConfigReader.oneOf(src, "hidden_act", b.hiddenAct, ACTIVATIONS);
     if (b.problemType != null) {
-      ConfigReader.oneOf(src, "problem_type", b.problemType, ProblemTypes.ALL);
+      ConfigReader.oneOf(src, "problem_type", b.problemType, io.sparkformers.training.models.internal.ProblemTypes.ALL);
     }
     this.inputSize = b.inputSize;
     this.hiddenSizes = List.copyOf(b.hiddenSizes);
@@ -52,6 +53,7 @@ public final class MlpConfig implements ModelConfig {
         .problemType(r.optString(null, "problem_type"));
     b.extra = r.unreadKeys();
     b.extra.remove("architectures");
+    b.extra.remove("model_type");
     try {
       return b.build();
     } catch (IllegalArgumentException e) {
@@ -106,6 +108,10 @@ public final class MlpConfig implements ModelConfig {
       o.addProperty("problem_type", problemType);
     }
     return o;
+  }
+
+  private Object writeReplace() {
+    return new Serialized(this); // the kept JSON is not serializable: travel as config.json text
   }
 
   @Override

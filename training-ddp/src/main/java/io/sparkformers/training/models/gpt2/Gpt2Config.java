@@ -1,8 +1,9 @@
-package io.sparkformers.training.models;
+package io.sparkformers.training.models.gpt2;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
+import io.sparkformers.training.models.ModelConfig;
 import io.sparkformers.training.models.internal.ConfigReader;
 import java.util.List;
 import java.util.Set;
@@ -218,6 +219,10 @@ public final class Gpt2Config implements ModelConfig {
       ids.forEach(a::add);
       o.add(key, a);
     }
+  }
+
+  private Object writeReplace() {
+    return new Serialized(this); // the kept JSON is not serializable: travel as config.json text
   }
 
   @Override

@@ -1,7 +1,8 @@
-package io.sparkformers.training.models;
+package io.sparkformers.training.models.bert;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
+import io.sparkformers.training.models.ModelConfig;
 import io.sparkformers.training.models.internal.ConfigReader;
 import java.util.Set;
 
@@ -46,7 +47,7 @@ public final class BertConfig implements ModelConfig {
     }
     ConfigReader.oneOf(src, "hidden_act", b.hiddenAct, ACTIVATIONS);
     if (b.problemType != null) {
-      ConfigReader.oneOf(src, "problem_type", b.problemType, ProblemTypes.ALL);
+      ConfigReader.oneOf(src, "problem_type", b.problemType, io.sparkformers.training.models.internal.ProblemTypes.ALL);
     }
     this.vocabSize = b.vocabSize;
     this.hiddenSize = b.hiddenSize;
@@ -214,6 +215,10 @@ public final class BertConfig implements ModelConfig {
       o.add("label2id", label2id);
     }
     return o;
+  }
+
+  private Object writeReplace() {
+    return new Serialized(this); // the kept JSON is not serializable: travel as config.json text
   }
 
   @Override

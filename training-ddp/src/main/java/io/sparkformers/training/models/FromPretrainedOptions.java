@@ -3,23 +3,23 @@ package io.sparkformers.training.models;
 import ai.djl.Device;
 
 /**
- * How {@link AutoModel#fromPretrained(java.nio.file.Path, LoadOptions)} treats a checkpoint that does not match
- * the model. By default any missing key, unexpected key or size mismatch is an error naming the tensors.
+ * How {@link AutoModel#fromPretrained(java.nio.file.Path, FromPretrainedOptions)} treats a checkpoint that does
+ * not match the model. By default any missing key, unexpected key or size mismatch is an error naming the tensors.
  */
-public final class LoadOptions {
+public final class FromPretrainedOptions {
   private final boolean allowMissingKeys;
   private final boolean allowUnexpectedKeys;
   private final boolean ignoreMismatchedSizes;
   private final Device device;
 
-  private LoadOptions(Builder b) {
+  private FromPretrainedOptions(Builder b) {
     this.allowMissingKeys = b.allowMissingKeys;
     this.allowUnexpectedKeys = b.allowUnexpectedKeys;
     this.ignoreMismatchedSizes = b.ignoreMismatchedSizes;
     this.device = b.device;
   }
 
-  public static LoadOptions defaults() {
+  public static FromPretrainedOptions defaults() {
     return builder().build();
   }
 
@@ -46,7 +46,7 @@ public final class LoadOptions {
     return device;
   }
 
-  /** Builds {@link LoadOptions}. */
+  /** Builds {@link FromPretrainedOptions}. */
   public static final class Builder {
     private boolean allowMissingKeys;
     private boolean allowUnexpectedKeys;
@@ -73,8 +73,8 @@ public final class LoadOptions {
       return this;
     }
 
-    public LoadOptions build() {
-      return new LoadOptions(this);
+    public FromPretrainedOptions build() {
+      return new FromPretrainedOptions(this);
     }
   }
 }

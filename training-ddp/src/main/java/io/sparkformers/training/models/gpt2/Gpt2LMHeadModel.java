@@ -1,14 +1,22 @@
-package io.sparkformers.training.models;
+package io.sparkformers.training.models.gpt2;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import io.sparkformers.training.internal.Autograd;
+import io.sparkformers.training.models.BaseModel;
+import io.sparkformers.training.models.CausalLM;
+import io.sparkformers.training.models.ModelOutput;
 import io.sparkformers.training.models.internal.FusedLinearCrossEntropy;
 import io.sparkformers.training.models.internal.Ops;
-import io.sparkformers.training.models.internal.ParamSpec;
-import java.util.ArrayList;
+import io.sparkformers.training.models.nn.Conv1D;
+import io.sparkformers.training.models.nn.Embedding;
+import io.sparkformers.training.models.nn.Init;
+import io.sparkformers.training.models.nn.LayerNorm;
+import io.sparkformers.training.models.nn.Linear;
+import io.sparkformers.training.models.nn.Module;
+import io.sparkformers.training.models.nn.ModuleList;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -20,50 +28,87 @@ import java.util.regex.Pattern;
  * Padding is masked with transformers' additive {@code finfo(float32).min}, never −inf, so padded rows stay
  * finite.
  */
-public final class Gpt2LMHeadModel extends BaseModel {
+public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
   private static final Pattern IGNORED = Pattern.compile("(^|\\.)h\\.\\d+\\.attn\\.(masked_)?bias$");
 
   private final Gpt2Config config;
   private final int headDim;
+  private final Gpt2Model transformer;
+  private final Linear lmHead;
   private FusedLinearCrossEntropy lossKernel;
 
-  Gpt2LMHeadModel(Gpt2Config config, NDManager manager, Map<String, NDArray> values) {
-    super(manager, specs(config), values);
-    this.config = config;
-    this.headDim = config.nEmbd() / config.nHead();
+  /** transformers' GPT2Model: the embeddings, the blocks ({@code h}) and the final LayerNorm. */
+  static final class Gpt2Model extends Module {
+    final Embedding wte;
+    final Embedding wpe;
+    final ModuleList<Block> h;
+    final LayerNorm lnF;
+
+    Gpt2Model(Gpt2Config c) {
+      // transformers' _init_weights: normal(0, initializer_range), zero biases, unit LayerNorms, and the
+      // residual projections (c_proj) scaled by 1/√(2·n_layer).
+      double std = c.initializerRange();
+      wte = addModule("wte", new Embedding(c.vocabSize(), c.nEmbd(), Init.normal(std)));
+      wpe = addModule("wpe", new Embedding(c.nPositions(), c.nEmbd(), Init.normal(std)));
+      h = addModule("h", new ModuleList<>());
+      for (int i = 0; i < c.nLayer(); i++) {
+        h.add(new Block(c));
+      }
+      lnF = addModule("ln_f", new LayerNorm(c.nEmbd(), c.layerNormEpsilon()));
+    }
   }
 
-  static List<ParamSpec> specs(Gpt2Config c) {
-    // transformers' _init_weights: normal(0, initializer_range), zero biases, unit LayerNorms, and the
-    // residual projections (c_proj) scaled by 1/√(2·n_layer).
-    double std = c.initializerRange();
-    double projStd = std / Math.sqrt(2.0 * c.nLayer());
-    int e = c.nEmbd();
-    int inner = c.innerSize();
-    List<ParamSpec> s = new ArrayList<>();
-    s.add(ParamSpec.normal("transformer.wte.weight", std, c.vocabSize(), e));
-    s.add(ParamSpec.normal("transformer.wpe.weight", std, c.nPositions(), e));
-    for (int i = 0; i < c.nLayer(); i++) {
-      String h = "transformer.h." + i + ".";
-      s.add(ParamSpec.ones(h + "ln_1.weight", e));
-      s.add(ParamSpec.zeros(h + "ln_1.bias", e));
-      s.add(ParamSpec.normal(h + "attn.c_attn.weight", std, e, 3L * e));
-      s.add(ParamSpec.zeros(h + "attn.c_attn.bias", 3L * e));
-      s.add(ParamSpec.normal(h + "attn.c_proj.weight", projStd, e, e));
-      s.add(ParamSpec.zeros(h + "attn.c_proj.bias", e));
-      s.add(ParamSpec.ones(h + "ln_2.weight", e));
-      s.add(ParamSpec.zeros(h + "ln_2.bias", e));
-      s.add(ParamSpec.normal(h + "mlp.c_fc.weight", std, e, inner));
-      s.add(ParamSpec.zeros(h + "mlp.c_fc.bias", inner));
-      s.add(ParamSpec.normal(h + "mlp.c_proj.weight", projStd, inner, e));
-      s.add(ParamSpec.zeros(h + "mlp.c_proj.bias", e));
+  /** One pre-LayerNorm decoder block: ln_1, attn (c_attn, c_proj), ln_2, mlp (c_fc, c_proj). */
+  static final class Block extends Module {
+    final LayerNorm ln1;
+    final Attention attn;
+    final LayerNorm ln2;
+    final Mlp mlp;
+
+    Block(Gpt2Config c) {
+      ln1 = addModule("ln_1", new LayerNorm(c.nEmbd(), c.layerNormEpsilon()));
+      attn = addModule("attn", new Attention(c));
+      ln2 = addModule("ln_2", new LayerNorm(c.nEmbd(), c.layerNormEpsilon()));
+      mlp = addModule("mlp", new Mlp(c));
     }
-    s.add(ParamSpec.ones("transformer.ln_f.weight", e));
-    s.add(ParamSpec.zeros("transformer.ln_f.bias", e));
-    if (!c.tieWordEmbeddings()) {
-      s.add(ParamSpec.normal("lm_head.weight", std, c.vocabSize(), e));
+  }
+
+  /** The attention's projections: c_attn (query, key, value together) and c_proj. */
+  static final class Attention extends Module {
+    final Conv1D cAttn;
+    final Conv1D cProj;
+
+    Attention(Gpt2Config c) {
+      int e = c.nEmbd();
+      cAttn = addModule("c_attn", new Conv1D(e, 3L * e, Init.normal(c.initializerRange()), Init.zeros()));
+      cProj = addModule("c_proj", new Conv1D(e, e, Init.normal(projStd(c)), Init.zeros()));
     }
-    return s;
+  }
+
+  /** The feed-forward: c_fc, the activation, c_proj. */
+  static final class Mlp extends Module {
+    final Conv1D cFc;
+    final Conv1D cProj;
+
+    Mlp(Gpt2Config c) {
+      cFc = addModule("c_fc", new Conv1D(c.nEmbd(), c.innerSize(), Init.normal(c.initializerRange()), Init.zeros()));
+      cProj = addModule("c_proj", new Conv1D(c.innerSize(), c.nEmbd(), Init.normal(projStd(c)), Init.zeros()));
+    }
+  }
+
+  private static double projStd(Gpt2Config c) {
+    return c.initializerRange() / Math.sqrt(2.0 * c.nLayer());
+  }
+
+  /** Declares the modules; {@link Gpt2Architecture} has the parameters created. */
+  Gpt2LMHeadModel(Gpt2Config config) {
+    this.config = config;
+    this.headDim = config.nEmbd() / config.nHead();
+    this.transformer = addModule("transformer", new Gpt2Model(config));
+    // A tied head is the token embedding itself, not a parameter of its own (as torch's named_parameters).
+    this.lmHead = config.tieWordEmbeddings() ? null
+        : addModule("lm_head", new Linear(config.nEmbd(), config.vocabSize(),
+            Init.normal(config.initializerRange()), null));
   }
 
   /**
@@ -71,7 +116,7 @@ public final class Gpt2LMHeadModel extends BaseModel {
    * accepted, the tied {@code lm_head.weight} and the old causal-mask buffers ({@code attn.bias},
    * {@code attn.masked_bias}) are ignored as transformers ignores them.
    */
-  static String checkpointKey(Gpt2Config c, String raw) {
+  public static String checkpointKey(Gpt2Config c, String raw) {
     if (IGNORED.matcher(raw).find()) {
       return null;
     }
@@ -159,7 +204,7 @@ public final class Gpt2LMHeadModel extends BaseModel {
 
   /** The LM head's weight [vocab, embd]: the token embedding when tied. */
   private NDArray headWeight() {
-    return config.tieWordEmbeddings() ? p("transformer.wte.weight") : p("lm_head.weight");
+    return lmHead == null ? transformer.wte.weight().array() : lmHead.weight().array();
   }
 
   private synchronized FusedLinearCrossEntropy lossKernel() {
@@ -170,18 +215,23 @@ public final class Gpt2LMHeadModel extends BaseModel {
   }
 
   /** Keys and values of earlier positions, per layer [batch, heads, past, head_dim]. */
-  static final class KvCache implements AutoCloseable {
+  private static final class Gpt2Cache implements KvCache {
     final NDArray[] keys;
     final NDArray[] values;
     int length;
 
-    KvCache(int layers) {
+    Gpt2Cache(int layers) {
       keys = new NDArray[layers];
       values = new NDArray[layers];
     }
 
-    /** Moves the cached tensors to {@code manager} so a per-step manager can be closed. */
-    void attach(NDManager manager) {
+    @Override
+    public int length() {
+      return length;
+    }
+
+    @Override
+    public void attach(NDManager manager) {
       for (int i = 0; i < keys.length; i++) {
         if (keys[i] != null) {
           keys[i].attach(manager);
@@ -201,28 +251,57 @@ public final class Gpt2LMHeadModel extends BaseModel {
     }
   }
 
-  KvCache newCache() {
-    return new KvCache(config.nLayer());
+  @Override
+  public KvCache newCache() {
+    return new Gpt2Cache(config.nLayer());
+  }
+
+  @Override
+  public int vocabSize() {
+    return config.vocabSize();
+  }
+
+  @Override
+  public int maxPositions() {
+    return config.nPositions();
+  }
+
+  @Override
+  public String maxPositionsKey() {
+    return "n_positions";
+  }
+
+  @Override
+  public List<Integer> eosTokenIds() {
+    return config.eosTokenId();
+  }
+
+  @Override
+  public Integer padTokenId() {
+    return config.padTokenId();
   }
 
   /**
    * The forward pass. With a cache, {@code ids} are the new positions only, {@code attentionMask} covers past
    * and new positions, and the cache grows by the new positions' keys and values.
    */
-  NDArray forward(NDArray ids, NDArray attentionMask, NDArray positionIds, KvCache cache, boolean training) {
+  public NDArray forward(NDArray ids, NDArray attentionMask, NDArray positionIds, KvCache cache,
+      boolean training) {
     return forward(ids, attentionMask, positionIds, null, cache, training);
   }
 
   /** As above; {@code tokenTypeIds} (or null) cover the same positions as {@code ids}. */
-  NDArray forward(NDArray ids, NDArray attentionMask, NDArray positionIds, NDArray tokenTypeIds, KvCache cache,
-      boolean training) {
+  @Override
+  public NDArray forward(NDArray ids, NDArray attentionMask, NDArray positionIds, NDArray tokenTypeIds,
+      KvCache kvCache, boolean training) {
+    Gpt2Cache cache = (Gpt2Cache) kvCache;
     NDArray out = hidden(ids, attentionMask, positionIds, tokenTypeIds, cache, training);
     return Ops.linear(out, headWeight(), null);
   }
 
   /** The final hidden states [batch, seq, embd] (after ln_f), the LM head's input. */
   private NDArray hidden(NDArray ids, NDArray attentionMask, NDArray positionIds, NDArray tokenTypeIds,
-      KvCache cache, boolean training) {
+      Gpt2Cache cache, boolean training) {
     if (ids.getShape().dimension() != 2) {
       throw new IllegalArgumentException("gpt2 'input_ids' must be [batch, seq], got " + ids.getShape());
     }
@@ -239,8 +318,8 @@ public final class Gpt2LMHeadModel extends BaseModel {
     NDArray positions = positionIds != null ? positionIds.toType(DataType.INT64, false)
         : m.arange(past, (int) total, 1, DataType.INT64).reshape(1, seq);
     NDArray x;
-    try (NDArray tok = Ops.embedding(ids64, p("transformer.wte.weight"));
-        NDArray pos = Ops.embedding(positions, p("transformer.wpe.weight"))) {
+    try (NDArray tok = transformer.wte.forward(ids64);
+        NDArray pos = transformer.wpe.forward(positions)) {
       x = tok.add(pos);
     }
     if (tokenTypeIds != null) {
@@ -250,7 +329,7 @@ public final class Gpt2LMHeadModel extends BaseModel {
             + ids.getShape() + ", got " + tokenTypeIds.getShape());
       }
       try (NDArray types64 = tokenTypeIds.toType(DataType.INT64, false);
-          NDArray typeEmbeds = Ops.embedding(types64, p("transformer.wte.weight"))) {
+          NDArray typeEmbeds = transformer.wte.forward(types64)) {
         x = x.add(typeEmbeds);
       }
     }
@@ -275,9 +354,9 @@ public final class Gpt2LMHeadModel extends BaseModel {
 
     float scale = config.scaleAttnWeights() ? (float) Math.sqrt(headDim) : 1f;
     for (int i = 0; i < config.nLayer(); i++) {
-      String h = "transformer.h." + i + ".";
-      NDArray a = Ops.layerNorm(x, p(h + "ln_1.weight"), p(h + "ln_1.bias"), config.layerNormEpsilon());
-      NDArray qkv = Ops.conv1d(a, p(h + "attn.c_attn.weight"), p(h + "attn.c_attn.bias"));
+      Block block = transformer.h.get(i);
+      NDArray a = block.ln1.forward(x);
+      NDArray qkv = block.attn.cAttn.forward(a);
       NDList parts = qkv.split(3, 2);
       NDArray q = heads(parts.get(0), batch, seq);
       NDArray k = heads(parts.get(1), batch, seq);
@@ -308,43 +387,20 @@ public final class Gpt2LMHeadModel extends BaseModel {
       w = w.softmax(-1);
       w = Ops.dropout(w, config.attnPdrop(), training);
       NDArray ctx = w.matMul(v).transpose(0, 2, 1, 3).reshape(batch, seq, config.nEmbd());
-      NDArray attnOut = Ops.conv1d(ctx, p(h + "attn.c_proj.weight"), p(h + "attn.c_proj.bias"));
+      NDArray attnOut = block.attn.cProj.forward(ctx);
       attnOut = Ops.dropout(attnOut, config.residPdrop(), training);
       x = x.add(attnOut);
-      NDArray b = Ops.layerNorm(x, p(h + "ln_2.weight"), p(h + "ln_2.bias"), config.layerNormEpsilon());
-      NDArray ff = Ops.conv1d(b, p(h + "mlp.c_fc.weight"), p(h + "mlp.c_fc.bias"));
+      NDArray b = block.ln2.forward(x);
+      NDArray ff = block.mlp.cFc.forward(b);
       ff = Ops.activation(config.activationFunction(), ff);
-      ff = Ops.conv1d(ff, p(h + "mlp.c_proj.weight"), p(h + "mlp.c_proj.bias"));
+      ff = block.mlp.cProj.forward(ff);
       ff = Ops.dropout(ff, config.residPdrop(), training);
       x = x.add(ff);
     }
     if (cache != null) {
       cache.length = (int) total;
     }
-    return Ops.layerNorm(x, p("transformer.ln_f.weight"), p("transformer.ln_f.bias"), config.layerNormEpsilon());
-  }
-
-  /**
-   * Continues each prompt (token ids, any lengths: they are left-padded into one batch) as transformers'
-   * {@code generate} does, returning each row's new tokens (up to and including its eos).
-   */
-  public List<int[]> generate(List<int[]> prompts, GenerationConfig generation) {
-    return Generation.run(this, prompts, null, generation, null);
-  }
-
-  /** As {@link #generate(List, GenerationConfig)}, passing each token to {@code streamer} as it is chosen. */
-  public List<int[]> generate(List<int[]> prompts, GenerationConfig generation, TokenStreamer streamer) {
-    return Generation.run(this, prompts, null, generation, streamer);
-  }
-
-  /**
-   * As {@link #generate(List, GenerationConfig, TokenStreamer)} with {@code token_type_ids} per prompt (each as
-   * long as its prompt), as transformers' generate passes them: pads get type 0 (the tokenizer's
-   * pad_token_type_id), and every new token repeats its row's last type. {@code streamer} may be null.
-   */
-  public List<int[]> generate(List<int[]> prompts, List<int[]> tokenTypeIds, GenerationConfig generation,
-      TokenStreamer streamer) {
-    return Generation.run(this, prompts, tokenTypeIds, generation, streamer);
+    return transformer.lnF.forward(x);
   }
 
   /** [batch, seq, embd] → [batch, heads, seq, head_dim]. */

@@ -1,9 +1,11 @@
-package io.sparkformers.training.models;
+package io.sparkformers.training.models.mlp;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
+import io.sparkformers.training.models.BaseModel;
+import io.sparkformers.training.models.ModelOutput;
 import io.sparkformers.training.models.internal.Ops;
-import io.sparkformers.training.models.internal.ParamSpec;
+import io.sparkformers.training.models.nn.Init;
+import io.sparkformers.training.models.nn.Linear;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -16,27 +18,26 @@ import java.util.Map;
  */
 public final class MlpForClassification extends BaseModel {
   private final MlpConfig config;
-  private final int layers;
+  private final List<Linear> layers = new ArrayList<>();
 
-  MlpForClassification(MlpConfig config, NDManager manager, Map<String, NDArray> values) {
-    super(manager, specs(config), values);
+  /** Declares the layers; {@link MlpArchitecture} has the parameters created. */
+  MlpForClassification(MlpConfig config) {
     this.config = config;
-    this.layers = config.hiddenSizes().size() + 1;
-  }
-
-  static List<ParamSpec> specs(MlpConfig config) {
-    List<ParamSpec> specs = new ArrayList<>();
     int in = config.inputSize();
     List<Integer> outs = new ArrayList<>(config.hiddenSizes());
     outs.add(config.numLabels());
     for (int i = 0; i < outs.size(); i++) {
       int out = outs.get(i);
-      double bound = 1.0 / Math.sqrt(in);
-      specs.add(ParamSpec.uniform((2 * i) + ".weight", bound, out, in));
-      specs.add(ParamSpec.uniform((2 * i) + ".bias", bound, out));
+      Init init = Init.uniform(1.0 / Math.sqrt(in));
+      layers.add(addModule(String.valueOf(2 * i), new Linear(in, out, init, init)));
       in = out;
     }
-    return specs;
+  }
+
+  /** An mlp reads a {@code features} tensor and trains against {@code labels}. */
+  @Override
+  public List<String> inputColumns() {
+    return List.of("features", "labels");
   }
 
   @Override
@@ -62,9 +63,9 @@ public final class MlpForClassification extends BaseModel {
           + x.getShape());
     }
     NDArray h = x;
-    for (int i = 0; i < layers; i++) {
-      NDArray next = Ops.linear(h, p((2 * i) + ".weight"), p((2 * i) + ".bias"));
-      if (i < layers - 1) {
+    for (int i = 0; i < layers.size(); i++) {
+      NDArray next = layers.get(i).forward(h);
+      if (i < layers.size() - 1) {
         NDArray activated = Ops.activation(config.hiddenAct(), next);
         next.close();
         next = activated;

@@ -1,0 +1,30 @@
+package io.sparkformers.training.models.nn;
+
+import ai.djl.ndarray.NDArray;
+import io.sparkformers.training.models.internal.Ops;
+
+/**
+ * transformers' {@code Conv1D} (GPT-2's projections): a linear layer stored transposed, {@code weight} [in, out]
+ * and {@code bias} [out]; y = x·W + b.
+ */
+public final class Conv1D extends Module {
+  private final Param weight;
+  private final Param bias;
+
+  public Conv1D(long inFeatures, long outFeatures, Init weightInit, Init biasInit) {
+    this.weight = addParameter("weight", weightInit, inFeatures, outFeatures);
+    this.bias = addParameter("bias", biasInit, outFeatures);
+  }
+
+  public Param weight() {
+    return weight;
+  }
+
+  public Param bias() {
+    return bias;
+  }
+
+  public NDArray forward(NDArray x) {
+    return Ops.conv1d(x, weight.array(), bias.array());
+  }
+}
