@@ -269,7 +269,8 @@ class MetricsTest {
     e = assertThrows(InvalidInputException.class,
         () -> Metrics.sacrebleu(List.of("a", "b"), List.of(List.of("a"), List.of())));
     assertEquals("example 1: no references for this prediction; expected at least one string", e.getMessage());
-    e = assertThrows(InvalidInputException.class, () -> Metrics.load("bleu").compute(List.of("a", 7), List.of("a", "b")));
+    e = assertThrows(InvalidInputException.class,
+        () -> Metrics.load("bleu").compute(List.of("a", 7), List.of("a", "b")));
     assertEquals("example 1: prediction has type Integer; expected a string", e.getMessage());
     e = assertThrows(InvalidInputException.class, () -> Metrics.load("rouge").compute(List.of("a"), List.of(3)));
     assertEquals("example 0: references has type Integer; expected a list of strings or a string", e.getMessage());
