@@ -39,7 +39,9 @@ public final class GompSpinCount {
     /** It was not set but libgomp was loaded already: too late in this JVM, a warning was logged. */
     TOO_LATE,
     /** The C environment could not be reached (no libc through JNA): nothing done, a warning was logged. */
-    UNAVAILABLE
+    UNAVAILABLE,
+    /** Not Linux: libtorch uses another OpenMP runtime there (libomp on macOS), which ignores it. */
+    NOT_LINUX
   }
 
   /**
@@ -54,6 +56,9 @@ public final class GompSpinCount {
   }
 
   private static Outcome apply() {
+    if (!System.getProperty("os.name", "").startsWith("Linux")) {
+      return Outcome.NOT_LINUX;
+    }
     try {
       String current = CEnvironment.get(VARIABLE);
       if (current != null) {

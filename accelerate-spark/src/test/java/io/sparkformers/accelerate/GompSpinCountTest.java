@@ -10,7 +10,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -20,8 +22,12 @@ import org.junit.jupiter.api.Test;
  */
 class GompSpinCountTest {
 
-  /** Runs {@link GompSpinCountChild}; returns its stdout and stderr together. */
+  /** Runs {@link GompSpinCountChild} with these arguments; returns its stdout and stderr together. */
   static String runChild(String userValue, String... args) throws Exception {
+    return runChild(userValue, Map.of(), args);
+  }
+
+  static String runChild(String userValue, Map<String, String> env, String... args) throws Exception {
     String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
     List<String> command = new ArrayList<>(List.of(java, "-Xmx64m", "-XX:+UseSerialGC", "-cp",
         System.getProperty("java.class.path")));
@@ -36,6 +42,7 @@ class GompSpinCountTest {
     if (userValue != null) {
       pb.environment().put("GOMP_SPINCOUNT", userValue);
     }
+    pb.environment().putAll(env);
     Process p = pb.start();
     byte[] out = p.getInputStream().readAllBytes();
     assertTrue(p.waitFor(60, TimeUnit.SECONDS), "child JVM did not exit");
@@ -52,6 +59,20 @@ class GompSpinCountTest {
   }
 
   @Test
+  void libgompLoadedAfterwardsReadsTheValue() throws Exception {
+    Assumptions.assumeTrue(libgompOnThisMachine(), "no libgomp.so.1 on this machine");
+    // OMP_DISPLAY_ENV=VERBOSE: libgomp prints the settings it read when it loaded (its default is 300000).
+    String out = runChild(null, Map.of("OMP_DISPLAY_ENV", "VERBOSE"), "load-after", "libgomp.so.1");
+    assertTrue(out.contains("outcome=SET again=SET c_getenv=10000 java_getenv=null libgomp_loaded=true"), out);
+    assertTrue(out.contains("GOMP_SPINCOUNT = '10000'"), out);
+    Path bundled = libtorchsLibgomp();
+    if (bundled != null) {
+      out = runChild(null, Map.of("OMP_DISPLAY_ENV", "VERBOSE"), "load-after", bundled.toString());
+      assertTrue(out.contains("outcome=SET") && out.contains("GOMP_SPINCOUNT = '10000'"), out);
+    }
+  }
+
+  @Test
   void aValueTheUserSetIsKept() throws Exception {
     String out = runChild("250");
     assertTrue(out.contains("outcome=KEPT again=KEPT c_getenv=250 java_getenv=250"), out);
@@ -60,8 +81,31 @@ class GompSpinCountTest {
   @Test
   void tooLateOnceLibgompIsLoadedSaysHowToSetItBeforeTheJvmStarts() throws Exception {
     Assumptions.assumeTrue(libgompOnThisMachine(), "no libgomp.so.1 on this machine");
-    String out = runChild(null, "load-libgomp-first");
-    assertTrue(out.contains("outcome=TOO_LATE again=TOO_LATE c_getenv=null java_getenv=null libgomp_loaded=true"), out);
+    assertTooLate(runChild(null, "load-first", "libgomp.so.1"));
+  }
+
+  @Test
+  void tooLateOnceLibtorchsBundledLibgompIsLoaded() throws Exception {
+    Path bundled = libtorchsLibgomp();
+    Assumptions.assumeTrue(bundled != null, "libtorch is not extracted in DJL_CACHE_DIR");
+    assertTooLate(runChild(null, "load-first", bundled.toString()));
+  }
+
+  /** The libgomp-HASH.so.1 DJL extracted with libtorch into the test JVMs' DJL cache, or null. */
+  private static Path libtorchsLibgomp() throws Exception {
+    String cache = System.getenv("DJL_CACHE_DIR");
+    if (cache == null || !Files.isDirectory(Path.of(cache, "pytorch"))) {
+      return null;
+    }
+    try (Stream<Path> files = Files.walk(Path.of(cache, "pytorch"), 2)) {
+      return files.filter(f -> f.getFileName().toString().matches("libgomp-[0-9a-f]+\\.so\\.1")).findFirst()
+          .orElse(null);
+    }
+  }
+
+  private static void assertTooLate(String out) {
+    assertTrue(out.contains("outcome=TOO_LATE again=TOO_LATE c_getenv=null java_getenv=null libgomp_loaded=true"),
+        out);
     assertTrue(out.contains("WARN") && out.contains(GompSpinCount.tooLateMessage()), out);
   }
 
