@@ -145,6 +145,7 @@ public final class BarrierLauncher {
       int worldSize = infos.length;
       int attempt = ctx.stageAttemptNumber();
       int threads = intraOpThreads(infos, rank);
+      GompSpinCount.setIfMissing(); // before the rank function loads libtorch (and libgomp) in this JVM
       if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
         // Read once per JVM when DJL's engine loads; harmless when it is loaded already.
         System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));

@@ -19,6 +19,7 @@ public final class ProcessGroups {
 
   /** A group of one rank (world size 1): what training without Spark uses. */
   public static ProcessGroup singleRank() {
+    GompSpinCount.setIfMissing();
     return new SingleRankProcessGroup();
   }
 
@@ -33,6 +34,7 @@ public final class ProcessGroups {
 
   /** {@link #fromEnvironment()} with the variables given as a map (tests run ranks as threads this way). */
   public static ProcessGroup fromEnvironment(Map<String, String> env, ProcessGroupOptions options) {
+    GompSpinCount.setIfMissing();
     return EnvRendezvous.open(env, options);
   }
 

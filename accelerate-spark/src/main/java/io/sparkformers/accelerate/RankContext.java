@@ -33,6 +33,7 @@ public final class RankContext {
    * (may be empty). What {@code Trainer.train()} without a SparkSession uses.
    */
   public static RankContext singleRank(Iterator<?> data) {
+    GompSpinCount.setIfMissing();
     return new RankContext(new SingleRankProcessGroup(), Device.cpu(),
         Runtime.getRuntime().availableProcessors(), 0, data == null ? Collections.emptyIterator() : data);
   }

@@ -163,7 +163,8 @@ public final class Bleu implements TextMetric<Bleu.Stats> {
     return b.build();
   }
 
-  private static Object asNumber(double v) {
+  /** A count as sacrebleu prints it: an integer, unless add-k smoothing added a fractional value. */
+  static Object asNumber(double v) {
     return v == Math.rint(v) && Math.abs(v) < 9e15 ? (Object) (long) v : (Object) v;
   }
 

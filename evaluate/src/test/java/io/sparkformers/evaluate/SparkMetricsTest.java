@@ -115,6 +115,50 @@ class SparkMetricsTest {
         r.getDouble(3), 1e-12);
   }
 
+  @Test
+  void oneCallMetricsEqualTheSparkAggregations() {
+    List<TextExample> data = ReferenceData.text("licenses_mixed");
+    List<String> preds = MetricsTest.predictions(data);
+    List<List<String>> refs = MetricsTest.references(data);
+    Dataset<Row> df = textFrame("licenses_mixed");
+    Row r = df.agg(bleu(col("prediction"), col("references")), chrf(col("prediction"), col("references")),
+        rouge(col("prediction"), col("references"), true), EvaluateFunctions.exactMatch(col("prediction"),
+            col("references")), EvaluateFunctions.text(new HuggingFaceBleu(), col("prediction"), col("references")))
+        .head();
+    assertSameValues(Metrics.sacrebleu(preds, refs).asMap(), r.getStruct(0));
+    assertSameValues(Metrics.chrf(preds, refs).asMap(), r.getStruct(1));
+    assertSameValues(Metrics.rouge(preds, refs, new Rouge(RougeReferenceTest.TYPES, true, false)).asMap(),
+        r.getStruct(2));
+    assertSameValues(Metrics.exactMatch(preds, refs).asMap(), r.getStruct(3));
+    assertSameValues(Metrics.bleu(preds, refs).asMap(), r.getStruct(4));
+
+    List<LabelExample> labels = ReferenceData.labels("multiclass_string");
+    Classification.Options macro = Classification.Options.builder().average("macro").build();
+    Row c = labelFrame("multiclass_string", false).select(EvaluateFunctions.classification(col("prediction"),
+        col("reference"), macro)).head();
+    assertSameValues(Metrics.classification(labels.stream().map(LabelExample::prediction).toList(),
+        labels.stream().map(LabelExample::reference).toList(), macro).asMap(), c.getStruct(0));
+  }
+
+  /** Every value of a one-call result equals the struct field of that name; sums may differ by rounding only. */
+  @SuppressWarnings("unchecked")
+  static void assertSameValues(java.util.Map<String, Object> expected, Row row) {
+    for (java.util.Map.Entry<String, Object> e : expected.entrySet()) {
+      Object got = row.get(row.fieldIndex(e.getKey()));
+      Object want = e.getValue();
+      if (want instanceof java.util.Map) {
+        assertSameValues((java.util.Map<String, Object>) want, (Row) got);
+      } else if (want instanceof Double d) {
+        assertEquals(d, (Double) got, 1e-12, e.getKey());
+      } else if (want instanceof List) {
+        List<Object> g = scala.jdk.javaapi.CollectionConverters.asJava((scala.collection.Seq<Object>) got);
+        assertEquals(want, g, e.getKey());
+      } else {
+        assertEquals(want, got, e.getKey());
+      }
+    }
+  }
+
   static Dataset<Row> labelFrame(String kase, boolean integers) {
     StructType schema = DataTypes.createStructType(List.of(
         DataTypes.createStructField("prediction", integers ? DataTypes.IntegerType : DataTypes.StringType, true),

@@ -9,7 +9,8 @@ import io.sparkformers.accelerate.BarrierLauncher;
 import io.sparkformers.accelerate.RankContext;
 import io.sparkformers.accelerate.RankFunction;
 import io.sparkformers.evaluate.Classification;
-import io.sparkformers.evaluate.MetricResult;
+import io.sparkformers.evaluate.ClassificationScores;
+import io.sparkformers.evaluate.Metrics;
 import io.sparkformers.evaluate.Perplexity;
 import io.sparkformers.training.ComputeMetrics;
 import io.sparkformers.training.DriverLogListener;
@@ -25,6 +26,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -96,22 +98,18 @@ public final class TrainJob {
   static ComputeMetrics metrics(List<String> names) {
     return (EvalPrediction p) -> {
       Map<String, Double> out = new LinkedHashMap<>();
-      long[] pred = p.argmax();
-      long[] ref = p.labelIds();
+      List<Long> pred = Arrays.stream(p.argmax()).boxed().toList();
+      List<Long> ref = Arrays.stream(p.labelIds()).boxed().toList();
       for (String average : List.of("macro", "weighted")) {
-        Classification c = new Classification(Classification.Options.builder().average(average).build());
-        Classification.Stats s = c.newState();
-        for (int i = 0; i < pred.length; i++) {
-          c.add(s, pred[i], ref[i]);
-        }
-        MetricResult r = c.compute(s);
+        ClassificationScores r = Metrics.classification(pred, ref,
+            Classification.Options.builder().average(average).build());
         for (String name : names) {
           switch (name) {
-            case "accuracy" -> out.put("accuracy", c.accuracy(s));
-            case "f1_macro" -> { if (average.equals("macro")) { out.put(name, r.getDouble("f1")); } }
-            case "precision_macro" -> { if (average.equals("macro")) { out.put(name, r.getDouble("precision")); } }
-            case "recall_macro" -> { if (average.equals("macro")) { out.put(name, r.getDouble("recall")); } }
-            case "f1_weighted" -> { if (average.equals("weighted")) { out.put(name, r.getDouble("f1")); } }
+            case "accuracy" -> out.put("accuracy", r.accuracy());
+            case "f1_macro" -> { if (average.equals("macro")) { out.put(name, r.f1()); } }
+            case "precision_macro" -> { if (average.equals("macro")) { out.put(name, r.precision()); } }
+            case "recall_macro" -> { if (average.equals("macro")) { out.put(name, r.recall()); } }
+            case "f1_weighted" -> { if (average.equals("weighted")) { out.put(name, r.f1()); } }
             default -> throw new IllegalArgumentException("unknown metric " + name);
           }
         }
