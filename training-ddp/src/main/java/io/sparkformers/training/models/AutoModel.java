@@ -1,6 +1,7 @@
 package io.sparkformers.training.models;
 
 import ai.djl.Device;
+import io.sparkformers.accelerate.GompSpinCount;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.sparkformers.training.models.internal.Architectures;
@@ -30,6 +31,8 @@ public final class AutoModel {
 
   public static PreTrainedModel fromConfig(ModelConfig config, Device device) {
     BaseModel model = architecture(config).newModel(config);
+    // Before libtorch (and its libgomp) may load: OpenMP threads that sleep after each operator cost 5x.
+    GompSpinCount.setIfMissing();
     NDManager manager = NDManager.newBaseManager(device, "PyTorch");
     try {
       model.create(manager, Map.of());
@@ -50,6 +53,7 @@ public final class AutoModel {
    * float32 parameters inside libtorch, read through memory-mapped buffers, not through the Java heap.
    */
   public static PreTrainedModel fromPretrained(Path folder, FromPretrainedOptions options) throws IOException {
+    GompSpinCount.setIfMissing();
     ModelConfig config = AutoConfig.fromPretrained(folder);
     ModelArchitecture architecture = architecture(config);
     BaseModel model = architecture.newModel(config);
