@@ -10,6 +10,9 @@ import io.sparkformers.datasets.internal.FolderWriter;
 import io.sparkformers.datasets.internal.NumpyRandom;
 import io.sparkformers.datasets.internal.Stratified;
 import java.io.IOException;
+import java.io.NotSerializableException;
+import java.io.ObjectStreamException;
+import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
@@ -45,8 +48,14 @@ import org.slf4j.LoggerFactory;
  * fingerprint and the transform, and reuse it on an identical second run.
  *
  * <p>Each dataset must be closed; the files it maps stay alive while any dataset derived from them is open.
+ *
+ * <p>A dataset over files that outlive it (loaded, cached or saved) is {@link Serializable}: what crosses is
+ * its file paths, rows and columns, and the other side maps the same files again (a Spark task of
+ * {@code local[N]}, or executors that reach the paths through a shared file system). The copy is a dataset of
+ * its own, to be closed where it is used.
  */
-public final class Dataset implements AutoCloseable {
+public final class Dataset implements AutoCloseable, Serializable {
+  private static final long serialVersionUID = 1L;
   private static final Logger LOG = LoggerFactory.getLogger(Dataset.class);
 
   private final ArrowTable table;
@@ -1008,6 +1017,37 @@ public final class Dataset implements AutoCloseable {
     if (!closed) {
       closed = true;
       table.release();
+    }
+  }
+
+  /** Java serialization writes {@link Handle} instead: the files and the view of them, never the mapping. */
+  private Object writeReplace() throws ObjectStreamException {
+    checkOpen();
+    if (!table.isPersistent()) {
+      throw new NotSerializableException("this dataset lives in a temporary folder deleted with it (an in-memory"
+          + " dataset or a transform of one): saveToDisk(folder) it and open that with loadFromDisk to send it");
+    }
+    List<String> paths = new ArrayList<>();
+    table.paths().forEach(p -> paths.add(p.toAbsolutePath().toString()));
+    return new Handle(paths, table.features(), indices, columnSources, features, fingerprint,
+        cacheDir == null ? null : cacheDir.toString());
+  }
+
+  /** What a serialized {@link Dataset} holds; read back, it maps the files again. */
+  private record Handle(List<String> paths, Features tableFeatures, long[] indices, int[] columnSources,
+      Features features, String fingerprint, String cacheDir) implements Serializable {
+    private Object readResolve() {
+      List<Path> files = new ArrayList<>();
+      paths.forEach(p -> files.add(Path.of(p)));
+      for (Path f : files) {
+        if (!Files.isRegularFile(f)) {
+          throw new IllegalStateException("a dataset sent here reads " + f + ", which this machine does not see:"
+              + " put the dataset on storage every executor reaches (a shared file system)");
+        }
+      }
+      ArrowTable table = ArrowTable.open(tableFeatures, files, null);
+      return new Dataset(table, indices, columnSources, features, fingerprint,
+          cacheDir == null ? null : Path.of(cacheDir));
     }
   }
 

@@ -1,5 +1,6 @@
 package io.sparkformers.evaluate;
 
+import io.sparkformers.config.KeyNames;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -139,32 +140,13 @@ public final class LoadedMetric {
     String best = null;
     int bestDistance = Integer.MAX_VALUE;
     for (String known : NAMES) {
-      int d = editDistance(lower, known);
+      int d = KeyNames.distance(lower, known);
       if (d < bestDistance) {
         bestDistance = d;
         best = known;
       }
     }
     return bestDistance <= Math.max(2, best.length() / 3) ? "; did you mean '" + best + "'?" : "";
-  }
-
-  static int editDistance(String a, String b) {
-    int[] prev = new int[b.length() + 1];
-    int[] cur = new int[b.length() + 1];
-    for (int j = 0; j <= b.length(); j++) {
-      prev[j] = j;
-    }
-    for (int i = 1; i <= a.length(); i++) {
-      cur[0] = i;
-      for (int j = 1; j <= b.length(); j++) {
-        int substitution = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
-        cur[j] = Math.min(substitution, Math.min(prev[j] + 1, cur[j - 1] + 1));
-      }
-      int[] t = prev;
-      prev = cur;
-      cur = t;
-    }
-    return prev[b.length()];
   }
 
   @Override

@@ -97,6 +97,18 @@ public final class Metrics {
     return new AccuracyScore(c.accuracy(labels(c, predictions, references)));
   }
 
+  /** {@link #accuracy(List, List)} of class ids, as a Trainer's {@code EvalPrediction} gives them. */
+  public static AccuracyScore accuracy(long[] predictions, long[] references) {
+    return accuracy(boxed(predictions), boxed(references));
+  }
+
+  private static List<Long> boxed(long[] values) {
+    if (values == null) {
+      return null;
+    }
+    return java.util.Arrays.stream(values).boxed().toList();
+  }
+
   /**
    * scikit-learn's precision, recall, F1 and accuracy under the options' average (binary, micro, macro or
    * weighted); for average none use {@link #perLabel}.

@@ -310,4 +310,11 @@ class MetricsTest {
     ClassificationScores f1 = Metrics.classification(List.of(), List.of(), Classification.Options.builder().build());
     assertEquals(0.0, f1.f1());
   }
+
+  @Test
+  void accuracyOfClassIdsAsTheTrainerGivesThem() {
+    AccuracyScore a = Metrics.accuracy(new long[] {1, 2, 3, 4}, new long[] {1, 2, 0, 4});
+    assertEquals(0.75, a.accuracy());
+    assertEquals(a, Metrics.accuracy(List.of(1L, 2L, 3L, 4L), List.of(1L, 2L, 0L, 4L)));
+  }
 }

@@ -52,7 +52,7 @@ public class Trainer implements AutoCloseable {
   final TrainingData evalData;
   final List<TrainerCallback> callbacks;
   final ProcessGroup group;
-  private final boolean shuffle;
+  final boolean shuffle;
   final List<Param> params;
   final CheckpointStore store;
   final TrainingCheckpoints checkpoints;
@@ -95,8 +95,8 @@ public class Trainer implements AutoCloseable {
       throw new IllegalArgumentException("eval_strategy=" + args.evalStrategy()
           + " requires an eval dataset: give one to Trainer.builder().evalData(...)");
     }
-    checkColumns(trainData, "train");
-    checkColumns(evalData, "eval");
+    TrainingData.requireColumns(trainData, "train", model.inputColumns(), model.modelType());
+    TrainingData.requireColumns(evalData, "eval", model.inputColumns(), model.modelType());
   }
 
   public static Builder builder(PreTrainedModel model, TrainingArguments args) {
@@ -111,22 +111,6 @@ public class Trainer implements AutoCloseable {
    */
   public static Builder builder(Supplier<? extends PreTrainedModel> modelInit, TrainingArguments args) {
     return new Builder(TorchRandom.seeded(args.seed(), modelInit::get), args, true);
-  }
-
-  private void checkColumns(TrainingData data, String which) {
-    if (data == null) {
-      return;
-    }
-    List<String> missing = new ArrayList<>();
-    for (String c : model.inputColumns()) {
-      if (!data.columns().contains(c)) {
-        missing.add(c);
-      }
-    }
-    if (!missing.isEmpty()) {
-      throw new IllegalArgumentException("the " + which + " dataset lacks the column(s) " + missing
-          + " that a '" + model.modelType() + "' model needs; it has " + data.columns());
-    }
   }
 
   public int rank() {
@@ -157,11 +141,9 @@ public class Trainer implements AutoCloseable {
   }
 
   /**
-   * Where the training time went, in seconds summed over the steps run: {@code step}, {@code forward_backward}
-   * and {@code optimizer} ({@link TimingCallback}), and the parts of the gradient sync inside {@code optimizer}:
-   * {@code copy_out} (the division by the world size, in the buckets the gradients live in), {@code all_reduce}
-   * (launching and waiting on the buckets' all-reduces, which includes waiting for the slowest rank) and
-   * {@code copy_in} (0: nothing is copied back).
+   * Seconds summed over the steps run: {@code step}, {@code forward_backward}, {@code optimizer}
+   * ({@link TimingCallback}), and inside the optimizer part {@code copy_out} (the division by the world size),
+   * {@code all_reduce} (including the wait for the slowest rank) and {@code copy_in} (0: nothing is copied back).
    */
   public Map<String, Double> timings() {
     Map<String, Double> t = new LinkedHashMap<>(timing.seconds());
@@ -174,16 +156,6 @@ public class Trainer implements AutoCloseable {
   /** Gradient buckets of data-parallel training: {registered in shared memory, total}; {0, 0} on one rank. */
   public int[] gradientBuckets() {
     return buckets == null ? new int[2] : new int[] {buckets.registeredBuckets(), buckets.bucketBytes().size()};
-  }
-
-  /** This rank's batches of each epoch: shuffled by data_seed, dealt round-robin, even across ranks. */
-  EpochSampler sampler() {
-    return EpochSampler.builder(trainData.numRows()).batchSize(args.perDeviceTrainBatchSize())
-        .order(shuffle ? EpochSampler.Order.SPLITTABLE_RANDOM_SHUFFLE : EpochSampler.Order.SEQUENTIAL,
-            args.dataSeed())
-        .lastBatch(args.dataloaderDropLast() ? EpochSampler.LastBatch.DROP
-            : worldSize() > 1 ? EpochSampler.LastBatch.COMPLETE : EpochSampler.LastBatch.KEEP)
-        .rank(rank(), worldSize()).build();
   }
 
   // ------------------------------------------------------------------------------------------ steps

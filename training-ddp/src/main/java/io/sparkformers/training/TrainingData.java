@@ -2,6 +2,7 @@ package io.sparkformers.training;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -19,4 +20,19 @@ public interface TrainingData {
 
   /** The given rows, in the given order, as tensors created by {@code manager}, keyed by column name. */
   Map<String, NDArray> batch(NDManager manager, long[] rows);
+
+  /**
+   * Fails, naming the columns missing and those there are, unless {@code data} (when not null) has every
+   * column in {@code required}.
+   */
+  static void requireColumns(TrainingData data, String which, List<String> required, String modelType) {
+    if (data == null) {
+      return;
+    }
+    List<String> missing = required.stream().filter(c -> !data.columns().contains(c)).toList();
+    if (!missing.isEmpty()) {
+      throw new IllegalArgumentException("the " + which + " dataset lacks the column(s) " + missing
+          + " that a '" + modelType + "' model needs; it has " + data.columns());
+    }
+  }
 }

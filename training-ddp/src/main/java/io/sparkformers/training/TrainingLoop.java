@@ -43,7 +43,7 @@ final class TrainingLoop {
   Map<String, Double> run() {
     long start = System.nanoTime();
     TorchRandom.manualSeed(t.args.seed());
-    EpochSampler sampler = t.sampler();
+    EpochSampler sampler = sampler();
     long batchesPerEpoch = sampler.batchesPerEpoch();
     if (batchesPerEpoch == 0) {
       throw new IllegalArgumentException("the train dataset (" + t.trainData.numRows() + " rows) gives no batch"
@@ -266,5 +266,15 @@ final class TrainingLoop {
       sum += Double.longBitsToDouble(out.getLong(r * 8));
     }
     return sum / t.group.worldSize();
+  }
+
+  /** This rank's batches of each epoch: shuffled by data_seed, dealt round-robin, even across ranks. */
+  private EpochSampler sampler() {
+    return EpochSampler.builder(t.trainData.numRows()).batchSize(t.args.perDeviceTrainBatchSize())
+        .order(t.shuffle ? EpochSampler.Order.SPLITTABLE_RANDOM_SHUFFLE : EpochSampler.Order.SEQUENTIAL,
+            t.args.dataSeed())
+        .lastBatch(t.args.dataloaderDropLast() ? EpochSampler.LastBatch.DROP
+            : t.worldSize() > 1 ? EpochSampler.LastBatch.COMPLETE : EpochSampler.LastBatch.KEEP)
+        .rank(t.rank(), t.worldSize()).build();
   }
 }
