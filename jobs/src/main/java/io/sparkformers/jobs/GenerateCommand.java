@@ -112,7 +112,7 @@ public final class GenerateCommand implements Callable<Integer> {
       try (PreTrainedModel loaded = AutoModel.fromPretrained(model);
           Tokenizer tokenizer = openTokenizer(model)) {
         CausalLM lm = requireCausalLm(loaded, model);
-        List<PromptLine> prompts = readPrompts(input, tokenizer, model);
+        List<PromptLine> prompts = readPrompts(input, tokenizer, model, List.of("prompt"));
         checkContext(prompts, lm, input, generation.maxNewTokens());
         try (Writer out = output == null ? null : Files.newBufferedWriter(output, StandardCharsets.UTF_8)) {
           PrintWriter sink = out == null ? spec.commandLine().getOut() : new PrintWriter(out);
@@ -176,8 +176,11 @@ public final class GenerateCommand implements Callable<Integer> {
     return lm;
   }
 
-  /** Every line of the file, parsed; errors name the file, the line and the key. */
-  static List<PromptLine> readPrompts(Path file, Tokenizer tokenizer, Path modelFolder)
+  /**
+   * Every line of the file, parsed; errors name the file, the line and the key. A line holds
+   * {@code input_ids} or text under one of {@code textKeys} (encoded with the tokenizer).
+   */
+  static List<PromptLine> readPrompts(Path file, Tokenizer tokenizer, Path modelFolder, List<String> textKeys)
       throws IOException {
     List<PromptLine> out = new ArrayList<>();
     try (BufferedReader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
@@ -202,20 +205,21 @@ public final class GenerateCommand implements Callable<Integer> {
         int[] ids;
         if (obj.has("input_ids")) {
           ids = parseIds(obj.get("input_ids"), where);
-        } else if (obj.has("prompt")) {
-          JsonElement prompt = obj.get("prompt");
+        } else if (textKeys.stream().anyMatch(obj::has)) {
+          String key = textKeys.stream().filter(obj::has).findFirst().orElseThrow();
+          JsonElement prompt = obj.get(key);
           if (!prompt.isJsonPrimitive() || !prompt.getAsJsonPrimitive().isString()) {
-            throw new IllegalArgumentException(where + ": \"prompt\" must be a string, found " + prompt);
+            throw new IllegalArgumentException(where + ": \"" + key + "\" must be a string, found " + prompt);
           }
           if (tokenizer == null) {
-            throw new IllegalArgumentException(where + ": \"prompt\" needs a tokenizer, but "
+            throw new IllegalArgumentException(where + ": \"" + key + "\" needs a tokenizer, but "
                 + modelFolder.resolve("tokenizer.json") + " does not exist, nor vocab.json + merges.txt (give"
                 + " \"input_ids\" instead)");
           }
           ids = tokenizer.encode(prompt.getAsString()).inputIds();
         } else {
-          throw new IllegalArgumentException(where + ": expected a key \"prompt\" (text) or \"input_ids\""
-              + " (token ids), found keys " + obj.keySet());
+          throw new IllegalArgumentException(where + ": expected a key " + textKeysDescription(textKeys)
+              + " or \"input_ids\" (token ids), found keys " + obj.keySet());
         }
         if (ids.length == 0) {
           throw new IllegalArgumentException(where + ": the prompt has no tokens");
@@ -239,6 +243,14 @@ public final class GenerateCommand implements Callable<Integer> {
       throw new IllegalArgumentException(file + ": no prompts (the file is empty)");
     }
     return out;
+  }
+
+  private static String textKeysDescription(List<String> keys) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < keys.size(); i++) {
+      b.append(i == 0 ? "" : i == keys.size() - 1 ? " or " : ", ").append('"').append(keys.get(i)).append('"');
+    }
+    return b + " (text)";
   }
 
   static int[] parseIds(JsonElement el, String where) {

@@ -19,7 +19,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code sparkformers score}: for each JSONL line ({@code prompt} or {@code input_ids}), the mean next-token
+ * {@code sparkformers score}: for each JSONL line ({@code text}, {@code prompt} or {@code input_ids}), the mean next-token
  * cross-entropy of the sequence under a causal LM (transformers' loss with labels = input_ids), then the
  * perplexity of the whole file: exp(total negative log-likelihood / total predicted tokens).
  */
@@ -32,7 +32,8 @@ public final class ScoreCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, description = "Model folder (gpt2).")
   Path model;
 
-  @Option(names = "--input", required = true, description = "JSONL: {\"prompt\": text} or {\"input_ids\": [..]}.")
+  @Option(names = "--input", required = true,
+      description = "JSONL: {\"text\": text}, {\"prompt\": text} or {\"input_ids\": [..]}.")
   Path input;
 
   @Override
@@ -42,7 +43,8 @@ public final class ScoreCommand implements Callable<Integer> {
     try (PreTrainedModel loaded = AutoModel.fromPretrained(model);
         io.sparkformers.datasets.Tokenizer tokenizer = GenerateCommand.openTokenizer(model)) {
       CausalLM lm = GenerateCommand.requireCausalLm(loaded, model);
-      List<GenerateCommand.PromptLine> lines = GenerateCommand.readPrompts(input, tokenizer, model);
+      List<GenerateCommand.PromptLine> lines = GenerateCommand.readPrompts(input, tokenizer, model,
+          List.of("text", "prompt"));
       GenerateCommand.checkContext(lines, lm, input, 0);
       double totalNll = 0;
       long totalTokens = 0;

@@ -49,4 +49,24 @@ class ScoreCommandTest {
     assertEquals(1, cli.execute("score", "--model", model.toString(), "--input", in.toString()));
     assertTrue(err.toString().contains("score.jsonl line 1: expected a JSON object"), err.toString());
   }
+
+  @Test
+  void textLinesScoreAsThePromptLinesOfTheSameText() throws Exception {
+    Path model = GenerateCommandTest.tinyModelWithTokenizer(tmp);
+    Path in = tmp.resolve("texts.jsonl");
+    Files.write(in, List.of("{\"text\":\"w314 w778 w984 w314 w778 w984 w314\"}", "{\"other\":1}"));
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cli = SparkformersCommand.commandLine();
+    cli.setOut(new PrintWriter(out));
+    cli.setErr(new PrintWriter(err));
+    assertEquals(1, cli.execute("score", "--model", model.toString(), "--input", in.toString()));
+    assertTrue(err.toString().contains("texts.jsonl line 2: expected a key \"text\" or \"prompt\" (text) or"
+        + " \"input_ids\" (token ids), found keys [other]"), err.toString());
+    Files.write(in, List.of("{\"text\":\"w314 w778 w984 w314 w778 w984 w314\"}"));
+    assertEquals(0, cli.execute("score", "--model", model.toString(), "--input", in.toString()), err.toString());
+    JsonObject line = JsonParser.parseString(out.toString().trim().split("\n")[0]).getAsJsonObject();
+    // The same text as the prompt line of the test above: PyTorch's 5.473003387451172 (gpt2-tiny results.json).
+    assertEquals(5.473003387451172, line.get("mean_cross_entropy").getAsDouble(), 1e-5);
+  }
 }

@@ -151,6 +151,14 @@ class TrainCommandTest {
     // run_clm's perplexity is exp(eval_loss); the evaluate module's, from the logits, agrees to float rounding.
     assertEquals(Math.exp(loss), number(m, "perplexity"));
     assertEquals(number(m, "perplexity"), number(m, "eval_perplexity"), 1e-4 * Math.exp(loss));
+    // The saved model folder carries its tokenizer: generate takes text prompts from it as it is.
+    Path saved = tmp.resolve("clm/model");
+    assertTrue(Files.isRegularFile(saved.resolve("tokenizer.json")));
+    Path prompts = tmp.resolve("prompts.jsonl");
+    Files.writeString(prompts, "{\"prompt\": \"" + REVIEWS.get(0) + "\"}\n");
+    assertEquals(0, SparkformersCommand.commandLine().execute("generate", "--model", saved.toString(), "--input",
+        prompts.toString(), "--output", tmp.resolve("generated.jsonl").toString(), "--max-new-tokens", "3"));
+    assertTrue(Files.readString(tmp.resolve("generated.jsonl")).contains("\"generated_text\""));
   }
 
   @Test

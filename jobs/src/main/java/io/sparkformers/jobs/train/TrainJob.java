@@ -8,6 +8,8 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.sparkformers.accelerate.BarrierLauncher;
 import io.sparkformers.accelerate.RankContext;
 import io.sparkformers.accelerate.RankFunction;
+import io.sparkformers.datasets.AutoTokenizer;
+import io.sparkformers.datasets.TokenizerFiles;
 import io.sparkformers.evaluate.Classification;
 import io.sparkformers.evaluate.ClassificationScores;
 import io.sparkformers.evaluate.Metrics;
@@ -229,6 +231,11 @@ public final class TrainJob {
         if (ctx.rank() == 0) {
           Path out = Path.of(args.outputDir());
           trainer.saveModel(out.resolve("model"));
+          // The folder is self-contained, as transformers' Trainer saves its processing_class with the model:
+          // generate and score take it as it is.
+          if (job.tokenizer() != null && AutoTokenizer.isPresentIn(Path.of(job.tokenizer()))) {
+            TokenizerFiles.copy(Path.of(job.tokenizer()), out.resolve("model"));
+          }
           if (data.labelNames() != null) {
             writeLabelNames(out.resolve("model").resolve("config.json"), data.labelNames());
           }
