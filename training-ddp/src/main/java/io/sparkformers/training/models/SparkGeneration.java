@@ -1,10 +1,9 @@
 package io.sparkformers.training.models;
 
+import io.sparkformers.training.models.internal.PartitionBatches;
 import io.sparkformers.training.models.internal.RemoteModelFolder;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -14,7 +13,6 @@ import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
@@ -74,64 +72,36 @@ public final class SparkGeneration {
 
   private static Iterator<Row> generatePartition(Iterator<Row> rows, int column, String modelFolder,
       Map<String, String> hadoopConf, GenerationConfig generation, int batchSize) {
-    CausalLM model = model(modelFolder, hadoopConf);
-    List<Row> results = new ArrayList<>();
-    List<Row> batch = new ArrayList<>();
-    while (rows.hasNext()) {
-      batch.add(rows.next());
-      if (batch.size() == batchSize || !rows.hasNext()) {
-        List<int[]> ids = new ArrayList<>();
-        for (Row r : batch) {
-          if (r.isNullAt(column)) {
-            throw new IllegalArgumentException("a prompt row has null token ids: " + r);
-          }
-          List<Object> list = r.getList(column);
-          int[] a = new int[list.size()];
-          for (int i = 0; i < a.length; i++) {
-            a[i] = ((Number) list.get(i)).intValue();
-          }
-          ids.add(a);
+    CausalLM model = PartitionBatches.loadOnce(LOADED, modelFolder, hadoopConf, local -> causalLm(local, modelFolder));
+    return PartitionBatches.appendColumns(rows, batchSize, batch -> {
+      List<int[]> ids = new ArrayList<>();
+      for (Row r : batch) {
+        if (r.isNullAt(column)) {
+          throw new IllegalArgumentException("a prompt row has null token ids: " + r);
         }
-        List<int[]> generated = model.generate(ids, generation);
-        for (int i = 0; i < batch.size(); i++) {
-          Row r = batch.get(i);
-          Object[] values = new Object[r.length() + 1];
-          for (int c = 0; c < r.length(); c++) {
-            values[c] = r.get(c);
-          }
-          Integer[] g = new Integer[generated.get(i).length];
-          for (int t = 0; t < g.length; t++) {
-            g[t] = generated.get(i)[t];
-          }
-          values[r.length()] = g;
-          results.add(RowFactory.create(values));
+        List<Object> list = r.getList(column);
+        int[] a = new int[list.size()];
+        for (int i = 0; i < a.length; i++) {
+          a[i] = ((Number) list.get(i)).intValue();
         }
-        batch.clear();
+        ids.add(a);
       }
-    }
-    return results.iterator();
+      List<Object[]> appended = new ArrayList<>();
+      for (int[] g : model.generate(ids, generation)) {
+        appended.add(new Object[] {PartitionBatches.boxed(g)});
+      }
+      return appended;
+    });
   }
 
-  private static CausalLM model(String folder, Map<String, String> hadoopConf) {
-    return LOADED.computeIfAbsent(folder, f -> {
-      boolean remote = RemoteModelFolder.isUri(f);
-      Path local = remote ? RemoteModelFolder.copyToLocal(f, hadoopConf) : Paths.get(f);
-      try {
-        PreTrainedModel m = AutoModel.fromPretrained(local);
-        if (!(m instanceof CausalLM lm)) {
-          m.close();
-          throw new IllegalArgumentException(f + "/config.json: model_type '" + m.modelType()
-              + "' is not a causal language model; generation needs a causal LM such as model_type 'gpt2'");
-        }
-        return lm;
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      } finally {
-        if (remote) {
-          RemoteModelFolder.delete(local); // the weights are in memory now
-        }
-      }
-    });
+  private static CausalLM causalLm(Path local, String folder) throws IOException {
+    PreTrainedModel m = AutoModel.fromPretrained(local);
+    if (!(m instanceof CausalLM lm)) {
+      m.close();
+      throw new IllegalArgumentException(folder + "/config.json: model_type '" + m.modelType()
+          + "' is not a causal language model; generation needs a causal LM such as model_type 'gpt2'");
+    }
+    return lm;
   }
 
   /** Closes the models this JVM loaded for generation (they are otherwise kept for the JVM's life). */
