@@ -139,7 +139,7 @@ public final class TokenizerTrainer {
       model.set("vocab", vocab);
       ArrayNode merges = model.putArray("merges");
       for (String[] m : r.merges()) {
-        merges.add(m[0] + " " + m[1]);
+        merges.addArray().add(m[0]).add(m[1]); // the pair form the library writes since 0.20
       }
     } else {
       ObjectNode norm = root.putObject("normalizer");
