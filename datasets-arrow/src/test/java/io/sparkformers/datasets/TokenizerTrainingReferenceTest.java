@@ -2,6 +2,7 @@ package io.sparkformers.datasets;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -78,9 +79,63 @@ class TokenizerTrainingReferenceTest {
         assertArrayEquals(expected, library.encode(text, 0, false).inputIds());
         sameIds += Arrays.equals(expected, ours.encode(text, 0, false).inputIds()) ? 1 : 0;
       }
-      // The strings without digits, capitals or "résumé"/"with" (whose ids depend on that order) match.
-      assertEquals(10, sameIds);
+      // The strings that use no "##" alphabet token nor a tied merge (whose ids depend on that order) match.
+      assertEquals(13, sameIds);
     }
+  }
+
+  /**
+   * Every piece and score as the library's. The characters the final model lost (kept with the lowest score plus
+   * a growing penalty) come in the library's per-process random hash order, so only their set is the same; the
+   * one test string that uses two of them gets other ids for those two, the same tokens.
+   */
+  @Test
+  void unigramMatchesTheLibrary() throws IOException {
+    Path folder = shared.resolve("unigram");
+    TokenizerTrainer.unigram().vocabSize(300).specialTokens(List.of("<unk>", "<s>", "</s>")).unkToken("<unk>").build()
+        .train(corpus, folder);
+    JsonNode expected = JSON.readTree(resource("unigram.json"));
+    JsonNode actual = JSON.readTree(folder.resolve("tokenizer.json").toFile());
+    for (String node : List.of("added_tokens", "normalizer", "pre_tokenizer", "post_processor", "decoder")) {
+      assertEquals(expected.path(node), actual.path(node), node);
+    }
+    assertEquals(0, actual.path("model").path("unk_id").asInt());
+    JsonNode e = expected.path("model").path("vocab");
+    JsonNode a = actual.path("model").path("vocab");
+    assertEquals(300, a.size());
+    double maxDifference = 0;
+    java.util.Set<String> expectedTail = new java.util.HashSet<>();
+    java.util.Set<String> actualTail = new java.util.HashSet<>();
+    for (int i = 0; i < 300; i++) {
+      maxDifference = Math.max(maxDifference, Math.abs(e.get(i).get(1).asDouble() - a.get(i).get(1).asDouble()));
+      if (i < 265) {
+        assertEquals(e.get(i).get(0).asText(), a.get(i).get(0).asText(), "piece " + i);
+      } else {
+        expectedTail.add(e.get(i).get(0).asText());
+        actualTail.add(a.get(i).get(0).asText());
+      }
+    }
+    assertEquals(expectedTail, actualTail);
+    assertTrue(maxDifference < 1e-12, "scores differ by " + maxDifference);
+
+    Path reference = shared.resolve("unigram-reference");
+    java.nio.file.Files.createDirectories(reference);
+    java.nio.file.Files.writeString(reference.resolve("tokenizer.json"), resource("unigram.json"));
+    JsonNode strings = results.path("test_strings");
+    int sameIds = 0;
+    try (Tokenizer ours = AutoTokenizer.fromPretrained(folder);
+        Tokenizer library = AutoTokenizer.fromPretrained(reference)) {
+      for (int i = 0; i < strings.size(); i++) {
+        String text = strings.get(i).asText();
+        assertEquals(library.tokenize(text), ours.tokenize(text), text);
+        int[] expectedIds = JSON.convertValue(results.path("unigram").get(i), int[].class);
+        assertArrayEquals(expectedIds, library.encode(text, 0, false).inputIds());
+        boolean same = Arrays.equals(expectedIds, ours.encode(text, 0, false).inputIds());
+        sameIds += same ? 1 : 0;
+        assertEquals(!text.equals("Hello, WORLD!!"), same, text);
+      }
+    }
+    assertEquals(15, sameIds);
   }
 
   /** Encodes each test string without special tokens (the reference tokenizers add none) and compares ids. */
