@@ -49,11 +49,15 @@ public final class Tokenizer implements AutoCloseable {
   private static final String GPT2_END_OF_TEXT = "<|endoftext|>";
 
   Tokenizer(Path folder) {
+    this(folder, folder.resolve("tokenizer.json"), folder.resolve("tokenizer_config.json"));
+  }
+
+  /** {@code tokenizerJson} may have any name; {@code configFile} (nullable) is read when it exists. */
+  Tokenizer(Path folder, Path tokenizerJson, Path configFile) {
     this.folder = folder.toAbsolutePath();
-    this.tokenizerJson = folder.resolve("tokenizer.json");
-    Path configFile = folder.resolve("tokenizer_config.json");
+    this.tokenizerJson = tokenizerJson;
     try {
-      JsonNode config = Files.isRegularFile(configFile) ? JSON.readTree(configFile.toFile()) : JSON.createObjectNode();
+      JsonNode config = configFile != null && Files.isRegularFile(configFile) ? JSON.readTree(configFile.toFile()) : JSON.createObjectNode();
       Map<String, String> tokens = new java.util.LinkedHashMap<>();
       for (String name : SPECIAL_TOKEN_NAMES) {
         JsonNode t = config.path(name);
@@ -125,7 +129,7 @@ public final class Tokenizer implements AutoCloseable {
             + "\"");
       }
       this.paddingSide = side.equals("left") ? Padding.Side.LEFT : Padding.Side.RIGHT;
-      byte[] b = Files.isRegularFile(configFile) ? Files.readAllBytes(configFile) : new byte[0];
+      byte[] b = configFile != null && Files.isRegularFile(configFile) ? Files.readAllBytes(configFile) : new byte[0];
       this.fingerprint = Fingerprint.of("tokenizer", java.util.Base64.getEncoder().encodeToString(tokenizerBytes),
           java.util.Base64.getEncoder().encodeToString(b));
     } catch (IOException e) {
