@@ -74,8 +74,9 @@ public final class Tokenizer implements AutoCloseable {
       }
       if (Files.isRegularFile(tokenizerJson)) {
         byte[] file = Files.readAllBytes(tokenizerJson);
+        String source = configFile != null ? tokenizerJson + " with " + configFile : tokenizerJson.toString();
         this.tokenizerBytes = TokenizerConfigOverrides.apply(file, config, tokens.get("bos_token"),
-            tokens.get("eos_token"), tokenizerJson + " with " + configFile);
+            tokens.get("eos_token"), source);
         this.converted = false;
         this.rewritten = tokenizerBytes != file;
       } else if (Gpt2VocabFiles.presentIn(folder)) {

@@ -223,4 +223,47 @@ class LlamaTokenizerLoadingTest {
         () -> AutoTokenizer.fromPretrained(missing));
     assertTrue(e.getMessage().endsWith("add_bos_token is true but there is no bos_token"), e.getMessage());
   }
+
+  @Test
+  void sentencePieceUnigramWithByteFallback() throws IOException {
+    ObjectNode root = JSON.createObjectNode();
+    root.put("version", "1.0");
+    root.putArray("added_tokens").add(added(0, "<unk>")).add(added(1, "<s>")).add(added(2, "</s>"));
+    root.putNull("normalizer");
+    ObjectNode pre = root.putObject("pre_tokenizer");
+    pre.put("type", "Metaspace");
+    pre.put("replacement", "▁");
+    pre.put("prepend_scheme", "always");
+    pre.put("split", true);
+    root.putNull("post_processor");
+    ObjectNode decoder = root.putObject("decoder");
+    decoder.put("type", "Sequence");
+    decoder.putArray("decoders").addObject().put("type", "ByteFallback");
+    decoder.withArray("decoders").add(pre.deepCopy());
+    ObjectNode model = root.putObject("model");
+    model.put("type", "Unigram");
+    model.put("unk_id", 0);
+    model.put("byte_fallback", true);
+    ArrayNode vocab = model.putArray("vocab");
+    vocab.addArray().add("<unk>").add(0.0);
+    vocab.addArray().add("<s>").add(0.0);
+    vocab.addArray().add("</s>").add(0.0);
+    for (int b = 0; b < 256; b++) {
+      vocab.addArray().add(String.format("<0x%02X>", b)).add(0.0);
+    }
+    vocab.addArray().add("▁").add(-2.0); // 259
+    vocab.addArray().add("▁ca").add(-3.0); // 260
+    vocab.addArray().add("f").add(-4.0); // 261
+    vocab.addArray().add("▁caf").add(-5.0); // 262: "▁ca" + "f" (-7) loses to it
+    Path folder = dir.resolve("unigram");
+    write(folder, root, """
+        {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "add_bos_token": true}
+        """);
+    try (Tokenizer t = AutoTokenizer.fromPretrained(folder)) {
+      // "é" has no piece: its UTF-8 bytes stand for it.
+      assertArrayEquals(new int[] {1, 262, 3 + 0xC3, 3 + 0xA9}, t.encode("café").inputIds());
+      assertEquals("café", t.decode(t.encode("café").inputIds(), true));
+      assertEquals(263, t.vocabSize());
+    }
+  }
 }
