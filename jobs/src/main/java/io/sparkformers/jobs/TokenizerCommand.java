@@ -95,8 +95,13 @@ public final class TokenizerCommand implements Runnable {
       if (specialTokens != null) {
         builder.specialTokens(specialTokens);
       }
+      TokenizerTrainer trainer;
+      try {
+        trainer = builder.build();
+      } catch (IllegalArgumentException e) { // settings that do not fit together are a usage error
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
       return DatasetsCommand.guarded(spec, () -> {
-        TokenizerTrainer trainer = builder.build();
         List<String> texts = new ArrayList<>();
         for (Path input : inputs) {
           try {

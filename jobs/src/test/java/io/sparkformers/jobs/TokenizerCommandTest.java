@@ -81,6 +81,11 @@ class TokenizerCommandTest {
         dir.resolve("t.json").toString()));
     assertTrue(err.toString().contains("Missing required option: '--vocab-size=N'"), err.toString());
     assertEquals(2, run("tokenizer"));
+    assertEquals(2, run("tokenizer", "train", "--type", "wordpiece", "--vocab-size", "40", "--special-tokens", "[UNK]",
+        "--input", corpus.toString(), "--output", dir.resolve("t.json").toString()));
+    assertTrue(err.toString().contains("A WordPiece tokenizer needs the special token [PAD]"), err.toString());
+    assertEquals(2, run("tokenizer", "train", "--type", "unigram", "--vocab-size", "40", "--min-frequency", "2",
+        "--input", corpus.toString(), "--output", dir.resolve("t.json").toString()));
 
     Path tokenizer = dir.resolve("wordpiece.json");
     assertEquals(0, run("tokenizer", "train", "--type", "wordpiece", "--vocab-size", "40", "--input",
