@@ -127,6 +127,13 @@ public final class UnigramLearner {
     return finish(model, requiredChars);
   }
 
+  /** The seed pieces with their log probabilities (visible to tests). */
+  List<Piece> seedPieces(Map<String, Long> wordCounts) {
+    List<Sentence> sentences = new ArrayList<>();
+    wordCounts.forEach((w, c) -> sentences.add(new Sentence(w.codePoints().toArray(), c)));
+    return seedPieces(sentences);
+  }
+
   private List<Piece> seedPieces(List<Sentence> sentences) {
     Map<Integer, Long> charCounts = new HashMap<>();
     // Substring → {occurrences, the character after the first occurrence (0 at a word's end), 1 if another differs}
