@@ -98,8 +98,19 @@ public final class TokenizerTrainer {
     }
   }
 
-  /** Learns from {@code texts} and gives the {@code tokenizer.json} tree. */
-  public ObjectNode trainJson(Iterable<String> texts) {
+  /** Learns from {@code texts} and writes one tokenizer.json file (any name, no tokenizer_config.json). */
+  public void trainFile(Iterable<String> texts, Path tokenizerJson) {
+    ObjectNode json = trainJson(texts);
+    try {
+      Path parent = tokenizerJson.toAbsolutePath().getParent();
+      Files.createDirectories(parent);
+      JSON.writerWithDefaultPrettyPrinter().writeValue(tokenizerJson.toFile(), json);
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot write " + tokenizerJson, e);
+    }
+  }
+
+  private ObjectNode trainJson(Iterable<String> texts) {
     // Words in order of first appearance, so that a run is reproducible (the library's order is a random hash's).
     Map<String, Long> words = new LinkedHashMap<>();
     for (String text : texts) {

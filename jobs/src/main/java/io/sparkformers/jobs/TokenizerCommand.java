@@ -7,9 +7,7 @@ import io.sparkformers.datasets.AutoTokenizer;
 import io.sparkformers.datasets.Tokenizer;
 import io.sparkformers.datasets.TokenizerTrainer;
 import java.io.BufferedReader;
-import java.io.BufferedWriter;
 import java.io.IOException;
-import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.io.Writer;
@@ -110,14 +108,7 @@ public final class TokenizerCommand implements Runnable {
             throw new IllegalArgumentException("Cannot read " + input + ": " + e, e);
           }
         }
-        ObjectNode json = trainer.trainJson(texts);
-        try {
-          Path parent = output.toAbsolutePath().getParent();
-          Files.createDirectories(parent);
-          JSON.writerWithDefaultPrettyPrinter().writeValue(output.toFile(), json);
-        } catch (IOException e) {
-          throw new UncheckedIOException("Cannot write " + output + ": " + e, e);
-        }
+        trainer.trainFile(texts, output);
         PrintWriter out = spec.commandLine().getOut();
         out.println("Wrote a " + type + " tokenizer of " + vocabSize + " tokens, trained on " + texts.size()
             + " lines, to " + output);
