@@ -17,6 +17,21 @@ public final class AutoTokenizer {
     return new Tokenizer(folder);
   }
 
+  /**
+   * Loads one tokenizer.json file, whatever its name; a file named {@code tokenizer.json} is loaded with its
+   * folder's {@code tokenizer_config.json} (as {@link #fromPretrained}), another with no config (a config next to
+   * it may belong to another tokenizer).
+   */
+  public static Tokenizer fromFile(Path tokenizerJson) {
+    if (!Files.isRegularFile(tokenizerJson)) {
+      throw new IllegalArgumentException(tokenizerJson + " is not a file");
+    }
+    Path folder = tokenizerJson.toAbsolutePath().getParent();
+    Path config = tokenizerJson.getFileName().toString().equals("tokenizer.json")
+        ? folder.resolve("tokenizer_config.json") : null;
+    return new Tokenizer(folder, tokenizerJson, config);
+  }
+
   /** True when {@code folder} holds a tokenizer {@link #fromPretrained} can load (by its file names). */
   public static boolean isPresentIn(Path folder) {
     return Files.isRegularFile(folder.resolve("tokenizer.json")) || Gpt2VocabFiles.presentIn(folder);

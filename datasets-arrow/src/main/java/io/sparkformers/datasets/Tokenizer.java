@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sparkformers.datasets.internal.Fingerprint;
 import io.sparkformers.datasets.internal.Gpt2VocabFiles;
+import io.sparkformers.datasets.internal.TokenizerConfigOverrides;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -24,7 +25,9 @@ import java.util.Set;
  * runs in DJL's binding of the Rust tokenizers library (offline); a folder with GPT-2's {@code vocab.json} and
  * {@code merges.txt} instead is converted to a byte-level BPE tokenizer.json first, as transformers'
  * GPT2TokenizerFast does. {@code tokenizer_config.json} gives the
- * special tokens, {@code model_max_length} and {@code padding_side}. Encodes texts to ids and attention
+ * special tokens, {@code model_max_length} and {@code padding_side}, and changes tokenizer.json as transformers
+ * does: tokens of {@code added_tokens_decoder} are added, {@code add_bos_token}/{@code add_eos_token} decide
+ * what the post-processor adds. Encodes texts to ids and attention
  * masks, decodes ids, and tokenizes a dataset column through a cached {@link Dataset#mapBatched}.
  */
 public final class Tokenizer implements AutoCloseable {
@@ -43,17 +46,24 @@ public final class Tokenizer implements AutoCloseable {
   /** tokenizer.json's bytes, read from the folder or built from vocab.json + merges.txt. */
   private final byte[] tokenizerBytes;
   private final boolean converted;
+  /** True when tokenizer_config.json changed tokenizer.json (added tokens, add_bos_token/add_eos_token). */
+  private final boolean rewritten;
 
   private static final List<String> SPECIAL_TOKEN_NAMES = List.of("bos_token", "eos_token", "unk_token", "sep_token",
       "pad_token", "cls_token", "mask_token");
   private static final String GPT2_END_OF_TEXT = "<|endoftext|>";
 
   Tokenizer(Path folder) {
+    this(folder, folder.resolve("tokenizer.json"), folder.resolve("tokenizer_config.json"));
+  }
+
+  /** {@code tokenizerJson} may have any name; {@code configFile} (nullable) is read when it exists. */
+  Tokenizer(Path folder, Path tokenizerJson, Path configFile) {
     this.folder = folder.toAbsolutePath();
-    this.tokenizerJson = folder.resolve("tokenizer.json");
-    Path configFile = folder.resolve("tokenizer_config.json");
+    this.tokenizerJson = tokenizerJson;
     try {
-      JsonNode config = Files.isRegularFile(configFile) ? JSON.readTree(configFile.toFile()) : JSON.createObjectNode();
+      JsonNode config = configFile != null && Files.isRegularFile(configFile) ? JSON.readTree(configFile.toFile())
+          : JSON.createObjectNode();
       Map<String, String> tokens = new java.util.LinkedHashMap<>();
       for (String name : SPECIAL_TOKEN_NAMES) {
         JsonNode t = config.path(name);
@@ -63,8 +73,12 @@ public final class Tokenizer implements AutoCloseable {
         }
       }
       if (Files.isRegularFile(tokenizerJson)) {
-        this.tokenizerBytes = Files.readAllBytes(tokenizerJson);
+        byte[] file = Files.readAllBytes(tokenizerJson);
+        String source = configFile != null ? tokenizerJson + " with " + configFile : tokenizerJson.toString();
+        this.tokenizerBytes = TokenizerConfigOverrides.apply(file, config, tokens.get("bos_token"),
+            tokens.get("eos_token"), source);
         this.converted = false;
+        this.rewritten = tokenizerBytes != file;
       } else if (Gpt2VocabFiles.presentIn(folder)) {
         // GPT2Tokenizer's defaults: bos, eos and unk are <|endoftext|> unless the config names others.
         for (String name : List.of("bos_token", "eos_token", "unk_token")) {
@@ -74,6 +88,7 @@ public final class Tokenizer implements AutoCloseable {
         this.tokenizerBytes = Gpt2VocabFiles.toTokenizerJson(folder, config.path("add_prefix_space").asBoolean(false),
             tokens.values(), addBos ? tokens.get("bos_token") : null);
         this.converted = true;
+        this.rewritten = false;
       } else {
         throw new IllegalArgumentException(folder + " has no tokenizer.json (nor GPT-2's vocab.json + merges.txt)");
       }
@@ -125,7 +140,7 @@ public final class Tokenizer implements AutoCloseable {
             + "\"");
       }
       this.paddingSide = side.equals("left") ? Padding.Side.LEFT : Padding.Side.RIGHT;
-      byte[] b = Files.isRegularFile(configFile) ? Files.readAllBytes(configFile) : new byte[0];
+      byte[] b = configFile != null && Files.isRegularFile(configFile) ? Files.readAllBytes(configFile) : new byte[0];
       this.fingerprint = Fingerprint.of("tokenizer", java.util.Base64.getEncoder().encodeToString(tokenizerBytes),
           java.util.Base64.getEncoder().encodeToString(b));
     } catch (IOException e) {
@@ -148,7 +163,8 @@ public final class Tokenizer implements AutoCloseable {
         options.put("truncation", "false");
       }
       try {
-        t = converted ? HuggingFaceTokenizer.newInstance(new java.io.ByteArrayInputStream(tokenizerBytes), options)
+        t = converted || rewritten
+            ? HuggingFaceTokenizer.newInstance(new java.io.ByteArrayInputStream(tokenizerBytes), options)
             : HuggingFaceTokenizer.newInstance(tokenizerJson, options);
       } catch (IOException e) {
         throw new UncheckedIOException("Cannot load " + tokenizerJson, e);
