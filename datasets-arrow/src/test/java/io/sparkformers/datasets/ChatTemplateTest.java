@@ -140,9 +140,28 @@ class ChatTemplateTest {
 
   @Test
   void stringConcatenationAndLength() {
-    assertEquals("<system>Be brief.|3|2|a1None", render("{{ '<' + messages[0]['role'] + '>' + messages[0].content }}|"
-        + "{{ messages|length }}|{{ messages[1].content|length }}|{{ 'a' ~ 1 ~ none_value }}",
-        java.util.Collections.singletonMap("none_value", null)));
+    assertEquals("<system>Be brief.|3|2|a1", render("{{ '<' + messages[0]['role'] + '>' + messages[0].content }}|"
+        + "{{ messages|length }}|{{ messages[1].content|length }}|{{ 'a' ~ 1 }}"));
+  }
+
+  @Test
+  void plusOnAStringAndAnUndefinedOrNonStringFails() {
+    // jinjava gives "Hinull" and "a1"; Jinja2 raises UndefinedError and TypeError.
+    ChatTemplateException e = assertThrows(ChatTemplateException.class,
+        () -> render("{{ messages[1].content + eos_token }}"));
+    assertEquals("'eos_token' is undefined", e.getMessage());
+    assertFalse(e.raisedByTemplate());
+    assertEquals("can only concatenate str (not \"int\") to str",
+        assertThrows(ChatTemplateException.class, () -> render("{{ 'a' + 1 }}")).getMessage());
+    assertEquals("can only concatenate str (not \"NoneType\") to str",
+        assertThrows(ChatTemplateException.class, () -> render("{{ 'a' + tools }}")).getMessage());
+    assertEquals("3|[1, 2]|ab", render("{{ 1 + 2 }}|{{ [1] + [2] }}|{{ 'a' + 'b' }}"));
+  }
+
+  @Test
+  void tildeJoinsValuesAsPythonStr() {
+    // jinjava's ~ prints true and [a]; Jinja2's ~ is str() of each side; undefined is empty.
+    assertEquals("aTrueNone['x']1.5", render("{{ 'a' ~ (1 == 1) ~ tools ~ ['x'] ~ 1.5 ~ missing }}"));
   }
 
   @Test

@@ -15,6 +15,7 @@ import com.hubspot.jinjava.lib.tag.Tag;
 import com.hubspot.jinjava.tree.Node;
 import com.hubspot.jinjava.tree.TagNode;
 import java.time.ZonedDateTime;
+import jinjava.javax.el.ExpressionFactory;
 import java.time.format.TextStyle;
 import java.util.ArrayList;
 import java.util.List;
@@ -55,7 +56,13 @@ public final class JinjaChat {
             .withUseTrimmingForNotesAndExpressions(true)
             .build())
         .build();
-    jinjava = new Jinjava(config);
+    ExpressionFactory expressions = PythonExpressions.factory();
+    jinjava = new Jinjava(config) {
+      @Override
+      public ExpressionFactory getExpressionFactory() {
+        return expressions;
+      }
+    };
     Context globals = jinjava.getGlobalContext();
     globals.registerFunction(new ELFunctionDefinition("", "raise_exception", JinjaChat.class, "raiseException",
         Object.class));
@@ -108,9 +115,15 @@ public final class JinjaChat {
   public Output render(String source, Map<String, Object> variables) {
     RenderResult result = jinjava.renderForResult(prepare(source), variables);
     for (TemplateError e : result.getErrors()) {
-      String raised = raisedMessage(e.getException());
+      String raised = causeMessage(e.getException(), Raised.class);
       if (raised != null) {
         throw new Failure(raised, true);
+      }
+    }
+    for (TemplateError e : result.getErrors()) {
+      String runtime = causeMessage(e.getException(), PythonExpressions.TemplateRuntimeError.class);
+      if (runtime != null) {
+        throw new Failure(runtime, false);
       }
     }
     for (TemplateError e : result.getErrors()) {
@@ -149,10 +162,11 @@ public final class JinjaChat {
     return s.toString();
   }
 
-  private static String raisedMessage(Throwable e) {
+  /** The message of the first {@code type} in the cause chain: jinjava wraps what functions and operators throw. */
+  private static String causeMessage(Throwable e, Class<? extends RuntimeException> type) {
     for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
-      if (t instanceof Raised r) {
-        return r.getMessage();
+      if (type.isInstance(t)) {
+        return t.getMessage();
       }
     }
     return null;

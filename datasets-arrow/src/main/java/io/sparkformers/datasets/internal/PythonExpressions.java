@@ -1,0 +1,133 @@
+package io.sparkformers.datasets.internal;
+
+import com.hubspot.jinjava.el.ExtendedSyntaxBuilder;
+import com.hubspot.jinjava.el.TruthyTypeConverter;
+import com.hubspot.jinjava.el.ext.AdditionOperator;
+import com.hubspot.jinjava.el.ext.ExtendedParser;
+import java.util.Collection;
+import java.util.Map;
+import jinjava.de.odysseus.el.ExpressionFactoryImpl;
+import jinjava.de.odysseus.el.misc.TypeConverter;
+import jinjava.de.odysseus.el.tree.IdentifierNode;
+import jinjava.de.odysseus.el.tree.TreeStore;
+import jinjava.de.odysseus.el.tree.impl.Builder;
+import jinjava.de.odysseus.el.tree.impl.Cache;
+import jinjava.de.odysseus.el.tree.impl.Parser;
+import jinjava.de.odysseus.el.tree.impl.ast.AstBinary;
+import jinjava.de.odysseus.el.tree.impl.ast.AstNode;
+import jinjava.javax.el.ExpressionFactory;
+
+/**
+ * jinjava's expression language with two of Python's rules that chat templates meet: {@code +} on a string and
+ * something else (an undefined {@code eos_token}, None, a number) is an error in Jinja2, where jinjava glues on
+ * "null" or the number; and {@code ~} turns values into text as {@code str()} does ({@code True}, {@code None}).
+ */
+public final class PythonExpressions {
+  private PythonExpressions() {}
+
+  /** An error Jinja2 raises while rendering (UndefinedError, TypeError), with Jinja2's message. */
+  public static final class TemplateRuntimeError extends RuntimeException {
+    TemplateRuntimeError(String message) {
+      super(message);
+    }
+  }
+
+  /** The expression factory jinjava should use: its own parser and syntax, with the operators above. */
+  public static ExpressionFactory factory() {
+    // Parsed expressions are cached by their text, as jinjava's own factory does (1000 is JUEL's default size).
+    // The features of JUEL's JEE6 profile, which jinjava's own factory gets by default.
+    Syntax syntax = new Syntax(Builder.Feature.METHOD_INVOCATIONS, Builder.Feature.VARARGS);
+    return new ExpressionFactoryImpl(new TreeStore(syntax, new Cache(1000)), new PythonConverter());
+  }
+
+  /** jinjava's syntax, with its parser's {@code +} replaced. */
+  public static final class Syntax extends ExtendedSyntaxBuilder {
+    private static final long serialVersionUID = 1L;
+
+    Syntax(Builder.Feature... features) {
+      super(features);
+    }
+
+    @Override
+    protected Parser createParser(String expression) {
+      return new ExtendedParser(this, expression) {
+        @Override
+        protected AstBinary createAstBinary(AstNode left, AstNode right, AstBinary.Operator operator) {
+          return super.createAstBinary(left, right,
+              operator == AdditionOperator.OP ? new PythonAddition(name(left), name(right)) : operator);
+        }
+      };
+    }
+
+    private static String name(AstNode node) {
+      return node instanceof IdentifierNode id ? id.getName() : null;
+    }
+  }
+
+  /** Python's {@code +}: strings join only with strings; an undefined operand is Jinja2's UndefinedError. */
+  static final class PythonAddition extends AdditionOperator {
+    private final String leftName;
+    private final String rightName;
+
+    PythonAddition(String leftName, String rightName) {
+      this.leftName = leftName;
+      this.rightName = rightName;
+    }
+
+    @Override
+    protected Object apply(TypeConverter converter, Object left, Object right) {
+      if (left == null || right == null) {
+        String name = left == null ? leftName : rightName;
+        throw new TemplateRuntimeError(name != null ? "'" + name + "' is undefined"
+            : "an undefined value was used with '+'");
+      }
+      boolean leftText = left instanceof CharSequence;
+      boolean rightText = right instanceof CharSequence;
+      if (leftText != rightText) {
+        throw new TemplateRuntimeError(leftText
+            ? "can only concatenate str (not \"" + typeName(right) + "\") to str"
+            : "unsupported operand type(s) for +: '" + typeName(left) + "' and 'str'");
+      }
+      return super.apply(converter, left, right);
+    }
+
+    private static String typeName(Object value) {
+      if (value == PythonValues.None.NONE) {
+        return "NoneType";
+      }
+      if (value instanceof Boolean) {
+        return "bool";
+      }
+      if (value instanceof Double || value instanceof Float || value instanceof java.math.BigDecimal) {
+        return "float";
+      }
+      if (value instanceof Number) {
+        return "int";
+      }
+      if (value instanceof Map) {
+        return "dict";
+      }
+      if (value instanceof Collection) {
+        return "list";
+      }
+      return value.getClass().getSimpleName();
+    }
+  }
+
+  /** Values as text the way Python's {@code str()} gives them, for {@code ~} and other conversions to text. */
+  static final class PythonConverter extends TruthyTypeConverter {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    protected String coerceToString(Object value) {
+      if (value == null || value instanceof String) {
+        return super.coerceToString(value);
+      }
+      if (value instanceof Boolean || value == PythonValues.None.NONE || value instanceof Number
+          || value instanceof Collection || value instanceof Map) {
+        return PythonValues.str(value);
+      }
+      return super.coerceToString(value);
+    }
+  }
+}
