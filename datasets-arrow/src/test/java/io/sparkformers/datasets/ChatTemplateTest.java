@@ -99,6 +99,22 @@ class ChatTemplateTest {
   }
 
   @Test
+  void theStringFalseIsTrue() {
+    // jinjava calls the strings "false"/"False" false; in Python only the empty string is.
+    List<Map<String, Object>> chat = List.of(message("user", "false"), message("assistant", ""));
+    assertEquals("T,F,T,T,x", ChatTemplate.of("{% for m in messages %}{% if m.content %}T{% else %}F{% endif %},"
+        + "{% endfor %}{% if not messages[1].content %}T{% elif messages[0].content %}E{% endif %},"
+        + "{{ 'F' if not messages[0].content else 'T' }},{{ messages[0].content and 'x' }}").render(chat, false));
+  }
+
+  @Test
+  void andAndOrReturnAnOperand() {
+    // JUEL's and gives True/False; Python's gives an operand, used as "content or ''".
+    assertEquals("Hi||fallback|0", render("{{ messages[0].content and messages[1].content }}|{{ '' and 'x' }}|"
+        + "{{ missing or 'fallback' }}|{{ 0 and 1 }}"));
+  }
+
+  @Test
   void absentKeysAreUndefined() {
     Map<String, Object> tool = new LinkedHashMap<>(Map.of("role", "tool"));
     assertEquals("False,True,,F", ChatTemplate.of(

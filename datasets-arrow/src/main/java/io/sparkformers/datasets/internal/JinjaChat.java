@@ -11,6 +11,7 @@ import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.exptest.ExpTest;
 import com.hubspot.jinjava.lib.filter.Filter;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import com.hubspot.jinjava.lib.tag.IfTag;
 import com.hubspot.jinjava.lib.tag.Tag;
 import com.hubspot.jinjava.tree.Node;
 import com.hubspot.jinjava.tree.TagNode;
@@ -74,6 +75,7 @@ public final class JinjaChat {
     globals.registerFilter(new PySlice());
     globals.registerExpTest(new IsNone());
     globals.registerTag(new Generation());
+    globals.registerTag(new PythonTruthIf());
   }
 
   /** The text a template gives, with the character spans its {@code {% generation %}} blocks wrote. */
@@ -359,6 +361,15 @@ public final class JinjaChat {
     @Override
     public boolean evaluate(Object var, JinjavaInterpreter interpreter, Object... args) {
       return var == null || var == PythonValues.None.NONE;
+    }
+  }
+
+  /** {@code {% if %}} and {@code {% elif %}} with Python's truth (see {@link PythonValues#truthy}). */
+  private static final class PythonTruthIf extends IfTag {
+    @Override
+    public boolean isPositiveIfElseNode(TagNode tagNode, JinjavaInterpreter interpreter) {
+      return PythonValues.truthy(interpreter.resolveELExpression(tagNode.getHelpers(), tagNode.getLineNumber(),
+          tagNode.getStartPosition()));
     }
   }
 

@@ -53,8 +53,10 @@ public final class PythonExpressions {
       return new ExtendedParser(this, expression) {
         @Override
         protected AstBinary createAstBinary(AstNode left, AstNode right, AstBinary.Operator operator) {
-          return super.createAstBinary(left, right,
-              operator == AdditionOperator.OP ? new PythonAddition(name(left), name(right)) : operator);
+          if (operator == AdditionOperator.OP) {
+            return super.createAstBinary(left, right, new PythonAddition(name(left), name(right)));
+          }
+          return super.createAstBinary(left, right, operator == AstBinary.AND ? PYTHON_AND : operator);
         }
       };
     }
@@ -63,6 +65,15 @@ public final class PythonExpressions {
       return node instanceof IdentifierNode id ? id.getName() : null;
     }
   }
+
+  /**
+   * Python's {@code a and b}: {@code b} when {@code a} is true, else {@code a} (JUEL's gives a boolean, so
+   * {@code {{ name and '(' ~ name ~ ')' }}} would print True). jinjava's {@code or} already returns an operand.
+   */
+  static final AstBinary.Operator PYTHON_AND = (bindings, context, left, right) -> {
+    Object l = left.eval(bindings, context);
+    return bindings.convert(l, Boolean.class) ? right.eval(bindings, context) : l;
+  };
 
   /** Python's {@code +}: strings join only with strings; an undefined operand is Jinja2's UndefinedError. */
   static final class PythonAddition extends AdditionOperator {
@@ -117,6 +128,12 @@ public final class PythonExpressions {
   /** Values as text the way Python's {@code str()} gives them, for {@code ~} and other conversions to text. */
   static final class PythonConverter extends TruthyTypeConverter {
     private static final long serialVersionUID = 1L;
+
+    /** {@code not}, {@code and}, {@code or} and {@code x if c else y} test truth as Python does. */
+    @Override
+    protected Boolean coerceToBoolean(Object value) {
+      return PythonValues.truthy(value);
+    }
 
     @Override
     protected String coerceToString(Object value) {

@@ -272,6 +272,20 @@ public final class PythonValues {
     out.append('"');
   }
 
+  /**
+   * Python's {@code bool(value)}: jinjava's own truth also calls the strings "false" and "FALSE" false, so a
+   * message whose content is "false" would vanish from {@code {% if message.content %}}.
+   */
+  public static boolean truthy(Object value) {
+    if (value instanceof CharSequence s) {
+      return s.length() > 0;
+    }
+    if (value instanceof com.hubspot.jinjava.objects.SafeString s) {
+      return !s.toString().isEmpty();
+    }
+    return com.hubspot.jinjava.util.ObjectTruthValue.evaluate(value);
+  }
+
   /** Python's {@code str.isspace()} for one character. */
   public static boolean isSpace(char c) {
     return Character.isWhitespace(c) || Character.isSpaceChar(c) || c == '\u0085' || (c >= 0x1c && c <= 0x1f);
