@@ -142,6 +142,32 @@ class ChatTemplateTest {
   }
 
   @Test
+  void lstripBlocksOnlyAtTheStartOfALine() {
+    // jinjava's lstrip_blocks also eats the space in "a {% if %}"; Jinja2's strips from the line start only.
+    assertEquals("a b c|Be brief. Hi Hello! |x\ny|x\n  y", render("a {% if true %}b{% endif %} c|"
+        + "{% for m in messages %}{{ m.content }} {% endfor %}|x\n  {% if true %}y{% endif %}|x\n  {%+ if true %}y"
+        + "{% endif %}"));
+  }
+
+  @Test
+  void forElseRendersOnlyForNoItems() {
+    // jinjava renders a for loop's else part after every item.
+    assertEquals("SUA|none|", render("{% for m in messages %}{{ m.role[0]|upper }}{% else %}none{% endfor %}|"
+        + "{% for m in [] %}x{% else %}none{% endfor %}|"
+        + "{% for m in messages %}{% if false %}{% else %}{% endif %}{% endfor %}"));
+    assertEquals("u", render("{%- for m in messages if m.role == 'user' -%}\n  u\n{%- else -%}\n  none\n"
+        + "{%- endfor %}\n\n"));
+  }
+
+  @Test
+  void loopFiltersSkipItemsAndCountOnlyTheKept() {
+    // jinjava ignores "if" in "for x in items if condition" and loops over everything.
+    assertEquals("1user False,2assistant True,|b", render("{% for m in messages if m.role != 'system' %}"
+        + "{{ loop.index }}{{ m.role }} {{ loop.last }},{% endfor %}|"
+        + "{% for k, v in {'a': 1, 'b': 2}.items() if v > 1 %}{{ k }}{% endfor %}"));
+  }
+
+  @Test
   void whitespaceControlMinus() {
     assertEquals("a|b", render("a  {%- if true -%}  |  {%- endif -%}  b"));
     // The trimming applies to the template's text next to an expression, never to what the expression prints.

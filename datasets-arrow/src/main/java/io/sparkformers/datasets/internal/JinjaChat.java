@@ -39,7 +39,8 @@ public final class JinjaChat {
   public JinjaChat() {
     JinjavaConfig config = JinjavaConfig.newBuilder()
         .withTrimBlocks(true)
-        .withLstripBlocks(true)
+        // lstrip_blocks is done on the source (LstripBlocks): jinjava's also strips spaces after text.
+        .withLstripBlocks(false)
         .withFailOnUnknownTokens(false)
         // jinjava's keep_trailing_newline=False strips the last newline of the output, even one an expression
         // printed; Jinja2 strips it from the template source only (see withoutFinalNewline).
@@ -73,6 +74,7 @@ public final class JinjaChat {
     globals.registerFilter(new Trim());
     globals.registerFilter(new ToPythonString());
     globals.registerFilter(new PySlice());
+    globals.registerFilter(new PyLoopFilter());
     globals.registerExpTest(new IsNone());
     globals.registerTag(new Generation());
     globals.registerTag(new PythonTruthIf());
@@ -100,7 +102,7 @@ public final class JinjaChat {
     JinjavaInterpreter interpreter = jinjava.newInterpreter();
     JinjavaInterpreter.pushCurrent(interpreter);
     try {
-      interpreter.parse(prepare(source));
+      interpreter.parse(prepare(source).source());
     } finally {
       JinjavaInterpreter.popCurrent();
     }
@@ -115,7 +117,10 @@ public final class JinjaChat {
 
   /** Renders {@code source} with {@code variables} (already template values: see {@link PythonValues}). */
   public Output render(String source, Map<String, Object> variables) {
-    RenderResult result = jinjava.renderForResult(prepare(source), variables);
+    LoopFilters.Rewritten prepared = prepare(source);
+    Map<String, Object> all = new java.util.HashMap<>(variables);
+    all.put(LoopFilters.VARIABLE, prepared.filters());
+    RenderResult result = jinjava.renderForResult(prepared.source(), all);
     for (TemplateError e : result.getErrors()) {
       String raised = causeMessage(e.getException(), Raised.class);
       if (raised != null) {
@@ -136,9 +141,10 @@ public final class JinjaChat {
     return withoutMarkers(result.getOutput());
   }
 
-  /** The source as jinjava should see it to render as Jinja2 does. */
-  static String prepare(String source) {
-    return StepSlices.rewrite(withoutFinalNewline(source));
+  /** The source as jinjava should see it to render as Jinja2 does, with the conditions of filtered loops. */
+  static LoopFilters.Rewritten prepare(String source) {
+    LoopFilters.Rewritten filtered = LoopFilters.rewrite(StepSlices.rewrite(LstripBlocks.rewrite(withoutFinalNewline(source))));
+    return new LoopFilters.Rewritten(ForElse.rewrite(filtered.source()), filtered.filters());
   }
 
   /** Jinja2's lexer drops one newline at the very end of a template (keep_trailing_newline=False). */
@@ -348,6 +354,24 @@ public final class JinjaChat {
     @Override
     public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
       throw new UnsupportedOperationException("py_slice takes its arguments as values");
+    }
+  }
+
+  /** {@code items|py_loop_filter(n)}: what {@link LoopFilters} turns {@code for x in items if c} into. */
+  private static final class PyLoopFilter implements Filter {
+    @Override
+    public String getName() {
+      return "py_loop_filter";
+    }
+
+    @Override
+    public Object filter(Object var, JinjavaInterpreter interpreter, Object[] args, Map<String, Object> kwargs) {
+      return LoopFilters.select(var, interpreter, ((Number) args[0]).intValue());
+    }
+
+    @Override
+    public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+      return LoopFilters.select(var, interpreter, Integer.parseInt(args[0]));
     }
   }
 

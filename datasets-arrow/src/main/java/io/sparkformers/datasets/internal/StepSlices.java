@@ -36,7 +36,7 @@ public final class StepSlices {
   }
 
   /** Index of the closing delimiter of a code block starting at {@code from}, skipping string literals. */
-  private static int codeEnd(String s, int from, String close) {
+  static int codeEnd(String s, int from, String close) {
     int i = from;
     while (i < s.length()) {
       char c = s.charAt(i);
@@ -52,7 +52,7 @@ public final class StepSlices {
   }
 
   /** Index just past the string literal that starts at {@code start}. */
-  private static int stringEnd(String s, int start) {
+  static int stringEnd(String s, int start) {
     char quote = s.charAt(start);
     int i = start + 1;
     while (i < s.length() && s.charAt(i) != quote) {
