@@ -240,6 +240,19 @@ class ChatTemplateTest {
   }
 
   @Test
+  void lengthCountsCodePoints() {
+    // jinjava counts UTF-16 units ('😀' is 2); Python's len() counts code points.
+    assertEquals("1|3", render("{{ text|length }}|{{ messages|length }}", Map.of("text", "\uD83D\uDE00")));
+  }
+
+  @Test
+  void itemsFilterAndStrFormat() {
+    // Jinja2 3.1's |items and str.format are missing in jinjava ('{}'.format(x) printed x alone).
+    assertEquals("[('role', 'system'), ('content', 'Be brief.')]|Hi Be brief. {x}",
+        render("{{ messages[0]|items|list }}|{{ 'Hi {} {{x}}'.format(messages[0].content) }}"));
+  }
+
+  @Test
   void stringIndexing() {
     // jinjava indexes lists only.
     assertEquals("B|.", render("{{ messages[0].content[0] }}|{{ messages[0].content[-1] }}"));

@@ -74,6 +74,8 @@ public final class JinjaChat {
     globals.registerFilter(new Trim());
     globals.registerFilter(new ToPythonString());
     globals.registerFilter(new PySlice());
+    globals.registerFilter(new CodePointLength());
+    globals.registerFilter(new Items());
     globals.registerFilter(new PyLoopFilter());
     globals.registerExpTest(new IsNone());
     globals.registerTag(new Generation());
@@ -335,6 +337,36 @@ public final class JinjaChat {
     @Override
     public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
       return PythonValues.str(var);
+    }
+  }
+
+  /** Python's {@code len()} of a string counts code points; jinjava's {@code length} counts UTF-16 units. */
+  private static final class CodePointLength extends com.hubspot.jinjava.lib.filter.LengthFilter {
+    @Override
+    public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+      if (var instanceof String s) {
+        return s.codePointCount(0, s.length());
+      }
+      return super.filter(var, interpreter, args);
+    }
+  }
+
+  /** Jinja2's {@code items} filter ({@code dict|items}), which jinjava lacks. */
+  private static final class Items implements Filter {
+    @Override
+    public String getName() {
+      return "items";
+    }
+
+    @Override
+    public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+      if (var == null || var == PythonValues.None.NONE) {
+        return new com.hubspot.jinjava.objects.collections.PyList(new ArrayList<>());
+      }
+      if (!(var instanceof Map<?, ?> map)) {
+        throw new PythonExpressions.TemplateRuntimeError("Can only get item pairs from a mapping.");
+      }
+      return new com.hubspot.jinjava.objects.collections.PyList(new ArrayList<>(map.entrySet()));
     }
   }
 

@@ -27,7 +27,7 @@ public final class PythonExpressions {
 
   /** An error Jinja2 raises while rendering (UndefinedError, TypeError), with Jinja2's message. */
   public static final class TemplateRuntimeError extends RuntimeException {
-    TemplateRuntimeError(String message) {
+    public TemplateRuntimeError(String message) {
       super(message);
     }
   }

@@ -125,6 +125,9 @@ public final class PythonMethods extends ELResolver {
         items.forEach(i -> parts.add(PythonValues.str(i)));
         return String.join(s, parts);
       }
+      case "format" -> {
+        return format(s, args);
+      }
       case "find" -> {
         return args.length == 1 ? (long) s.indexOf(String.valueOf(args[0])) : NOT_HANDLED;
       }
@@ -146,6 +149,39 @@ public final class PythonMethods extends ELResolver {
         return NOT_HANDLED;
       }
     }
+  }
+
+  /** Python's {@code str.format} for {@code {}}, {@code {0}} and {@code {{ }}}; anything richer is refused. */
+  private static String format(String s, Object[] args) {
+    StringBuilder out = new StringBuilder();
+    int next = 0;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if ((c == '{' || c == '}') && i + 1 < s.length() && s.charAt(i + 1) == c) {
+        out.append(c);
+        i++;
+      } else if (c == '{') {
+        int close = s.indexOf('}', i);
+        String field = close < 0 ? "?" : s.substring(i + 1, close);
+        int index;
+        if (field.isEmpty()) {
+          index = next++;
+        } else if (field.matches("[0-9]+")) {
+          index = Integer.parseInt(field);
+        } else {
+          throw new PythonExpressions.TemplateRuntimeError("str.format field {" + field + "} is not supported");
+        }
+        if (index >= args.length) {
+          throw new PythonExpressions.TemplateRuntimeError("Replacement index " + index + " out of range for "
+              + "positional args tuple");
+        }
+        out.append(PythonValues.str(args[index]));
+        i = close;
+      } else {
+        out.append(c);
+      }
+    }
+    return out.toString();
   }
 
   private static Object dictMethod(Map<?, ?> map, String name, Object[] args) {
