@@ -87,6 +87,16 @@ class ChatTemplateTest {
   }
 
   @Test
+  void unknownFiltersAndTestsAreErrors() {
+    // jinjava renders an unknown filter as nothing and an unknown test as false; Jinja2 refuses the template.
+    assertEquals("chat template syntax error: No filter named 'nosuch'.", assertThrows(ChatTemplateException.class,
+        () -> ChatTemplate.of("{{ messages|length }}{{ 'x'|nosuch }}")).getMessage());
+    assertEquals("chat template syntax error: No test named 'nosuch'.", assertThrows(ChatTemplateException.class,
+        () -> ChatTemplate.of("{% if 'a|b' is not nosuch %}{% endif %}")).getMessage());
+    assertEquals("x", render("{{ 'a|b is c' and 'x' or 'y' }}"));
+  }
+
+  @Test
   void nullContentIsDefinedFalsyAndPrintsNone() {
     // A JSON null is Python's None: defined, falsy, printed "None". jinjava would call it undefined.
     Map<String, Object> toolCall = new LinkedHashMap<>(Map.of("name", "f"));

@@ -114,6 +114,19 @@ public final class JinjaChat {
         errors.add(describe(e));
       }
     }
+    // jinjava passes a value through an unknown filter as null and calls an unknown test false; Jinja2 refuses
+    // the template ("No filter named 'x'."), as transformers reports it.
+    Context globals = jinjava.getGlobalContext();
+    for (String filter : CodeNames.filters(source)) {
+      if (globals.getFilter(filter) == null) {
+        errors.add("No filter named '" + filter + "'.");
+      }
+    }
+    for (String test : CodeNames.tests(source)) {
+      if (globals.getExpTest(test) == null) {
+        errors.add("No test named '" + test + "'.");
+      }
+    }
     return errors;
   }
 
