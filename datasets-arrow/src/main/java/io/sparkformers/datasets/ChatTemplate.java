@@ -20,14 +20,20 @@ import java.util.TreeMap;
  * add_generation_prompt=...)} renders it: Jinja with {@code trim_blocks} and {@code lstrip_blocks}, the variables
  * {@code messages}, {@code tools}, {@code documents}, {@code add_generation_prompt} and the tokenizer's special
  * tokens ({@code bos_token}, {@code eos_token}, ...), and the functions {@code raise_exception} and
- * {@code strftime_now}. Immutable and safe to share between threads.
+ * {@code strftime_now}. Immutable, safe to share between threads, and serializable (Spark tasks can carry it).
+ *
+ * <p>Rendering runs on jinjava, adapted where it differs from Jinja2. Still different: {@code loop.previtem}/
+ * {@code nextitem} and {@code 'a' % b} formatting are missing, a subscript right after a slice with a step
+ * ({@code x[::-1][0]}) does not parse, strings are indexed and sliced by UTF-16 unit, and an attribute of an
+ * undefined value is undefined where Jinja2 raises.
  *
  * <pre>{@code
  * ChatTemplate template = ChatTemplate.fromPretrained(Path.of("model"));
  * String text = template.render(List.of(Map.of("role", "user", "content", "Hi")), true);
  * }</pre>
  */
-public final class ChatTemplate {
+public final class ChatTemplate implements java.io.Serializable {
+  private static final long serialVersionUID = 1L;
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final JinjaChat ENGINE = new JinjaChat();
   /** The special tokens transformers always names (SPECIAL_TOKENS_ATTRIBUTES); other "*_token" keys count too. */

@@ -360,6 +360,19 @@ class ChatTemplateTest {
   }
 
   @Test
+  void serializesForSparkTasks() throws Exception {
+    ChatTemplate t = ChatTemplate.of("{{ bos_token }}{{ messages|length }}", Map.of("bos_token", "<s>"));
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+      out.writeObject(t);
+    }
+    try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(
+        new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+      assertEquals("<s>3", ((ChatTemplate) in.readObject()).render(CHAT, false));
+    }
+  }
+
+  @Test
   void messagesAreNotChangedByRendering() {
     List<Map<String, Object>> chat = new ArrayList<>(CHAT);
     ChatTemplate.of("{% set x = messages.pop() %}{{ messages|length }}").render(chat, false);
