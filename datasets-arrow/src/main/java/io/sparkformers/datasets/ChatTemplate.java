@@ -92,6 +92,16 @@ public final class ChatTemplate implements java.io.Serializable {
     return new ChatTemplate(source, specialTokens(folder, config));
   }
 
+  /**
+   * The names of the templates in {@code folder} ("default" for a single unnamed one), found as
+   * {@link #fromPretrained(Path)} finds them. transformers renders with "tool_use", when there is one, for a
+   * conversation given tools and no template name.
+   */
+  public static java.util.Set<String> templateNames(Path folder) {
+    return java.util.Collections.unmodifiableSet(new java.util.TreeSet<>(
+        templatesIn(folder, readJsonObject(folder.resolve("tokenizer_config.json"))).keySet()));
+  }
+
   /** Templates by name; a single unnamed template is called "default". */
   private static Map<String, String> templatesIn(Path folder, Map<String, Object> config) {
     Map<String, String> templates = new LinkedHashMap<>();

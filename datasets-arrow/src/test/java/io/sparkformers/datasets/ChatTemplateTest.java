@@ -328,6 +328,7 @@ class ChatTemplateTest {
   void fromPretrainedNamedTemplates(@TempDir Path dir) throws IOException {
     Files.writeString(dir.resolve("tokenizer_config.json"), "{\"chat_template\": [{\"name\": \"default\", "
         + "\"template\": \"D\"}, {\"name\": \"tool_use\", \"template\": \"T\"}]}");
+    assertEquals(java.util.Set.of("default", "tool_use"), ChatTemplate.templateNames(dir));
     assertEquals("D", ChatTemplate.fromPretrained(dir).render(CHAT, false));
     assertEquals("T", ChatTemplate.fromPretrained(dir, "tool_use").render(CHAT, false));
     ChatTemplateException e = assertThrows(ChatTemplateException.class,

@@ -68,7 +68,8 @@ public final class ChatCommand implements Runnable {
     }
 
     @Option(names = "--template-name", paramLabel = "NAME",
-        description = "with --model: which of several named templates (default: the one named default)")
+        description = "with --model: which of several named templates (default: the one named default, or "
+            + "tool_use for a line with tools, as transformers chooses)")
     String templateName;
 
     @Option(names = "--input", required = true, paramLabel = "FILE.jsonl", description = "one conversation a line")
@@ -91,13 +92,17 @@ public final class ChatCommand implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), "--template-name needs --model");
       }
       return DatasetsCommand.guarded(spec, () -> {
-        ChatTemplate template = template();
+        ChatTemplate template = template(templateName);
+        // As transformers: with no name asked for, a conversation with tools uses the model's "tool_use" one.
+        ChatTemplate toolUse = source.model != null && templateName == null
+            && ChatTemplate.templateNames(source.model).contains("tool_use") ? template("tool_use") : template;
         List<Conversation> conversations = read(input);
         PrintWriter out = spec.commandLine().getOut();
         for (Conversation c : conversations) {
           Map<String, Object> line = new LinkedHashMap<>();
+          ChatTemplate chosen = c.variables().get("tools") != null ? toolUse : template;
           try {
-            line.put("text", template.render(c.messages(), addGenerationPrompt, c.variables()));
+            line.put("text", chosen.render(c.messages(), addGenerationPrompt, c.variables()));
           } catch (ChatTemplateException e) {
             line.put("error", e.getMessage());
           }
@@ -108,13 +113,13 @@ public final class ChatCommand implements Runnable {
       });
     }
 
-    private ChatTemplate template() {
+    private ChatTemplate template(String name) {
       ChatTemplate template;
       if (source.model != null) {
         if (!Files.isDirectory(source.model)) {
           throw new IllegalArgumentException(source.model + " is not a folder");
         }
-        template = ChatTemplate.fromPretrained(source.model, templateName);
+        template = ChatTemplate.fromPretrained(source.model, name);
       } else {
         String text;
         try {

@@ -82,6 +82,20 @@ class ChatCommandTest {
   }
 
   @Test
+  void aLineWithToolsUsesTheModelsToolUseTemplate() throws IOException {
+    Path model = Files.createDirectories(dir.resolve("named"));
+    Files.writeString(model.resolve("tokenizer_config.json"), "{\"chat_template\": [{\"name\": \"default\", "
+        + "\"template\": \"plain\"}, {\"name\": \"tool_use\", \"template\": \"tools={{ tools|length }}\"}]}");
+    Path input = Files.writeString(dir.resolve("in.jsonl"), "{\"messages\": [], \"tools\": [{\"name\": \"f\"}]}\n"
+        + "{\"messages\": []}\n");
+    assertEquals(0, run("chat", "render", "--model", model.toString(), "--input", input.toString()), err.toString());
+    assertEquals("{\"text\":\"tools=1\"}\n{\"text\":\"plain\"}\n", out.toString());
+    assertEquals(0, run("chat", "render", "--model", model.toString(), "--template-name", "default", "--input",
+        input.toString()), err.toString());
+    assertEquals("{\"text\":\"plain\"}\n{\"text\":\"plain\"}\n", out.toString());
+  }
+
+  @Test
   void aBadInputLineExitsOneNamingTheFileAndLine() throws IOException {
     Path template = Files.writeString(dir.resolve("t.jinja"), "{{ messages|length }}");
     String[][] bad = {
