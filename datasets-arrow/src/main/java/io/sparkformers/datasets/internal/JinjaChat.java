@@ -136,19 +136,16 @@ public final class JinjaChat {
     Map<String, Object> all = new java.util.HashMap<>(variables);
     all.put(LoopFilters.VARIABLE, prepared.filters());
     RenderResult result = jinjava.renderForResult(prepared.source(), all);
+    // jinjava goes on after an error; Jinja2 stops at the first, so the first one (in rendering order) counts.
     for (TemplateError e : result.getErrors()) {
       String raised = causeMessage(e.getException(), Raised.class);
       if (raised != null) {
         throw new Failure(raised, true);
       }
-    }
-    for (TemplateError e : result.getErrors()) {
       String runtime = causeMessage(e.getException(), PythonExpressions.TemplateRuntimeError.class);
       if (runtime != null) {
         throw new Failure(runtime, false);
       }
-    }
-    for (TemplateError e : result.getErrors()) {
       if (e.getSeverity() == TemplateError.ErrorType.FATAL) {
         throw new Failure(describe(e), false);
       }
@@ -158,7 +155,8 @@ public final class JinjaChat {
 
   /** The source as jinjava should see it to render as Jinja2 does, with the conditions of filtered loops. */
   static LoopFilters.Rewritten prepare(String source) {
-    LoopFilters.Rewritten filtered = LoopFilters.rewrite(StepSlices.rewrite(LstripBlocks.rewrite(withoutFinalNewline(source))));
+    String jinja2Whitespace = LstripBlocks.rewrite(withoutFinalNewline(source));
+    LoopFilters.Rewritten filtered = LoopFilters.rewrite(StepSlices.rewrite(jinja2Whitespace));
     return new LoopFilters.Rewritten(ForElse.rewrite(filtered.source()), filtered.filters());
   }
 
