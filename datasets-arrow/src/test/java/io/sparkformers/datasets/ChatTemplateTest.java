@@ -118,6 +118,22 @@ class ChatTemplateTest {
   }
 
   @Test
+  void notBindsLooserThanTestsAndComparisons() {
+    // JUEL reads "not x is defined" as "(not x) is defined", always True; Jinja2 as "not (x is defined)".
+    assertEquals("False|True|False|True|False", render("{{ not messages is defined }}|{{ not missing is defined }}|"
+        + "{{ not messages[0].role == 'system' }}|{{ not 'x' in 'abc' and true }}|{{ not not false }}"));
+    assertEquals("kept", ChatTemplate.of("{% if not flag is defined %}{% set flag = 'reset' %}{% endif %}{{ flag }}")
+        .render(CHAT, false, Map.of("flag", "kept")));
+  }
+
+  @Test
+  void stringsAreIterable() {
+    // jinjava's iterable test is false for strings; Python iterates them.
+    assertEquals("True,True,True,False", render("{{ messages[0].content is iterable }},{{ messages is iterable }},"
+        + "{{ messages[0] is iterable }},{{ 3 is iterable }}"));
+  }
+
+  @Test
   void andAndOrReturnAnOperand() {
     // JUEL's and gives True/False; Python's gives an operand, used as "content or ''".
     assertEquals("Hi||fallback|0", render("{{ messages[0].content and messages[1].content }}|{{ '' and 'x' }}|"

@@ -78,6 +78,7 @@ public final class JinjaChat {
     globals.registerFilter(new Items());
     globals.registerFilter(new PyLoopFilter());
     globals.registerExpTest(new IsNone());
+    globals.registerExpTest(new IsIterable());
     globals.registerTag(new Generation());
     globals.registerTag(new PythonTruthIf());
   }
@@ -415,6 +416,14 @@ public final class JinjaChat {
     @Override
     public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
       return LoopFilters.select(var, interpreter, Integer.parseInt(args[0]));
+    }
+  }
+
+  /** Jinja2's {@code iterable} test is Python's {@code iter(x)} succeeding: strings are iterable too. */
+  private static final class IsIterable extends com.hubspot.jinjava.lib.exptest.IsIterableExpTest {
+    @Override
+    public boolean evaluate(Object var, JinjavaInterpreter interpreter, Object... args) {
+      return var instanceof CharSequence || var instanceof Map || super.evaluate(var, interpreter, args);
     }
   }
 

@@ -13,12 +13,15 @@ import jinjava.de.odysseus.el.tree.TreeStore;
 import jinjava.de.odysseus.el.tree.impl.Builder;
 import jinjava.de.odysseus.el.tree.impl.Cache;
 import jinjava.de.odysseus.el.tree.impl.Parser;
+import jinjava.de.odysseus.el.tree.impl.Scanner;
 import jinjava.de.odysseus.el.tree.impl.ast.AstBinary;
 import jinjava.de.odysseus.el.tree.impl.ast.AstNode;
+import jinjava.de.odysseus.el.tree.impl.ast.AstUnary;
 import jinjava.javax.el.ExpressionFactory;
 
 /**
- * jinjava's expression language with two of Python's rules that chat templates meet: {@code +} on a string and
+ * jinjava's expression language with Python's rules where chat templates meet them: {@code not}'s precedence;
+ * {@code and} returning an operand; {@code +} on a string and
  * something else (an undefined {@code eos_token}, None, a number) is an error in Jinja2, where jinjava glues on
  * "null" or the number; and {@code ~} turns values into text as {@code str()} does ({@code True}, {@code None}).
  */
@@ -57,6 +60,19 @@ public final class PythonExpressions {
             return super.createAstBinary(left, right, new PythonAddition(name(left), name(right)));
           }
           return super.createAstBinary(left, right, operator == AstBinary.AND ? PYTHON_AND : operator);
+        }
+
+        /**
+         * Jinja2's {@code not} binds looser than comparisons and tests ({@code not x is defined} is
+         * {@code not (x is defined)}, {@code not a == b} is {@code not (a == b)}); JUEL's binds tighter than all.
+         */
+        @Override
+        protected AstNode unary(boolean required) throws Scanner.ScanException, Parser.ParseException {
+          if (getToken().getSymbol() == Scanner.Symbol.NOT) {
+            consumeToken();
+            return createAstUnary(eq(true), AstUnary.NOT);
+          }
+          return super.unary(required);
         }
       };
     }
