@@ -238,6 +238,9 @@ public final class ChatTemplate implements java.io.Serializable {
     variables.put("tools", PythonValues.None.NONE);
     variables.put("documents", PythonValues.None.NONE);
     extraVariables.forEach((k, v) -> variables.put(k, PythonValues.toTemplateValue(v)));
+    // The literal none/None: jinjava reads it as an undefined name (Java null); Jinja2's is None itself.
+    variables.put("none", PythonValues.None.NONE);
+    variables.put("None", PythonValues.None.NONE);
     variables.put("messages", PythonValues.toTemplateValue(messages));
     variables.put("add_generation_prompt", addGenerationPrompt);
     JinjaChat.Output out;

@@ -141,11 +141,19 @@ class ChatTemplateTest {
   }
 
   @Test
+  void theNoneLiteralIsNone() {
+    // jinjava reads none as an undefined name: printed empty, skipped by default; Jinja2's None prints "None".
+    assertEquals("None|None|1-None-a|True|True|True", render("{{ none }}|{{ none|default('d') }}|"
+        + "{{ [1, none, 'a']|join('-') }}|{% set x = none %}{{ x is none }}|{{ x is defined }}|{{ tools == none }}"));
+  }
+
+  @Test
   void absentKeysAreUndefined() {
     Map<String, Object> tool = new LinkedHashMap<>(Map.of("role", "tool"));
-    assertEquals("False,True,,F", ChatTemplate.of(
+    assertEquals("False,True,,F,False,True", ChatTemplate.of(
         "{{ messages[0].content is defined }},{{ messages[0]['content'] is not defined }},{{ messages[0].content }},"
-            + "{% if messages[0].content %}T{% else %}F{% endif %}").render(List.of(tool), false));
+            + "{% if messages[0].content %}T{% else %}F{% endif %},{{ messages[0].content is none }},"
+            + "{{ messages[0].get('content') is none }}").render(List.of(tool), false));
   }
 
   @Test

@@ -427,7 +427,10 @@ public final class JinjaChat {
     }
   }
 
-  /** {@code is none} also holds for a JSON null in the data (see {@link PythonValues.None}). */
+  /**
+   * {@code is none} holds for None (a JSON null in the data, the literal {@code none}: see
+   * {@link PythonValues.None}) and not for an undefined name, as in Jinja2; jinjava's is true for both.
+   */
   private static final class IsNone implements ExpTest {
     @Override
     public String getName() {
@@ -436,7 +439,7 @@ public final class JinjaChat {
 
     @Override
     public boolean evaluate(Object var, JinjavaInterpreter interpreter, Object... args) {
-      return var == null || var == PythonValues.None.NONE;
+      return var == PythonValues.None.NONE;
     }
   }
 

@@ -191,7 +191,7 @@ public final class PythonMethods extends ELResolver {
           return NOT_HANDLED;
         }
         Object key = args[0] == null ? null : args[0].toString();
-        Object fallback = args.length == 2 ? args[1] : null;
+        Object fallback = args.length == 2 ? args[1] : PythonValues.None.NONE;
         return map.containsKey(key) ? map.get(key) : fallback;
       }
       case "keys" -> {
