@@ -287,6 +287,16 @@ class ChatTemplateTest {
   }
 
   @Test
+  void percentFormatsStringsAndIsAFloorModulo() {
+    // JUEL's % cannot take a string (an error) and keeps the dividend's sign (-7 % 2 is -1); Python's formats
+    // and takes the divisor's sign.
+    assertEquals("a=1 'q' 100%|[INST] Be brief.|1|1|0.5", render("{{ '%s=%d %r 100%%' % ('a', 1, 'q') }}|"
+        + "{{ '[INST] %s' % messages[0].content }}|{{ -7 % 2 }}|{{ 7 % 3 }}|{{ -7.5 % 2 }}"));
+    assertEquals("not enough arguments for format string",
+        assertThrows(ChatTemplateException.class, () -> render("{{ '%s %s' % 'a' }}")).getMessage());
+  }
+
+  @Test
   void stringIndexing() {
     // jinjava indexes lists only.
     assertEquals("B|.", render("{{ messages[0].content[0] }}|{{ messages[0].content[-1] }}"));

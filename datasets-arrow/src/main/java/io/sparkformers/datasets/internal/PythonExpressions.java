@@ -5,6 +5,7 @@ import com.hubspot.jinjava.el.TruthyTypeConverter;
 import com.hubspot.jinjava.el.ext.AdditionOperator;
 import com.hubspot.jinjava.el.ext.ExtendedParser;
 import java.util.Collection;
+import java.util.List;
 import java.util.Map;
 import jinjava.de.odysseus.el.ExpressionFactoryImpl;
 import jinjava.de.odysseus.el.misc.TypeConverter;
@@ -59,6 +60,9 @@ public final class PythonExpressions {
           if (operator == AdditionOperator.OP) {
             return super.createAstBinary(left, right, new PythonAddition(name(left), name(right)));
           }
+          if (operator == AstBinary.MOD) {
+            return super.createAstBinary(left, right, PYTHON_MOD);
+          }
           return super.createAstBinary(left, right, operator == AstBinary.AND ? PYTHON_AND : operator);
         }
 
@@ -91,6 +95,80 @@ public final class PythonExpressions {
     return bindings.convert(l, Boolean.class) ? right.eval(bindings, context) : l;
   };
 
+  /**
+   * Python's {@code %}: printf-style formatting when the left side is a string ({@code '%s: %d' % (a, b)}, which
+   * JUEL rejects), else the remainder with the divisor's sign ({@code -7 % 2} is 1; Java's is -1).
+   */
+  static final AstBinary.Operator PYTHON_MOD = new AstBinary.SimpleOperator() {
+    @Override
+    protected Object apply(TypeConverter converter, Object left, Object right) {
+      if (left instanceof CharSequence format) {
+        return percentFormat(format.toString(), right);
+      }
+      if (left instanceof Number a && right instanceof Number b) {
+        boolean integers = !(a instanceof Double || a instanceof Float || b instanceof Double || b instanceof Float
+            || a instanceof java.math.BigDecimal || b instanceof java.math.BigDecimal);
+        if (integers) {
+          long d = b.longValue();
+          if (d == 0) {
+            throw new TemplateRuntimeError("integer modulo by zero");
+          }
+          return Math.floorMod(a.longValue(), d);
+        }
+        double d = b.doubleValue();
+        if (d == 0) {
+          throw new TemplateRuntimeError("float modulo");
+        }
+        double r = a.doubleValue() % d;
+        return r != 0 && (r < 0) != (d < 0) ? r + d : r;
+      }
+      throw new TemplateRuntimeError("unsupported operand type(s) for %: '" + PythonAddition.typeName(left)
+          + "' and '" + PythonAddition.typeName(right) + "'");
+    }
+  };
+
+  /** Python's {@code format % values} for %s, %r, %d, %i and %%. */
+  static String percentFormat(String format, Object values) {
+    List<Object> args = values instanceof List<?> list ? new java.util.ArrayList<>(list) : List.of(values);
+    StringBuilder out = new StringBuilder();
+    int next = 0;
+    for (int i = 0; i < format.length(); i++) {
+      char c = format.charAt(i);
+      if (c != '%') {
+        out.append(c);
+        continue;
+      }
+      if (i + 1 == format.length()) {
+        throw new TemplateRuntimeError("incomplete format");
+      }
+      char code = format.charAt(++i);
+      if (code == '%') {
+        out.append('%');
+        continue;
+      }
+      if (next >= args.size()) {
+        throw new TemplateRuntimeError("not enough arguments for format string");
+      }
+      Object arg = args.get(next++);
+      switch (code) {
+        case 's' -> out.append(PythonValues.str(arg));
+        case 'r' -> out.append(PythonValues.repr(arg));
+        case 'd', 'i' -> {
+          if (!(arg instanceof Number n)) {
+            throw new TemplateRuntimeError("%" + code + " format: a real number is required, not "
+                + PythonAddition.typeName(arg));
+          }
+          out.append(n.longValue());
+        }
+        default -> throw new TemplateRuntimeError("unsupported format character '" + code + "'");
+      }
+    }
+    if (next < args.size()) {
+      throw new TemplateRuntimeError("not all arguments converted during string formatting");
+    }
+    return out.toString();
+  }
+
   /** Python's {@code +}: strings join only with strings; an undefined operand is Jinja2's UndefinedError. */
   static final class PythonAddition extends AdditionOperator {
     private final String leftName;
@@ -118,7 +196,7 @@ public final class PythonExpressions {
       return super.apply(converter, left, right);
     }
 
-    private static String typeName(Object value) {
+    static String typeName(Object value) {
       if (value == PythonValues.None.NONE) {
         return "NoneType";
       }
