@@ -23,9 +23,8 @@ import java.util.TreeMap;
  * {@code strftime_now}. Immutable, safe to share between threads, and serializable (Spark tasks can carry it).
  *
  * <p>Rendering runs on jinjava, adapted where it differs from Jinja2. Still different: {@code loop.previtem}/
- * {@code nextitem} are missing, {@code \\u} escapes in string literals do not parse, {@code %} formatting knows
- * %s, %r, %d and %i only, a subscript right after a slice with a step
- * ({@code x[::-1][0]}) does not parse, strings are indexed and sliced by UTF-16 unit, and an attribute of an
+ * {@code nextitem} are missing, {@code %} formatting knows %s, %r, %d and %i only, a subscript right after a
+ * slice with a step ({@code x[::-1][0]}) does not parse, strings are indexed and sliced by UTF-16 unit, and an attribute of an
  * undefined value is undefined where Jinja2 raises.
  *
  * <pre>{@code

@@ -297,6 +297,13 @@ class ChatTemplateTest {
   }
 
   @Test
+  void pythonStringEscapes() {
+    // jinjava's scanner rejects \\u and \\x escapes ("invalid escape sequence"); Python strings take them.
+    assertEquals("é|\uD83D\uDE00|A|it's|a\tb", render("{{ '\\u00e9' }}|{{ '\\U0001F600' }}|{{ '\\x41' }}|"
+        + "{{ 'it\\u0027s' }}|{{ 'a\\tb' }}"));
+  }
+
+  @Test
   void stringIndexing() {
     // jinjava indexes lists only.
     assertEquals("B|.", render("{{ messages[0].content[0] }}|{{ messages[0].content[-1] }}"));

@@ -157,7 +157,8 @@ public final class JinjaChat {
   /** The source as jinjava should see it to render as Jinja2 does, with the conditions of filtered loops. */
   static LoopFilters.Rewritten prepare(String source) {
     String jinja2Whitespace = LstripBlocks.rewrite(withoutFinalNewline(source));
-    LoopFilters.Rewritten filtered = LoopFilters.rewrite(StepSlices.rewrite(jinja2Whitespace));
+    String slices = StepSlices.rewrite(StringEscapes.rewrite(jinja2Whitespace));
+    LoopFilters.Rewritten filtered = LoopFilters.rewrite(slices);
     return new LoopFilters.Rewritten(ForElse.rewrite(filtered.source()), filtered.filters());
   }
 
