@@ -197,6 +197,26 @@ class LlamaReferenceTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"llama", "qwen2"})
+  void generationConfigIsReadAndWrittenBackUnchanged(String name) throws Exception {
+    Path folder = TestData.hfTiny(name);
+    GenerationConfig g = GenerationConfig.fromPretrained(folder).build();
+    assertEquals(List.of(2), g.eosTokenIds());
+    assertTrue(g.useCache());
+    Path saved = tmp.resolve(name + "-generation");
+    g.save(saved);
+    assertEquals(com.google.gson.JsonParser.parseString(Files.readString(folder.resolve("generation_config.json"))),
+        com.google.gson.JsonParser.parseString(Files.readString(saved.resolve("generation_config.json"))));
+    GenerationConfig changed = g.toBuilder().maxNewTokens(7).doSample(true).topK(5).useCache(false).build();
+    changed.save(saved);
+    GenerationConfig back = GenerationConfig.fromPretrained(saved).build();
+    assertEquals(7, back.maxNewTokens());
+    assertTrue(back.doSample());
+    assertEquals(5, back.topK());
+    assertTrue(!back.useCache());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"llama", "qwen2"})
   void bothConfigLayoutsReadTheSameAndWriteBackAsRead(String name) throws Exception {
     LlamaConfig classic = (LlamaConfig) AutoConfig.fromPretrained(TestData.hfTiny(name).resolve("config.json"));
     LlamaConfig t5 = (LlamaConfig) AutoConfig.fromPretrained(
