@@ -96,6 +96,23 @@ class LlamaForCausalLMTest {
     }
   }
 
+  /** Seeded sampling through the shared logits processors: the same tokens with and without the cache. */
+  @Test
+  void samplingWithTheLogitsProcessorsIsTheSameWithAndWithoutTheCache() {
+    Engine.getInstance().setRandomSeed(5);
+    try (CausalLM model = (CausalLM) AutoModel.fromConfig(small(2).build())) {
+      GenerationConfig sampling = GenerationConfig.builder().maxNewTokens(10).doSample(true).temperature(0.8)
+          .topK(20).topP(0.9).repetitionPenalty(1.3).seed(42).eosTokenIds(List.of()).build();
+      List<int[]> prompts = List.of(new int[] {5, 17, 3}, new int[] {60, 22, 9, 41, 2});
+      List<int[]> cached = model.generate(prompts, sampling);
+      List<int[]> full = model.generate(prompts, sampling.toBuilder().useCache(false).build());
+      for (int r = 0; r < prompts.size(); r++) {
+        assertEquals(10, cached.get(r).length);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(full.get(r), cached.get(r), "row " + r);
+      }
+    }
+  }
+
   @Test
   void aSlidingWindowShorterThanTheSequenceIsRefused() throws Exception {
     LlamaConfig mistral = LlamaConfig.builder(LlamaConfig.Variant.MISTRAL).vocabSize(64).hiddenSize(32)
