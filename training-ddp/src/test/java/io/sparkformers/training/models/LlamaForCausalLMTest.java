@@ -96,6 +96,19 @@ class LlamaForCausalLMTest {
     }
   }
 
+  /** A forward pass's tensors belong to the caller's scope: nothing piles up on the model's manager. */
+  @Test
+  void forwardLeavesNothingOnTheModelsManager() {
+    Engine.getInstance().setRandomSeed(13);
+    try (PreTrainedModel model = AutoModel.fromConfig(small(2).build());
+        NDManager scope = model.manager().newSubManager()) {
+      NDArray x = scope.create(IDS, new Shape(1, IDS.length));
+      ModelOutput out = model.forward(Map.of("input_ids", x, "labels", x), false);
+      org.junit.jupiter.api.Assertions.assertSame(scope, out.logits().getManager());
+      org.junit.jupiter.api.Assertions.assertSame(scope, out.loss().getManager());
+    }
+  }
+
   /** Seeded sampling through the shared logits processors: the same tokens with and without the cache. */
   @Test
   void samplingWithTheLogitsProcessorsIsTheSameWithAndWithoutTheCache() {
