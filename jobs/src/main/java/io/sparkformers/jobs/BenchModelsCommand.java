@@ -8,10 +8,13 @@ import ai.djl.nn.Parameter;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import io.sparkformers.training.models.AutoModel;
+import io.sparkformers.training.models.CausalLM;
 import io.sparkformers.training.models.GenerationConfig;
 import io.sparkformers.training.models.ModelOutput;
 import io.sparkformers.training.models.gpt2.Gpt2Config;
 import io.sparkformers.training.models.gpt2.Gpt2LMHeadModel;
+import io.sparkformers.training.models.llama.LlamaConfig;
+import io.sparkformers.training.models.llama.LlamaForCausalLM;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -28,15 +31,26 @@ import picocli.CommandLine.Option;
  * {@code sparkformers bench models}: forward and forward+backward step time of a small GPT (the shapes of
  * The PyTorch baseline script ddp_train_bench.py's "gpt": d 256, 4 layers, 4 heads, d_ff 1024, context 128, vocab
  * 8000, untied head, exact GELU, dropout 0, batch 8) on {@link Gpt2LMHeadModel}, and greedy generation tokens/s
- * with and without the key/value cache. Medians over the timed steps.
+ * with and without the key/value cache. Medians over the timed steps. {@code --model llama} measures a small
+ * Llama ({@link LlamaForCausalLM}: hidden 256, 4 layers, 4 heads, 2 key/value heads, intermediate 688, vocab
+ * 8000, untied head, as bench/pytorch/llama_bench.py builds it) or, with {@code --llama-shape 1b}, the Llama 1B
+ * shape (hidden 2048, 16 layers, 32 heads, 8 key/value heads, intermediate 8192, vocab 32000, tied embeddings).
  */
 @Command(name = "models", mixinStandardHelpOptions = true,
     description = {"Small-GPT forward / forward+backward step time and generation tokens/s (with and without"
         + " the KV cache).", "Compare with PyTorch's baseline script: python3 ddp_train_bench.py --models"
-        + " gpt --modes single1,single2"})
+        + " gpt --modes single1,single2; for --model llama: python3 bench/pytorch/llama_bench.py"})
 public final class BenchModelsCommand implements Callable<Integer> {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--model", defaultValue = "gpt2", description = "gpt2 (default) or llama.")
+  String modelName;
+
+  @Option(names = "--llama-shape", defaultValue = "small", description = "With --model llama: small (default;"
+      + " hidden 256, 4 layers, 4/2 heads, vocab 8000) or 1b (hidden 2048, 16 layers, 32/8 heads, intermediate"
+      + " 8192, vocab 32000, tied; about 1.2 billion parameters: minutes per step on a CPU).")
+  String llamaShape;
 
   @Option(names = "--threads", defaultValue = "1", description = "libtorch intra-op threads (default 1).")
   int threads;
@@ -73,12 +87,34 @@ public final class BenchModelsCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(spec.commandLine(), "--threads, --steps, --batch, --prompt-tokens,"
           + " --new-tokens and --generate-batch must be positive, --warmup >= 0, and prompt + new tokens <= 128");
     }
+    if (!modelName.equals("gpt2") && !modelName.equals("llama")) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--model is gpt2 or llama, got '" + modelName
+          + "'");
+    }
+    if (!llamaShape.equals("small") && !llamaShape.equals("1b")) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--llama-shape is small or 1b, got '"
+          + llamaShape + "'");
+    }
     Engine.getEngine("PyTorch").setRandomSeed(1234);
     JniUtils.setNumThreads(threads);
-    Gpt2Config config = Gpt2Config.builder().vocabSize(8000).nPositions(128).nEmbd(256).nLayer(4).nHead(4)
-        .nInner(1024).activationFunction("gelu").tieWordEmbeddings(false).dropout(0).build();
+    String description;
+    io.sparkformers.training.models.ModelConfig config;
+    if (modelName.equals("gpt2")) {
+      description = "gpt d256 L4 H4 ff1024 ctx128 vocab8000";
+      config = Gpt2Config.builder().vocabSize(8000).nPositions(128).nEmbd(256).nLayer(4).nHead(4)
+          .nInner(1024).activationFunction("gelu").tieWordEmbeddings(false).dropout(0).build();
+    } else if (llamaShape.equals("small")) {
+      description = "llama d256 L4 H4 KV2 ff688 ctx128 vocab8000";
+      config = LlamaConfig.builder().vocabSize(8000).hiddenSize(256).intermediateSize(688).numHiddenLayers(4)
+          .numAttentionHeads(4).numKeyValueHeads(2).maxPositionEmbeddings(128).build();
+    } else {
+      description = "llama-1b d2048 L16 H32 KV8 ff8192 ctx128 vocab32000 tied";
+      config = LlamaConfig.builder().vocabSize(32000).hiddenSize(2048).intermediateSize(8192).numHiddenLayers(16)
+          .numAttentionHeads(32).numKeyValueHeads(8).maxPositionEmbeddings(2048).tieWordEmbeddings(true).build();
+    }
     PrintWriter out = spec.commandLine().getOut();
-    try (Gpt2LMHeadModel model = (Gpt2LMHeadModel) AutoModel.fromConfig(config)) {
+    try (CausalLM model = (CausalLM) AutoModel.fromConfig(config)) {
+      int vocab = model.vocabSize();
       long params = 0;
       for (Parameter p : model.namedParameters().values()) {
         params += p.getArray().size();
@@ -96,7 +132,7 @@ public final class BenchModelsCommand implements Callable<Integer> {
         for (int s = 0; s < warmup + steps; s++) {
           int[] ids = new int[batch * 128];
           for (int i = 0; i < ids.length; i++) {
-            ids[i] = random.nextInt(8000);
+            ids[i] = random.nextInt(vocab);
           }
           // Forward only (no autograd graph), as inference or evaluation runs it.
           JniUtils.setGradMode(false);
@@ -148,7 +184,7 @@ public final class BenchModelsCommand implements Callable<Integer> {
       int[][] prompts = new int[generateBatch][promptTokens];
       for (int[] p : prompts) {
         for (int i = 0; i < p.length; i++) {
-          p[i] = random.nextInt(8000);
+          p[i] = random.nextInt(vocab);
         }
       }
       GenerationConfig gen = GenerationConfig.builder().maxNewTokens(newTokens).eosTokenIds(List.of()).build();
@@ -162,15 +198,15 @@ public final class BenchModelsCommand implements Callable<Integer> {
       double trainFwdCpu = median(trainingForwardCpu);
       double faultsPerStep = median(faults);
       if (json) {
-        out.println(String.format(Locale.ROOT, "{\"model\": \"gpt d256 L4 H4 ff1024 ctx128 vocab8000\", "
+        out.println(String.format(Locale.ROOT, "{\"model\": \"" + description + "\", "
             + "\"params\": %d, \"batch\": %d, \"threads\": %d, \"steps\": %d, \"forward_s\": %.6f, "
             + "\"training_forward_s\": %.6f, \"forward_backward_s\": %.6f, \"training_forward_cpu_s\": %.6f, \"forward_backward_cpu_s\": %.6f, \"minor_page_faults_per_step\": %.0f, \"tokens_per_s_train\": %.1f, \"generate_prompt\": %d, "
             + "\"generate_new\": %d, \"generate_batch\": %d, \"generate_tokens_per_s_cache\": %.1f, "
             + "\"generate_tokens_per_s_no_cache\": %.1f}", params, batch, threads, steps, fwd, trainFwd, fwdBwd, trainFwdCpu, fwdBwdCpu, faultsPerStep,
             batch * 128 / fwdBwd, promptTokens, newTokens, generateBatch, cached, full));
       } else {
-        out.println(String.format(Locale.ROOT, "small GPT (d 256, 4 layers, 4 heads, ff 1024, ctx 128, vocab 8000,"
-            + " %,d parameters), batch %d, %d thread(s), median of %d steps", params, batch, threads, steps));
+        out.println(String.format(Locale.ROOT, "%s (%,d parameters), batch %d, %d thread(s), median of %d steps",
+            description, params, batch, threads, steps));
         out.println(String.format(Locale.ROOT, "  forward, no grad  %8.1f ms", fwd * 1e3));
         out.println(String.format(Locale.ROOT, "  forward, grad on  %8.1f ms  (zero_grad + forward, as"
             + " ddp_train_bench.py's fwd; %.1f ms CPU time)", trainFwd * 1e3, trainFwdCpu * 1e3));
@@ -203,10 +239,10 @@ public final class BenchModelsCommand implements Callable<Integer> {
   }
 
   /** One forward+backward step under libtorch's profiler (records shapes), written as a Chrome trace. */
-  private void profileOneStep(Gpt2LMHeadModel model, Random random) {
+  private void profileOneStep(CausalLM model, Random random) {
     int[] ids = new int[batch * 128];
     for (int i = 0; i < ids.length; i++) {
-      ids[i] = random.nextInt(8000);
+      ids[i] = random.nextInt(model.vocabSize());
     }
     JniUtils.setGradMode(true);
     try (NDManager step = model.manager().newSubManager()) {
@@ -225,7 +261,7 @@ public final class BenchModelsCommand implements Callable<Integer> {
   }
 
   /** New tokens per second over one warm-up and three timed runs (median). */
-  private static double generationTokensPerSecond(Gpt2LMHeadModel model, List<int[]> prompts,
+  private static double generationTokensPerSecond(CausalLM model, List<int[]> prompts,
       GenerationConfig gen) {
     model.generate(prompts, gen.toBuilder().maxNewTokens(Math.min(4, gen.maxNewTokens())).build());
     List<Double> rates = new ArrayList<>();

@@ -44,6 +44,25 @@ class BenchModelsCommandTest {
     assertTrue(err.toString().contains("prompt + new tokens <= 128"), err.toString());
   }
 
+  @Test
+  void llamaRunReportsItsShape() {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cli = SparkformersCommand.commandLine();
+    cli.setOut(new PrintWriter(out));
+    cli.setErr(new PrintWriter(err));
+    assertEquals(0, cli.execute("bench", "models", "--model", "llama", "--steps", "1", "--warmup", "0", "--batch",
+        "1", "--prompt-tokens", "2", "--new-tokens", "2", "--json"), err.toString());
+    JsonObject r = JsonParser.parseString(out.toString().trim()).getAsJsonObject();
+    // The same parameter count as bench/pytorch/llama_bench.py's model: embeddings and untied head 2 × 8000 ×
+    // 256, 4 layers of (q, o 256×256; k, v 256×128; gate, up, down 256×688; two norms), the final norm.
+    assertEquals(6_998_272, r.get("params").getAsLong());
+    assertEquals("llama d256 L4 H4 KV2 ff688 ctx128 vocab8000", r.get("model").getAsString());
+    assertTrue(r.get("generate_tokens_per_s_no_cache").getAsDouble() > 0);
+    assertEquals(2, cli.execute("bench", "models", "--model", "mamba"));
+    assertTrue(err.toString().contains("--model is gpt2 or llama, got 'mamba'"), err.toString());
+  }
+
   private static int count(String text, String needle) {
     int n = 0;
     for (int i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + 1)) {

@@ -19,7 +19,8 @@ import java.util.Map;
 /**
  * Builds a model from a Hugging Face model folder ({@code config.json} + {@code model.safetensors}, or a sharded
  * {@code model.safetensors.index.json}) or from a config, choosing the architecture registered for its
- * {@code model_type} ({@link ModelArchitecture}): {@code gpt2}, {@code bert} and {@code mlp} are built in.
+ * {@code model_type} ({@link ModelArchitecture}): {@code gpt2}, {@code llama}, {@code qwen2}, {@code mistral},
+ * {@code bert} and {@code mlp} are built in.
  */
 public final class AutoModel {
   private AutoModel() {}

@@ -23,6 +23,9 @@ public final class GenerationConfig implements Serializable {
   private final Integer padTokenId;
   private final long seed;
   private final boolean useCache;
+  // Keys of a generation_config.json this class does not interpret (bos_token_id, transformers_version, ...), as
+  // JSON text, written back by save().
+  private final String otherKeys;
 
   private GenerationConfig(Builder b) {
     if (b.maxNewTokens < 0) {
@@ -51,6 +54,7 @@ public final class GenerationConfig implements Serializable {
     this.padTokenId = b.padTokenId;
     this.seed = b.seed;
     this.useCache = b.useCache;
+    this.otherKeys = b.otherKeys;
   }
 
   public static Builder builder() {
@@ -60,7 +64,8 @@ public final class GenerationConfig implements Serializable {
   /**
    * The defaults a model folder sets in {@code generation_config.json} (as transformers' {@code generate} uses
    * them): max_new_tokens, do_sample, temperature, top_k, top_p, repetition_penalty, eos_token_id,
-   * pad_token_id. Without the file, transformers' defaults. Other keys are ignored.
+   * pad_token_id, use_cache. Without the file, transformers' defaults. Other keys do not change decoding here;
+   * they are kept and written back by {@link #save}.
    */
   public static Builder fromPretrained(java.nio.file.Path folder) throws java.io.IOException {
     java.nio.file.Path file = folder.resolve("generation_config.json");
@@ -80,12 +85,66 @@ public final class GenerationConfig implements Serializable {
       b.eosTokenIds(r.optTokenIds("eos_token_id"));
     }
     b.padTokenId(r.optInteger("pad_token_id"));
+    b.useCache(r.optBoolean(true, "use_cache"));
+    b.otherKeys = r.unreadKeys().toString();
     try {
       b.build();
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
     }
     return b;
+  }
+
+  /**
+   * Writes {@code folder/generation_config.json} as transformers' {@code GenerationConfig.save_pretrained} does:
+   * the values that differ from the defaults (eos and pad ids when set), the keys read but not interpreted, keys
+   * sorted, indented by 2. The seed is not a transformers setting and is not written.
+   */
+  public void save(java.nio.file.Path folder) throws java.io.IOException {
+    com.google.gson.JsonObject o = otherKeys == null ? new com.google.gson.JsonObject()
+        : com.google.gson.JsonParser.parseString(otherKeys).getAsJsonObject();
+    Builder defaults = builder();
+    if (maxNewTokens != defaults.maxNewTokens) {
+      o.addProperty("max_new_tokens", maxNewTokens);
+    }
+    if (doSample) {
+      o.addProperty("do_sample", true);
+    }
+    if (temperature != defaults.temperature) {
+      o.addProperty("temperature", temperature);
+    }
+    if (topK != defaults.topK) {
+      o.addProperty("top_k", topK);
+    }
+    if (topP != defaults.topP) {
+      o.addProperty("top_p", topP);
+    }
+    if (repetitionPenalty != defaults.repetitionPenalty) {
+      o.addProperty("repetition_penalty", repetitionPenalty);
+    }
+    if (eosTokenIds != null) {
+      if (eosTokenIds.size() == 1) {
+        o.addProperty("eos_token_id", eosTokenIds.get(0));
+      } else {
+        com.google.gson.JsonArray a = new com.google.gson.JsonArray();
+        eosTokenIds.forEach(a::add);
+        o.add("eos_token_id", a);
+      }
+    }
+    if (padTokenId != null) {
+      o.addProperty("pad_token_id", padTokenId);
+    }
+    if (!useCache) {
+      o.addProperty("use_cache", false);
+    } else if (otherKeys != null) { // read from a file, which transformers writes use_cache into
+      o.addProperty("use_cache", true);
+    }
+    com.google.gson.JsonObject sorted = new com.google.gson.JsonObject();
+    o.keySet().stream().sorted().forEach(k -> sorted.add(k, o.get(k)));
+    java.nio.file.Files.createDirectories(folder);
+    java.nio.file.Files.writeString(folder.resolve("generation_config.json"),
+        new com.google.gson.GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create()
+            .toJson(sorted) + "\n", java.nio.charset.StandardCharsets.UTF_8);
   }
 
   public static GenerationConfig greedy(int maxNewTokens) {
@@ -146,6 +205,7 @@ public final class GenerationConfig implements Serializable {
     b.padTokenId = padTokenId;
     b.seed = seed;
     b.useCache = useCache;
+    b.otherKeys = otherKeys;
     return b;
   }
 
@@ -161,6 +221,7 @@ public final class GenerationConfig implements Serializable {
     private Integer padTokenId;
     private long seed;
     private boolean useCache = true;
+    private String otherKeys;
 
     public Builder maxNewTokens(int v) {
       maxNewTokens = v;

@@ -47,8 +47,8 @@ class AutoConfigTest {
 
   @Test
   void badConfigsAreNamedByFileAndKey() throws Exception {
-    String m = error("{\"model_type\":\"llama\",\"vocab_size\":10}");
-    assertTrue(m.contains("config.json") && m.contains("unknown model_type 'llama'") && m.contains("gpt2"), m);
+    String m = error("{\"model_type\":\"mamba\",\"vocab_size\":10}");
+    assertTrue(m.contains("config.json") && m.contains("unknown model_type 'mamba'") && m.contains("gpt2"), m);
     m = error("{\"vocab_size\":10}");
     assertTrue(m.contains("missing required key 'model_type'"), m);
     m = error("{\"model_type\":\"gpt2\",\"vocab_size\":10,\"n_layer\":1,\"n_head\":2,\"n_positions\":8}");

@@ -25,6 +25,15 @@ final class TestData {
     }
   }
 
+  /** A folder or file of src/test/resources/hf-tiny (transformers' reference outputs, see the README there). */
+  static Path hfTiny(String relative) {
+    try {
+      return Paths.get(TestData.class.getResource("/hf-tiny/" + relative).toURI());
+    } catch (URISyntaxException | NullPointerException e) {
+      throw new IllegalStateException("missing test resource hf-tiny/" + relative, e);
+    }
+  }
+
   static Path gpt2Tiny() {
     return resource("gpt2-tiny");
   }

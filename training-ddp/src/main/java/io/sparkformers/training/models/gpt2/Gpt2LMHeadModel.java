@@ -8,6 +8,7 @@ import io.sparkformers.training.internal.Autograd;
 import io.sparkformers.training.models.BaseModel;
 import io.sparkformers.training.models.CausalLM;
 import io.sparkformers.training.models.ModelOutput;
+import io.sparkformers.training.models.internal.CausalLmLoss;
 import io.sparkformers.training.models.internal.FusedLinearCrossEntropy;
 import io.sparkformers.training.models.internal.Ops;
 import io.sparkformers.training.models.nn.Conv1D;
@@ -172,34 +173,16 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
   }
 
   /**
-   * Mean next-token cross-entropy: logits[:, :-1] against labels[:, 1:], −100 ignored. The labels are shifted
-   * instead of the logits (the last position gets −100), which counts the same tokens without copying the
-   * [batch, seq, vocab] logits.
+   * Mean next-token cross-entropy: logits[:, :-1] against labels[:, 1:], −100 ignored (shared by every causal LM:
+   * {@link CausalLmLoss}).
    */
   public static NDArray causalLmLoss(NDArray logits, NDArray labels) {
-    long vocab = logits.getShape().get(2);
-    try (NDArray next = nextTokenLabels(labels)) {
-      return Ops.crossEntropy(logits.reshape(-1, vocab), next);
-    }
+    return CausalLmLoss.fromLogits(logits, labels);
   }
 
   /** {@link #causalLmLoss} from the final hidden states [batch, seq, embd], the LM head fused into the loss. */
   private NDArray fusedCausalLmLoss(NDArray hidden, NDArray labels) {
-    try (NDArray next = nextTokenLabels(labels)) {
-      return lossKernel().loss(hidden.reshape(-1, config.nEmbd()), headWeight(), next);
-    }
-  }
-
-  /** Each position's target, flattened to [batch·seq] int64: labels[:, 1:] and −100 for the last position. */
-  private static NDArray nextTokenLabels(NDArray labels) {
-    long batch = labels.getShape().get(0);
-    NDManager m = labels.getManager();
-    try (NDArray next = labels.get(":, 1:").toType(DataType.INT64, false);
-        NDArray ignored = m.full(new ai.djl.ndarray.types.Shape(batch, 1), FusedLinearCrossEntropy.IGNORE_INDEX,
-            DataType.INT64);
-        NDArray shifted = next.concat(ignored, 1)) {
-      return shifted.reshape(-1);
-    }
+    return CausalLmLoss.fused(lossKernel(), hidden, headWeight(), labels);
   }
 
   /** The LM head's weight [vocab, embd]: the token embedding when tied. */

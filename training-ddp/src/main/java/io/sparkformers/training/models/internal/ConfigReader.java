@@ -75,6 +75,12 @@ public final class ConfigReader {
     return null;
   }
 
+  /** The raw value of {@code key} (an object or list a config class interprets itself), or null when absent or null. */
+  public JsonElement optElement(String key) {
+    String k = present(key);
+    return k == null ? null : json.get(k);
+  }
+
   public int requireInt(String... keys) {
     String k = present(keys);
     if (k == null) {

@@ -31,6 +31,8 @@ public final class RMSNorm extends Module {
     NDArray x32 = x.toType(DataType.FLOAT32, false);
     NDArray meanSquare = Ops.pow(x32, 2).mean(new int[] {-1}, true);
     NDArray normalised = x32.div(Ops.add(meanSquare, eps).sqrt());
-    return weight.array().mul(normalised.toType(inputType, false));
+    // The activation first: a result is created on its first operand's manager, and the weight's is the
+    // model's, where every later operation of the forward pass would pile up until the model is closed.
+    return normalised.toType(inputType, false).mul(weight.array());
   }
 }

@@ -42,4 +42,15 @@ class RMSNormTest {
       assertArrayEquals(expected, out.toFloatArray(), 1e-3f);
     }
   }
+
+  /** The output belongs to the input's manager, never to the weight's (the model's), where it would never be freed. */
+  @Test
+  void theOutputBelongsToTheInputsManager() {
+    try (NDManager model = NDManager.newBaseManager("PyTorch"); NDManager step = model.newSubManager()) {
+      RMSNorm norm = new RMSNorm(4, 1e-6);
+      norm.createParameters(model, Map.of());
+      NDArray x = step.create(new float[] {1, 2, 2, 4}, new Shape(1, 4));
+      org.junit.jupiter.api.Assertions.assertSame(step, norm.forward(x).getManager());
+    }
+  }
 }

@@ -85,9 +85,11 @@ class ToyArchitectureTest {
   @Test
   void anUnknownModelTypeListsTheRegisteredOnes() {
     String m = assertThrows(IllegalArgumentException.class,
-        () -> AutoConfig.fromJson("{\"model_type\":\"llama\"}", "config.json")).getMessage();
-    assertEquals("config.json: unknown model_type 'llama', expected one of [bert, gpt2, mlp, toy]", m);
+        () -> AutoConfig.fromJson("{\"model_type\":\"mamba\"}", "config.json")).getMessage();
+    assertEquals("config.json: unknown model_type 'mamba', expected one of [bert, gpt2, llama, mistral, mlp, qwen2,"
+        + " toy]", m);
     m = assertThrows(IllegalArgumentException.class, () -> AutoConfig.fromJson("{}", "config.json")).getMessage();
-    assertEquals("config.json: missing required key 'model_type', expected one of [bert, gpt2, mlp, toy]", m);
+    assertEquals("config.json: missing required key 'model_type', expected one of [bert, gpt2, llama, mistral, mlp,"
+        + " qwen2, toy]", m);
   }
 }
