@@ -162,6 +162,27 @@ class TrainCommandTest {
   }
 
   @Test
+  void causalLmTrainsALlamaAndItsFolderGeneratesText() throws IOException {
+    Path model = modelFolder("llama", TokenizerTrainer.byteLevelBpe().vocabSize(300).minFrequency(1).build(),
+        "{\"model_type\": \"llama\", \"vocab_size\": VOCAB, \"hidden_size\": 16, \"intermediate_size\": 32,"
+        + " \"num_hidden_layers\": 1, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
+        + " \"max_position_embeddings\": 32, \"tie_word_embeddings\": true}");
+    Path text = tmp.resolve("corpus/llama.txt");
+    Files.createDirectories(text.getParent());
+    Files.writeString(text, String.join("\n", REVIEWS) + "\n");
+    Map<String, Object> m = run(tmp.resolve("llama-out"), conf("causal-lm.yaml"), "model.path=" + model,
+        "data.train_file=" + text, "data.eval_file=" + text, "data.block_size=8",
+        "data.cache_dir=" + tmp.resolve("cache"), "num_train_epochs=1", "per_device_train_batch_size=2");
+    assertTrue(number(m, "train_loss") > 0 && Double.isFinite(number(m, "eval_loss")), m.toString());
+    Path saved = tmp.resolve("llama-out/model");
+    Path prompts = tmp.resolve("llama-prompts.jsonl");
+    Files.writeString(prompts, "{\"prompt\": \"the film\"}\n");
+    assertEquals(0, SparkformersCommand.commandLine().execute("generate", "--model", saved.toString(), "--input",
+        prompts.toString(), "--output", tmp.resolve("llama-generated.jsonl").toString(), "--max-new-tokens", "3"));
+    assertTrue(Files.readString(tmp.resolve("llama-generated.jsonl")).contains("\"generated_ids\""));
+  }
+
+  @Test
   void listKeysPrintsEveryKeyOfTheOneDefinition() {
     java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
     java.io.PrintStream old = System.out;

@@ -10,6 +10,7 @@ import io.sparkformers.config.ConfigTypes;
 import io.sparkformers.config.KeyNames;
 import io.sparkformers.config.Validator;
 import io.sparkformers.training.TrainingArguments;
+import io.sparkformers.training.models.AutoConfig;
 import io.sparkformers.datasets.DataFormat;
 import java.io.IOException;
 import java.io.Serializable;
@@ -101,9 +102,9 @@ public final class JobConfig implements Serializable {
   private static final ConfigDef DATA_DEF = new ConfigDef("data");
 
   private static final ConfigKey<Task> TASK = TOP_DEF.define(ConfigKey.builder("task", TASK_TYPE)
-      .defaultDoc("from model.config's model_type: mlp, bert, gpt2")
+      .defaultDoc("from the model's model_type: mlp, bert, or a causal LM")
       .doc("the task: tabular_classification (mlp), sequence_classification (bert, as run_glue) or causal_lm"
-          + " (gpt2, as run_clm)"));
+          + " (gpt2, llama, qwen2, mistral, as run_clm)"));
   private static final ConfigKey<String> SPARK_MASTER = TOP_DEF.define(
       ConfigKey.builder("spark_master", ConfigTypes.STRING).defaultDoc("local[world_size]")
           .doc("the Spark master of an embedded Spark; ignored under spark-submit, which sets it"));
@@ -387,14 +388,22 @@ public final class JobConfig implements Serializable {
     }
   }
 
-  /** The task a model type trains for when the job file names none. */
+  /**
+   * The task a model type trains for when the job file names none: mlp → tabular_classification, bert →
+   * sequence_classification, any registered causal LM (gpt2, llama, qwen2, mistral, ...) → causal_lm.
+   */
   public static Task taskOf(String modelType) {
     return switch (modelType) {
       case "mlp" -> Task.TABULAR_CLASSIFICATION;
       case "bert" -> Task.SEQUENCE_CLASSIFICATION;
-      case "gpt2" -> Task.CAUSAL_LM;
-      default -> throw new IllegalArgumentException("no task for model_type '" + modelType
-          + "': expected mlp, bert or gpt2");
+      default -> {
+        if (AutoConfig.isCausalLm(modelType)) {
+          yield Task.CAUSAL_LM;
+        }
+        throw new IllegalArgumentException("no task for model_type '" + modelType + "': expected mlp, bert or a"
+            + " causal language model (" + String.join(", ", AutoConfig.modelTypes().stream()
+                .filter(AutoConfig::isCausalLm).toList()) + ")");
+      }
     };
   }
 

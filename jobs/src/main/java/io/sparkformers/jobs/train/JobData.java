@@ -14,7 +14,7 @@ import io.sparkformers.datasets.TrainTestSplit;
 import io.sparkformers.jobs.train.JobConfig.Task;
 import io.sparkformers.training.models.ModelConfig;
 import io.sparkformers.training.models.bert.BertConfig;
-import io.sparkformers.training.models.gpt2.Gpt2Config;
+import io.sparkformers.training.models.CausalLmConfig;
 import io.sparkformers.training.models.mlp.MlpConfig;
 import java.io.IOException;
 import java.io.InputStream;
@@ -88,7 +88,7 @@ public final class JobData {
             case TABULAR_CLASSIFICATION -> tabular(job, (MlpConfig) model, labels, train, eval, trainWhat, evalWhat);
             case SEQUENCE_CLASSIFICATION -> sequenceClassification(job, (BertConfig) model, labels, train, eval, trainWhat,
                 evalWhat, jobs);
-            case CAUSAL_LM -> causalLm(job, (Gpt2Config) model, train, eval, trainWhat, evalWhat, jobs);
+            case CAUSAL_LM -> causalLm(job, (CausalLmConfig) model, train, eval, trainWhat, evalWhat, jobs);
           };
         }
       } finally {
@@ -121,9 +121,13 @@ public final class JobData {
     String wanted = switch (task) {
       case TABULAR_CLASSIFICATION -> "mlp";
       case SEQUENCE_CLASSIFICATION -> "bert";
-      case CAUSAL_LM -> "gpt2";
+      case CAUSAL_LM -> "causal LM (gpt2, llama, qwen2, mistral)";
     };
-    if (!model.modelType().equals(wanted)) {
+    boolean fits = switch (task) {
+      case TABULAR_CLASSIFICATION, SEQUENCE_CLASSIFICATION -> model.modelType().equals(wanted);
+      case CAUSAL_LM -> model instanceof CausalLmConfig;
+    };
+    if (!fits) {
       throw new IllegalArgumentException(source + ": task " + task.configName() + " needs a " + wanted
           + " model, the model is " + model.modelType());
     }
@@ -321,7 +325,7 @@ public final class JobData {
 
   // ---------------------------------------------------------------------------- causal LM
 
-  private static Prepared causalLm(JobConfig job, Gpt2Config model, Dataset train, Dataset eval, String trainWhat,
+  private static Prepared causalLm(JobConfig job, CausalLmConfig model, Dataset train, Dataset eval, String trainWhat,
       String evalWhat, SparkSession spark) {
     try (Tokenizer tokenizer = tokenizer(job, model.vocabSize())) {
       int blockSize = blockSize(job, tokenizer, model);
@@ -333,17 +337,17 @@ public final class JobData {
   }
 
   /** run_clm's block size: block_size capped by the tokenizer, or the tokenizer's length capped at 1024. */
-  static int blockSize(JobConfig job, Tokenizer tokenizer, Gpt2Config model) {
+  static int blockSize(JobConfig job, Tokenizer tokenizer, CausalLmConfig model) {
     int blockSize;
     if (job.blockSize() == null) {
       long max = tokenizer.modelMaxLength();
-      blockSize = (int) (max > model.nPositions() ? Math.min(1024, model.nPositions()) : max);
+      blockSize = (int) (max > model.maxPositions() ? Math.min(1024, model.maxPositions()) : max);
     } else {
       blockSize = (int) Math.min(job.blockSize(), tokenizer.modelMaxLength());
     }
-    if (blockSize > model.nPositions()) {
+    if (blockSize > model.maxPositions()) {
       throw new IllegalArgumentException(job.source() + ": key 'data.block_size': " + blockSize
-          + " tokens do not fit the model's n_positions " + model.nPositions());
+          + " tokens do not fit the model's " + model.maxPositionsKey() + " " + model.maxPositions());
     }
     return blockSize;
   }

@@ -361,19 +361,19 @@ class JobDataTest {
     assertEquals("job.yaml: key 'model.path': " + tmp + " has no config.json (a Hugging Face model folder holds"
         + " config.json and model.safetensors)", assertThrows(IllegalArgumentException.class,
             () -> TrainJob.modelConfig(folderJob)).getMessage());
-    assertEquals("job.yaml: key 'model.config.model_type': no task for model_type 't5': expected mlp, bert or"
-        + " gpt2", assertThrows(IllegalArgumentException.class, () -> JobConfig.parse(String.join("\n",
+    assertEquals("job.yaml: key 'model.config.model_type': no task for model_type 't5': expected mlp, bert or a"
+        + " causal language model (gpt2, llama, mistral, qwen2)", assertThrows(IllegalArgumentException.class, () -> JobConfig.parse(String.join("\n",
             "model: {config: {model_type: t5}}", "data: {train_file: t.txt}", "training_args: {output_dir: out}",
             ""), "job.yaml", List.of())).getMessage());
     JobConfig noType = JobConfig.parse(String.join("\n", "model: {config: {n_layer: 2}}",
         "data: {train_file: t.txt}", "training_args: {output_dir: out}", ""), "job.yaml", List.of());
-    assertEquals("job.yaml: model.config: missing required key 'model_type', expected one of [bert, gpt2, mlp]",
+    assertEquals("job.yaml: model.config: missing required key 'model_type', expected one of [bert, gpt2, llama, mistral, mlp, qwen2]",
         assertThrows(IllegalArgumentException.class, () -> TrainJob.modelConfig(noType)).getMessage());
   }
 
   @Test
   void theTaskNeedsItsModelType() {
-    assertEquals("job.yaml: task causal_lm needs a gpt2 model, the model is mlp", assertThrows(
+    assertEquals("job.yaml: task causal_lm needs a causal LM (gpt2, llama, qwen2, mistral) model, the model is mlp", assertThrows(
         IllegalArgumentException.class, () -> JobData.checkModel(JobConfig.Task.CAUSAL_LM, config(MLP), "job.yaml"))
         .getMessage());
   }

@@ -20,6 +20,12 @@ public final class AutoConfig {
     return Architectures.all().keySet();
   }
 
+  /** Whether {@code modelType} is a registered causal language model (false for unknown types). */
+  public static boolean isCausalLm(String modelType) {
+    ModelArchitecture a = Architectures.all().get(modelType);
+    return a != null && a.isCausalLm();
+  }
+
   /** {@code path} is a model folder holding {@code config.json}, or the config file itself. */
   public static ModelConfig fromPretrained(Path path) throws IOException {
     Path file = Files.isDirectory(path) ? path.resolve("config.json") : path;

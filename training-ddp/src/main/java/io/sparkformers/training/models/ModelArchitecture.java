@@ -27,6 +27,14 @@ public interface ModelArchitecture {
   BaseModel newModel(ModelConfig config);
 
   /**
+   * Whether its models are causal language models ({@link CausalLM}, configs {@link CausalLmConfig}): what
+   * the causal-LM training task, generation and scoring take.
+   */
+  default boolean isCausalLm() {
+    return false;
+  }
+
+  /**
    * A checkpoint's tensor name as the model names it, or null for a tensor the model ignores as transformers
    * does (e.g. buffers, a tied head). By default names are taken as they are.
    */

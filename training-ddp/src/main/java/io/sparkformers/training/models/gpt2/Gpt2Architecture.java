@@ -10,6 +10,11 @@ import io.sparkformers.training.models.internal.ConfigReader;
 public final class Gpt2Architecture implements ModelArchitecture {
 
   @Override
+  public boolean isCausalLm() {
+    return true;
+  }
+
+  @Override
   public String modelType() {
     return Gpt2Config.MODEL_TYPE;
   }

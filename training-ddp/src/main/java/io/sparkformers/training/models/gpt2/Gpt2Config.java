@@ -3,6 +3,7 @@ package io.sparkformers.training.models.gpt2;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
+import io.sparkformers.training.models.CausalLmConfig;
 import io.sparkformers.training.models.ModelConfig;
 import io.sparkformers.training.models.internal.ConfigReader;
 import java.util.List;
@@ -12,7 +13,7 @@ import java.util.Set;
  * {@code model_type: gpt2}, read as transformers' GPT2Config reads it (including its aliases
  * {@code hidden_size}, {@code num_hidden_layers}, {@code num_attention_heads}, {@code max_position_embeddings}).
  */
-public final class Gpt2Config implements ModelConfig {
+public final class Gpt2Config implements CausalLmConfig {
   public static final String MODEL_TYPE = "gpt2";
   static final Set<String> ACTIVATIONS = Set.of("gelu_new", "gelu", "relu", "tanh", "gelu_pytorch_tanh",
       "gelu_fast", "silu", "swish");
@@ -96,6 +97,16 @@ public final class Gpt2Config implements ModelConfig {
 
   public static Builder builder() {
     return new Builder();
+  }
+
+  @Override
+  public int maxPositions() {
+    return nPositions();
+  }
+
+  @Override
+  public String maxPositionsKey() {
+    return "n_positions";
   }
 
   @Override

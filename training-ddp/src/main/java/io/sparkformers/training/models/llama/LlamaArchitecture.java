@@ -11,6 +11,11 @@ import io.sparkformers.training.models.internal.ConfigReader;
 public final class LlamaArchitecture implements ModelArchitecture {
 
   @Override
+  public boolean isCausalLm() {
+    return true;
+  }
+
+  @Override
   public String modelType() {
     return LlamaConfig.Variant.LLAMA.modelType();
   }

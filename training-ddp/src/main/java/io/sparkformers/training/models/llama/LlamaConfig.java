@@ -4,6 +4,7 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
+import io.sparkformers.training.models.CausalLmConfig;
 import io.sparkformers.training.models.ModelConfig;
 import io.sparkformers.training.models.internal.ConfigReader;
 import java.util.ArrayList;
@@ -17,7 +18,7 @@ import java.util.Set;
  * {@code rope_scaling}) and transformers 5's ({@code rope_parameters}); the config is written back in the layout
  * it was read in. Options this implementation does not compute are errors naming the key; unknown keys are kept.
  */
-public final class LlamaConfig implements ModelConfig {
+public final class LlamaConfig implements CausalLmConfig {
 
   /** The three model types this decoder computes, with what differs between them. */
   public enum Variant {
@@ -244,6 +245,16 @@ public final class LlamaConfig implements ModelConfig {
 
   public Variant variant() {
     return variant;
+  }
+
+  @Override
+  public int maxPositions() {
+    return maxPositionEmbeddings();
+  }
+
+  @Override
+  public String maxPositionsKey() {
+    return "max_position_embeddings";
   }
 
   @Override

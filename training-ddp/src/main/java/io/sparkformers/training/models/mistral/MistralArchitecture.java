@@ -12,6 +12,11 @@ import io.sparkformers.training.models.llama.LlamaForCausalLM;
 public final class MistralArchitecture implements ModelArchitecture {
 
   @Override
+  public boolean isCausalLm() {
+    return true;
+  }
+
+  @Override
   public String modelType() {
     return LlamaConfig.Variant.MISTRAL.modelType();
   }

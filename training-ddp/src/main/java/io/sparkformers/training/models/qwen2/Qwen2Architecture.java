@@ -12,6 +12,11 @@ import io.sparkformers.training.models.llama.LlamaForCausalLM;
 public final class Qwen2Architecture implements ModelArchitecture {
 
   @Override
+  public boolean isCausalLm() {
+    return true;
+  }
+
+  @Override
   public String modelType() {
     return LlamaConfig.Variant.QWEN2.modelType();
   }
