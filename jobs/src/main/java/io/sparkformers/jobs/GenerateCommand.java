@@ -6,6 +6,8 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import com.google.gson.JsonSyntaxException;
 import io.sparkformers.datasets.AutoTokenizer;
+import io.sparkformers.datasets.ChatTemplate;
+import io.sparkformers.datasets.ChatTemplateException;
 import io.sparkformers.datasets.Tokenizer;
 import io.sparkformers.training.models.AutoModel;
 import io.sparkformers.training.models.CausalLM;
@@ -20,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -27,14 +30,15 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code sparkformers generate}: continues each prompt of a JSONL file with a causal LM folder, as
- * transformers' {@code generate} does. Each input line is {@code {"prompt": "text"}} (encoded with the model
- * folder's {@code tokenizer.json}, or GPT-2's {@code vocab.json} + {@code merges.txt}) or
- * {@code {"input_ids": [...]}}, either with optional {@code "token_type_ids"} (one per prompt token, on every
- * line or none); each output line is the input object plus
- * {@code generated_ids} (new tokens only) and, with a tokenizer, {@code generated_text}.
+ * transformers' {@code generate} does (gpt2, llama, qwen2, mistral). Each input line is {@code {"prompt": "text"}}
+ * (encoded with the model folder's {@code tokenizer.json}, or GPT-2's {@code vocab.json} + {@code merges.txt}),
+ * {@code {"messages": [...]}} (rendered with the folder's chat template and a generation prompt) or
+ * {@code {"input_ids": [...]}}, with optional {@code "token_type_ids"} (one per prompt token, on every line or
+ * none); each output line is the input object plus {@code generated_ids} (new tokens only) and, with a tokenizer,
+ * their text as {@code text} (and, as earlier releases wrote it, {@code generated_text}).
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
-    description = "Generate continuations of JSONL prompts with a GPT-2 model folder.")
+    description = "Generate continuations of JSONL prompts or chats with a causal LM folder (gpt2, llama, ...).")
 public final class GenerateCommand implements Callable<Integer> {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -43,7 +47,8 @@ public final class GenerateCommand implements Callable<Integer> {
       + " [, tokenizer.json or vocab.json + merges.txt].")
   Path model;
 
-  @Option(names = "--input", required = true, description = "JSONL: {\"prompt\": text} or {\"input_ids\": [..]}.")
+  @Option(names = "--input", required = true,
+      description = "JSONL: {\"prompt\": text}, {\"messages\": [{\"role\", \"content\"}..]} or {\"input_ids\": [..]}.")
   Path input;
 
   @Option(names = "--output", description = "JSONL to write (default: standard output).")
@@ -112,7 +117,8 @@ public final class GenerateCommand implements Callable<Integer> {
       try (PreTrainedModel loaded = AutoModel.fromPretrained(model);
           Tokenizer tokenizer = openTokenizer(model)) {
         CausalLM lm = requireCausalLm(loaded, model);
-        List<PromptLine> prompts = readPrompts(input, tokenizer, model, List.of("prompt"));
+        ChatTemplate template = ChatTemplate.templateNames(model).isEmpty() ? null : ChatTemplate.fromPretrained(model);
+        List<PromptLine> prompts = readPrompts(input, tokenizer, model, List.of("prompt"), true, template);
         checkContext(prompts, lm, input, generation.maxNewTokens());
         try (Writer out = output == null ? null : Files.newBufferedWriter(output, StandardCharsets.UTF_8)) {
           PrintWriter sink = out == null ? spec.commandLine().getOut() : new PrintWriter(out);
@@ -136,7 +142,9 @@ public final class GenerateCommand implements Callable<Integer> {
               }
               row.add("generated_ids", genIds);
               if (tokenizer != null) {
-                row.addProperty("generated_text", tokenizer.decode(generated.get(i), true));
+                String text = tokenizer.decode(generated.get(i), true);
+                row.addProperty("generated_text", text);
+                row.addProperty("text", text);
               }
               sink.println(row);
             }
@@ -178,10 +186,12 @@ public final class GenerateCommand implements Callable<Integer> {
 
   /**
    * Every line of the file, parsed; errors name the file, the line and the key. A line holds
-   * {@code input_ids} or text under one of {@code textKeys} (encoded with the tokenizer).
+   * {@code input_ids}, text under one of {@code textKeys} (encoded with the tokenizer) or, when {@code messages}
+   * is true, a conversation under {@code messages} (rendered with {@code template} and a generation prompt, then
+   * encoded without adding special tokens, as transformers' {@code apply_chat_template(tokenize=True)}).
    */
-  static List<PromptLine> readPrompts(Path file, Tokenizer tokenizer, Path modelFolder, List<String> textKeys)
-      throws IOException {
+  static List<PromptLine> readPrompts(Path file, Tokenizer tokenizer, Path modelFolder, List<String> textKeys,
+      boolean messages, ChatTemplate template) throws IOException {
     List<PromptLine> out = new ArrayList<>();
     try (BufferedReader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
       String line;
@@ -205,6 +215,8 @@ public final class GenerateCommand implements Callable<Integer> {
         int[] ids;
         if (obj.has("input_ids")) {
           ids = parseIds(obj.get("input_ids"), where);
+        } else if (messages && obj.has("messages")) {
+          ids = renderMessages(obj.get("messages"), template, tokenizer, modelFolder, where);
         } else if (textKeys.stream().anyMatch(obj::has)) {
           String key = textKeys.stream().filter(obj::has).findFirst().orElseThrow();
           JsonElement prompt = obj.get(key);
@@ -219,7 +231,8 @@ public final class GenerateCommand implements Callable<Integer> {
           ids = tokenizer.encode(prompt.getAsString()).inputIds();
         } else {
           throw new IllegalArgumentException(where + ": expected a key " + textKeysDescription(textKeys)
-              + " or \"input_ids\" (token ids), found keys " + obj.keySet());
+              + " or \"input_ids\" (token ids)" + (messages ? " or \"messages\" (a conversation)" : "")
+              + ", found keys " + obj.keySet());
         }
         if (ids.length == 0) {
           throw new IllegalArgumentException(where + ": the prompt has no tokens");
@@ -243,6 +256,39 @@ public final class GenerateCommand implements Callable<Integer> {
       throw new IllegalArgumentException(file + ": no prompts (the file is empty)");
     }
     return out;
+  }
+
+  /** A conversation line: checked, rendered with the chat template and encoded. */
+  private static int[] renderMessages(JsonElement messages, ChatTemplate template, Tokenizer tokenizer,
+      Path modelFolder, String where) {
+    if (template == null) {
+      throw new IllegalArgumentException(where + ": \"messages\" needs a chat template, but " + modelFolder
+          + " has none (chat_template.jinja or tokenizer_config.json's chat_template)");
+    }
+    if (tokenizer == null) {
+      throw new IllegalArgumentException(where + ": \"messages\" needs a tokenizer, but " + modelFolder
+          + " has no tokenizer.json");
+    }
+    if (!messages.isJsonArray()) {
+      throw new IllegalArgumentException(where + ": \"messages\" must be a list of {\"role\", \"content\"}, found "
+          + abbreviate(messages.toString()));
+    }
+    List<Map<String, Object>> list = new ArrayList<>();
+    for (int i = 0; i < messages.getAsJsonArray().size(); i++) {
+      JsonElement m = messages.getAsJsonArray().get(i);
+      if (!m.isJsonObject()) {
+        throw new IllegalArgumentException(where + ": \"messages\"[" + i + "] must be an object, found "
+            + abbreviate(m.toString()));
+      }
+      @SuppressWarnings("unchecked")
+      Map<String, Object> message = new com.google.gson.Gson().fromJson(m, Map.class);
+      list.add(message);
+    }
+    try {
+      return tokenizer.encode(template.render(list, true), 0, false).inputIds();
+    } catch (ChatTemplateException e) {
+      throw new IllegalArgumentException(where + ": the chat template rejects the conversation: " + e.getMessage(), e);
+    }
   }
 
   private static String textKeysDescription(List<String> keys) {

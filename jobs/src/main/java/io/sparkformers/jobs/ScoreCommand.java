@@ -44,7 +44,7 @@ public final class ScoreCommand implements Callable<Integer> {
         io.sparkformers.datasets.Tokenizer tokenizer = GenerateCommand.openTokenizer(model)) {
       CausalLM lm = GenerateCommand.requireCausalLm(loaded, model);
       List<GenerateCommand.PromptLine> lines = GenerateCommand.readPrompts(input, tokenizer, model,
-          List.of("text", "prompt"));
+          List.of("text", "prompt"), false, null);
       GenerateCommand.checkContext(lines, lm, input, 0);
       double totalNll = 0;
       long totalTokens = 0;

@@ -91,6 +91,29 @@ class GenerateCommandTest {
   }
 
   @Test
+  void messagesAreRenderedWithTheFoldersChatTemplate() throws Exception {
+    // The contents space-separated, then the generation prompt w605: the ids of PyTorch's greedy prompt 0.
+    Files.writeString(modelDir.resolve("tokenizer_config.json"), "{\"chat_template\": \"{% for m in messages %}"
+        + "{{ m['content'] }}{% if not loop.last %} {% endif %}{% endfor %}"
+        + "{% if add_generation_prompt %} w605{% endif %}\"}");
+    Path in = input("{\"messages\":[{\"role\":\"user\",\"content\":\"w165 w26 w221\"},"
+        + "{\"role\":\"assistant\",\"content\":\"w213\"}]}");
+    assertEquals(0, run("generate", "--model", modelDir.toString(), "--input", in.toString(),
+        "--max-new-tokens", "10"), err.toString());
+    JsonObject line = JsonParser.parseString(out.toString().trim()).getAsJsonObject();
+    assertEquals(GREEDY0, line.get("generated_ids").toString());
+    assertEquals("w110 w165 w26 w221 w898 w221 w213 w165 w110 w221", line.get("text").getAsString());
+
+    Files.writeString(modelDir.resolve("tokenizer_config.json"), "{\"chat_template\": \"{{ raise_exception("
+        + "'only user turns') }}\"}");
+    String m = failure(modelDir, "{\"messages\":[{\"role\":\"user\",\"content\":\"w1\"}]}");
+    assertTrue(m.contains("line 1: the chat template rejects the conversation: only user turns"), m);
+    Files.delete(modelDir.resolve("tokenizer_config.json"));
+    m = failure(modelDir, "{\"messages\":[{\"role\":\"user\",\"content\":\"w1\"}]}");
+    assertTrue(m.contains("line 1: \"messages\" needs a chat template, but"), m);
+  }
+
+  @Test
   void seededSamplingRepeats() throws Exception {
     Path in = input("{\"input_ids\":[165,26,221,213,605,110,165,26]}");
     String[] args = {"generate", "--model", modelDir.toString(), "--input", in.toString(), "--do-sample",

@@ -1,6 +1,7 @@
 package io.sparkformers.training.pipelines;
 
 import io.sparkformers.datasets.AutoTokenizer;
+import io.sparkformers.datasets.ChatTemplate;
 import io.sparkformers.datasets.Tokenizer;
 import io.sparkformers.training.models.AutoModel;
 import io.sparkformers.training.models.CausalLM;
@@ -11,12 +12,15 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.function.BiConsumer;
 
 /**
  * transformers' {@code pipeline("text-generation", model=folder)}: prompts are encoded with the folder's
- * tokenizer, continued by its causal LM with the folder's {@code generation_config.json} as defaults (left-padded
- * batches, the KV cache), and the new tokens decoded without special tokens ({@code return_full_text=False}).
+ * tokenizer (conversations are first rendered with its chat template and a generation prompt, then encoded
+ * without further special tokens, as {@code apply_chat_template(tokenize=True)} does), continued by its causal LM
+ * with the folder's {@code generation_config.json} as defaults (left-padded batches, the KV cache), and the new
+ * tokens decoded without special tokens ({@code return_full_text=False}).
  * Owns the model and tokenizer it loaded; not thread-safe.
  *
  * <pre>{@code
@@ -30,21 +34,24 @@ public final class TextGenerationPipeline implements AutoCloseable {
   private final CausalLM model;
   private final Tokenizer tokenizer;
   private final GenerationConfig defaults;
+  private final ChatTemplate chatTemplate; // null when the folder has none
 
   /** One continued prompt: its token ids, the new token ids (up to and including an eos) and their text. */
   public record Result(int[] promptIds, int[] generatedIds, String text) {}
 
   private TextGenerationPipeline(PreTrainedModel owned, CausalLM model, Tokenizer tokenizer,
-      GenerationConfig defaults) {
+      GenerationConfig defaults, ChatTemplate chatTemplate) {
     this.owned = owned;
     this.model = model;
     this.tokenizer = tokenizer;
     this.defaults = defaults;
+    this.chatTemplate = chatTemplate;
   }
 
   /**
    * Loads a model folder: {@code config.json} and weights of a causal LM, its tokenizer ({@code tokenizer.json},
-   * or GPT-2's {@code vocab.json} + {@code merges.txt}) and, when present, {@code generation_config.json}.
+   * or GPT-2's {@code vocab.json} + {@code merges.txt}) and, when present, {@code generation_config.json} and a
+   * chat template (for {@link #chat}).
    *
    * @throws IllegalArgumentException naming the folder when the model is no causal LM or there is no tokenizer
    */
@@ -61,7 +68,8 @@ public final class TextGenerationPipeline implements AutoCloseable {
           + "' is not a causal language model; text generation needs one (gpt2, llama, ...)");
     }
     try {
-      return new TextGenerationPipeline(loaded, lm, AutoTokenizer.fromPretrained(folder), defaults);
+      ChatTemplate template = ChatTemplate.templateNames(folder).isEmpty() ? null : ChatTemplate.fromPretrained(folder);
+      return new TextGenerationPipeline(loaded, lm, AutoTokenizer.fromPretrained(folder), defaults, template);
     } catch (RuntimeException e) {
       loaded.close();
       throw e;
@@ -108,6 +116,36 @@ public final class TextGenerationPipeline implements AutoCloseable {
       ids.add(encoded);
     }
     return generateIds(ids, generation, onText);
+  }
+
+  /** Answers a conversation ({@code {"role", "content"}} messages) with the folder's settings. */
+  public Result chat(List<? extends Map<String, ?>> messages) {
+    return chat(List.of(messages), defaults, null).get(0);
+  }
+
+  /**
+   * Answers conversations as one batch: each is rendered with the folder's chat template and a generation
+   * prompt and encoded without adding special tokens (the template writes them).
+   *
+   * @throws IllegalStateException when the folder has no chat template
+   * @throws io.sparkformers.datasets.ChatTemplateException when the template rejects a conversation
+   */
+  public List<Result> chat(List<? extends List<? extends Map<String, ?>>> conversations,
+      GenerationConfig generation, BiConsumer<Integer, String> onText) {
+    if (chatTemplate == null) {
+      throw new IllegalStateException("the model folder has no chat template (chat_template.jinja or"
+          + " tokenizer_config.json's chat_template): give plain prompts to generate(...) instead");
+    }
+    List<int[]> ids = new ArrayList<>(conversations.size());
+    for (List<? extends Map<String, ?>> messages : conversations) {
+      ids.add(tokenizer.encode(chatTemplate.render(messages, true), 0, false).inputIds());
+    }
+    return generateIds(ids, generation, onText);
+  }
+
+  /** The folder's chat template, or null when it has none. */
+  public ChatTemplate chatTemplate() {
+    return chatTemplate;
   }
 
   /** Continues prompts given as token ids (each at least one token). */

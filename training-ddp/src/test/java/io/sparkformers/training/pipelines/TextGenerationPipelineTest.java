@@ -100,4 +100,26 @@ class TextGenerationPipelineTest {
           + " model's context (n_positions 48)"), tooLong.getMessage());
     }
   }
+
+  @Test
+  void aConversationIsRenderedWithTheFoldersTemplateAndAnswered() throws Exception {
+    Path dir = folder(tmp, true);
+    // Renders the contents space-separated and, as the generation prompt, the word w605: PROMPT's tokens.
+    Files.writeString(dir.resolve("tokenizer_config.json"), "{\"chat_template\": \"{% for m in messages %}"
+        + "{{ m['content'] }}{% if not loop.last %} {% endif %}{% endfor %}"
+        + "{% if add_generation_prompt %} w605{% endif %}\"}");
+    try (TextGenerationPipeline pipe = TextGenerationPipeline.fromPretrained(dir)) {
+      List<Map<String, String>> chat = List.of(Map.of("role", "user", "content", "w165 w26 w221"),
+          Map.of("role", "assistant", "content", "w213"));
+      TextGenerationPipeline.Result r = pipe.chat(List.of(chat), GenerationConfig.greedy(10), null).get(0);
+      assertArrayEquals(PROMPT, r.promptIds());
+      assertArrayEquals(GREEDY, r.generatedIds());
+    }
+    Files.delete(dir.resolve("tokenizer_config.json"));
+    try (TextGenerationPipeline pipe = TextGenerationPipeline.fromPretrained(dir)) {
+      IllegalStateException e = assertThrows(IllegalStateException.class,
+          () -> pipe.chat(List.of(Map.of("role", "user", "content", "w1"))));
+      assertTrue(e.getMessage().startsWith("the model folder has no chat template"), e.getMessage());
+    }
+  }
 }
