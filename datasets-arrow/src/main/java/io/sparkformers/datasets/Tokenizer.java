@@ -212,6 +212,30 @@ public final class Tokenizer implements AutoCloseable {
     return new Encoded(i, m);
   }
 
+  /** One encoded text with each token's characters {@code [charStarts[k], charEnds[k])} of the text. */
+  public record EncodedWithOffsets(int[] inputIds, int[] charStarts, int[] charEnds) {}
+
+  /**
+   * Encodes without truncation and tells where each token came from in {@code text} (transformers'
+   * {@code offset_mapping}); a token the post-processor added ({@code add_special_tokens}) covers no characters.
+   */
+  public EncodedWithOffsets encodeWithOffsets(String text, boolean addSpecialTokens) {
+    Encoding e = instance(0, addSpecialTokens).encode(text);
+    long[] ids = e.getIds();
+    ai.djl.huggingface.tokenizers.jni.CharSpan[] spans = e.getCharTokenSpans();
+    int[] i = new int[ids.length];
+    int[] starts = new int[ids.length];
+    int[] ends = new int[ids.length];
+    for (int k = 0; k < ids.length; k++) {
+      i[k] = Math.toIntExact(ids[k]);
+      if (spans[k] != null) {
+        starts[k] = spans[k].getStart();
+        ends[k] = spans[k].getEnd();
+      }
+    }
+    return new EncodedWithOffsets(i, starts, ends);
+  }
+
   public String decode(int[] ids, boolean skipSpecialTokens) {
     long[] l = new long[ids.length];
     for (int k = 0; k < ids.length; k++) {

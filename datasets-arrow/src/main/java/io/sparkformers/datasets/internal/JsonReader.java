@@ -190,6 +190,10 @@ public final class JsonReader {
       return ColumnType.STRING;
     }
     if (v.isArray()) {
+      if (!v.isEmpty() && allObjects(v)) {
+        // A list of records (a chat's messages) is kept as its JSON text, which the reader of the column parses.
+        return ColumnType.STRING;
+      }
       boolean anyFloat = false;
       for (JsonNode item : v) {
         if (!item.isNumber()) {
@@ -203,6 +207,15 @@ public final class JsonReader {
     }
     throw new IllegalArgumentException(source + ": line " + line + ": key '" + key + "' holds a JSON "
         + v.getNodeType().toString().toLowerCase() + "; nested objects are not supported");
+  }
+
+  private static boolean allObjects(JsonNode array) {
+    for (JsonNode item : array) {
+      if (!item.isObject()) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Reads every row with {@code features}; keys the features do not name are an error. */
@@ -242,6 +255,9 @@ public final class JsonReader {
           }
           return v.booleanValue();
         case STRING:
+          if (v.isArray() && !v.isEmpty() && allObjects(v)) {
+            return v.toString();
+          }
           if (!v.isTextual()) {
             throw new IllegalArgumentException();
           }

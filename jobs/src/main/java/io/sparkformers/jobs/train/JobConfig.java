@@ -55,7 +55,12 @@ public final class JobConfig implements Serializable {
     /** A text column and a class label, for a {@code bert} (transformers' run_glue). */
     SEQUENCE_CLASSIFICATION,
     /** A text column, tokenized and grouped into blocks, for a {@code gpt2} (transformers' run_clm). */
-    CAUSAL_LM;
+    CAUSAL_LM,
+    /**
+     * Supervised fine-tuning of a causal LM on chats ({@code messages}), {@code prompt} + {@code completion} or
+     * {@code text} rows, as TRL's SFTTrainer.
+     */
+    SFT;
 
     public String configName() {
       return name().toLowerCase(java.util.Locale.ROOT);
@@ -103,8 +108,8 @@ public final class JobConfig implements Serializable {
 
   private static final ConfigKey<Task> TASK = TOP_DEF.define(ConfigKey.builder("task", TASK_TYPE)
       .defaultDoc("from the model's model_type: mlp, bert, or a causal LM")
-      .doc("the task: tabular_classification (mlp), sequence_classification (bert, as run_glue) or causal_lm"
-          + " (gpt2, llama, qwen2, mistral, as run_clm)"));
+      .doc("the task: tabular_classification (mlp), sequence_classification (bert, as run_glue) , causal_lm"
+          + " (gpt2, llama, qwen2, mistral, as run_clm) or sft (a causal LM, as TRL's SFTTrainer)"));
   private static final ConfigKey<String> SPARK_MASTER = TOP_DEF.define(
       ConfigKey.builder("spark_master", ConfigTypes.STRING).defaultDoc("local[world_size]")
           .doc("the Spark master of an embedded Spark; ignored under spark-submit, which sets it"));
@@ -168,7 +173,30 @@ public final class JobConfig implements Serializable {
   private static final ConfigKey<Integer> MAX_SEQ_LENGTH = DATA_DEF.define(
       ConfigKey.builder("max_seq_length", ConfigTypes.INT).defaultValue(128)
           .validator(Validator.positive()).expected("a positive integer")
-          .doc("sequence_classification: truncate and pad to this many tokens (as run_glue)"));
+          .doc("sequence_classification: truncate and pad to this many tokens (as run_glue); sft: truncate each"
+              + " example to this many tokens, keeping its start (TRL's max_length)"));
+  private static final ConfigKey<String> MESSAGES_COLUMN = DATA_DEF.define(
+      ConfigKey.builder("messages_column", ConfigTypes.STRING).defaultValue("messages").expected("a name")
+          .doc("sft: the conversation column, a list of {role, content} (in JSON lines, or its JSON text),"
+              + " rendered with the tokenizer's chat template"));
+  private static final ConfigKey<String> PROMPT_COLUMN = DATA_DEF.define(
+      ConfigKey.builder("prompt_column", ConfigTypes.STRING).defaultValue("prompt").expected("a name")
+          .doc("sft: the prompt column of prompt-completion rows"));
+  private static final ConfigKey<String> COMPLETION_COLUMN = DATA_DEF.define(
+      ConfigKey.builder("completion_column", ConfigTypes.STRING).defaultValue("completion").expected("a name")
+          .doc("sft: the completion column of prompt-completion rows (eos is appended unless it ends with it)"));
+  private static final ConfigKey<Boolean> COMPLETION_ONLY_LOSS = DATA_DEF.define(
+      ConfigKey.builder("completion_only_loss", ConfigTypes.BOOLEAN).defaultValue(true)
+          .doc("sft, prompt-completion rows: the loss is taken on the completion's tokens only (as TRL)"));
+  private static final ConfigKey<Boolean> ASSISTANT_ONLY_LOSS = DATA_DEF.define(
+      ConfigKey.builder("assistant_only_loss", ConfigTypes.BOOLEAN).defaultValue(true)
+          .doc("sft, conversations: the loss is taken on the assistant's tokens only: the template's"
+              + " {% generation %} blocks, or without them what each assistant message adds to the rendering"
+              + " (TRL's default is false)"));
+  private static final ConfigKey<Boolean> PACKING = DATA_DEF.define(
+      ConfigKey.builder("packing", ConfigTypes.BOOLEAN).defaultValue(false)
+          .doc("sft: pack several examples into one row; not supported (true is an error): the models' attention"
+              + " mask is per token, not per example, so packed examples would attend to each other"));
   private static final ConfigKey<Integer> BLOCK_SIZE = DATA_DEF.define(
       ConfigKey.builder("block_size", ConfigTypes.INT).validator(Validator.positive())
           .expected("a positive integer").defaultDoc("min(1024, the tokenizer's model_max_length)")
@@ -271,7 +299,7 @@ public final class JobConfig implements Serializable {
     format();
     this.task = top.get(TASK) != null ? top.get(TASK)
         : modelConfig != null && modelConfig.get("model_type") != null ? taskOfConfig() : null;
-    Set<String> validMetrics = task == Task.CAUSAL_LM ? LM_METRICS
+    Set<String> validMetrics = task == Task.CAUSAL_LM || task == Task.SFT ? LM_METRICS
         : task == null ? union(CLASSIFICATION_METRICS, LM_METRICS) : CLASSIFICATION_METRICS;
     List<String> m = top.get(METRICS) == null ? List.of() : top.get(METRICS);
     for (String name : m) {
@@ -288,6 +316,11 @@ public final class JobConfig implements Serializable {
     if (task != null && task != Task.CAUSAL_LM && rawData.containsKey("validation_split_percentage")) {
       throw new IllegalArgumentException(source + ": key 'data.validation_split_percentage' is for causal_lm;"
           + " " + task.configName() + " holds out data.test_size of the rows");
+    }
+    if (Boolean.TRUE.equals(data.get(PACKING.name()))) {
+      throw new IllegalArgumentException(source + ": key 'data.packing': packing is not supported: the models take"
+          + " an attention mask per token, not per example, so examples packed into one row would attend to each"
+          + " other; set data.packing: false (rows are padded instead)");
     }
     this.metrics = List.copyOf(m);
     this.trainingArgs = top.get(TRAINING_ARGS) == null ? Map.of() : top.get(TRAINING_ARGS);
@@ -502,6 +535,26 @@ public final class JobConfig implements Serializable {
     return data(FEATURE_SCALE).floatValue();
   }
 
+  public String messagesColumn() {
+    return data(MESSAGES_COLUMN);
+  }
+
+  public String promptColumn() {
+    return data(PROMPT_COLUMN);
+  }
+
+  public String completionColumn() {
+    return data(COMPLETION_COLUMN);
+  }
+
+  public boolean completionOnlyLoss() {
+    return data(COMPLETION_ONLY_LOSS);
+  }
+
+  public boolean assistantOnlyLoss() {
+    return data(ASSISTANT_ONLY_LOSS);
+  }
+
   public int maxSeqLength() {
     return data(MAX_SEQ_LENGTH);
   }
@@ -522,7 +575,7 @@ public final class JobConfig implements Serializable {
 
   /** Checks that the metrics suit the task (when the task was known only from the model folder). */
   public void checkMetrics(Task resolved) {
-    Set<String> valid = resolved == Task.CAUSAL_LM ? LM_METRICS : CLASSIFICATION_METRICS;
+    Set<String> valid = resolved == Task.CAUSAL_LM || resolved == Task.SFT ? LM_METRICS : CLASSIFICATION_METRICS;
     for (String m : metrics) {
       if (!valid.contains(m)) {
         throw new IllegalArgumentException(source + ": unknown metric '" + m + "' for " + resolved.configName()

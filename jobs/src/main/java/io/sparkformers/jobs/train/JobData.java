@@ -1,6 +1,7 @@
 package io.sparkformers.jobs.train;
 
 import io.sparkformers.datasets.AutoTokenizer;
+import io.sparkformers.datasets.ChatTemplate;
 import io.sparkformers.datasets.ColumnType;
 import io.sparkformers.datasets.DataFormat;
 import io.sparkformers.datasets.Dataset;
@@ -73,7 +74,7 @@ public final class JobData {
         }
         // Labels are checked on the files as loaded, so that an error's row number is the file's row.
         Labels labels = null;
-        if (task != Task.CAUSAL_LM) {
+        if (task != Task.CAUSAL_LM && task != Task.SFT) {
           int numLabels = model instanceof MlpConfig m ? m.numLabels() : ((BertConfig) model).numLabels();
           labels = Labels.of(trainFile, job.labelColumn(), trainWhat, numLabels);
           labels.ids(trainFile, trainWhat);
@@ -89,6 +90,7 @@ public final class JobData {
             case SEQUENCE_CLASSIFICATION -> sequenceClassification(job, (BertConfig) model, labels, train, eval, trainWhat,
                 evalWhat, jobs);
             case CAUSAL_LM -> causalLm(job, (CausalLmConfig) model, train, eval, trainWhat, evalWhat, jobs);
+            case SFT -> sft(job, (CausalLmConfig) model, train, eval, trainWhat, evalWhat);
           };
         }
       } finally {
@@ -121,11 +123,11 @@ public final class JobData {
     String wanted = switch (task) {
       case TABULAR_CLASSIFICATION -> "mlp";
       case SEQUENCE_CLASSIFICATION -> "bert";
-      case CAUSAL_LM -> "causal LM (gpt2, llama, qwen2, mistral)";
+      case CAUSAL_LM, SFT -> "causal LM (gpt2, llama, qwen2, mistral)";
     };
     boolean fits = switch (task) {
       case TABULAR_CLASSIFICATION, SEQUENCE_CLASSIFICATION -> model.modelType().equals(wanted);
-      case CAUSAL_LM -> model instanceof CausalLmConfig;
+      case CAUSAL_LM, SFT -> model instanceof CausalLmConfig;
     };
     if (!fits) {
       throw new IllegalArgumentException(source + ": task " + task.configName() + " needs a " + wanted
@@ -186,6 +188,13 @@ public final class JobData {
 
   /** The columns the task reads, each named with the file and the columns it has when missing. */
   static void requireColumns(Dataset d, String what, Task task, JobConfig job) {
+    if (task == Task.SFT) {
+      SftFormat.of(d, what, job);
+      return;
+    }
+    if (task == Task.CAUSAL_LM && d.features().contains("input_ids")) {
+      return;
+    }
     List<String> needed = new ArrayList<>();
     List<String> keys = new ArrayList<>();
     if (task != Task.CAUSAL_LM) {
@@ -379,6 +388,190 @@ public final class JobData {
       }
       return b.build();
     }
+  }
+
+  // -------------------------------------------------------------------------------------- sft
+
+  /** The kind of rows an sft dataset holds, told by its columns in this order. */
+  enum SftFormat {
+    PRE_TOKENIZED, MESSAGES, PROMPT_COMPLETION, TEXT;
+
+    static SftFormat of(Dataset d, String what, JobConfig job) {
+      Features f = d.features();
+      if (f.contains("input_ids")) {
+        return PRE_TOKENIZED;
+      }
+      if (f.contains(job.messagesColumn())) {
+        return MESSAGES;
+      }
+      if (f.contains(job.promptColumn()) && f.contains(job.completionColumn())) {
+        return PROMPT_COMPLETION;
+      }
+      if (f.contains(job.textColumn())) {
+        return TEXT;
+      }
+      throw new IllegalArgumentException(what + ": no column for sft: '" + job.messagesColumn()
+          + "' (data.messages_column), '" + job.promptColumn() + "' and '" + job.completionColumn()
+          + "' (data.prompt_column, data.completion_column), '" + job.textColumn() + "' (data.text_column) or"
+          + " 'input_ids'; the columns are " + columns(f));
+    }
+  }
+
+  /**
+   * TRL's SFTTrainer data path: each row becomes input_ids and labels ({@link SftExamples}), truncated to
+   * data.max_seq_length, then padded on the right to the longest row of its split with the pad token (eos when
+   * there is none), attention_mask 0 and labels -100, as DataCollatorForLanguageModeling pads a batch. Padding
+   * to the split's longest row instead of each batch's is what the fixed-width rows the ranks receive allow;
+   * it changes no loss: a causal LM's padded positions come after every real one and have no label.
+   */
+  private static Prepared sft(JobConfig job, CausalLmConfig model, Dataset train, Dataset eval, String trainWhat,
+      String evalWhat) {
+    SftFormat format = SftFormat.of(train, trainWhat, job);
+    SftFormat evalFormat = SftFormat.of(eval, evalWhat, job);
+    if (evalFormat != format) {
+      throw new IllegalArgumentException(evalWhat + ": " + name(evalFormat) + " rows, but " + trainWhat + " holds "
+          + name(format) + " rows");
+    }
+    int maxLength = job.maxSeqLength();
+    if (maxLength > model.maxPositions()) {
+      throw new IllegalArgumentException(job.source() + ": key 'data.max_seq_length': " + maxLength
+          + " tokens do not fit the model's " + model.maxPositionsKey() + " " + model.maxPositions());
+    }
+    Tokenizer tokenizer = format == SftFormat.PRE_TOKENIZED && job.tokenizer() == null ? null
+        : tokenizer(job, model.vocabSize());
+    try {
+      ChatTemplate template = null;
+      if (format == SftFormat.MESSAGES) {
+        try {
+          template = ChatTemplate.fromPretrained(Path.of(job.tokenizer()));
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException(job.source() + ": sft on conversations needs the tokenizer's chat"
+              + " template: " + e.getMessage(), e);
+        }
+      }
+      SftExamples examples = new SftExamples(tokenizer, template, job.completionOnlyLoss(), job.assistantOnlyLoss(),
+          maxLength);
+      Integer pad = tokenizer == null ? null
+          : tokenizer.padTokenId() != null ? tokenizer.padTokenId() : tokenizer.eosTokenId();
+      int padId = pad == null ? 0 : pad;
+      return new Prepared(sftRows(examples, train, format, job, padId, model.vocabSize(), trainWhat),
+          sftRows(examples, eval, format, job, padId, model.vocabSize(), evalWhat), null, null);
+    } finally {
+      if (tokenizer != null) {
+        tokenizer.close();
+      }
+    }
+  }
+
+  private static String name(SftFormat f) {
+    return f.name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ');
+  }
+
+  static TensorColumns sftRows(SftExamples examples, Dataset d, SftFormat format, JobConfig job, int padId,
+      int vocabSize, String what) {
+    int n = Math.toIntExact(d.numRows());
+    List<SftExamples.Example> rows = new ArrayList<>(n);
+    List<Object> first = d.column(switch (format) {
+      case PRE_TOKENIZED -> "input_ids";
+      case MESSAGES -> job.messagesColumn();
+      case PROMPT_COMPLETION -> job.promptColumn();
+      case TEXT -> job.textColumn();
+    });
+    List<Object> second = format == SftFormat.PROMPT_COMPLETION ? d.column(job.completionColumn())
+        : format == SftFormat.PRE_TOKENIZED && d.features().contains("labels") ? d.column("labels") : null;
+    for (int r = 0; r < n; r++) {
+      try {
+        SftExamples.Example e = switch (format) {
+          case PRE_TOKENIZED -> examples.preTokenized(ints(first.get(r), "input_ids"),
+              second == null ? null : ints(second.get(r), "labels"));
+          case MESSAGES -> examples.messages(conversation(first.get(r), job.messagesColumn()));
+          case PROMPT_COMPLETION -> examples.promptCompletion(string(first.get(r), job.promptColumn()),
+              string(second.get(r), job.completionColumn()));
+          case TEXT -> examples.text(string(first.get(r), job.textColumn()));
+        };
+        for (int id : e.inputIds()) {
+          if (id < 0 || id >= vocabSize) {
+            throw new IllegalArgumentException("token id " + id + " is not in the model's vocabulary (vocab_size "
+                + vocabSize + ")");
+          }
+        }
+        rows.add(e);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(what + " row " + r + ": " + e.getMessage(), e);
+      }
+    }
+    int width = 1;
+    for (SftExamples.Example e : rows) {
+      width = Math.max(width, e.inputIds().length);
+    }
+    long[] ids = new long[n * width];
+    long[] mask = new long[n * width];
+    long[] labels = new long[n * width];
+    java.util.Arrays.fill(ids, padId);
+    java.util.Arrays.fill(labels, SftExamples.IGNORE);
+    for (int r = 0; r < n; r++) {
+      SftExamples.Example e = rows.get(r);
+      for (int t = 0; t < e.inputIds().length; t++) {
+        ids[r * width + t] = e.inputIds()[t];
+        mask[r * width + t] = 1;
+        labels[r * width + t] = e.labels()[t];
+      }
+    }
+    return TensorColumns.builder(n).longs("input_ids", ids, width).longs("attention_mask", mask, width)
+        .longs("labels", labels, width).build();
+  }
+
+  private static String string(Object v, String column) {
+    if (!(v instanceof String s)) {
+      throw new IllegalArgumentException("column '" + column + "' holds " + (v == null ? "nothing" : "no text"));
+    }
+    return s;
+  }
+
+  private static int[] ints(Object v, String column) {
+    if (v instanceof int[] i) {
+      return i;
+    }
+    if (v instanceof long[] l) {
+      int[] out = new int[l.length];
+      for (int k = 0; k < l.length; k++) {
+        out[k] = (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, l[k]));
+      }
+      return out;
+    }
+    if (v instanceof List<?> list) {
+      int[] out = new int[list.size()];
+      for (int k = 0; k < out.length; k++) {
+        if (!(list.get(k) instanceof Number x) || x instanceof Double || x instanceof Float) {
+          throw new IllegalArgumentException("column '" + column + "' holds a list that is not of integers");
+        }
+        out[k] = (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, x.longValue()));
+      }
+      return out;
+    }
+    throw new IllegalArgumentException("column '" + column + "' holds " + (v == null ? "nothing" : "no list of"
+        + " integers"));
+  }
+
+  @SuppressWarnings("unchecked")
+  private static List<Map<String, Object>> conversation(Object v, String column) {
+    String json = string(v, column);
+    Object parsed;
+    try {
+      parsed = new com.fasterxml.jackson.databind.ObjectMapper().readValue(json, Object.class);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalArgumentException("column '" + column + "' is not a JSON list of messages: "
+          + e.getOriginalMessage());
+    }
+    if (!(parsed instanceof List<?> list)) {
+      throw new IllegalArgumentException("column '" + column + "' is not a list of messages");
+    }
+    for (int i = 0; i < list.size(); i++) {
+      if (!(list.get(i) instanceof Map<?, ?> m) || !(m.get("role") instanceof String)) {
+        throw new IllegalArgumentException("column '" + column + "' message " + i + " is not a {role, content}");
+      }
+    }
+    return (List<Map<String, Object>>) parsed;
   }
 
   private static Tokenizer tokenizer(JobConfig job, int modelVocabSize) {

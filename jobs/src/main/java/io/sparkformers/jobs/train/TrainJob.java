@@ -206,7 +206,7 @@ public final class TrainJob {
       };
       ComputeMetrics computeMetrics = null;
       PreprocessLogits preprocess = null;
-      if (task == JobConfig.Task.CAUSAL_LM) {
+      if (task == JobConfig.Task.CAUSAL_LM || task == JobConfig.Task.SFT) {
         if (job.metrics().contains("perplexity")) {
           computeMetrics = perplexity();
           preprocess = nextTokenLogLikelihoods();
@@ -220,7 +220,8 @@ public final class TrainJob {
         Map<String, Double> result = new LinkedHashMap<>(trainer.train());
         Map<String, Double> evalMetrics = trainer.evaluate();
         result.putAll(evalMetrics);
-        if (task == JobConfig.Task.CAUSAL_LM && evalMetrics.containsKey("eval_loss")) {
+        if ((task == JobConfig.Task.CAUSAL_LM || task == JobConfig.Task.SFT)
+            && evalMetrics.containsKey("eval_loss")) {
           // run_clm: perplexity = math.exp(eval_loss), inf on overflow.
           double loss = evalMetrics.get("eval_loss");
           result.put("perplexity", loss > 709 ? Double.POSITIVE_INFINITY : Math.exp(loss));
