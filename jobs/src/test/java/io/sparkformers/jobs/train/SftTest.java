@@ -1,0 +1,232 @@
+package io.sparkformers.jobs.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.sparkformers.training.models.AutoConfig;
+import io.sparkformers.training.models.ModelConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The sft data path on a word-level tokenizer written here, so that every token position can be checked by hand:
+ * the chat markers are added tokens, words are split at spaces.
+ */
+class SftTest {
+  @TempDir Path tmp;
+
+  /** Ids: the position in this list. */
+  static final List<String> VOCAB = List.of("<pad>", "<unk>", "</s>", "<|user|>", "<|assistant|>", "<|end|>",
+      "<|system|>", "hi", "there", "hello", "how", "are", "you", "fine", "thanks", "be", "brief");
+  static final int PAD = 0, EOS = 2, USER = 3, ASSISTANT = 4, END = 5, SYSTEM = 6, HI = 7, THERE = 8, HELLO = 9,
+      HOW = 10, ARE = 11, YOU = 12, FINE = 13, THANKS = 14;
+  static final int X = SftExamples.IGNORE;
+
+  /** Writes each role's turn as "<|role|> content <|end|> "; the assistant's turn in a generation block or not. */
+  static final String PLAIN_TEMPLATE = "{% for m in messages %}{% if m.role not in ['system', 'user', 'assistant']"
+      + " %}{{ raise_exception('unknown role ' + m.role) }}{% endif %}<|{{ m.role }}|> {{ m.content }} <|end|> "
+      + "{% endfor %}{% if add_generation_prompt %}<|assistant|> {% endif %}";
+  static final String GENERATION_TEMPLATE = "{% for m in messages %}{% if m.role == 'assistant' %}<|assistant|> "
+      + "{% generation %}{{ m.content }} <|end|>{% endgeneration %} {% else %}<|{{ m.role }}|> {{ m.content }}"
+      + " <|end|> {% endif %}{% endfor %}{% if add_generation_prompt %}<|assistant|> {% endif %}";
+
+  static final String TWO_TURNS = "[{\"role\": \"user\", \"content\": \"hi there\"}, {\"role\": \"assistant\","
+      + " \"content\": \"hello\"}, {\"role\": \"user\", \"content\": \"how are you\"}, {\"role\": \"assistant\","
+      + " \"content\": \"fine thanks\"}]";
+
+  static final String LLAMA = "{\"model_type\": \"llama\", \"vocab_size\": 17, \"hidden_size\": 8,"
+      + " \"intermediate_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"num_key_value_heads\": 1,"
+      + " \"max_position_embeddings\": 128}";
+
+  /** A tokenizer folder: tokenizer.json (WordLevel, whitespace split), tokenizer_config.json with the template. */
+  static Path tokenizerFolder(Path folder, String chatTemplate) throws IOException {
+    Files.createDirectories(folder);
+    ObjectMapper json = new ObjectMapper();
+    List<Map<String, Object>> added = new ArrayList<>();
+    Map<String, Object> vocab = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < VOCAB.size(); i++) {
+      vocab.put(VOCAB.get(i), i);
+      if (VOCAB.get(i).startsWith("<")) {
+        added.add(Map.of("id", i, "content", VOCAB.get(i), "single_word", false, "lstrip", false, "rstrip", false,
+            "normalized", false, "special", true));
+      }
+    }
+    Map<String, Object> tokenizer = new java.util.LinkedHashMap<>();
+    tokenizer.put("version", "1.0");
+    tokenizer.put("truncation", null);
+    tokenizer.put("padding", null);
+    tokenizer.put("added_tokens", added);
+    tokenizer.put("normalizer", null);
+    tokenizer.put("pre_tokenizer", Map.of("type", "WhitespaceSplit"));
+    tokenizer.put("post_processor", null);
+    tokenizer.put("decoder", null);
+    tokenizer.put("model", Map.of("type", "WordLevel", "vocab", vocab, "unk_token", "<unk>"));
+    json.writeValue(folder.resolve("tokenizer.json").toFile(), tokenizer);
+    json.writeValue(folder.resolve("tokenizer_config.json").toFile(), Map.of("eos_token", "</s>", "pad_token",
+        "<pad>", "unk_token", "<unk>", "model_max_length", 64, "chat_template", chatTemplate));
+    return folder;
+  }
+
+  private JobConfig job(Path tokenizer, Path train, String... overrides) {
+    List<String> all = new ArrayList<>(List.of(overrides));
+    all.add("data.cache_dir=" + tmp.resolve("cache"));
+    all.add("data.use_spark=false");
+    return JobConfig.parse(String.join("\n", "task: sft", "model: {config: " + LLAMA + "}", "data:",
+        "  train_file: " + train, "  eval_file: " + train, "  tokenizer: " + tokenizer,
+        "training_args: {output_dir: out}", ""), "sft.yaml", all);
+  }
+
+  private Path jsonl(String name, String... lines) throws IOException {
+    Path f = tmp.resolve(name);
+    Files.writeString(f, String.join("\n", lines) + "\n");
+    return f;
+  }
+
+  private static ModelConfig llama() {
+    return AutoConfig.fromJson(LLAMA, "test");
+  }
+
+  private static long[] row(long[] column, int width, int r) {
+    return Arrays.copyOfRange(column, r * width, (r + 1) * width);
+  }
+
+  private JobData.Prepared prepare(JobConfig job) {
+    return JobData.prepare(job, JobConfig.Task.SFT, llama(), null);
+  }
+
+  private String prepareError(JobConfig job) {
+    return assertThrows(IllegalArgumentException.class, () -> prepare(job)).getMessage();
+  }
+
+  /**
+   * The hand-checked example. Rendered: "<|user|> hi there <|end|> <|assistant|> hello <|end|> <|user|> how are
+   * you <|end|> <|assistant|> fine thanks <|end|> ", 16 tokens; the assistant's are "hello <|end|>" (5, 6) and
+   * "fine thanks <|end|>" (13, 14, 15): what each assistant message adds after the generation prompt
+   * "<|assistant|> ", and exactly the generation blocks of the other template.
+   */
+  @Test
+  void onlyTheAssistantsTokensAreLabelsWithAndWithoutGenerationBlocks() throws IOException {
+    long[] ids = {USER, HI, THERE, END, ASSISTANT, HELLO, END, USER, HOW, ARE, YOU, END, ASSISTANT, FINE, THANKS, END};
+    long[] labels = {X, X, X, X, X, HELLO, END, X, X, X, X, X, X, FINE, THANKS, END};
+    Path data = jsonl("chat.jsonl", "{\"messages\": " + TWO_TURNS + "}");
+    for (String template : List.of(PLAIN_TEMPLATE, GENERATION_TEMPLATE)) {
+      Path tok = tokenizerFolder(tmp.resolve("tok" + template.length()), template);
+      JobData.Prepared p = prepare(job(tok, data));
+      assertEquals(16, p.train().widths().get("input_ids"), template);
+      assertArrayEquals(ids, p.train().longColumn("input_ids"), template);
+      assertArrayEquals(labels, p.train().longColumn("labels"), template);
+      long[] ones = new long[16];
+      Arrays.fill(ones, 1);
+      assertArrayEquals(ones, p.train().longColumn("attention_mask"));
+      // assistant_only_loss: false trains on every token, as TRL's default.
+      JobData.Prepared all = prepare(job(tok, data, "data.assistant_only_loss=false"));
+      assertArrayEquals(ids, all.train().longColumn("labels"), template);
+    }
+  }
+
+  @Test
+  void rowsArePaddedToTheLongestWithPadTokensMaskZeroAndNoLabels() throws IOException {
+    Path tok = tokenizerFolder(tmp.resolve("tok"), PLAIN_TEMPLATE);
+    Path data = jsonl("chat.jsonl", "{\"messages\": " + TWO_TURNS + "}",
+        "{\"messages\": [{\"role\": \"system\", \"content\": \"be brief\"}, {\"role\": \"assistant\", \"content\":"
+            + " \"hi\"}]}");
+    JobData.Prepared p = prepare(job(tok, data));
+    TensorColumns t = p.train();
+    assertEquals(16, t.widths().get("input_ids"));
+    // "<|system|> be brief <|end|> <|assistant|> hi <|end|> ": 7 tokens, then 9 pads.
+    assertArrayEquals(new long[] {SYSTEM, 15, 16, END, ASSISTANT, HI, END, PAD, PAD, PAD, PAD, PAD, PAD, PAD, PAD,
+        PAD}, row(t.longColumn("input_ids"), 16, 1));
+    assertArrayEquals(new long[] {X, X, X, X, X, HI, END, X, X, X, X, X, X, X, X, X},
+        row(t.longColumn("labels"), 16, 1));
+    assertArrayEquals(new long[] {1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+        row(t.longColumn("attention_mask"), 16, 1));
+  }
+
+  @Test
+  void maxSeqLengthKeepsTheStart() throws IOException {
+    Path tok = tokenizerFolder(tmp.resolve("tok"), PLAIN_TEMPLATE);
+    Path data = jsonl("chat.jsonl", "{\"messages\": " + TWO_TURNS + "}");
+    JobData.Prepared p = prepare(job(tok, data, "data.max_seq_length=7"));
+    assertArrayEquals(new long[] {USER, HI, THERE, END, ASSISTANT, HELLO, END}, p.train().longColumn("input_ids"));
+    assertArrayEquals(new long[] {X, X, X, X, X, HELLO, END}, p.train().longColumn("labels"));
+  }
+
+  @Test
+  void promptCompletionMasksThePromptAndAppendsEos() throws IOException {
+    Path tok = tokenizerFolder(tmp.resolve("tok"), PLAIN_TEMPLATE);
+    Path data = jsonl("pc.jsonl", "{\"prompt\": \"hi there \", \"completion\": \"hello\"}",
+        "{\"prompt\": \"how are you \", \"completion\": \"fine thanks</s>\"}");
+    TensorColumns t = prepare(job(tok, data)).train();
+    assertEquals(6, t.widths().get("input_ids"));
+    assertArrayEquals(new long[] {HI, THERE, HELLO, EOS, PAD, PAD, HOW, ARE, YOU, FINE, THANKS, EOS},
+        t.longColumn("input_ids"));
+    assertArrayEquals(new long[] {X, X, HELLO, EOS, X, X, X, X, X, FINE, THANKS, EOS}, t.longColumn("labels"));
+    TensorColumns all = prepare(job(tok, data, "data.completion_only_loss=false")).train();
+    assertArrayEquals(new long[] {HI, THERE, HELLO, EOS, X, X}, row(all.longColumn("labels"), 6, 0));
+  }
+
+  @Test
+  void textIsEveryTokenWithEos() throws IOException {
+    Path tok = tokenizerFolder(tmp.resolve("tok"), PLAIN_TEMPLATE);
+    Path data = jsonl("text.jsonl", "{\"text\": \"hi there\"}");
+    TensorColumns t = prepare(job(tok, data)).train();
+    assertArrayEquals(new long[] {HI, THERE, EOS}, t.longColumn("input_ids"));
+    assertArrayEquals(new long[] {HI, THERE, EOS}, t.longColumn("labels"));
+  }
+
+  @Test
+  void preTokenizedRowsAreUsedAsTheyAre() throws IOException {
+    Path tok = tokenizerFolder(tmp.resolve("tok"), PLAIN_TEMPLATE);
+    Path data = jsonl("ids.jsonl", "{\"input_ids\": [7, 8, 9], \"labels\": [-100, -100, 9]}",
+        "{\"input_ids\": [10, 11], \"labels\": [10, 11]}");
+    TensorColumns t = prepare(job(tok, data)).train();
+    assertArrayEquals(new long[] {7, 8, 9, 10, 11, PAD}, t.longColumn("input_ids"));
+    assertArrayEquals(new long[] {X, X, 9, 10, 11, X}, t.longColumn("labels"));
+    assertArrayEquals(new long[] {1, 1, 1, 1, 1, 0}, t.longColumn("attention_mask"));
+    // Without labels, every id is one; no tokenizer is needed.
+    Path idsOnly = jsonl("ids-only.jsonl", "{\"input_ids\": [7, 8, 9]}");
+    JobConfig noTokenizer = JobConfig.parse(String.join("\n", "task: sft", "model: {config: " + LLAMA + "}",
+        "data: {train_file: " + idsOnly + ", eval_file: " + idsOnly + ", use_spark: false, cache_dir: "
+            + tmp.resolve("cache") + "}", "training_args: {output_dir: out}", ""), "sft.yaml", List.of());
+    assertArrayEquals(new long[] {7, 8, 9}, prepare(noTokenizer).train().longColumn("labels"));
+  }
+
+  @Test
+  void badInputsAreNamed() throws IOException {
+    Path tok = tokenizerFolder(tmp.resolve("tok"), PLAIN_TEMPLATE);
+    Path none = jsonl("none.jsonl", "{\"question\": \"hi\"}");
+    assertEquals(none + ": no column for sft: 'messages' (data.messages_column), 'prompt' and 'completion'"
+        + " (data.prompt_column, data.completion_column), 'text' (data.text_column) or 'input_ids'; the columns are"
+        + " [question (string)]", prepareError(job(tok, none)));
+    Path badRole = jsonl("bad-role.jsonl", "{\"messages\": " + TWO_TURNS + "}",
+        "{\"messages\": [{\"role\": \"tool\", \"content\": \"hi\"}]}");
+    assertEquals(badRole + " row 1: the chat template rejects the conversation: unknown role tool",
+        prepareError(job(tok, badRole)));
+    Path tooBig = jsonl("too-big.jsonl", "{\"input_ids\": [7, 17]}");
+    assertEquals(tooBig + " row 0: token id 17 is not in the model's vocabulary (vocab_size 17)",
+        prepareError(job(tok, tooBig)));
+    Path uneven = jsonl("uneven.jsonl", "{\"input_ids\": [7, 8], \"labels\": [7]}");
+    assertEquals(uneven + " row 0: 1 labels for 2 input_ids", prepareError(job(tok, uneven)));
+    // A template whose rendering of a shorter conversation is no prefix of the whole one.
+    Path reversed = tokenizerFolder(tmp.resolve("reversed"), "{% for m in messages | reverse %}<|{{ m.role }}|>"
+        + " {{ m.content }} <|end|> {% endfor %}");
+    Path chat = jsonl("chat.jsonl", "{\"messages\": " + TWO_TURNS + "}");
+    assertEquals(chat + " row 0: the chat template renders the conversation up to message 1 (assistant)"
+        + " differently from the start of the whole conversation, so the assistant's tokens cannot be told apart;"
+        + " give the template {% generation %} blocks or set data.assistant_only_loss: false",
+        prepareError(job(reversed, chat)));
+    assertEquals("sft.yaml: key 'data.packing': packing is not supported: the models take an attention mask per"
+        + " token, not per example, so examples packed into one row would attend to each other; set data.packing:"
+        + " false (rows are padded instead)", assertThrows(IllegalArgumentException.class,
+            () -> job(tok, chat, "data.packing=true")).getMessage());
+  }
+}
