@@ -183,6 +183,43 @@ class TrainCommandTest {
   }
 
   @Test
+  @SuppressWarnings("unchecked")
+  void sftFineTunesALlamaOnChatsAndItsFolderKeepsTheChatTemplate() throws IOException {
+    Path model = modelFolder("sft-llama", TokenizerTrainer.byteLevelBpe().vocabSize(300).minFrequency(1).build(),
+        "{\"model_type\": \"llama\", \"vocab_size\": VOCAB, \"hidden_size\": 16, \"intermediate_size\": 32,"
+        + " \"num_hidden_layers\": 1, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
+        + " \"max_position_embeddings\": 64, \"tie_word_embeddings\": true}");
+    Path tokenizerConfig = model.resolve("tokenizer_config.json");
+    ObjectMapper json = new ObjectMapper();
+    Map<String, Object> tc = Files.isRegularFile(tokenizerConfig)
+        ? json.readValue(tokenizerConfig.toFile(), Map.class) : new java.util.LinkedHashMap<>();
+    String template = "{% for m in messages %}<|{{ m.role }}|> {{ m.content }}\n{% endfor %}"
+        + "{% if add_generation_prompt %}<|assistant|> {% endif %}";
+    tc.put("chat_template", template);
+    json.writeValue(tokenizerConfig.toFile(), tc);
+    StringBuilder chats = new StringBuilder();
+    for (String review : REVIEWS) {
+      String verdict = review.contains("good") || review.contains("great") ? "good" : "bad";
+      chats.append(json.writeValueAsString(Map.of("messages", List.of(Map.of("role", "user", "content", review),
+          Map.of("role", "assistant", "content", verdict))))).append('\n');
+    }
+    Path data = tmp.resolve("chats.jsonl");
+    Files.writeString(data, chats);
+    Map<String, Object> m = run(tmp.resolve("sft-out"), conf("sft.yaml"), "model.path=" + model,
+        "data.train_file=" + data, "data.eval_file=" + data, "data.max_seq_length=48",
+        "data.cache_dir=" + tmp.resolve("cache"), "num_train_epochs=1", "per_device_train_batch_size=2");
+    assertTrue(number(m, "train_loss") > 0 && Double.isFinite(number(m, "eval_loss")), m.toString());
+    assertEquals(16.0, number(m, "train_rows"));
+    Path saved = tmp.resolve("sft-out/model");
+    assertTrue(Files.isRegularFile(saved.resolve("model.safetensors")));
+    assertEquals(template, json.readValue(saved.resolve("tokenizer_config.json").toFile(), Map.class)
+        .get("chat_template"));
+    try (var s = Files.list(tmp.resolve("sft-out"))) {
+      assertTrue(s.anyMatch(p -> p.getFileName().toString().startsWith("checkpoint-")));
+    }
+  }
+
+  @Test
   void listKeysPrintsEveryKeyOfTheOneDefinition() {
     java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
     java.io.PrintStream old = System.out;

@@ -107,8 +107,8 @@ public final class JobConfig implements Serializable {
   private static final ConfigDef DATA_DEF = new ConfigDef("data");
 
   private static final ConfigKey<Task> TASK = TOP_DEF.define(ConfigKey.builder("task", TASK_TYPE)
-      .defaultDoc("from the model's model_type: mlp, bert, or a causal LM")
-      .doc("the task: tabular_classification (mlp), sequence_classification (bert, as run_glue) , causal_lm"
+      .defaultDoc("from the model's model_type: mlp, bert, or a causal LM (causal_lm); sft is always named")
+      .doc("the task: tabular_classification (mlp), sequence_classification (bert, as run_glue), causal_lm"
           + " (gpt2, llama, qwen2, mistral, as run_clm) or sft (a causal LM, as TRL's SFTTrainer)"));
   private static final ConfigKey<String> SPARK_MASTER = TOP_DEF.define(
       ConfigKey.builder("spark_master", ConfigTypes.STRING).defaultDoc("local[world_size]")
@@ -166,7 +166,7 @@ public final class JobConfig implements Serializable {
           .expected("a finite number").doc("tabular: every feature is multiplied by it"));
   private static final ConfigKey<String> TEXT_COLUMN = DATA_DEF.define(
       ConfigKey.builder("text_column", ConfigTypes.STRING).defaultValue("text")
-          .expected("a name").doc("sequence_classification, causal_lm: the text column"));
+          .expected("a name").doc("sequence_classification, causal_lm, sft: the text column"));
   private static final ConfigKey<String> TOKENIZER = DATA_DEF.define(
       ConfigKey.builder("tokenizer", ConfigTypes.STRING).expected("a name")
           .defaultDoc("model.path").doc("a folder holding tokenizer.json"));
@@ -204,7 +204,7 @@ public final class JobConfig implements Serializable {
   private static final ConfigKey<Double> TEST_SIZE = DATA_DEF.define(
       ConfigKey.builder("test_size", ConfigTypes.DOUBLE).defaultValue(0.2)
           .validator(Validator.of("in (0, 1)", (Double t) -> t > 0 && t < 1)).expected("a fraction in (0, 1)")
-          .doc("classification: the held-out fraction when there is no eval_file, shuffled as datasets'"
+          .doc("classification, sft: the held-out fraction when there is no eval_file, shuffled as datasets'"
               + " train_test_split"));
   private static final ConfigKey<Integer> VALIDATION_SPLIT_PERCENTAGE = DATA_DEF.define(
       ConfigKey.builder("validation_split_percentage", ConfigTypes.INT).defaultValue(5)

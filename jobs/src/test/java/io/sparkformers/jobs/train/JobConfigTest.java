@@ -101,7 +101,7 @@ class JobConfigTest {
     assertEquals("job.yaml: key 'data.format' is needed: 'data/rows' has no extension to tell the format (csv,"
         + " json, jsonl, parquet, arrow or text)", error(YAML, "data.train_file=data/rows"));
     assertEquals("job.yaml: key 'task': expected one of [tabular_classification, sequence_classification,"
-        + " causal_lm], got 'causal' — did you mean 'causal_lm'?", error(YAML, "task=causal"));
+        + " causal_lm, sft], got 'causal' — did you mean 'causal_lm'?", error(YAML, "task=causal"));
   }
 
   @Test
@@ -134,7 +134,7 @@ class JobConfigTest {
       files = s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
     }
     assertEquals(List.of("causal-lm.yaml", "quickstart.yaml", "sequence-classification.yaml",
-        "tabular-classification.yaml"), files.stream().map(p -> p.getFileName().toString()).toList());
+        "sft.yaml", "tabular-classification.yaml"), files.stream().map(p -> p.getFileName().toString()).toList());
     for (Path f : files) {
       JobConfig c = JobConfig.load(f, List.of());
       assertEquals(2, c.worldSize(), f.toString());
