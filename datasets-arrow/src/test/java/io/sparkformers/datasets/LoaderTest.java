@@ -122,6 +122,13 @@ class LoaderTest {
     e = assertThrows(IllegalArgumentException.class, () -> load(DataFormat.JSON, nested));
     assertEquals(uri(nested) + ": line 1: key 'a' holds a JSON object; nested objects are not supported",
         e.getMessage());
+    // A list of records (a chat's messages) is kept as its JSON text.
+    Path chats = write("chats.jsonl", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n"
+        + "{\"messages\": \"plain\"}\n");
+    try (Dataset d = load(DataFormat.JSON, chats)) {
+      assertEquals(ColumnType.STRING, d.features().type("messages"));
+      assertEquals(List.of("[{\"role\":\"user\",\"content\":\"hi\"}]", "plain"), d.column("messages"));
+    }
     Path mixed = write("mixed.jsonl", "{\"a\": 1}\n{\"a\": \"one\"}\n");
     e = assertThrows(IllegalArgumentException.class, () -> load(DataFormat.JSON, mixed));
     assertEquals(uri(mixed) + ": line 2: key 'a' holds a STRING value where earlier rows hold INT64",

@@ -133,6 +133,18 @@ class SftTest {
     }
   }
 
+  /** Token offsets are characters of the rendering, not UTF-8 bytes: text before the assistant moves nothing. */
+  @Test
+  void nonAsciiTextBeforeTheAssistantKeepsItsLabelsInPlace() throws IOException {
+    Path tok = tokenizerFolder(tmp.resolve("tok"), PLAIN_TEMPLATE);
+    Path data = jsonl("chat.jsonl", "{\"messages\": [{\"role\": \"user\", \"content\": \"\u00e9t\u00e9 \u00e0 \u4e16\u754c"
+        + " \ud83d\ude00\"}, {\"role\": \"assistant\", \"content\": \"hello\"}]}");
+    TensorColumns t = prepare(job(tok, data)).train();
+    int unk = 1;
+    assertArrayEquals(new long[] {USER, unk, unk, unk, unk, END, ASSISTANT, HELLO, END}, t.longColumn("input_ids"));
+    assertArrayEquals(new long[] {X, X, X, X, X, X, X, HELLO, END}, t.longColumn("labels"));
+  }
+
   @Test
   void rowsArePaddedToTheLongestWithPadTokensMaskZeroAndNoLabels() throws IOException {
     Path tok = tokenizerFolder(tmp.resolve("tok"), PLAIN_TEMPLATE);
