@@ -10,6 +10,7 @@ import io.sparkformers.datasets.DatasetLoader;
 import io.sparkformers.datasets.Features;
 import io.sparkformers.datasets.GroupTexts;
 import io.sparkformers.datasets.LoadOptions;
+import io.sparkformers.datasets.MapOptions;
 import io.sparkformers.datasets.Tokenizer;
 import io.sparkformers.datasets.TrainTestSplit;
 import io.sparkformers.jobs.train.JobConfig.Task;
@@ -336,8 +337,17 @@ public final class JobData {
 
   private static Prepared causalLm(JobConfig job, CausalLmConfig model, Dataset train, Dataset eval, String trainWhat,
       String evalWhat, SparkSession spark) {
+    if (train.features().contains("input_ids")) {
+      if (!eval.features().contains("input_ids")) {
+        throw new IllegalArgumentException(evalWhat + ": no column 'input_ids', but " + trainWhat + " is"
+            + " pre-tokenized; the columns are " + columns(eval.features()));
+      }
+      int blockSize = blockSize(job, Long.MAX_VALUE, model);
+      return new Prepared(preTokenizedBlocks(train, model.vocabSize(), blockSize, trainWhat),
+          preTokenizedBlocks(eval, model.vocabSize(), blockSize, evalWhat), null, blockSize);
+    }
     try (Tokenizer tokenizer = tokenizer(job, model.vocabSize())) {
-      int blockSize = blockSize(job, tokenizer, model);
+      int blockSize = blockSize(job, tokenizer.modelMaxLength(), model);
       checkText(train, job.textColumn(), trainWhat);
       checkText(eval, job.textColumn(), evalWhat);
       return new Prepared(blocks(tokenizer, train, job, blockSize, trainWhat, spark),
@@ -346,13 +356,13 @@ public final class JobData {
   }
 
   /** run_clm's block size: block_size capped by the tokenizer, or the tokenizer's length capped at 1024. */
-  static int blockSize(JobConfig job, Tokenizer tokenizer, CausalLmConfig model) {
+  static int blockSize(JobConfig job, long tokenizerMaxLength, CausalLmConfig model) {
     int blockSize;
     if (job.blockSize() == null) {
-      long max = tokenizer.modelMaxLength();
+      long max = tokenizerMaxLength;
       blockSize = (int) (max > model.maxPositions() ? Math.min(1024, model.maxPositions()) : max);
     } else {
-      blockSize = (int) Math.min(job.blockSize(), tokenizer.modelMaxLength());
+      blockSize = (int) Math.min(job.blockSize(), tokenizerMaxLength);
     }
     if (blockSize > model.maxPositions()) {
       throw new IllegalArgumentException(job.source() + ": key 'data.block_size': " + blockSize
@@ -366,8 +376,49 @@ public final class JobData {
     // run_clm: tokenize the text column, removing every column, then group_texts.
     String[] all = d.columnNames().toArray(String[]::new);
     try (Dataset tokens = spark != null ? tokenizer.tokenize(spark, d, job.textColumn(), 0, all)
-        : tokenizer.tokenize(d, job.textColumn(), 0, all);
-        Dataset grouped = GroupTexts.groupTexts(tokens, blockSize)) {
+        : tokenizer.tokenize(d, job.textColumn(), 0, all)) {
+      return groupedBlocks(tokens, blockSize, what);
+    }
+  }
+
+  /**
+   * A pre-tokenized causal_lm dataset: its input_ids column (lists of integers, as run_clm's tokenize step would
+   * have written them; every other column is dropped) grouped into blocks as text is.
+   */
+  private static TensorColumns preTokenizedBlocks(Dataset d, int vocabSize, int blockSize, String what) {
+    List<Object> column = d.column("input_ids");
+    for (int r = 0; r < column.size(); r++) {
+      try {
+        for (int id : ints(column.get(r), "input_ids")) {
+          if (id < 0 || id >= vocabSize) {
+            throw new IllegalArgumentException("token id " + id + " is not in the model's vocabulary (vocab_size "
+                + vocabSize + ")");
+          }
+        }
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(what + " row " + r + ": " + e.getMessage(), e);
+      }
+    }
+    MapOptions options = MapOptions.builder().function("pre_tokenized_input_ids", "1")
+        .removeColumns(d.columnNames()).build();
+    try (Dataset tokens = d.mapBatched(batch -> {
+      List<Object> ids = new ArrayList<>();
+      List<Object> masks = new ArrayList<>();
+      for (Object v : batch.get("input_ids")) {
+        int[] i = ints(v, "input_ids");
+        int[] m = new int[i.length];
+        java.util.Arrays.fill(m, 1);
+        ids.add(i);
+        masks.add(m);
+      }
+      return Map.of("input_ids", ids, "attention_mask", masks);
+    }, options)) {
+      return groupedBlocks(tokens, blockSize, what);
+    }
+  }
+
+  private static TensorColumns groupedBlocks(Dataset tokens, int blockSize, String what) {
+    try (Dataset grouped = GroupTexts.groupTexts(tokens, blockSize)) {
       int n = Math.toIntExact(grouped.numRows());
       if (n == 0) {
         throw new IllegalArgumentException(what + ": fewer than block_size = " + blockSize + " tokens in a group"

@@ -261,15 +261,15 @@ class JobDataTest {
       {
         var small = (io.sparkformers.training.models.gpt2.Gpt2Config) config(gpt2(t.vocabSize()));
         // model_max_length 1024 > n_positions 32: min(1024, n_positions)
-        assertEquals(32, JobData.blockSize(job(base), t, small));
-        assertEquals(16, JobData.blockSize(job(base, "data.block_size=16"), t, small));
+        assertEquals(32, JobData.blockSize(job(base), t.modelMaxLength(), small));
+        assertEquals(16, JobData.blockSize(job(base, "data.block_size=16"), t.modelMaxLength(), small));
         assertEquals("job.yaml: key 'data.block_size': 64 tokens do not fit the model's n_positions 32",
             assertThrows(IllegalArgumentException.class,
-                () -> JobData.blockSize(job(base, "data.block_size=64"), t, small)).getMessage());
+                () -> JobData.blockSize(job(base, "data.block_size=64"), t.modelMaxLength(), small)).getMessage());
         var large = (io.sparkformers.training.models.gpt2.Gpt2Config) config(gpt2(t.vocabSize())
             .replace("\"n_positions\": 32", "\"n_positions\": 2048"));
-        assertEquals(1024, JobData.blockSize(job(base), t, large));
-        assertEquals(1024, JobData.blockSize(job(base, "data.block_size=2000"), t, large));
+        assertEquals(1024, JobData.blockSize(job(base), t.modelMaxLength(), large));
+        assertEquals(1024, JobData.blockSize(job(base, "data.block_size=2000"), t.modelMaxLength(), large));
       }
     }
   }

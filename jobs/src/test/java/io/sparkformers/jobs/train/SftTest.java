@@ -212,6 +212,27 @@ class SftTest {
     assertArrayEquals(new long[] {7, 8, 9}, prepare(noTokenizer).train().longColumn("labels"));
   }
 
+  /** causal_lm takes input_ids as well: no tokenizer, and the ids grouped into blocks as run_clm groups text. */
+  @Test
+  void causalLmGroupsPreTokenizedInputIds() throws IOException {
+    Path ids = jsonl("ids.jsonl", "{\"input_ids\": [7, 8, 9], \"source\": \"a\"}",
+        "{\"input_ids\": [10, 11, 12, 13], \"source\": \"b\"}");
+    JobConfig lm = JobConfig.parse(String.join("\n", "task: causal_lm", "model: {config: " + LLAMA + "}",
+        "data: {train_file: " + ids + ", eval_file: " + ids + ", block_size: 3, use_spark: false, cache_dir: "
+            + tmp.resolve("cache") + "}", "training_args: {output_dir: out}", ""), "lm.yaml", List.of());
+    JobData.Prepared p = JobData.prepare(lm, JobConfig.Task.CAUSAL_LM, llama(), null);
+    // 7 tokens in blocks of 3: two blocks, the last token dropped.
+    assertArrayEquals(new long[] {7, 8, 9, 10, 11, 12}, p.train().longColumn("input_ids"));
+    assertArrayEquals(new long[] {7, 8, 9, 10, 11, 12}, p.train().longColumn("labels"));
+    Path bad = jsonl("bad-ids.jsonl", "{\"input_ids\": [7, 8, 9]}", "{\"input_ids\": [99]}");
+    JobConfig badJob = JobConfig.parse(String.join("\n", "task: causal_lm", "model: {config: " + LLAMA + "}",
+        "data: {train_file: " + bad + ", eval_file: " + bad + ", block_size: 3, use_spark: false, cache_dir: "
+            + tmp.resolve("cache") + "}", "training_args: {output_dir: out}", ""), "lm.yaml", List.of());
+    assertEquals(bad + " row 1: token id 99 is not in the model's vocabulary (vocab_size 17)",
+        assertThrows(IllegalArgumentException.class,
+            () -> JobData.prepare(badJob, JobConfig.Task.CAUSAL_LM, llama(), null)).getMessage());
+  }
+
   @Test
   void badInputsAreNamed() throws IOException {
     Path tok = tokenizerFolder(tmp.resolve("tok"), PLAIN_TEMPLATE);
