@@ -492,6 +492,10 @@ public final class JobData {
         : tokenizer(job, model.vocabSize());
     try {
       ChatTemplate template = null;
+      if (format == SftFormat.PROMPT_COMPLETION && !ChatTemplate.templateNames(Path.of(job.tokenizer())).isEmpty()) {
+        // Conversational prompt-completion rows need it; plain ones do not.
+        template = ChatTemplate.fromPretrained(Path.of(job.tokenizer()));
+      }
       if (format == SftFormat.MESSAGES) {
         try {
           template = ChatTemplate.fromPretrained(Path.of(job.tokenizer()));
@@ -536,8 +540,11 @@ public final class JobData {
           case PRE_TOKENIZED -> examples.preTokenized(ints(first.get(r), "input_ids"),
               second == null ? null : ints(second.get(r), "labels"));
           case MESSAGES -> examples.messages(conversation(first.get(r), job.messagesColumn()));
-          case PROMPT_COMPLETION -> examples.promptCompletion(string(first.get(r), job.promptColumn()),
-              string(second.get(r), job.completionColumn()));
+          case PROMPT_COMPLETION -> isConversation(first.get(r))
+              ? examples.conversationalPromptCompletion(conversation(first.get(r), job.promptColumn()),
+                  conversation(second.get(r), job.completionColumn()))
+              : examples.promptCompletion(string(first.get(r), job.promptColumn()),
+                  string(second.get(r), job.completionColumn()));
           case TEXT -> examples.text(string(first.get(r), job.textColumn()));
         };
         for (int id : e.inputIds()) {
@@ -602,6 +609,11 @@ public final class JobData {
     }
     throw new IllegalArgumentException("column '" + column + "' holds " + (v == null ? "nothing" : "no list of"
         + " integers"));
+  }
+
+  /** A list of messages, which the loaders keep as its JSON text (a plain prompt is any other string). */
+  private static boolean isConversation(Object v) {
+    return v instanceof String s && s.startsWith("[{") && s.endsWith("}]");
   }
 
   @SuppressWarnings("unchecked")

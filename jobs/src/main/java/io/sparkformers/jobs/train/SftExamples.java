@@ -20,6 +20,9 @@ import java.util.Map;
  *       it; {@code prompt} and {@code prompt + completion} are encoded (with special tokens) and, with
  *       {@code completion_only_loss}, the first {@code len(prompt tokens)} labels are -100 (TRL's
  *       {@code completion_mask}).
+ *   <li>conversational {@code prompt} + {@code completion} (lists of messages): {@code prompt} rendered with the
+ *       generation prompt and {@code prompt + completion} rendered whole, both encoded without special tokens;
+ *       with {@code completion_only_loss} the prompt's tokens are -100; no eos is appended.
  *   <li>{@code messages}: rendered with the chat template and encoded without special tokens (the template writes
  *       them, as {@code apply_chat_template(tokenize=True)}); with {@code assistant_only_loss} every token outside
  *       the assistant's parts is -100. Those parts are the template's {@code {% generation %}} blocks when it has
@@ -69,6 +72,35 @@ final class SftExamples {
     int[] labels = ids.clone();
     if (completionOnlyLoss) {
       // As TRL: the prompt's own encoding says how many leading tokens are the prompt's.
+      Arrays.fill(labels, 0, Math.min(promptIds.length, labels.length), IGNORE);
+    }
+    return truncate(ids, labels);
+  }
+
+  /**
+   * Conversational prompt-completion rows (TRL): the prompt rendered with the generation prompt and the whole
+   * conversation are encoded without special tokens; with {@code completion_only_loss} the prompt's tokens are -100.
+   * No eos is appended: the template ends the turn.
+   */
+  Example conversationalPromptCompletion(List<Map<String, Object>> prompt, List<Map<String, Object>> completion) {
+    if (template == null) {
+      throw new IllegalArgumentException("a conversational prompt needs the tokenizer's chat template, and it has"
+          + " none");
+    }
+    List<Map<String, Object>> whole = new ArrayList<>(prompt);
+    whole.addAll(completion);
+    String promptText;
+    String wholeText;
+    try {
+      promptText = template.render(prompt, true);
+      wholeText = template.render(whole, false);
+    } catch (ChatTemplateException e) {
+      throw new IllegalArgumentException("the chat template rejects the conversation: " + e.getMessage(), e);
+    }
+    int[] promptIds = tokenizer.encode(promptText, 0, false).inputIds();
+    int[] ids = tokenizer.encode(wholeText, 0, false).inputIds();
+    int[] labels = ids.clone();
+    if (completionOnlyLoss) {
       Arrays.fill(labels, 0, Math.min(promptIds.length, labels.length), IGNORE);
     }
     return truncate(ids, labels);

@@ -186,6 +186,17 @@ class SftTest {
     assertArrayEquals(new long[] {HI, THERE, HELLO, EOS, X, X}, row(all.longColumn("labels"), 6, 0));
   }
 
+  /** Conversational prompt-completion: the prompt with the generation prompt is masked; no eos is added. */
+  @Test
+  void conversationalPromptCompletionMasksTheRenderedPrompt() throws IOException {
+    Path tok = tokenizerFolder(tmp.resolve("tok"), PLAIN_TEMPLATE);
+    Path data = jsonl("cpc.jsonl", "{\"prompt\": [{\"role\": \"user\", \"content\": \"hi there\"}],"
+        + " \"completion\": [{\"role\": \"assistant\", \"content\": \"hello\"}]}");
+    TensorColumns t = prepare(job(tok, data)).train();
+    assertArrayEquals(new long[] {USER, HI, THERE, END, ASSISTANT, HELLO, END}, t.longColumn("input_ids"));
+    assertArrayEquals(new long[] {X, X, X, X, X, HELLO, END}, t.longColumn("labels"));
+  }
+
   @Test
   void textIsEveryTokenWithEos() throws IOException {
     Path tok = tokenizerFolder(tmp.resolve("tok"), PLAIN_TEMPLATE);
