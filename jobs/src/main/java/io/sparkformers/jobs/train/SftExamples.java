@@ -35,7 +35,7 @@ import java.util.Map;
  * </ul>
  *
  * <p>Every example is then truncated to {@code maxLength} tokens, keeping the start (TRL's {@code max_length}).
- * Not thread-safe only as far as the tokenizer is not.
+ * Thread-safe as far as the tokenizer is.
  */
 final class SftExamples {
   static final int IGNORE = -100;
