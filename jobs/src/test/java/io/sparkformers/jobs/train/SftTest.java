@@ -133,6 +133,55 @@ class SftTest {
     }
   }
 
+  /**
+   * The llama's loss on the padded rows is the mean next-token loss over exactly the 7 assistant positions
+   * (hello, end, fine, thanks, end of the first chat; hi, end of the second), computed here from its logits.
+   */
+  @Test
+  void theModelsLossIsTakenOnTheAssistantsTokensOnly() throws IOException {
+    Path tok = tokenizerFolder(tmp.resolve("tok"), PLAIN_TEMPLATE);
+    Path data = jsonl("chat.jsonl", "{\"messages\": " + TWO_TURNS + "}",
+        "{\"messages\": [{\"role\": \"system\", \"content\": \"be brief\"}, {\"role\": \"assistant\", \"content\":"
+            + " \"hi\"}]}");
+    TensorColumns t = prepare(job(tok, data)).train();
+    int width = t.widths().get("input_ids");
+    long[] labels = t.longColumn("labels");
+    try (io.sparkformers.training.models.PreTrainedModel model =
+        io.sparkformers.training.models.AutoModel.fromConfig(llama());
+        ai.djl.ndarray.NDManager m = model.manager().newSubManager()) {
+      ai.djl.ndarray.types.Shape shape = new ai.djl.ndarray.types.Shape(2, width);
+      io.sparkformers.training.models.ModelOutput out = model.forward(Map.of(
+          "input_ids", m.create(t.longColumn("input_ids"), shape),
+          "attention_mask", m.create(t.longColumn("attention_mask"), shape),
+          "labels", m.create(labels, shape)), false);
+      float[] logits = out.logits().toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+      int vocab = VOCAB.size();
+      double sum = 0;
+      int counted = 0;
+      for (int r = 0; r < 2; r++) {
+        for (int p = 0; p + 1 < width; p++) {
+          long label = labels[r * width + p + 1];
+          if (label == X) {
+            continue;
+          }
+          int at = (r * width + p) * vocab;
+          double max = Double.NEGATIVE_INFINITY;
+          for (int v = 0; v < vocab; v++) {
+            max = Math.max(max, logits[at + v]);
+          }
+          double z = 0;
+          for (int v = 0; v < vocab; v++) {
+            z += Math.exp(logits[at + v] - max);
+          }
+          sum += -(logits[at + (int) label] - max - Math.log(z));
+          counted++;
+        }
+      }
+      assertEquals(7, counted);
+      assertEquals(sum / counted, out.loss().getFloat(), 1e-5);
+    }
+  }
+
   /** Token offsets are characters of the rendering, not UTF-8 bytes: text before the assistant moves nothing. */
   @Test
   void nonAsciiTextBeforeTheAssistantKeepsItsLabelsInPlace() throws IOException {
