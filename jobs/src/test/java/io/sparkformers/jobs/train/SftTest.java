@@ -247,6 +247,19 @@ class SftTest {
   }
 
   @Test
+  void withoutAnEvalFileTestSizeOfTheRowsIsHeldOut() throws IOException {
+    Path tok = tokenizerFolder(tmp.resolve("tok"), PLAIN_TEMPLATE);
+    Path data = jsonl("text.jsonl", "{\"text\": \"hi\"}", "{\"text\": \"hi there\"}", "{\"text\": \"hello\"}",
+        "{\"text\": \"how are you\"}", "{\"text\": \"fine thanks\"}");
+    JobConfig split = JobConfig.parse(String.join("\n", "task: sft", "model: {config: " + LLAMA + "}",
+        "data: {train_file: " + data + ", tokenizer: " + tok + ", test_size: 0.2, use_spark: false, cache_dir: "
+            + tmp.resolve("cache") + "}", "training_args: {output_dir: out}", ""), "sft.yaml", List.of());
+    JobData.Prepared p = prepare(split);
+    assertEquals(4, p.train().rows());
+    assertEquals(1, p.eval().rows());
+  }
+
+  @Test
   void textIsEveryTokenWithEos() throws IOException {
     Path tok = tokenizerFolder(tmp.resolve("tok"), PLAIN_TEMPLATE);
     Path data = jsonl("text.jsonl", "{\"text\": \"hi there\"}");
