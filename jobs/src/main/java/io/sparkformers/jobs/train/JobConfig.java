@@ -54,7 +54,7 @@ public final class JobConfig implements Serializable {
     TABULAR_CLASSIFICATION,
     /** A text column and a class label, for a {@code bert} (transformers' run_glue). */
     SEQUENCE_CLASSIFICATION,
-    /** A text column, tokenized and grouped into blocks, for a {@code gpt2} (transformers' run_clm). */
+    /** A text column (or pre-tokenized input_ids) grouped into blocks, for a causal LM (transformers' run_clm). */
     CAUSAL_LM,
     /**
      * Supervised fine-tuning of a causal LM on chats ({@code messages}), {@code prompt} + {@code completion} or
