@@ -238,7 +238,9 @@ public final class LoraConfig {
     }
     if (has(obj, "target_modules")) {
       JsonNode t = obj.get("target_modules");
-      if (t.isTextual()) {
+      if (t.isTextual() && t.asText().equals("all-linear")) {
+        b.targetModules("all-linear");
+      } else if (t.isTextual()) {
         b.targetModulesRegex(t.asText());
       } else {
         b.targetModules(strings(t, "target_modules"));

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
+import io.sparkformers.training.internal.NoGrad;
 import io.sparkformers.training.internal.Views;
 import io.sparkformers.training.models.BaseModel;
 import io.sparkformers.training.models.LoadReport;
@@ -80,6 +81,12 @@ public final class PeftModel implements PreTrainedModel {
       }
     }
     List<String> targets = targetPaths(base, modules, config);
+    if (config.targetModulesRegex() == null
+        && (config.targetModules() == null || config.targetModules().equals(List.of("all-linear")))) {
+      // As PEFT, the config keeps the names the default or all-linear resolved to, so a loader finds them.
+      config = config.toBuilder().targetModules(targets.stream().map(p -> p.substring(p.lastIndexOf('.') + 1))
+          .distinct().sorted().toList()).build();
+    }
     base.setTrainable(false);
     Map<String, LoraLinear> adapters = new LinkedHashMap<>();
     for (String path : targets) {
@@ -270,11 +277,13 @@ public final class PeftModel implements PreTrainedModel {
    */
   public PreTrainedModel mergeAndUnload() {
     checkLoaded();
-    for (LoraLinear lora : adapters.values()) {
-      lora.mergeIntoBase();
-      lora.base().detachAdapter();
-      lora.loraA().weight().array().close();
-      lora.loraB().weight().array().close();
+    try (NoGrad ignored = new NoGrad()) { // an in-place update of weights, recorded by no graph
+      for (LoraLinear lora : adapters.values()) {
+        lora.mergeIntoBase();
+        lora.base().detachAdapter();
+        lora.loraA().weight().array().close();
+        lora.loraB().weight().array().close();
+      }
     }
     base.setTrainable(true);
     unloaded = true;

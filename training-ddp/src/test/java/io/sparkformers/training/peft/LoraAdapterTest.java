@@ -155,6 +155,18 @@ class LoraAdapterTest {
       assertTrue(e.getMessage().startsWith("target module model.layers.0.input_layernorm is a RMSNorm"),
           e.getMessage());
     }
+    // all-linear: every Linear but the output layer; the saved config names what it resolved to.
+    try (PeftModel model = PeftModel.inject(AutoModel.fromPretrained(hfTiny("llama")),
+        LoraConfig.fromJson("{\"target_modules\": \"all-linear\"}"))) {
+      assertEquals(14, model.adapters().size());
+      assertEquals(List.of("down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"),
+          model.loraConfig().targetModules());
+    }
+    // No target_modules: PEFT's default for llama.
+    try (PeftModel model = PeftModel.inject(AutoModel.fromPretrained(hfTiny("llama")), LoraConfig.builder().build())) {
+      assertEquals(List.of("q_proj", "v_proj"), model.loraConfig().targetModules());
+      assertEquals(4, model.adapters().size());
+    }
     // A regex over whole paths, as PEFT's re.fullmatch: only layer 1's MLP projections.
     try (PeftModel model = PeftModel.inject(AutoModel.fromPretrained(hfTiny("llama")),
         LoraConfig.builder().targetModulesRegex("model\\.layers\\.1\\.mlp\\.(gate|up|down)_proj").build())) {

@@ -10,6 +10,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
+import io.sparkformers.training.internal.NoGrad;
 import io.sparkformers.training.models.AutoModel;
 import io.sparkformers.training.models.SafeTensorsFile;
 import io.sparkformers.training.peft.internal.LoraLinear;
@@ -45,10 +46,12 @@ class LoraOptionsTest {
       assertFalse(model.namedParameters().get("base_model.model.model.layers.0.self_attn.v_proj.bias")
           .requiresGradient());
       // Change every saved tensor so that loading can be checked.
-      model.trainableParameters().forEach((name, p) -> {
-        p.getArray().addi(0.25f);
-        saved.put(name, p.getArray().toFloatArray());
-      });
+      try (NoGrad ignored = new NoGrad()) {
+        model.trainableParameters().forEach((name, p) -> {
+          p.getArray().addi(0.25f);
+          saved.put(name, p.getArray().toFloatArray());
+        });
+      }
       model.saveAdapter(out);
       try (SafeTensorsFile f = SafeTensorsFile.open(out.resolve(PeftModel.WEIGHTS_FILE))) {
         assertEquals(expected, new TreeSet<>(f.names()));
