@@ -200,6 +200,18 @@ public final class LoraConfig {
     } catch (IOException e) {
       throw new IllegalArgumentException("adapter config is not valid JSON: " + e.getMessage(), e);
     }
+    return fromTree(root);
+  }
+
+  /**
+   * The same keys as {@link #fromJson(String)} from a parsed map (a job file's section, say), with the same
+   * checks and errors.
+   */
+  public static LoraConfig fromMap(Map<String, ?> values) {
+    return fromTree(JSON.valueToTree(values));
+  }
+
+  private static LoraConfig fromTree(JsonNode root) {
     if (!(root instanceof ObjectNode obj)) {
       throw new IllegalArgumentException("adapter config must be a JSON object");
     }

@@ -137,6 +137,12 @@ class LoraAdapterTest {
         () -> LoraConfig.fromJson("{\"use_dora\": true}")).getMessage());
     assertEquals("peft_type=IA3: only LORA adapters are supported", assertThrows(IllegalArgumentException.class,
         () -> LoraConfig.fromJson("{\"peft_type\": \"IA3\"}")).getMessage());
+    LoraConfig fromMap = LoraConfig.fromMap(java.util.Map.of("r", 4, "lora_alpha", 8, "target_modules",
+        List.of("q_proj"), "use_rslora", true));
+    assertEquals(8 / 2.0, fromMap.scaling());
+    assertEquals("bnb_4bit_compute_dtype: " + LoraConfig.QUANTIZATION_ERROR, assertThrows(
+        IllegalArgumentException.class, () -> LoraConfig.fromMap(java.util.Map.of("bnb_4bit_compute_dtype",
+            "float16"))).getMessage());
     assertEquals("bias must be one of none, all, lora_only; got 'some'", assertThrows(IllegalArgumentException.class,
         () -> LoraConfig.builder().bias("some").build()).getMessage());
   }
