@@ -7,6 +7,7 @@ import ai.djl.nn.Parameter;
 import io.sparkformers.training.internal.NoGrad;
 import io.sparkformers.training.internal.Views;
 import io.sparkformers.training.models.BaseModel;
+import io.sparkformers.training.models.CausalLM;
 import io.sparkformers.training.models.LoadReport;
 import io.sparkformers.training.models.ModelConfig;
 import io.sparkformers.training.models.ModelOutput;
@@ -37,8 +38,11 @@ import java.util.regex.Pattern;
  * ({@code base_model.model.<path>}, without the in-memory adapter name {@code default}); what is trained is
  * what {@link #savePretrained} writes, as {@code adapter_config.json} + {@code adapter_model.safetensors}, so
  * the Trainer's checkpoints of a LoRA run hold the adapter and its optimizer state, not the base model.
+ *
+ * <p>Over a causal LM it is one too (generation runs base + adapter, as PEFT's {@code generate}); the
+ * {@link CausalLM} methods fail over other models.
  */
-public final class PeftModel implements PreTrainedModel {
+public final class PeftModel implements CausalLM {
 
   /** The prefix PEFT puts before every module path in adapter files. */
   public static final String KEY_PREFIX = "base_model.model.";
@@ -365,5 +369,50 @@ public final class PeftModel implements PreTrainedModel {
   @Override
   public void close() {
     base.close();
+  }
+  private CausalLM causalLm() {
+    checkLoaded();
+    if (!(base instanceof CausalLM lm)) {
+      throw new IllegalStateException("the base model (model_type " + base.modelType() + ") is not a causal LM");
+    }
+    return lm;
+  }
+
+  @Override
+  public KvCache newCache() {
+    return causalLm().newCache();
+  }
+
+  @Override
+  public NDArray forward(NDArray ids, NDArray attentionMask, NDArray positionIds, NDArray tokenTypeIds,
+      KvCache cache, boolean training) {
+    CausalLM lm = causalLm();
+    adapters.values().forEach(a -> a.setTraining(training));
+    return lm.forward(ids, attentionMask, positionIds, tokenTypeIds, cache, training);
+  }
+
+  @Override
+  public int vocabSize() {
+    return causalLm().vocabSize();
+  }
+
+  @Override
+  public int maxPositions() {
+    return causalLm().maxPositions();
+  }
+
+  @Override
+  public String maxPositionsKey() {
+    return causalLm().maxPositionsKey();
+  }
+
+  @Override
+  public List<Integer> eosTokenIds() {
+    return causalLm().eosTokenIds();
+  }
+
+  @Override
+  public Integer padTokenId() {
+    return causalLm().padTokenId();
   }
 }

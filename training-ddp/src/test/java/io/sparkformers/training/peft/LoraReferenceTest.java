@@ -157,7 +157,17 @@ class LoraReferenceTest {
       System.out.println("LoRA adapter logits vs PEFT: max |diff| " + adapterDiff);
       assertTrue(adapterDiff < 1e-5, "adapter logits differ by " + adapterDiff);
 
+      // Generation through base + adapter gives the merged model's tokens.
+      List<int[]> prompts = List.of(new int[] {194, 149, 209, 122}, new int[] {493, 217, 51, 324, 450});
+      io.sparkformers.training.models.GenerationConfig greedy =
+          io.sparkformers.training.models.GenerationConfig.builder().maxNewTokens(10).build();
+      List<int[]> unmerged = model.generate(prompts, greedy);
+
       PreTrainedModel merged = model.mergeAndUnload();
+      List<int[]> fromMerged = ((io.sparkformers.training.models.CausalLM) merged).generate(prompts, greedy);
+      for (int i = 0; i < prompts.size(); i++) {
+        org.junit.jupiter.api.Assertions.assertArrayEquals(fromMerged.get(i), unmerged.get(i), "prompt " + i);
+      }
       float[] mergedLogits = row0Logits(merged);
       float[] peftMerged;
       try (PreTrainedModel reference = AutoModel.fromPretrained(hfTiny("lora/merged"))) {
