@@ -13,6 +13,7 @@ import io.sparkformers.training.models.AutoModel;
 import io.sparkformers.training.models.CausalLM;
 import io.sparkformers.training.models.GenerationConfig;
 import io.sparkformers.training.models.PreTrainedModel;
+import io.sparkformers.training.peft.PeftModel;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -46,6 +47,10 @@ public final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, description = "Model folder: config.json, model.safetensors"
       + " [, tokenizer.json or vocab.json + merges.txt].")
   Path model;
+
+  @Option(names = "--adapter", description = "A PEFT LoRA adapter folder (adapter_config.json,"
+      + " adapter_model.safetensors) to apply to the model (merged into its weights before generating).")
+  Path adapter;
 
   @Option(names = "--input", required = true,
       description = "JSONL: {\"prompt\": text}, {\"messages\": [{\"role\", \"content\"}..]} or {\"input_ids\": [..]}.")
@@ -114,7 +119,7 @@ public final class GenerateCommand implements Callable<Integer> {
         b.repetitionPenalty(repetitionPenalty);
       }
       GenerationConfig generation = b.build();
-      try (PreTrainedModel loaded = AutoModel.fromPretrained(model);
+      try (PreTrainedModel loaded = loadModel(model, adapter);
           Tokenizer tokenizer = openTokenizer(model)) {
         CausalLM lm = requireCausalLm(loaded, model);
         ChatTemplate template = ChatTemplate.templateNames(model).isEmpty() ? null : ChatTemplate.fromPretrained(model);
@@ -174,6 +179,23 @@ public final class GenerateCommand implements Callable<Integer> {
    */
   static Tokenizer openTokenizer(Path folder) {
     return AutoTokenizer.isPresentIn(folder) ? AutoTokenizer.fromPretrained(folder) : null;
+  }
+
+  /**
+   * The model of {@code folder}, with the LoRA adapter of {@code adapterFolder} (when not null) merged into its
+   * weights: the same logits as base + adapter (within float rounding), at the base model's speed.
+   */
+  static PreTrainedModel loadModel(Path folder, Path adapterFolder) throws IOException {
+    PreTrainedModel base = AutoModel.fromPretrained(folder);
+    if (adapterFolder == null) {
+      return base;
+    }
+    try {
+      return PeftModel.fromPretrained(base, adapterFolder).mergeAndUnload();
+    } catch (IOException | RuntimeException e) {
+      base.close();
+      throw e;
+    }
   }
 
   static CausalLM requireCausalLm(PreTrainedModel loaded, Path folder) {

@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import com.google.gson.JsonObject;
-import io.sparkformers.training.models.AutoModel;
 import io.sparkformers.training.models.CausalLM;
 import io.sparkformers.training.models.PreTrainedModel;
 import java.io.IOException;
@@ -32,6 +31,10 @@ public final class ScoreCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, description = "Model folder (gpt2).")
   Path model;
 
+  @Option(names = "--adapter", description = "A PEFT LoRA adapter folder to apply to the model (merged into"
+      + " its weights).")
+  Path adapter;
+
   @Option(names = "--input", required = true,
       description = "JSONL: {\"text\": text}, {\"prompt\": text} or {\"input_ids\": [..]}.")
   Path input;
@@ -40,7 +43,7 @@ public final class ScoreCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    try (PreTrainedModel loaded = AutoModel.fromPretrained(model);
+    try (PreTrainedModel loaded = GenerateCommand.loadModel(model, adapter);
         io.sparkformers.datasets.Tokenizer tokenizer = GenerateCommand.openTokenizer(model)) {
       CausalLM lm = GenerateCommand.requireCausalLm(loaded, model);
       List<GenerateCommand.PromptLine> lines = GenerateCommand.readPrompts(input, tokenizer, model,

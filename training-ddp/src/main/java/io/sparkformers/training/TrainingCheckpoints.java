@@ -185,10 +185,14 @@ final class TrainingCheckpoints {
 
   /**
    * Overwrites the trained parameters with {@code model.safetensors} of a checkpoint, in place (frozen ones
-   * never change, so the checkpoint holds what they already are).
+   * never change, so the checkpoint holds what they already are). A LoRA run's checkpoint holds the adapter
+   * instead ({@code adapter_model.safetensors}, keyed by the same names as the trained parameters).
    */
   void loadWeights(Path folder) throws IOException {
     Path file = folder.resolve("model.safetensors");
+    if (!Files.exists(file) && Files.exists(folder.resolve("adapter_model.safetensors"))) {
+      file = folder.resolve("adapter_model.safetensors");
+    }
     try (SafeTensorsFile f = SafeTensorsFile.open(file)) {
       for (Param p : params) {
         Views.copyInto(f, p.name(), p.array());

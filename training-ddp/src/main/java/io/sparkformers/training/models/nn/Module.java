@@ -40,6 +40,14 @@ public abstract class Module {
     return module;
   }
 
+  /**
+   * Removes the child {@code name} and returns it (null when there is none): how an adapter that added
+   * modules to a layer takes them away again when it is merged or unloaded.
+   */
+  protected final Module removeModule(String name) {
+    return children.remove(name);
+  }
+
   private void checkName(String name) {
     if (name.isEmpty() || name.contains(".")) {
       throw new IllegalArgumentException("a module or parameter name is non-empty and has no dot: '" + name + "'");
@@ -111,7 +119,16 @@ public abstract class Module {
    * (attached to {@code manager}: the module takes it), otherwise a fresh one from its {@link Init}.
    */
   public final void createParameters(NDManager manager, Map<String, NDArray> values) {
-    visitParameters("", (name, p) -> {
+    createParameters(manager, values, "");
+  }
+
+  /**
+   * As {@link #createParameters(NDManager, Map)} for a module that sits at {@code path} in a tree whose other
+   * parameters already exist (an adapter added to a loaded model): names, and keys of {@code values}, are
+   * full paths.
+   */
+  public final void createParameters(NDManager manager, Map<String, NDArray> values, String path) {
+    visitParameters(path.isEmpty() ? "" : path + ".", (name, p) -> {
       NDArray value = values.get(name);
       NDArray array = value != null ? value : p.init().create(manager, p.shape());
       array.attach(manager);

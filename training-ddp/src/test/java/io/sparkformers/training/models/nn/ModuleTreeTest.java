@@ -92,4 +92,38 @@ class ModuleTreeTest {
     assertThrows(IllegalArgumentException.class, () -> new Bad("a.b", "w"));
     assertThrows(IllegalArgumentException.class, () -> new Bad("x", "x"));
   }
+  @Test
+  void anAttachedAdapterAddsNamedChildrenAndChangesTheOutputUntilDetached() {
+    try (PreTrainedModel model = AutoModel.fromConfig(UNTIED)) {
+      BaseModel tree = (BaseModel) model;
+      Linear head = (Linear) tree.namedModules().get("lm_head");
+      Linear extra = new Linear(4, 20, Init.ones(), null);
+      LinearAdapter plusExtra = new LinearAdapter() {
+        @Override
+        public Map<String, Module> modules() {
+          return Map.of("extra", extra);
+        }
+
+        @Override
+        public ai.djl.ndarray.NDArray forward(ai.djl.ndarray.NDArray x, ai.djl.ndarray.NDArray baseOutput) {
+          return baseOutput.add(extra.forward(x));
+        }
+      };
+      head.attachAdapter(plusExtra);
+      extra.createParameters(tree.manager(), Map.of(), "lm_head.extra");
+      assertEquals("lm_head.extra.weight", model.namedParameters().get("lm_head.extra.weight").getName());
+      assertThrows(IllegalStateException.class, () -> head.attachAdapter(plusExtra));
+      try (NDManager scope = tree.manager().newSubManager()) {
+        ai.djl.ndarray.NDArray x = scope.ones(new ai.djl.ndarray.types.Shape(1, 4));
+        float[] plain = x.matMul(head.weight().array().transpose()).toFloatArray();
+        float[] adapted = head.forward(x).toFloatArray();
+        for (int i = 0; i < plain.length; i++) {
+          assertEquals(plain[i] + 4f, adapted[i], 1e-5f);
+        }
+        head.detachAdapter();
+        assertFalse(model.namedParameters().containsKey("lm_head.extra.weight"));
+        assertEquals(0f, head.forward(x).sub(x.matMul(head.weight().array().transpose())).abs().max().getFloat());
+      }
+    }
+  }
 }
