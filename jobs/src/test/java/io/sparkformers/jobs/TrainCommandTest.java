@@ -182,10 +182,10 @@ class TrainCommandTest {
     assertTrue(Files.readString(tmp.resolve("llama-generated.jsonl")).contains("\"generated_ids\""));
   }
 
-  @Test
+  /** A tiny llama folder with a chat template and the reviews as chats (user: review, assistant: verdict). */
   @SuppressWarnings("unchecked")
-  void sftFineTunesALlamaOnChatsAndItsFolderKeepsTheChatTemplate() throws IOException {
-    Path model = modelFolder("sft-llama", TokenizerTrainer.byteLevelBpe().vocabSize(300).minFrequency(1).build(),
+  private Path[] chatModelAndData(String name) throws IOException {
+    Path model = modelFolder(name, TokenizerTrainer.byteLevelBpe().vocabSize(300).minFrequency(1).build(),
         "{\"model_type\": \"llama\", \"vocab_size\": VOCAB, \"hidden_size\": 16, \"intermediate_size\": 32,"
         + " \"num_hidden_layers\": 1, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
         + " \"max_position_embeddings\": 64, \"tie_word_embeddings\": true}");
@@ -193,9 +193,7 @@ class TrainCommandTest {
     ObjectMapper json = new ObjectMapper();
     Map<String, Object> tc = Files.isRegularFile(tokenizerConfig)
         ? json.readValue(tokenizerConfig.toFile(), Map.class) : new java.util.LinkedHashMap<>();
-    String template = "{% for m in messages %}<|{{ m.role }}|> {{ m.content }}\n{% endfor %}"
-        + "{% if add_generation_prompt %}<|assistant|> {% endif %}";
-    tc.put("chat_template", template);
+    tc.put("chat_template", CHAT_TEMPLATE);
     json.writeValue(tokenizerConfig.toFile(), tc);
     StringBuilder chats = new StringBuilder();
     for (String review : REVIEWS) {
@@ -203,8 +201,21 @@ class TrainCommandTest {
       chats.append(json.writeValueAsString(Map.of("messages", List.of(Map.of("role", "user", "content", review),
           Map.of("role", "assistant", "content", verdict))))).append('\n');
     }
-    Path data = tmp.resolve("chats.jsonl");
+    Path data = tmp.resolve(name + "-chats.jsonl");
     Files.writeString(data, chats);
+    return new Path[] {model, data};
+  }
+
+  static final String CHAT_TEMPLATE = "{% for m in messages %}<|{{ m.role }}|> {{ m.content }}\n{% endfor %}"
+      + "{% if add_generation_prompt %}<|assistant|> {% endif %}";
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void sftFineTunesALlamaOnChatsAndItsFolderKeepsTheChatTemplate() throws IOException {
+    Path[] md = chatModelAndData("sft-llama");
+    Path model = md[0];
+    Path data = md[1];
+    ObjectMapper json = new ObjectMapper();
     Map<String, Object> m = run(tmp.resolve("sft-out"), conf("sft.yaml"), "model.path=" + model,
         "data.train_file=" + data, "data.eval_file=" + data, "data.max_seq_length=48",
         "data.cache_dir=" + tmp.resolve("cache"), "num_train_epochs=1", "per_device_train_batch_size=2");
@@ -212,11 +223,44 @@ class TrainCommandTest {
     assertEquals(16.0, number(m, "train_rows"));
     Path saved = tmp.resolve("sft-out/model");
     assertTrue(Files.isRegularFile(saved.resolve("model.safetensors")));
-    assertEquals(template, json.readValue(saved.resolve("tokenizer_config.json").toFile(), Map.class)
+    assertEquals(CHAT_TEMPLATE, json.readValue(saved.resolve("tokenizer_config.json").toFile(), Map.class)
         .get("chat_template"));
     try (var s = Files.list(tmp.resolve("sft-out"))) {
       assertTrue(s.anyMatch(p -> p.getFileName().toString().startsWith("checkpoint-")));
     }
+  }
+
+  @Test
+  void sftLoraTrainsOnlyTheAdapterOnTwoRanksAndItsFolderIsAPeftAdapter() throws Exception {
+    Path[] md = chatModelAndData("lora-llama");
+    Path model = md[0];
+    Path data = md[1];
+    // conf/sft-lora.yaml as shipped, on two ranks, with the tiny model and data.
+    Map<String, Object> m = run(tmp.resolve("lora-out"), conf("sft-lora.yaml"), "model.path=" + model,
+        "data.train_file=" + data, "data.eval_file=" + data, "data.max_seq_length=48",
+        "data.cache_dir=" + tmp.resolve("cache"), "num_train_epochs=1", "per_device_train_batch_size=2",
+        "peft.r=4", "peft.lora_alpha=8");
+    assertTrue(number(m, "train_loss") > 0 && Double.isFinite(number(m, "eval_loss")), m.toString());
+    Path adapter = tmp.resolve("lora-out/model");
+    assertTrue(Files.isRegularFile(adapter.resolve("adapter_model.safetensors")));
+    assertTrue(Files.isRegularFile(adapter.resolve("adapter_config.json")));
+    assertTrue(!Files.exists(adapter.resolve("model.safetensors")), "the base weights are not saved");
+    try (io.sparkformers.training.models.SafeTensorsFile f = io.sparkformers.training.models.SafeTensorsFile.open(
+        adapter.resolve("adapter_model.safetensors"))) {
+      // q_proj and v_proj of the one layer: lora_A and lora_B each, PEFT's key names.
+      assertEquals(List.of("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight",
+          "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight",
+          "base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight",
+          "base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight"),
+          f.names().stream().sorted().toList());
+    }
+    // The adapter continues from peft.adapter_path, and a bad peft key is named before Spark starts.
+    Path merged = tmp.resolve("lora-merged");
+    assertEquals(0, SparkformersCommand.commandLine().execute("peft", "merge", "--model", model.toString(),
+        "--adapter", adapter.toString(), "--output", merged.toString()));
+    assertTrue(Files.isRegularFile(merged.resolve("model.safetensors")));
+    assertEquals(1, SparkformersCommand.commandLine().execute("train", "--config", conf("sft-lora.yaml").toString(),
+        "--set", "model.path=" + model, "--set", "peft.rank=4"));
   }
 
   @Test

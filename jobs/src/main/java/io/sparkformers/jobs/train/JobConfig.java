@@ -131,6 +131,12 @@ public final class JobConfig implements Serializable {
       ConfigKey.builder("process_group", ConfigTypes.MAP).defaultDoc("the defaults")
           .doc("options of the process group the ranks all-reduce through (process_group.*)"));
 
+  private static final ConfigKey<Map<String, Object>> PEFT = TOP_DEF.define(
+      ConfigKey.builder("peft", ConfigTypes.MAP).defaultDoc("none (full fine-tuning)")
+          .doc("LoRA for causal_lm and sft: PEFT's LoraConfig keys (r, lora_alpha, lora_dropout, target_modules,"
+              + " bias, modules_to_save, use_rslora, init_lora_weights), plus adapter_path to continue training a"
+              + " saved adapter; only the adapter is trained, all-reduced, checkpointed and saved"));
+
   private static final ConfigKey<String> MODEL_PATH = MODEL_DEF.define(ConfigKey.builder("path", ConfigTypes.STRING)
       .defaultDoc("none (give path or config)")
       .doc("a Hugging Face model folder (config.json, model.safetensors)"));
@@ -271,6 +277,9 @@ public final class JobConfig implements Serializable {
   private final List<String> metrics;
   private final Map<String, Object> trainingArgs;
   private final ProcessGroupOptions processGroup;
+  /** The peft section without adapter_path (LoraConfig keys), or null for full fine-tuning. */
+  private final Map<String, Object> peft;
+  private final String adapterPath;
 
   private JobConfig(String source, Map<String, Object> root) {
     this.source = source;
@@ -328,6 +337,51 @@ public final class JobConfig implements Serializable {
     this.processGroup = ProcessGroupOptions.fromMap(pg == null ? Map.of() : pg, source);
     // Fail now, before Spark starts, on any bad training argument.
     TrainingArguments.fromMap(trainingArgs, source + ": training_args");
+    Map<String, Object> peftSection = top.get(PEFT);
+    if (peftSection != null) {
+      if (task != null && task != Task.CAUSAL_LM && task != Task.SFT) {
+        throw new IllegalArgumentException(source + ": key 'peft': LoRA is for causal_lm and sft jobs, the task is "
+            + task.configName());
+      }
+      Map<String, Object> lora = new LinkedHashMap<>(peftSection);
+      Object path = lora.remove("adapter_path");
+      if (path != null && !(path instanceof String)) {
+        throw new IllegalArgumentException(source + ": key 'peft.adapter_path': expected a folder, got " + path);
+      }
+      this.adapterPath = (String) path;
+      this.peft = java.util.Collections.unmodifiableMap(lora);
+      if (adapterPath == null) {
+        lora();  // fail now on a bad LoRA key
+      } else if (!lora.isEmpty()) {
+        throw new IllegalArgumentException(source + ": key 'peft': with adapter_path the adapter's own"
+            + " adapter_config.json sets the LoRA options; remove " + lora.keySet());
+      }
+    } else {
+      this.peft = null;
+      this.adapterPath = null;
+    }
+  }
+
+  /** The LoRA options of the peft section (adapter_path aside), or null for full fine-tuning. */
+  public io.sparkformers.training.peft.LoraConfig lora() {
+    if (peft == null || adapterPath != null) {
+      return null;
+    }
+    try {
+      return io.sparkformers.training.peft.LoraConfig.fromMap(peft);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(source + ": key 'peft': " + e.getMessage(), e);
+    }
+  }
+
+  /** peft.adapter_path: a saved adapter to continue training, or null. */
+  public String adapterPath() {
+    return adapterPath;
+  }
+
+  /** Whether the job trains a LoRA adapter instead of the full model. */
+  public boolean usesPeft() {
+    return peft != null;
   }
 
   /** Reads a YAML job file and applies {@code key=value} overrides (dotted keys, YAML values). */

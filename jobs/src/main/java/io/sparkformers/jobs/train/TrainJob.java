@@ -21,6 +21,7 @@ import io.sparkformers.training.PreprocessLogits;
 import io.sparkformers.training.Trainer;
 import io.sparkformers.training.TrainingArguments;
 import io.sparkformers.training.models.AutoConfig;
+import io.sparkformers.training.peft.PeftModel;
 import io.sparkformers.training.models.AutoModel;
 import io.sparkformers.training.models.ModelConfig;
 import io.sparkformers.training.models.PreTrainedModel;
@@ -196,10 +197,16 @@ public final class TrainJob {
     public Map<String, Double> apply(RankContext ctx) throws Exception {
       TrainingArguments args = job.trainingArguments();
       // The Trainer creates the model with the seed set, so that ranks sharing this JVM draw it reproducibly.
+      // With a peft section the base is frozen and wrapped: only the adapter trains, syncs and is saved.
       Supplier<PreTrainedModel> modelInit = () -> {
         try {
-          return job.modelPath() != null ? AutoModel.fromPretrained(Path.of(job.modelPath()))
+          PreTrainedModel base = job.modelPath() != null ? AutoModel.fromPretrained(Path.of(job.modelPath()))
               : AutoModel.fromConfig(modelConfig(job));
+          if (!job.usesPeft()) {
+            return base;
+          }
+          return job.adapterPath() != null ? PeftModel.fromPretrained(base, Path.of(job.adapterPath()))
+              : PeftModel.inject(base, job.lora());
         } catch (IOException e) {
           throw new UncheckedIOException(e);
         }

@@ -134,7 +134,8 @@ class JobConfigTest {
       files = s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
     }
     assertEquals(List.of("causal-lm.yaml", "quickstart.yaml", "sequence-classification.yaml",
-        "sft.yaml", "tabular-classification.yaml"), files.stream().map(p -> p.getFileName().toString()).toList());
+        "sft-lora.yaml", "sft.yaml", "tabular-classification.yaml"),
+        files.stream().map(p -> p.getFileName().toString()).toList());
     for (Path f : files) {
       JobConfig c = JobConfig.load(f, List.of());
       assertEquals(2, c.worldSize(), f.toString());
