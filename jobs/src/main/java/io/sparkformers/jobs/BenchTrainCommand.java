@@ -13,6 +13,8 @@ import io.sparkformers.training.TrainingArguments;
 import io.sparkformers.training.models.AutoConfig;
 import io.sparkformers.training.models.AutoModel;
 import io.sparkformers.training.models.PreTrainedModel;
+import io.sparkformers.training.peft.LoraConfig;
+import io.sparkformers.training.peft.PeftModel;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -33,7 +35,9 @@ import picocli.CommandLine.Option;
  * GPT (d 256, 4 layers, 4 heads, context 128, vocabulary 8000, 8 × 128 tokens per rank) — on one rank and on
  * two data-parallel ranks (Spark local barrier tasks, TCP all-reduce), with plain SGD at 0.01 as the script.
  * Prints the median step time, samples/s (tokens/s for the GPT) and the share of step time spent waiting on
- * all-reduce.
+ * all-reduce. {@code --lora} adds a small Llama (d 256, 4 layers, 4/2 heads, the shape of {@code bench models
+ * --model llama}) trained in full and with a LoRA adapter (r 16, alpha 32, q_proj and v_proj), and prints the
+ * bytes each all-reduces per step.
  *
  * <p>Ranks of {@code local[N]} are threads of one JVM; each rank's Trainer runs with the launcher's share of the
  * cores as its libtorch intra-op threads ({@code RankContext.intraOpThreads()}: 1 per rank for 2 ranks on
@@ -43,8 +47,12 @@ import picocli.CommandLine.Option;
     description = "Trainer throughput (MLP samples/s, GPT tokens/s) on one and two data-parallel ranks.")
 public final class BenchTrainCommand implements Callable<Integer> {
 
-  @Option(names = "--models", split = ",", description = "mlp, gpt (default: both)")
+  @Option(names = "--models", split = ",", description = "mlp, gpt, llama, llama-lora (default: mlp, gpt)")
   List<String> models = List.of("mlp", "gpt");
+
+  @Option(names = "--lora", description = "Run llama (full fine-tuning) and llama-lora (a LoRA adapter on the same"
+      + " model) instead of --models, comparing the bytes all-reduced per step and the step time")
+  boolean lora;
 
   @Option(names = "--ranks", split = ",", description = "world sizes to run (default: 1,2)")
   List<Integer> ranks = List.of(1, 2);
@@ -74,10 +82,13 @@ public final class BenchTrainCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (lora) {
+      models = List.of("llama", "llama-lora");
+    }
     for (String m : models) {
-      if (!m.equals("mlp") && !m.equals("gpt")) {
+      if (!List.of("mlp", "gpt", "llama", "llama-lora").contains(m)) {
         throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-            "--models: unknown model '" + m + "' (expected mlp, gpt)");
+            "--models: unknown model '" + m + "' (expected mlp, gpt, llama, llama-lora)");
       }
     }
     if (ranks.isEmpty() || ranks.stream().anyMatch(r -> r < 1) || repeats < 1 || mlpSteps < 1 || gptSteps < 1
@@ -94,8 +105,8 @@ public final class BenchTrainCommand implements Callable<Integer> {
       for (int rep = 0; rep < repeats; rep++) {
         for (String model : models) {
           for (int ws : ranks) {
-            int steps = model.equals("gpt") ? gptSteps : mlpSteps;
-            int warmup = model.equals("gpt") ? gptWarmup : mlpWarmup;
+            int steps = model.equals("mlp") ? mlpSteps : gptSteps;
+            int warmup = model.equals("mlp") ? mlpWarmup : gptWarmup;
             double[] r = BarrierLauncher.run(sc, ws, new Run(model, warmup, steps, threads));
             String key = model + "/ranks=" + ws;
             results.computeIfAbsent(key, k -> new ArrayList<>()).add(r);
@@ -120,15 +131,16 @@ public final class BenchTrainCommand implements Callable<Integer> {
 
   static String format(int rep, String key, String model, int ws, double[] r) {
     double stepMs = r[0] * 1e3;
-    double rows = ws * (model.equals("gpt") ? 8 : 64);
+    boolean tokens = !model.equals("mlp");
+    double rows = ws * (tokens ? 8 : 64);
     double samples = rows / r[0];
-    return String.format(Locale.ROOT, "%s%-14s step %8.2f ms (fwd+bwd %7.2f, opt+sync %6.2f = copy-out %5.2f"
+    return String.format(Locale.ROOT, "%s%-20s step %8.2f ms (fwd+bwd %7.2f, opt+sync %6.2f = copy-out %5.2f"
         + " + all-reduce %5.2f + copy-in %5.2f + update %5.2f)  samples/s %9.1f%s  all-reduce share %5.1f%%"
-        + "  threads/rank %d  registered buckets %d/%d",
+        + "  threads/rank %d  registered buckets %d/%d  all-reduced %,d bytes/step",
         rep >= 0 ? "[rep " + rep + "] " : "", key, stepMs, r[3] * 1e3, r[4] * 1e3, r[5] * 1e3, r[6] * 1e3,
         r[7] * 1e3, (r[4] - r[5] - r[6] - r[7]) * 1e3, samples,
-        model.equals("gpt") ? String.format(Locale.ROOT, "  tokens/s %8.0f", samples * 128) : "", r[1] * 100,
-        (int) r[2], (int) r[8], (int) r[9]);
+        tokens ? String.format(Locale.ROOT, "  tokens/s %8.0f", samples * 128) : "", r[1] * 100,
+        (int) r[2], (int) r[8], (int) r[9], (long) r[10]);
   }
 
   static double median(double[] v) {
@@ -155,18 +167,24 @@ public final class BenchTrainCommand implements Callable<Integer> {
     @Override
     public double[] apply(RankContext ctx) throws Exception {
       Engine.getInstance().setRandomSeed(0);
-      String config = model.equals("gpt")
-          ? "{\"model_type\": \"gpt2\", \"vocab_size\": 8000, \"n_positions\": 128, \"n_embd\": 256,"
-              + " \"n_layer\": 4, \"n_head\": 4, \"activation_function\": \"gelu\", \"resid_pdrop\": 0.0,"
-              + " \"embd_pdrop\": 0.0, \"attn_pdrop\": 0.0, \"tie_word_embeddings\": false}"
-          : "{\"model_type\": \"mlp\", \"input_size\": 784, \"hidden_sizes\": [512, 512], \"num_labels\": 10}";
-      int perRank = model.equals("gpt") ? 8 : 64;
+      String config = switch (model) {
+        case "gpt" -> "{\"model_type\": \"gpt2\", \"vocab_size\": 8000, \"n_positions\": 128, \"n_embd\": 256,"
+            + " \"n_layer\": 4, \"n_head\": 4, \"activation_function\": \"gelu\", \"resid_pdrop\": 0.0,"
+            + " \"embd_pdrop\": 0.0, \"attn_pdrop\": 0.0, \"tie_word_embeddings\": false}";
+        case "llama", "llama-lora" -> "{\"model_type\": \"llama\", \"vocab_size\": 8000, \"hidden_size\": 256,"
+            + " \"intermediate_size\": 688, \"num_hidden_layers\": 4, \"num_attention_heads\": 4,"
+            + " \"num_key_value_heads\": 2, \"max_position_embeddings\": 128}";
+        default -> "{\"model_type\": \"mlp\", \"input_size\": 784, \"hidden_sizes\": [512, 512], \"num_labels\": 10}";
+      };
+      int perRank = model.equals("mlp") ? 64 : 8;
       ArrayData data = data(model, perRank * ctx.worldSize() * 8, 1000);
       List<Long> stepNanos = new ArrayList<>();
       // The trainer's cumulative timings when the warm-up ends: the breakdown covers the timed steps only.
       List<Map<String, Double>> atWarmupEnd = new ArrayList<>();
       Trainer[] self = new Trainer[1];
-      try (PreTrainedModel m = AutoModel.fromConfig(AutoConfig.fromJson(config, "bench " + model))) {
+      PreTrainedModel base = AutoModel.fromConfig(AutoConfig.fromJson(config, "bench " + model));
+      try (PreTrainedModel m = !model.equals("llama-lora") ? base : PeftModel.inject(base,
+          LoraConfig.builder().r(16).loraAlpha(32).targetModules("q_proj", "v_proj").build())) {
         TrainingArguments args = TrainingArguments.builder(Files.createTempDirectory("bench-train").toString())
             .optim("sgd").learningRate(0.01).lrSchedulerType("constant").maxGradNorm(0)
             .perDeviceTrainBatchSize(perRank).maxSteps(warmup + steps).loggingSteps(1_000_000)
@@ -203,13 +221,13 @@ public final class BenchTrainCommand implements Callable<Integer> {
         return new double[] {median(secs), trainer.allReduceShare(), threads > 0 ? threads : ctx.intraOpThreads(),
             t.get("forward_backward") * perStep, t.get("optimizer") * perStep, t.get("copy_out") * perStep,
             t.get("all_reduce") * perStep, t.get("copy_in") * perStep, trainer.gradientBuckets()[0],
-            trainer.gradientBuckets()[1]};
+            trainer.gradientBuckets()[1], trainer.allReducedBytesPerStep()};
       }
     }
 
     static ArrayData data(String model, int rows, long seed) {
       SplittableRandom rng = new SplittableRandom(seed);
-      if (model.equals("gpt")) {
+      if (!model.equals("mlp")) {
         long[] ids = new long[rows * 128];
         for (int i = 0; i < ids.length; i++) {
           ids[i] = rng.nextInt(8000);

@@ -43,10 +43,30 @@ class BenchTrainCommandTest {
   }
 
   @Test
+  void loraAllReducesOnlyTheAdapterBytes() {
+    StringWriter err = new StringWriter();
+    java.io.PrintStream stdout = System.out;
+    java.io.ByteArrayOutputStream printed = new java.io.ByteArrayOutputStream();
+    System.setOut(new java.io.PrintStream(printed, true));
+    try {
+      assertEquals(0, run(new StringWriter(), err, "bench", "train", "--lora", "--ranks", "2", "--repeats", "1",
+          "--gpt-steps", "1", "--gpt-warmup", "0"), err.toString());
+    } finally {
+      System.setOut(stdout);
+    }
+    String text = printed.toString();
+    // The small llama has 6,998,272 parameters; its adapter (r 16 on q_proj 256→256 and v_proj 256→128, 4 layers)
+    // 4 · (16·256 + 256·16 + 16·256 + 128·16) = 57,344: float32 bytes of each, all-reduced every step.
+    assertTrue(text.contains("llama/ranks=2") && text.contains("all-reduced 27,993,088 bytes/step"), text);
+    assertTrue(text.contains("llama-lora/ranks=2") && text.contains("all-reduced 229,376 bytes/step"), text);
+  }
+
+  @Test
   void badValuesAreUsageErrors() {
     StringWriter err = new StringWriter();
     assertEquals(2, run(new StringWriter(), err, "bench", "train", "--models", "bert"));
-    assertTrue(err.toString().contains("unknown model 'bert' (expected mlp, gpt)"), err.toString());
+    assertTrue(err.toString().contains("unknown model 'bert' (expected mlp, gpt, llama, llama-lora)"),
+        err.toString());
     assertEquals(2, run(new StringWriter(), err, "bench", "train", "--threads", "-1"));
     assertTrue(err.toString().contains("--threads at least 0"), err.toString());
   }

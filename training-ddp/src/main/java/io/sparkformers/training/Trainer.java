@@ -153,6 +153,11 @@ public class Trainer implements AutoCloseable {
     return t;
   }
 
+  /** Bytes of gradients all-reduced per optimizer step: the trainable parameters' (0 on one rank). */
+  public long allReducedBytesPerStep() {
+    return buckets == null ? 0 : buckets.bucketBytes().stream().mapToLong(Integer::longValue).sum();
+  }
+
   /** Gradient buckets of data-parallel training: {registered in shared memory, total}; {0, 0} on one rank. */
   public int[] gradientBuckets() {
     return buckets == null ? new int[2] : new int[] {buckets.registeredBuckets(), buckets.bucketBytes().size()};
