@@ -30,6 +30,8 @@ class LoraDataParallelTest {
   static JavaSparkContext sc;
 
   @TempDir Path tmp;
+  /** The result's entry holding the bytes the rank all-reduced per step. */
+  static final String ALL_REDUCED = "all_reduced_bytes_per_step";
 
   @BeforeAll
   static void startSpark() {
@@ -47,7 +49,8 @@ class LoraDataParallelTest {
   /** One rank: the adapter's final weights by key, after checking that both ranks hold the same ones. */
   static HashMap<String, float[]> trainOneRank(String llama, String adapterInit, String out, RankContext ctx)
       throws Exception {
-    TrainingArguments args = LoraReferenceTest.peftArgs(Path.of(out)).perDeviceTrainBatchSize(2)
+    // The fixed batch of 4 rows: 2 per rank on two ranks, all 4 on one.
+    TrainingArguments args = LoraReferenceTest.peftArgs(Path.of(out)).perDeviceTrainBatchSize(4 / ctx.worldSize())
         .saveStrategy("no").build();
     try (Trainer trainer = Trainer.builder(() -> {
           try {
@@ -69,6 +72,7 @@ class LoraDataParallelTest {
       }
       HashMap<String, float[]> weights = new HashMap<>();
       trainer.model().trainableParameters().forEach((k, p) -> weights.put(k, p.getArray().toFloatArray()));
+      weights.put(ALL_REDUCED, new float[] {trainer.allReducedBytesPerStep()});
       return weights;
     }
   }
@@ -79,6 +83,17 @@ class LoraDataParallelTest {
     String init = LoraReferenceTest.hfTiny("lora/adapter_init").toString();
     String out = tmp.resolve("ddp").toString();
     HashMap<String, float[]> ours = BarrierLauncher.run(sc, 2, ctx -> trainOneRank(llama, init, out, ctx));
+    HashMap<String, float[]> alone = BarrierLauncher.run(sc, 1, ctx -> trainOneRank(llama, init, out + "1", ctx));
+    // Only the adapter crosses between ranks: 2,496 float32 values per step (the base's 73,200 never do).
+    assertEquals(2496 * 4, ours.remove(ALL_REDUCED)[0]);
+    assertEquals(0, alone.remove(ALL_REDUCED)[0]);
+    double vsOneRank = 0;
+    for (String key : alone.keySet()) {
+      for (int i = 0; i < alone.get(key).length; i++) {
+        vsOneRank = Math.max(vsOneRank, Math.abs(alone.get(key)[i] - ours.get(key)[i]));
+      }
+    }
+    assertTrue(vsOneRank <= 1e-6, "two ranks differ from one by " + vsOneRank);
     double max = 0;
     int beyond1e5 = 0;
     try (SafeTensorsFile expected = SafeTensorsFile.open(
