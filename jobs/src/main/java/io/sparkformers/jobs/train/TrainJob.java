@@ -51,9 +51,7 @@ public final class TrainJob {
   /** Runs the job and returns rank 0's final metrics (train and eval). */
   public static Map<String, Double> run(JobConfig job) throws IOException {
     ModelConfig modelConfig = modelConfig(job);
-    JobConfig.Task task = job.task() != null ? job.task() : JobConfig.taskOf(modelConfig.modelType());
-    JobData.checkModel(task, modelConfig, job.source());
-    job.checkMetrics(task);
+    JobConfig.Task task = taskOf(job, modelConfig);
     SparkConf conf = new SparkConf().setAppName("sparkformers train " + job.source())
         // Executor JVMs: libtorch's OpenMP threads spin briefly before sleeping between operators, as
         // ./sparkformers sets for this JVM (see there); an executorEnv the user gives wins.
@@ -66,20 +64,41 @@ public final class TrainJob {
           .set("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s");
     }
     SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
-    JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     try {
-      JobData.Prepared data = JobData.prepare(job, task, modelConfig, spark);
-      // Rank 0's progress and log lines come back to this driver, wherever the ranks run.
-      try (DriverLogListener logs = DriverLogListener.open(sc, job.worldSize(),
-          job.trainingArguments().disableTqdm() ? null : System.err, List.of())) {
-        // The process_group section, ddp_backend and ddp_timeout reach every rank's process group.
-        return BarrierLauncher.run(sc, job.worldSize(), job.processGroupOptions(), new Rank(job, task, data));
-      }
+      return runOn(job, modelConfig, task, spark);
     } finally {
       // Stop only the Spark we started: under spark-submit or in a notebook the context is the caller's.
       if (local) {
         spark.stop();
       }
+    }
+  }
+
+  /**
+   * Runs the job on the caller's Spark (a notebook's or an application's session), which it never stops;
+   * {@code spark_master} in the job file is ignored. Returns rank 0's final metrics.
+   */
+  public static Map<String, Double> run(JobConfig job, SparkSession spark) throws IOException {
+    ModelConfig modelConfig = modelConfig(job);
+    return runOn(job, modelConfig, taskOf(job, modelConfig), spark);
+  }
+
+  private static JobConfig.Task taskOf(JobConfig job, ModelConfig modelConfig) {
+    JobConfig.Task task = job.task() != null ? job.task() : JobConfig.taskOf(modelConfig.modelType());
+    JobData.checkModel(task, modelConfig, job.source());
+    job.checkMetrics(task);
+    return task;
+  }
+
+  private static Map<String, Double> runOn(JobConfig job, ModelConfig modelConfig, JobConfig.Task task,
+      SparkSession spark) throws IOException {
+    JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    JobData.Prepared data = JobData.prepare(job, task, modelConfig, spark);
+    // Rank 0's progress and log lines come back to this driver, wherever the ranks run.
+    try (DriverLogListener logs = DriverLogListener.open(sc, job.worldSize(),
+        job.trainingArguments().disableTqdm() ? null : System.err, List.of())) {
+      // The process_group section, ddp_backend and ddp_timeout reach every rank's process group.
+      return BarrierLauncher.run(sc, job.worldSize(), job.processGroupOptions(), new Rank(job, task, data));
     }
   }
 
