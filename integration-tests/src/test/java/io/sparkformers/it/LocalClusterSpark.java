@@ -10,7 +10,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 
 /**
  * Test support: Spark {@code local-cluster[N,cores,memory]}, whose executors are real, separate JVMs launched
- * by an in-process standalone worker. The recipe (STACK.md): SPARK_HOME points at a folder holding an empty
+ * by an in-process standalone worker. The recipe: SPARK_HOME points at a folder holding an empty
  * {@code jars/} (failsafe sets it to target/spark-home), SPARK_SCALA_VERSION is set, and executors get this
  * JVM's class path.
  */

@@ -118,7 +118,7 @@ public final class S3ProxyServer implements AutoCloseable {
     }
   }
 
-  /** The Hadoop settings with which {@code s3a://BUCKET/...} reaches this server (STACK.md). */
+  /** The Hadoop settings with which {@code s3a://BUCKET/...} reaches this server. */
   public Map<String, String> hadoopConfiguration() {
     Map<String, String> c = new LinkedHashMap<>();
     c.put("fs.s3a.endpoint", endpoint());

@@ -13,7 +13,7 @@ import java.util.Map;
 import org.apache.spark.api.java.JavaSparkContext;
 
 /**
- * The driver's side of log streaming (DESIGN.md step 5): opened around a training run, it receives rank 0's
+ * The driver's side of log streaming: opened around a training run, it receives rank 0's
  * log events (step, loss, learning_rate, grad_norm, epoch, throughput, eval metrics) over a
  * {@link DriverChannel} and replays them into callbacks on the driver — by default the progress bar and the
  * log lines on {@code System.err} — so that they appear where the job was launched even when the ranks are

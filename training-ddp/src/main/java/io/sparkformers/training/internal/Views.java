@@ -8,7 +8,7 @@ import java.nio.ByteOrder;
 
 /**
  * Reads and writes tensor memory through DJL's zero-copy view ({@code toByteBuffer(true)}), never through
- * {@code NDArray.set(Buffer)} (which would alias a Java buffer the GC frees; STACK.md).
+ * {@code NDArray.set(Buffer)} (which would alias a Java buffer the GC frees).
  */
 public final class Views {
   private Views() {}

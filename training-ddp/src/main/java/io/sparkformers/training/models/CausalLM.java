@@ -37,14 +37,20 @@ public interface CausalLM extends PreTrainedModel {
   NDArray forward(NDArray ids, NDArray attentionMask, NDArray positionIds, NDArray tokenTypeIds, KvCache cache,
       boolean training);
 
-  /** The vocabulary size: token ids lie in [0, vocabSize). */
-  int vocabSize();
+  /** The vocabulary size: token ids lie in [0, vocabSize); the config's. */
+  default int vocabSize() {
+    return ((CausalLmConfig) config()).vocabSize();
+  }
 
-  /** The longest sequence (prompt plus new tokens) the model takes. */
-  int maxPositions();
+  /** The longest sequence (prompt plus new tokens) the model takes; the config's. */
+  default int maxPositions() {
+    return ((CausalLmConfig) config()).maxPositions();
+  }
 
   /** The config.json key {@link #maxPositions()} comes from, for error messages (e.g. {@code n_positions}). */
-  String maxPositionsKey();
+  default String maxPositionsKey() {
+    return ((CausalLmConfig) config()).maxPositionsKey();
+  }
 
   /** The config's end-of-sequence ids (may be empty). */
   List<Integer> eosTokenIds();

@@ -392,21 +392,6 @@ public final class PeftModel implements CausalLM {
   }
 
   @Override
-  public int vocabSize() {
-    return causalLm().vocabSize();
-  }
-
-  @Override
-  public int maxPositions() {
-    return causalLm().maxPositions();
-  }
-
-  @Override
-  public String maxPositionsKey() {
-    return causalLm().maxPositionsKey();
-  }
-
-  @Override
   public List<Integer> eosTokenIds() {
     return causalLm().eosTokenIds();
   }

@@ -10,6 +10,7 @@ import io.sparkformers.training.models.CausalLM;
 import io.sparkformers.training.models.ModelOutput;
 import io.sparkformers.training.models.internal.CausalLmLoss;
 import io.sparkformers.training.models.internal.FusedLinearCrossEntropy;
+import io.sparkformers.training.models.internal.LayerKvCache;
 import io.sparkformers.training.models.internal.Ops;
 import io.sparkformers.training.models.nn.Conv1D;
 import io.sparkformers.training.models.nn.Embedding;
@@ -197,61 +198,9 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
     return lossKernel;
   }
 
-  /** Keys and values of earlier positions, per layer [batch, heads, past, head_dim]. */
-  private static final class Gpt2Cache implements KvCache {
-    final NDArray[] keys;
-    final NDArray[] values;
-    int length;
-
-    Gpt2Cache(int layers) {
-      keys = new NDArray[layers];
-      values = new NDArray[layers];
-    }
-
-    @Override
-    public int length() {
-      return length;
-    }
-
-    @Override
-    public void attach(NDManager manager) {
-      for (int i = 0; i < keys.length; i++) {
-        if (keys[i] != null) {
-          keys[i].attach(manager);
-          values[i].attach(manager);
-        }
-      }
-    }
-
-    @Override
-    public void close() {
-      for (int i = 0; i < keys.length; i++) {
-        if (keys[i] != null) {
-          keys[i].close();
-          values[i].close();
-        }
-      }
-    }
-  }
-
   @Override
   public KvCache newCache() {
-    return new Gpt2Cache(config.nLayer());
-  }
-
-  @Override
-  public int vocabSize() {
-    return config.vocabSize();
-  }
-
-  @Override
-  public int maxPositions() {
-    return config.nPositions();
-  }
-
-  @Override
-  public String maxPositionsKey() {
-    return "n_positions";
+    return new LayerKvCache(config.nLayer());
   }
 
   @Override
@@ -277,21 +226,21 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
   @Override
   public NDArray forward(NDArray ids, NDArray attentionMask, NDArray positionIds, NDArray tokenTypeIds,
       KvCache kvCache, boolean training) {
-    Gpt2Cache cache = (Gpt2Cache) kvCache;
+    LayerKvCache cache = (LayerKvCache) kvCache;
     NDArray out = hidden(ids, attentionMask, positionIds, tokenTypeIds, cache, training);
     return Ops.linear(out, headWeight(), null);
   }
 
   /** The final hidden states [batch, seq, embd] (after ln_f), the LM head's input. */
   private NDArray hidden(NDArray ids, NDArray attentionMask, NDArray positionIds, NDArray tokenTypeIds,
-      Gpt2Cache cache, boolean training) {
+      LayerKvCache cache, boolean training) {
     if (ids.getShape().dimension() != 2) {
       throw new IllegalArgumentException("gpt2 'input_ids' must be [batch, seq], got " + ids.getShape());
     }
     NDManager m = ids.getManager();
     long batch = ids.getShape().get(0);
     long seq = ids.getShape().get(1);
-    int past = cache == null ? 0 : cache.length;
+    int past = cache == null ? 0 : cache.length();
     long total = past + seq;
     if (total > config.nPositions()) {
       throw new IllegalArgumentException("sequence of " + total + " tokens is longer than the model's context"
@@ -345,16 +294,9 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
       NDArray k = heads(parts.get(1), batch, seq);
       NDArray v = heads(parts.get(2), batch, seq);
       if (cache != null) {
-        if (cache.keys[i] != null) {
-          NDArray oldK = cache.keys[i];
-          NDArray oldV = cache.values[i];
-          k = oldK.concat(k, 2);
-          v = oldV.concat(v, 2);
-          oldK.close();
-          oldV.close();
-        }
-        cache.keys[i] = k;
-        cache.values[i] = v;
+        NDArray[] kv = cache.append(i, k, v);
+        k = kv[0];
+        v = kv[1];
       }
       NDArray w = q.matMul(k.transpose(0, 1, 3, 2));
       if (scale != 1f) {
@@ -381,7 +323,7 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
       x = x.add(ff);
     }
     if (cache != null) {
-      cache.length = (int) total;
+      cache.setLength((int) total);
     }
     return transformer.lnF.forward(x);
   }

@@ -6,32 +6,43 @@ import io.sparkformers.training.models.ModelArchitecture;
 import io.sparkformers.training.models.ModelConfig;
 import io.sparkformers.training.models.internal.ConfigReader;
 
+/**
+ * {@code model_type: llama} → {@link LlamaConfig} (variant {@code LLAMA}) and {@link LlamaForCausalLM}. The
+ * other decoders of the family (qwen2, mistral) register a subclass naming their {@link LlamaConfig.Variant}.
+ */
+public class LlamaArchitecture implements ModelArchitecture {
+  private final LlamaConfig.Variant variant;
 
-/** {@code model_type: llama} → {@link LlamaConfig} (variant {@code LLAMA}) and {@link LlamaForCausalLM}. */
-public final class LlamaArchitecture implements ModelArchitecture {
+  public LlamaArchitecture() {
+    this(LlamaConfig.Variant.LLAMA);
+  }
+
+  protected LlamaArchitecture(LlamaConfig.Variant variant) {
+    this.variant = variant;
+  }
 
   @Override
-  public boolean isCausalLm() {
+  public final boolean isCausalLm() {
     return true;
   }
 
   @Override
-  public String modelType() {
-    return LlamaConfig.Variant.LLAMA.modelType();
+  public final String modelType() {
+    return variant.modelType();
   }
 
   @Override
-  public ModelConfig readConfig(JsonObject json, String source) {
-    return LlamaConfig.read(new ConfigReader(json, source), LlamaConfig.Variant.LLAMA);
+  public final ModelConfig readConfig(JsonObject json, String source) {
+    return LlamaConfig.read(new ConfigReader(json, source), variant);
   }
 
   @Override
-  public BaseModel newModel(ModelConfig config) {
+  public final BaseModel newModel(ModelConfig config) {
     return new LlamaForCausalLM((LlamaConfig) config);
   }
 
   @Override
-  public String checkpointKey(ModelConfig config, String checkpointName) {
+  public final String checkpointKey(ModelConfig config, String checkpointName) {
     return LlamaForCausalLM.checkpointKey((LlamaConfig) config, checkpointName);
   }
 }

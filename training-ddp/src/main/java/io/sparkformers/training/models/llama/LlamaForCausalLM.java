@@ -11,6 +11,7 @@ import io.sparkformers.training.models.CausalLM;
 import io.sparkformers.training.models.ModelOutput;
 import io.sparkformers.training.models.internal.CausalLmLoss;
 import io.sparkformers.training.models.internal.FusedLinearCrossEntropy;
+import io.sparkformers.training.models.internal.LayerKvCache;
 import io.sparkformers.training.models.internal.Ops;
 import io.sparkformers.training.models.nn.Embedding;
 import io.sparkformers.training.models.nn.Init;
@@ -179,61 +180,9 @@ public final class LlamaForCausalLM extends BaseModel implements CausalLM {
     return lossKernel;
   }
 
-  /** Keys and values of earlier positions per layer, [batch, key/value heads, past, head_dim] (not repeated). */
-  private static final class LlamaCache implements KvCache {
-    final NDArray[] keys;
-    final NDArray[] values;
-    int length;
-
-    LlamaCache(int layers) {
-      keys = new NDArray[layers];
-      values = new NDArray[layers];
-    }
-
-    @Override
-    public int length() {
-      return length;
-    }
-
-    @Override
-    public void attach(NDManager manager) {
-      for (int i = 0; i < keys.length; i++) {
-        if (keys[i] != null) {
-          keys[i].attach(manager);
-          values[i].attach(manager);
-        }
-      }
-    }
-
-    @Override
-    public void close() {
-      for (int i = 0; i < keys.length; i++) {
-        if (keys[i] != null) {
-          keys[i].close();
-          values[i].close();
-        }
-      }
-    }
-  }
-
   @Override
   public KvCache newCache() {
-    return new LlamaCache(config.numHiddenLayers());
-  }
-
-  @Override
-  public int vocabSize() {
-    return config.vocabSize();
-  }
-
-  @Override
-  public int maxPositions() {
-    return config.maxPositionEmbeddings();
-  }
-
-  @Override
-  public String maxPositionsKey() {
-    return "max_position_embeddings";
+    return new LayerKvCache(config.numHiddenLayers());
   }
 
   @Override
@@ -252,12 +201,12 @@ public final class LlamaForCausalLM extends BaseModel implements CausalLM {
     if (tokenTypeIds != null) {
       throw new IllegalArgumentException(config.modelType() + " takes no 'token_type_ids'");
     }
-    NDArray hidden = hidden(ids, attentionMask, positionIds, (LlamaCache) cache, training);
+    NDArray hidden = hidden(ids, attentionMask, positionIds, (LayerKvCache) cache, training);
     return Ops.linear(hidden, headWeight(), null);
   }
 
   /** The final hidden states [batch, seq, hidden] (after the last norm), the LM head's input. */
-  private NDArray hidden(NDArray ids, NDArray attentionMask, NDArray positionIds, LlamaCache cache,
+  private NDArray hidden(NDArray ids, NDArray attentionMask, NDArray positionIds, LayerKvCache cache,
       boolean training) {
     if (ids.getShape().dimension() != 2) {
       throw new IllegalArgumentException(config.modelType() + " 'input_ids' must be [batch, seq], got "
@@ -266,7 +215,7 @@ public final class LlamaForCausalLM extends BaseModel implements CausalLM {
     NDManager m = ids.getManager();
     long batch = ids.getShape().get(0);
     long seq = ids.getShape().get(1);
-    int past = cache == null ? 0 : cache.length;
+    int past = cache == null ? 0 : cache.length();
     long total = past + seq;
     Integer window = config.effectiveSlidingWindow();
     if (window != null && total > window) {
@@ -312,16 +261,9 @@ public final class LlamaForCausalLM extends BaseModel implements CausalLM {
       NDArray k = rotate(heads(layer.selfAttn.kProj.forward(h), batch, seq, kvHeads), cos, sin);
       NDArray v = heads(layer.selfAttn.vProj.forward(h), batch, seq, kvHeads);
       if (cache != null) {
-        if (cache.keys[i] != null) {
-          NDArray oldK = cache.keys[i];
-          NDArray oldV = cache.values[i];
-          k = oldK.concat(k, 2);
-          v = oldV.concat(v, 2);
-          oldK.close();
-          oldV.close();
-        }
-        cache.keys[i] = k;
-        cache.values[i] = v;
+        NDArray[] kv = cache.append(i, k, v);
+        k = kv[0];
+        v = kv[1];
       }
       // Grouped-query attention: the query heads that share a key/value head (transformers' repeat_kv gives
       // head j the key/value head j / groups) are stacked along the sequence axis, [batch, kv heads,
@@ -343,7 +285,7 @@ public final class LlamaForCausalLM extends BaseModel implements CausalLM {
       x = x.add(layer.mlp.downProj.forward(gate.mul(layer.mlp.upProj.forward(f))));
     }
     if (cache != null) {
-      cache.length = (int) total;
+      cache.setLength((int) total);
     }
     return model.norm.forward(x);
   }
