@@ -26,6 +26,7 @@ final class Predictor {
   private final PreprocessLogits preprocessLogits;
   private final ComputeMetrics computeMetrics;
   private final Function<Map<String, NDArray>, ModelOutput> predictionStep;
+  private final boolean rankShards;
 
   /**
    * @param predictionStep one batch's forward pass without gradients: logits, and the loss when the inputs
@@ -33,12 +34,20 @@ final class Predictor {
    */
   Predictor(NDManager modelManager, int batchSize, ProcessGroup group, PreprocessLogits preprocessLogits,
       ComputeMetrics computeMetrics, Function<Map<String, NDArray>, ModelOutput> predictionStep) {
+    this(modelManager, batchSize, group, preprocessLogits, computeMetrics, predictionStep, false);
+  }
+
+  /** With {@code rankShards}, each dataset holds this rank's evaluation batches only (see the Trainer's). */
+  Predictor(NDManager modelManager, int batchSize, ProcessGroup group, PreprocessLogits preprocessLogits,
+      ComputeMetrics computeMetrics, Function<Map<String, NDArray>, ModelOutput> predictionStep,
+      boolean rankShards) {
     this.modelManager = modelManager;
     this.batchSize = batchSize;
     this.group = group;
     this.preprocessLogits = preprocessLogits;
     this.computeMetrics = computeMetrics;
     this.predictionStep = predictionStep;
+    this.rankShards = rankShards;
   }
 
   private int rank() {
@@ -52,7 +61,12 @@ final class Predictor {
   /** Logits, labels and metrics of {@code data}, with metric keys prefixed by {@code prefix_}. */
   Trainer.Prediction predict(TrainingData data, String prefix) {
     int bs = batchSize;
-    long n = data.numRows();
+    int ws = worldSize();
+    Accelerator acc = ws > 1 ? Accelerator.of(group, ai.djl.Device.cpu()) : null;
+    boolean sharded = rankShards && acc != null;
+    long local = data.numRows();
+    // A rank's shard holds the evaluation batches rank, rank + ws, ...: its k-th batch is the round's k-th.
+    long n = sharded ? java.util.Arrays.stream(acc.gather(new long[] {local})).sum() : local;
     if (n > Integer.MAX_VALUE) {
       throw new IllegalArgumentException("predict holds every row's logits in memory: " + n + " rows is too many");
     }
@@ -61,19 +75,21 @@ final class Predictor {
     double lossSum = 0;
     boolean hasLoss = false;
     long batches = (n + bs - 1) / bs;
-    int ws = worldSize();
     // Every rank runs the same number of rounds (and so the same collectives); in the last round a rank may
     // have a short batch or none. Batches are not padded with repeated rows: the gather takes uneven sizes,
     // so there are no duplicates to compute and drop, and the loss of the last batch is that of its real rows.
     long rounds = (batches + ws - 1) / ws;
-    Accelerator acc = ws > 1 ? Accelerator.of(group, ai.djl.Device.cpu()) : null;
+    if (sharded && (local + bs - 1) / bs > rounds) {
+      throw new IllegalArgumentException("rank " + rank() + " holds " + local + " evaluation rows, more than its"
+          + " share of the " + n + " rows in batches of " + bs + " dealt to " + ws + " ranks");
+    }
     Accelerator.MetricsGatherer logitsGatherer = acc == null ? null : acc.metricsGatherer(n);
     Accelerator.MetricsGatherer labelsGatherer = acc == null ? null : acc.metricsGatherer(n);
     long next = 0; // the first row of this round's first batch
     try (NoGrad ignored = new NoGrad()) {
       for (long round = 0; round < rounds; round++) {
-        long first = (round * ws + rank()) * bs;
-        int len = (int) Math.max(0, Math.min(bs, n - first));
+        long first = sharded ? round * bs : (round * ws + rank()) * bs;
+        int len = (int) Math.max(0, Math.min(bs, (sharded ? local : n) - first));
         BatchResult mine = len == 0 ? BatchResult.EMPTY : forward(data, first, len);
         if (acc == null) {
           if (mine.hasLoss) {

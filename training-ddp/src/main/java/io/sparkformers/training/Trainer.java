@@ -53,6 +53,7 @@ public class Trainer implements AutoCloseable {
   final List<TrainerCallback> callbacks;
   final ProcessGroup group;
   final boolean shuffle;
+  final boolean rankShards; // each dataset holds this rank's rows only
   final List<Param> params;
   final CheckpointStore store;
   final TrainingCheckpoints checkpoints;
@@ -80,6 +81,7 @@ public class Trainer implements AutoCloseable {
     this.evalData = b.evalData;
     this.group = b.group;
     this.shuffle = b.shuffle;
+    this.rankShards = b.rankShards;
     this.intraOpThreads = b.intraOpThreads;
     this.callbacks = new ArrayList<>(b.callbacks);
     this.owned = List.copyOf(b.owned);
@@ -89,7 +91,7 @@ public class Trainer implements AutoCloseable {
     this.store = new CheckpointStore(args.outputDir(), b.hadoopConf);
     this.checkpoints = new TrainingCheckpoints(model, args, state, store, group, params);
     this.predictor = new Predictor(model.manager(), args.perDeviceEvalBatchSize(), group, b.preprocessLogits,
-        b.computeMetrics, inputs -> predictionStep(model, inputs));
+        b.computeMetrics, inputs -> predictionStep(model, inputs), b.rankShards);
     state.worldProcessZero = rank() == 0;
     if (args.evalStrategy() != IntervalStrategy.NO && evalData == null) {
       throw new IllegalArgumentException("eval_strategy=" + args.evalStrategy()
@@ -275,11 +277,13 @@ public class Trainer implements AutoCloseable {
       throw new IllegalStateException("evaluate() needs an eval dataset: Trainer.builder().evalData(...)");
     }
     long start = System.nanoTime();
-    Map<String, Double> metrics = new LinkedHashMap<>(predict(evalData, "eval").metrics());
+    Prediction prediction = predict(evalData, "eval");
+    Map<String, Double> metrics = new LinkedHashMap<>(prediction.metrics());
     double runtime = (System.nanoTime() - start) / 1e9;
-    long batches = (evalData.numRows() + args.perDeviceEvalBatchSize() - 1) / args.perDeviceEvalBatchSize();
+    long evalRows = prediction.predictions().length; // every rank's rows, also when each holds its shard
+    long batches = (evalRows + args.perDeviceEvalBatchSize() - 1) / args.perDeviceEvalBatchSize();
     metrics.put("eval_runtime", Math.round(runtime * 1e4) / 1e4);
-    metrics.put("eval_samples_per_second", Math.round(evalData.numRows() / runtime * 1e3) / 1e3);
+    metrics.put("eval_samples_per_second", Math.round(evalRows / runtime * 1e3) / 1e3);
     metrics.put("eval_steps_per_second", Math.round(batches / runtime * 1e3) / 1e3);
     Map<String, Object> logs = new LinkedHashMap<>(metrics);
     logs.put("epoch", state.epoch);
@@ -341,6 +345,7 @@ public class Trainer implements AutoCloseable {
     final List<TrainerCallback> callbacks = new ArrayList<>();
     private ProcessGroup group;
     private boolean shuffle = true;
+    private boolean rankShards;
     private Configuration hadoopConf;
     private int intraOpThreads;
     private final List<DatasetTrainingData> owned = new ArrayList<>();
@@ -374,6 +379,15 @@ public class Trainer implements AutoCloseable {
     public Builder processGroup(ProcessGroup v) { group = v; return this; }
     /** Whether each epoch visits the rows in a seeded random order (true, as transformers) or in order. */
     public Builder shuffle(boolean v) { shuffle = v; return this; }
+    /**
+     * Whether the train and eval data (and any dataset given to {@link #predict}) hold this rank's rows only
+     * (false: every rank holds every row). Train rows: each rank shuffles its own shard every epoch (seeded by
+     * data_seed and the epoch) and the ranks take as many batches per epoch (the largest shard decides, the
+     * others wrap around; the smallest under dataloader_drop_last). Eval rows: rank r holds the evaluation
+     * batches r, r + world_size, ... (per_device_eval_batch_size rows each, in order), which gives the same
+     * predictions, in the same order, as every rank holding every row.
+     */
+    public Builder rankShards(boolean v) { rankShards = v; return this; }
     /** Hadoop settings for an output_dir on s3a:// or hdfs://. */
     public Builder hadoopConf(Configuration v) { hadoopConf = v; return this; }
     /**

@@ -270,11 +270,57 @@ final class TrainingLoop {
 
   /** This rank's batches of each epoch: shuffled by data_seed, dealt round-robin, even across ranks. */
   private EpochSampler sampler() {
+    if (t.rankShards && t.worldSize() > 1) {
+      return shardSampler();
+    }
     return EpochSampler.builder(t.trainData.numRows()).batchSize(t.args.perDeviceTrainBatchSize())
         .order(t.shuffle ? EpochSampler.Order.SPLITTABLE_RANDOM_SHUFFLE : EpochSampler.Order.SEQUENTIAL,
             t.args.dataSeed())
         .lastBatch(t.args.dataloaderDropLast() ? EpochSampler.LastBatch.DROP
             : t.worldSize() > 1 ? EpochSampler.LastBatch.COMPLETE : EpochSampler.LastBatch.KEEP)
         .rank(t.rank(), t.worldSize()).build();
+  }
+
+  /**
+   * The sampler over this rank's own shard: its rows shuffled by data_seed and the epoch, as many batches on
+   * every rank (the largest shard decides and the smaller ones wrap around; the smallest under drop_last), so
+   * that no rank waits in a collective that another never reaches.
+   */
+  private EpochSampler shardSampler() {
+    long[] rows = rowsOnEveryRank(t.trainData.numRows());
+    int bs = t.args.perDeviceTrainBatchSize();
+    long most = 0;
+    long fewest = Long.MAX_VALUE;
+    for (int r = 0; r < rows.length; r++) {
+      if (rows[r] == 0) {
+        throw new IllegalArgumentException("rank " + r + " holds no train rows (the shards hold "
+            + java.util.Arrays.toString(rows) + " rows): give more rows than ranks");
+      }
+      most = Math.max(most, rows[r]);
+      fewest = Math.min(fewest, rows[r]);
+    }
+    long batches = t.args.dataloaderDropLast() ? fewest / bs : (most + bs - 1) / bs;
+    if (batches == 0) {
+      throw new IllegalArgumentException("the smallest train shard (" + fewest + " rows) gives no batch of " + bs
+          + " under dataloader_drop_last; the shards hold " + java.util.Arrays.toString(rows) + " rows");
+    }
+    return EpochSampler.builder(t.trainData.numRows()).batchSize(bs)
+        .order(t.shuffle ? EpochSampler.Order.SPLITTABLE_RANDOM_SHUFFLE : EpochSampler.Order.SEQUENTIAL,
+            t.args.dataSeed())
+        .lastBatch(EpochSampler.LastBatch.COMPLETE).batchesPerEpoch(batches).build();
+  }
+
+  /** Every rank's value of {@code mine}, in rank order (an all-gather). */
+  private long[] rowsOnEveryRank(long mine) {
+    int ws = t.group.worldSize();
+    ByteBuffer in = ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder());
+    in.putLong(0, mine);
+    ByteBuffer out = ByteBuffer.allocateDirect(8 * ws).order(ByteOrder.nativeOrder());
+    t.group.allGather(in, out, ElementType.INT64);
+    long[] all = new long[ws];
+    for (int r = 0; r < ws; r++) {
+      all[r] = out.getLong(r * 8);
+    }
+    return all;
   }
 }

@@ -52,15 +52,8 @@ public final class JobData {
 
   /** Prepares a job's data for {@code model}; {@code spark} may be null (everything then runs in this JVM). */
   public static Prepared prepare(JobConfig job, Task task, ModelConfig model, SparkSession spark) {
-    LoadOptions.Builder options = LoadOptions.builder().header(job.header()).hadoopConfiguration(job.hadoop());
-    if (job.cacheDir() != null) {
-      options.cacheDir(Path.of(job.cacheDir()));
-    }
     SparkSession jobs = job.useSpark() ? spark : null;
-    if (jobs != null) {
-      options.spark(jobs);
-    }
-    LoadOptions load = options.build();
+    LoadOptions load = loadOptions(job, jobs);
     DataFormat format = job.format();
     String trainWhat = describe(job.trainFiles());
     String held = task == Task.CAUSAL_LM ? "the first " + job.validationSplitPercentage() + "%"
@@ -102,6 +95,18 @@ public final class JobData {
     }
   }
 
+  /** How the job's files are loaded: on {@code spark} when given, into data.cache_dir when set. */
+  static LoadOptions loadOptions(JobConfig job, SparkSession spark) {
+    LoadOptions.Builder options = LoadOptions.builder().header(job.header()).hadoopConfiguration(job.hadoop());
+    if (job.cacheDir() != null) {
+      options.cacheDir(Path.of(job.cacheDir()));
+    }
+    if (spark != null) {
+      options.spark(spark);
+    }
+    return options.build();
+  }
+
   /**
    * The eval rows of a job without an eval_file: classification as datasets' train_test_split(test_size,
    * seed); causal LM as run_clm, validation = train[:N%] and train = train[N%:] (datasets rounds a percent
@@ -136,11 +141,11 @@ public final class JobData {
     }
   }
 
-  private static String describe(List<String> files) {
+  static String describe(List<String> files) {
     return files.size() == 1 ? files.get(0) : files.toString();
   }
 
-  private static Dataset load(DataFormat format, LoadOptions options, List<String> locations, String key) {
+  static Dataset load(DataFormat format, LoadOptions options, List<String> locations, String key) {
     try {
       List<String> resolved = new ArrayList<>();
       for (String l : locations) {
@@ -223,7 +228,7 @@ public final class JobData {
     }
   }
 
-  private static String columns(Features f) {
+  static String columns(Features f) {
     List<String> out = new ArrayList<>();
     f.asMap().forEach((n, t) -> out.add(n + " (" + t.name().toLowerCase(java.util.Locale.ROOT) + ")"));
     return out.toString();
@@ -301,7 +306,7 @@ public final class JobData {
     }
   }
 
-  private static void checkText(Dataset d, String column, String what) {
+  static void checkText(Dataset d, String column, String what) {
     if (d.features().type(column) != ColumnType.STRING) {
       throw new IllegalArgumentException(what + ": text column '" + column + "' holds "
           + d.features().type(column).name().toLowerCase(java.util.Locale.ROOT) + " values; expected strings");
@@ -586,7 +591,7 @@ public final class JobData {
     return s;
   }
 
-  private static int[] ints(Object v, String column) {
+  static int[] ints(Object v, String column) {
     if (v instanceof int[] i) {
       return i;
     }
@@ -637,7 +642,7 @@ public final class JobData {
     return (List<Map<String, Object>>) parsed;
   }
 
-  private static Tokenizer tokenizer(JobConfig job, int modelVocabSize) {
+  static Tokenizer tokenizer(JobConfig job, int modelVocabSize) {
     if (job.tokenizer() == null) {
       throw new IllegalArgumentException(job.source() + ": key 'data.tokenizer' is needed: a text model built from"
           + " model.config has no folder to take tokenizer.json from");

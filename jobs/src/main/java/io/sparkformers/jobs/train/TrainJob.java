@@ -93,13 +93,31 @@ public final class TrainJob {
   private static Map<String, Double> runOn(JobConfig job, ModelConfig modelConfig, JobConfig.Task task,
       SparkSession spark) throws IOException {
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-    JobData.Prepared data = JobData.prepare(job, task, modelConfig, spark);
+    RankShards.Prepared data = prepare(job, task, modelConfig, spark);
     // Rank 0's progress and log lines come back to this driver, wherever the ranks run.
     try (DriverLogListener logs = DriverLogListener.open(sc, job.worldSize(),
         job.trainingArguments().disableTqdm() ? null : System.err, List.of())) {
-      // The process_group section, ddp_backend and ddp_timeout reach every rank's process group.
-      return BarrierLauncher.run(sc, job.worldSize(), job.processGroupOptions(), new Rank(job, task, data));
+      // The barrier stage runs over the prepared rows, one partition per rank: the closure carries the
+      // manifest only. The process_group section, ddp_backend and ddp_timeout reach every rank's group.
+      return BarrierLauncher.run(data.rows(), job.processGroupOptions(),
+          new Rank(job, task, data.manifest()));
     }
+  }
+
+  /**
+   * The prepared rows, one partition per rank: causal LM data (with data.use_spark) is tokenized and grouped
+   * by Spark jobs and never reaches the driver; the other tasks are still prepared in the driver.
+   */
+  static RankShards.Prepared prepare(JobConfig job, JobConfig.Task task, ModelConfig modelConfig,
+      SparkSession spark) {
+    int evalBatchSize = job.trainingArguments().perDeviceEvalBatchSize();
+    if (task == JobConfig.Task.CAUSAL_LM && job.useSpark()) {
+      return SparkCausalLm.prepare(job, (io.sparkformers.training.models.CausalLmConfig) modelConfig, spark,
+          evalBatchSize);
+    }
+    JobData.Prepared data = JobData.prepare(job, task, modelConfig, spark);
+    return RankShards.fromDriver(JavaSparkContext.fromSparkContext(spark.sparkContext()), data, job.worldSize(),
+        evalBatchSize);
   }
 
   /** The model's config: model.config, or the model folder's config.json. */
@@ -204,9 +222,9 @@ public final class TrainJob {
     private static final long serialVersionUID = 1L;
     private final JobConfig job;
     private final JobConfig.Task task;
-    private final JobData.Prepared data;
+    private final RankShards.Manifest data;
 
-    Rank(JobConfig job, JobConfig.Task task, JobData.Prepared data) {
+    Rank(JobConfig job, JobConfig.Task task, RankShards.Manifest data) {
       this.job = job;
       this.task = task;
       this.data = data;
@@ -240,9 +258,13 @@ public final class TrainJob {
       } else if (!job.metrics().isEmpty()) {
         computeMetrics = metrics(job.metrics());
       }
-      try (Trainer trainer = Trainer.builder(modelInit, args).trainData(data.train().toArrayData())
-          .evalData(data.eval().toArrayData()).computeMetrics(computeMetrics)
-          .preprocessLogitsForMetrics(preprocess).rankContext(ctx).build()) {
+      // This rank's rows, spilled once to local disk and memory-mapped; the Trainer reads batches from them.
+      try (RankShards.Spilled shards = RankShards.spill(ctx.partition(), data, ctx.rank(),
+              Path.of(org.apache.spark.SparkFiles.getRootDirectory()));
+          RankShards.Timed train = new RankShards.Timed(shards.train, shards.train.columnNames());
+          RankShards.Timed eval = new RankShards.Timed(shards.eval, shards.eval.columnNames());
+          Trainer trainer = Trainer.builder(modelInit, args).trainData(train).evalData(eval).rankShards(true)
+              .computeMetrics(computeMetrics).preprocessLogitsForMetrics(preprocess).rankContext(ctx).build()) {
         Map<String, Double> result = new LinkedHashMap<>(trainer.train());
         Map<String, Double> evalMetrics = trainer.evaluate();
         result.putAll(evalMetrics);
@@ -252,9 +274,18 @@ public final class TrainJob {
           double loss = evalMetrics.get("eval_loss");
           result.put("perplexity", loss > 709 ? Double.POSITIVE_INFINITY : Math.exp(loss));
         }
-        result.put("train_rows", (double) data.train().rows());
-        result.put("eval_rows", (double) data.eval().rows());
+        result.put("train_rows", (double) data.trainRows());
+        result.put("eval_rows", (double) data.evalRows());
         result.put("all_reduce_share", trainer.allReduceShare());
+        double stepSeconds = trainer.timings().get("step");
+        result.put("data_loading_share", stepSeconds == 0 ? 0 : train.nanos() / 1e9 / stepSeconds);
+        // What each rank spilled (its whole input): about 1/world_size of the data, not all of it.
+        long[] bytes = ctx.worldSize() == 1 ? new long[] {shards.bytes}
+            : io.sparkformers.accelerate.Accelerator.of(ctx.processGroup(), ai.djl.Device.cpu())
+                .gather(new long[] {shards.bytes});
+        for (int r = 0; r < bytes.length; r++) {
+          result.put("shard_bytes_rank_" + r, (double) bytes[r]);
+        }
         if (ctx.rank() == 0) {
           Path out = Path.of(args.outputDir());
           trainer.saveModel(out.resolve("model"));

@@ -1,0 +1,208 @@
+package io.sparkformers.jobs.train;
+
+import io.sparkformers.datasets.AutoTokenizer;
+import io.sparkformers.datasets.ColumnType;
+import io.sparkformers.datasets.Dataset;
+import io.sparkformers.datasets.Features;
+import io.sparkformers.datasets.GroupTexts;
+import io.sparkformers.datasets.LoadOptions;
+import io.sparkformers.datasets.Tokenizer;
+import io.sparkformers.jobs.train.JobConfig.Task;
+import io.sparkformers.training.models.CausalLmConfig;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.storage.StorageLevel;
+import scala.Tuple2;
+
+/**
+ * run_clm's data path as Spark jobs: the text column tokenized by executor tasks (or a pre-tokenized
+ * input_ids column checked there), group_texts over each batch of 1000 rows of a split (the batches run_clm
+ * maps it over, so the blocks are the same as in one process), and the blocks numbered in order and dealt to
+ * the ranks ({@link RankShards}). The driver only sees counts: the number of blocks of each batch.
+ */
+final class SparkCausalLm {
+  /** Tokenizers loaded by tasks, one per folder and executor JVM. */
+  private static final Map<String, Tokenizer> TOKENIZERS = new ConcurrentHashMap<>();
+
+  private SparkCausalLm() {}
+
+  /** Rows [from, to) of a loaded file, named for errors. */
+  private record Range(Dataset file, long from, long to, String what) {}
+
+  static RankShards.Prepared prepare(JobConfig job, CausalLmConfig model, SparkSession spark, int evalBatchSize) {
+    LoadOptions load = JobData.loadOptions(job, spark);
+    String trainWhat = JobData.describe(job.trainFiles());
+    String evalWhat = job.evalFiles().isEmpty()
+        ? trainWhat + " (the first " + job.validationSplitPercentage() + "%)" : JobData.describe(job.evalFiles());
+    try (Dataset trainFile = JobData.load(job.format(), load, job.trainFiles(), "data.train_file");
+        Dataset evalFile = job.evalFiles().isEmpty() ? null
+            : JobData.load(job.format(), load, job.evalFiles(), "data.eval_file")) {
+      JobData.requireColumns(trainFile, trainWhat, Task.CAUSAL_LM, job);
+      if (evalFile != null) {
+        JobData.requireColumns(evalFile, evalWhat, Task.CAUSAL_LM, job);
+      }
+      Range train;
+      Range eval;
+      if (evalFile == null) {
+        // run_clm: validation = train[:N%], train = train[N%:] (the boundary rounded as datasets rounds it).
+        long n = trainFile.numRows();
+        long boundary = (long) Math.rint(job.validationSplitPercentage() * (double) n / 100.0);
+        train = new Range(trainFile, boundary, n, trainWhat);
+        eval = new Range(trainFile, 0, boundary, evalWhat);
+      } else {
+        train = new Range(trainFile, 0, trainFile.numRows(), trainWhat);
+        eval = new Range(evalFile, 0, evalFile.numRows(), evalWhat);
+      }
+      boolean preTokenized = trainFile.features().contains("input_ids");
+      int blockSize;
+      String tokenizer = null;
+      if (preTokenized) {
+        if (!eval.file().features().contains("input_ids")) {
+          throw new IllegalArgumentException(evalWhat + ": no column 'input_ids', but " + trainWhat + " is"
+              + " pre-tokenized; the columns are " + JobData.columns(eval.file().features()));
+        }
+        blockSize = JobData.blockSize(job, Long.MAX_VALUE, model);
+      } else {
+        try (Tokenizer t = JobData.tokenizer(job, model.vocabSize())) {
+          blockSize = JobData.blockSize(job, t.modelMaxLength(), model);
+        }
+        JobData.checkText(trainFile, job.textColumn(), trainWhat);
+        JobData.checkText(eval.file(), job.textColumn(), evalWhat);
+        tokenizer = Path.of(job.tokenizer()).toAbsolutePath().toString();
+      }
+      String column = preTokenized ? "input_ids" : job.textColumn();
+      Blocks trainBlocks = blocks(spark, train, column, tokenizer, model.vocabSize(), blockSize, 0);
+      Blocks evalBlocks = blocks(spark, eval, column, tokenizer, model.vocabSize(), blockSize, RankShards.EVAL);
+      Features features = Features.builder().add("input_ids", ColumnType.INT32_LIST).build();
+      RankShards.Manifest manifest = new RankShards.Manifest(features, trainBlocks.count, evalBlocks.count,
+          job.worldSize(), evalBatchSize, true, null, blockSize);
+      return RankShards.toRanks(trainBlocks.keyed.union(evalBlocks.keyed), manifest);
+    } catch (RuntimeException e) {
+      throw badInput(e);
+    }
+  }
+
+  /** A split's blocks keyed by {@code split | index}, and how many there are. */
+  private record Blocks(JavaPairRDD<Long, Object[]> keyed, long count) {}
+
+  private static Blocks blocks(SparkSession spark, Range range, String column, String tokenizer, int vocabSize,
+      int blockSize, long split) {
+    long from = range.from();
+    long to = range.to();
+    String what = range.what();
+    JavaRDD<Row> rows = range.file().toSpark(spark).select(column).javaRDD();
+    // Each row's index in the split, then its token ids, keyed by its group_texts batch.
+    JavaPairRDD<Long, Tuple2<Long, int[]>> tokens = rows.zipWithIndex()
+        .filter(t -> t._2() >= from && t._2() < to)
+        .mapPartitionsToPair(it -> tokenize(it, from, tokenizer, vocabSize, what));
+    // group_texts within each batch of 1000 rows, in row order; persisted, for the counts and then the ranks.
+    JavaPairRDD<Long, List<int[]>> grouped = tokens.groupByKey().mapValues(batch -> {
+      List<Tuple2<Long, int[]>> ordered = new ArrayList<>();
+      batch.forEach(ordered::add);
+      ordered.sort((a, b) -> Long.compare(a._1(), b._1()));
+      int total = 0;
+      for (Tuple2<Long, int[]> t : ordered) {
+        total += t._2().length;
+      }
+      int[] all = new int[total];
+      int at = 0;
+      for (Tuple2<Long, int[]> t : ordered) {
+        System.arraycopy(t._2(), 0, all, at, t._2().length);
+        at += t._2().length;
+      }
+      List<int[]> out = new ArrayList<>();
+      for (int s = 0; s + blockSize <= total; s += blockSize) {
+        out.add(Arrays.copyOfRange(all, s, s + blockSize));
+      }
+      return out;
+    }).persist(StorageLevel.MEMORY_AND_DISK());
+    Map<Long, Integer> perBatch = grouped.mapValues(List::size).collectAsMap();
+    long batches = (to - from + GroupTexts.BATCH_SIZE - 1) / GroupTexts.BATCH_SIZE;
+    long[] offsets = new long[(int) batches + 1];
+    for (int b = 0; b < batches; b++) {
+      offsets[b + 1] = offsets[b] + perBatch.getOrDefault((long) b, 0);
+    }
+    long count = offsets[(int) batches];
+    if (count == 0) {
+      throw new IllegalArgumentException(what + ": fewer than block_size = " + blockSize + " tokens in a group"
+          + " of " + GroupTexts.BATCH_SIZE + " rows, so group_texts leaves no block; give more text or a smaller"
+          + " data.block_size");
+    }
+    JavaPairRDD<Long, Object[]> keyed = grouped.flatMapToPair(e -> {
+      List<Tuple2<Long, Object[]>> out = new ArrayList<>(e._2().size());
+      long first = offsets[e._1().intValue()];
+      for (int j = 0; j < e._2().size(); j++) {
+        out.add(new Tuple2<>(split | (first + j), new Object[] {e._2().get(j)}));
+      }
+      return out.iterator();
+    });
+    return new Blocks(keyed, count);
+  }
+
+  /** One partition's rows as (batch, (row, token ids)): encoded by the tokenizer, or checked when pre-tokenized. */
+  private static Iterator<Tuple2<Long, Tuple2<Long, int[]>>> tokenize(Iterator<Tuple2<Row, Long>> it, long from,
+      String tokenizer, int vocabSize, String what) {
+    List<Tuple2<Long, Tuple2<Long, int[]>>> out = new ArrayList<>();
+    if (tokenizer == null) {
+      while (it.hasNext()) {
+        Tuple2<Row, Long> t = it.next();
+        long r = t._2() - from;
+        int[] ids;
+        try {
+          Object v = t._1().isNullAt(0) ? null : t._1().getList(0);
+          ids = JobData.ints(v, "input_ids");
+          for (int id : ids) {
+            if (id < 0 || id >= vocabSize) {
+              throw new IllegalArgumentException("token id " + id + " is not in the model's vocabulary (vocab_size "
+                  + vocabSize + ")");
+            }
+          }
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException(what + " row " + r + ": " + e.getMessage(), e);
+        }
+        out.add(new Tuple2<>(r / GroupTexts.BATCH_SIZE, new Tuple2<>(r, ids)));
+      }
+      return out.iterator();
+    }
+    Tokenizer tok = TOKENIZERS.computeIfAbsent(tokenizer, p -> AutoTokenizer.fromPretrained(Path.of(p)));
+    List<String> texts = new ArrayList<>();
+    List<Long> index = new ArrayList<>();
+    while (it.hasNext() || !texts.isEmpty()) {
+      if (it.hasNext()) {
+        Tuple2<Row, Long> t = it.next();
+        texts.add(t._1().isNullAt(0) ? "" : t._1().getString(0));
+        index.add(t._2() - from);
+        if (texts.size() < GroupTexts.BATCH_SIZE && it.hasNext()) {
+          continue;
+        }
+      }
+      List<Tokenizer.Encoded> encoded = tok.encodeBatch(texts, 0, true);
+      for (int i = 0; i < encoded.size(); i++) {
+        long r = index.get(i);
+        out.add(new Tuple2<>(r / GroupTexts.BATCH_SIZE, new Tuple2<>(r, encoded.get(i).inputIds())));
+      }
+      texts.clear();
+      index.clear();
+    }
+    return out.iterator();
+  }
+
+  /** A task's bad-input error (a file, row or column named) as it was thrown, without Spark's wrapping. */
+  static RuntimeException badInput(RuntimeException e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof IllegalArgumentException iae) {
+        return t == e ? e : new IllegalArgumentException(iae.getMessage(), e);
+      }
+    }
+    return e;
+  }
+}
