@@ -86,7 +86,7 @@ final class SparkCausalLm {
       RankShards.Manifest manifest = new RankShards.Manifest(features, trainBlocks.count, evalBlocks.count,
           job.worldSize(), evalBatchSize, true, null, blockSize);
       return RankShards.toRanks(trainBlocks.keyed.union(evalBlocks.keyed), manifest);
-    } catch (RuntimeException e) {
+    } catch (Exception e) { // SparkException is checked but thrown undeclared from Scala
       throw badInput(e);
     }
   }
@@ -197,12 +197,12 @@ final class SparkCausalLm {
   }
 
   /** A task's bad-input error (a file, row or column named) as it was thrown, without Spark's wrapping. */
-  static RuntimeException badInput(RuntimeException e) {
+  static RuntimeException badInput(Exception e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof IllegalArgumentException iae) {
-        return t == e ? e : new IllegalArgumentException(iae.getMessage(), e);
+        return t == e ? iae : new IllegalArgumentException(iae.getMessage(), e);
       }
     }
-    return e;
+    return e instanceof RuntimeException r ? r : new IllegalStateException(e.getMessage(), e);
   }
 }
