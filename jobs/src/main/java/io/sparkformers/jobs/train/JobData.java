@@ -98,7 +98,8 @@ public final class JobData {
   /** How the job's files are loaded: on {@code spark} when given, into data.cache_dir when set. */
   static LoadOptions loadOptions(JobConfig job, SparkSession spark) {
     LoadOptions.Builder options = LoadOptions.builder().header(job.header()).hadoopConfiguration(job.hadoop());
-    if (job.cacheDir() != null) {
+    // A Hadoop URI (s3a://...) holds the prepared shards only; the loaders' Arrow cache stays local.
+    if (job.cacheDir() != null && !PreparedCache.isUri(job.cacheDir())) {
       options.cacheDir(Path.of(job.cacheDir()));
     }
     if (spark != null) {

@@ -46,7 +46,14 @@ final class RankShards {
    * and labels (a copy of input_ids) itself, as group_texts makes them.
    */
   record Manifest(Features features, long trainRows, long evalRows, int worldSize, int evalBatchSize,
-      boolean causalBlocks, List<String> labelNames, Integer blockSize) implements Serializable {
+      boolean causalBlocks, List<String> labelNames, Integer blockSize, PreparedCache.Stored stored)
+      implements Serializable {
+
+    /** The same rows, read by the ranks from a cache on storage instead of their partitions. */
+    Manifest readFrom(PreparedCache.Stored cache) {
+      return new Manifest(features, trainRows, evalRows, worldSize, evalBatchSize, causalBlocks, labelNames,
+          blockSize, cache);
+    }
 
     long[] trainShardRows() {
       long[] out = new long[worldSize];
@@ -120,13 +127,17 @@ final class RankShards {
 
   /** Keyed rows (train keys 0..n-1, eval keys EVAL | 0..m-1) as one sorted partition per rank. */
   static Prepared toRanks(JavaPairRDD<Long, Object[]> keyed, Manifest manifest) {
+    checkRows(manifest);
+    JavaPairRDD<Long, Object[]> byRank = keyed.repartitionAndSortWithinPartitions(
+        new RankPartitioner(manifest.trainRows(), manifest.worldSize(), manifest.evalBatchSize()));
+    return new Prepared(JavaRDD.fromRDD(byRank.rdd(), byRank.classTag()), manifest);
+  }
+
+  static void checkRows(Manifest manifest) {
     if (manifest.trainRows() < manifest.worldSize()) {
       throw new IllegalArgumentException("the train set has " + manifest.trainRows() + " rows, fewer than the "
           + manifest.worldSize() + " ranks (world_size) that each need a shard");
     }
-    JavaPairRDD<Long, Object[]> byRank = keyed.repartitionAndSortWithinPartitions(
-        new RankPartitioner(manifest.trainRows(), manifest.worldSize(), manifest.evalBatchSize()));
-    return new Prepared(JavaRDD.fromRDD(byRank.rdd(), byRank.classTag()), manifest);
   }
 
   /**
@@ -139,7 +150,7 @@ final class RankShards {
     addRows(rows, data.train(), 0);
     addRows(rows, data.eval(), EVAL);
     Manifest m = new Manifest(features, data.train().rows(), data.eval().rows(), worldSize, evalBatchSize, false,
-        data.labelNames(), data.blockSize());
+        data.labelNames(), data.blockSize(), null);
     int slices = Math.max(1, Math.min(rows.size(), sc.defaultParallelism()));
     return toRanks(JavaPairRDD.fromJavaRDD(sc.parallelize(rows, slices)), m);
   }
@@ -176,27 +187,27 @@ final class RankShards {
     }
   }
 
-  /** A rank's spilled shards: memory-mapped local datasets, deleted when closed. */
+  /** A rank's rows: memory-mapped datasets, and what to delete when they are closed. */
   static final class Spilled implements AutoCloseable {
     final Dataset train;
     final Dataset eval;
     final long bytes;
-    private final Path dir;
+    private final AutoCloseable after;
 
-    private Spilled(Dataset train, Dataset eval, long bytes, Path dir) {
+    Spilled(Dataset train, Dataset eval, long bytes, AutoCloseable after) {
       this.train = train;
       this.eval = eval;
       this.bytes = bytes;
-      this.dir = dir;
+      this.after = after;
     }
 
     @Override
-    public void close() {
+    public void close() throws Exception {
       try {
         train.close();
-        eval.close(); // each deletes its folder
+        eval.close();
       } finally {
-        deleteQuietly(dir);
+        after.close();
       }
     }
   }
@@ -237,7 +248,7 @@ final class RankShards {
       train = t.commit(true);
       eval = e.commit(true);
       long bytes = Files.size(train.files().get(0)) + Files.size(eval.files().get(0));
-      return new Spilled(train, eval, bytes, dir);
+      return new Spilled(train, eval, bytes, () -> deleteQuietly(dir)); // the datasets delete their folders
     } catch (RuntimeException | IOException ex) {
       if (train != null) {
         train.close();

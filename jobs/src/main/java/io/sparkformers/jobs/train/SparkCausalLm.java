@@ -38,7 +38,15 @@ final class SparkCausalLm {
   /** Rows [from, to) of a loaded file, named for errors. */
   private record Range(Dataset file, long from, long to, String what) {}
 
+  /** The blocks keyed by {@code split | index} (see {@link RankShards}), and what the ranks are told. */
+  record Keyed(JavaPairRDD<Long, Object[]> rows, RankShards.Manifest manifest) {}
+
   static RankShards.Prepared prepare(JobConfig job, CausalLmConfig model, SparkSession spark, int evalBatchSize) {
+    Keyed k = keyed(job, model, spark, evalBatchSize);
+    return RankShards.toRanks(k.rows(), k.manifest());
+  }
+
+  static Keyed keyed(JobConfig job, CausalLmConfig model, SparkSession spark, int evalBatchSize) {
     LoadOptions load = JobData.loadOptions(job, spark);
     String trainWhat = JobData.describe(job.trainFiles());
     String evalWhat = job.evalFiles().isEmpty()
@@ -84,8 +92,8 @@ final class SparkCausalLm {
       Blocks evalBlocks = blocks(spark, eval, column, tokenizer, model.vocabSize(), blockSize, RankShards.EVAL);
       Features features = Features.builder().add("input_ids", ColumnType.INT32_LIST).build();
       RankShards.Manifest manifest = new RankShards.Manifest(features, trainBlocks.count, evalBlocks.count,
-          job.worldSize(), evalBatchSize, true, null, blockSize);
-      return RankShards.toRanks(trainBlocks.keyed.union(evalBlocks.keyed), manifest);
+          job.worldSize(), evalBatchSize, true, null, blockSize, null);
+      return new Keyed(trainBlocks.keyed.union(evalBlocks.keyed), manifest);
     } catch (Exception e) { // SparkException is checked but thrown undeclared from Scala
       throw badInput(e);
     }

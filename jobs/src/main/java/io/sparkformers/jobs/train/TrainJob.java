@@ -99,8 +99,9 @@ public final class TrainJob {
         job.trainingArguments().disableTqdm() ? null : System.err, List.of())) {
       // The barrier stage runs over the prepared rows, one partition per rank: the closure carries the
       // manifest only. The process_group section, ddp_backend and ddp_timeout reach every rank's group.
-      return BarrierLauncher.run(data.rows(), job.processGroupOptions(),
-          new Rank(job, task, data.manifest()));
+      Rank rank = new Rank(job, task, data.manifest());
+      return data.rows() == null ? BarrierLauncher.run(sc, job.worldSize(), job.processGroupOptions(), rank)
+          : BarrierLauncher.run(data.rows(), job.processGroupOptions(), rank);
     }
   }
 
@@ -112,8 +113,25 @@ public final class TrainJob {
       SparkSession spark) {
     int evalBatchSize = job.trainingArguments().perDeviceEvalBatchSize();
     if (task == JobConfig.Task.CAUSAL_LM && job.useSpark()) {
-      return SparkCausalLm.prepare(job, (io.sparkformers.training.models.CausalLmConfig) modelConfig, spark,
-          evalBatchSize);
+      var model = (io.sparkformers.training.models.CausalLmConfig) modelConfig;
+      if (job.cacheDir() == null) {
+        return SparkCausalLm.prepare(job, model, spark, evalBatchSize);
+      }
+      // Shards on storage every executor reaches: written once, then read by each rank where they lie.
+      String fingerprint = PreparedCache.fingerprint(job, model);
+      PreparedCache.Stored stored = PreparedCache.find(job.cacheDir(), fingerprint, job.hadoop()).orElse(null);
+      RankShards.Manifest manifest;
+      if (stored == null) {
+        SparkCausalLm.Keyed keyed = SparkCausalLm.keyed(job, model, spark, evalBatchSize);
+        RankShards.checkRows(keyed.manifest());
+        stored = PreparedCache.write(keyed.manifest(), keyed.rows(), job.cacheDir(), fingerprint, job.hadoop());
+        manifest = keyed.manifest().readFrom(stored);
+      } else {
+        manifest = new RankShards.Manifest(PreparedCache.blockFeatures(), stored.trainRows(), stored.evalRows(),
+            job.worldSize(), evalBatchSize, true, null, stored.blockSize(), stored);
+      }
+      RankShards.checkRows(manifest);
+      return new RankShards.Prepared(null, manifest);
     }
     JobData.Prepared data = JobData.prepare(job, task, modelConfig, spark);
     return RankShards.fromDriver(JavaSparkContext.fromSparkContext(spark.sparkContext()), data, job.worldSize(),
@@ -258,9 +276,12 @@ public final class TrainJob {
       } else if (!job.metrics().isEmpty()) {
         computeMetrics = metrics(job.metrics());
       }
-      // This rank's rows, spilled once to local disk and memory-mapped; the Trainer reads batches from them.
-      try (RankShards.Spilled shards = RankShards.spill(ctx.partition(), data, ctx.rank(),
-              Path.of(org.apache.spark.SparkFiles.getRootDirectory()));
+      // This rank's rows, spilled once to local disk (or read from the shards on storage) and memory-mapped;
+      // the Trainer reads its batches from them.
+      Path localDir = Path.of(org.apache.spark.SparkFiles.getRootDirectory());
+      try (RankShards.Spilled shards = data.stored() != null
+              ? PreparedCache.open(data.stored(), ctx.rank(), ctx.worldSize(), data.evalBatchSize(), localDir)
+              : RankShards.spill(ctx.partition(), data, ctx.rank(), localDir);
           RankShards.Timed train = new RankShards.Timed(shards.train, shards.train.columnNames());
           RankShards.Timed eval = new RankShards.Timed(shards.eval, shards.eval.columnNames());
           Trainer trainer = Trainer.builder(modelInit, args).trainData(train).evalData(eval).rankShards(true)

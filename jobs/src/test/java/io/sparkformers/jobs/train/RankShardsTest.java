@@ -64,22 +64,35 @@ class RankShardsTest {
   static final List<String> WORDS = List.of("the film was good and the cast was great", "a bad plot and a dull cast",
       "good fun, great music", "dull, slow and bad", "the music was great fun", "slow, bad and dull music");
 
-  @Test
-  void causalLmBlocksMadeBySparkEqualOneProcessAndReachTheirRanks() throws IOException {
+  /** A text file of {@code lines}, a byte-level BPE tokenizer trained on the words, and a gpt2 config for it. */
+  private record Corpus(Path text, Path tok, String model) {}
+
+  private Corpus corpus(List<String> lines) throws IOException {
     Path tok = tmp.resolve("tok");
     TokenizerTrainer.byteLevelBpe().vocabSize(300).minFrequency(1).build().train(WORDS, tok);
-    // More than two group_texts batches of 1000 rows, of uneven lengths, with the first 10% held out.
-    List<String> lines = new ArrayList<>();
-    for (int i = 0; i < 2345; i++) {
-      lines.add(WORDS.get(i % WORDS.size()) + " " + i);
-    }
     Path text = tmp.resolve("train.txt");
     Files.writeString(text, String.join("\n", lines) + "\n");
-    String model;
     try (Tokenizer t = AutoTokenizer.fromPretrained(tok)) {
-      model = "{\"model_type\": \"gpt2\", \"vocab_size\": " + t.vocabSize() + ", \"n_positions\": 32, \"n_embd\": 8,"
-          + " \"n_layer\": 1, \"n_head\": 2}";
+      return new Corpus(text, tok, "{\"model_type\": \"gpt2\", \"vocab_size\": " + t.vocabSize()
+          + ", \"n_positions\": 32, \"n_embd\": 8, \"n_layer\": 1, \"n_head\": 2}");
     }
+  }
+
+  private static List<String> numbered(int n) {
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      lines.add(WORDS.get(i % WORDS.size()) + " " + i);
+    }
+    return lines;
+  }
+
+  @Test
+  void causalLmBlocksMadeBySparkEqualOneProcessAndReachTheirRanks() throws IOException {
+    // More than two group_texts batches of 1000 rows, of uneven lengths, with the first 10% held out.
+    Corpus c = corpus(numbered(2345));
+    Path text = c.text();
+    Path tok = c.tok();
+    String model = c.model();
     String yaml = "model:\n  config: " + model + "\ndata:\n  train_file: " + text + "\n  tokenizer: " + tok
         + "\n  block_size: 16\n  validation_split_percentage: 10\ntraining_args: {output_dir: out}\nworld_size: 2\n";
     CausalLmConfig config = (CausalLmConfig) AutoConfig.fromJson(model, "test");
@@ -135,5 +148,94 @@ class RankShardsTest {
         (CausalLmConfig) AutoConfig.fromJson(model, "test"), spark, 1));
     assertTrue(e.getMessage().startsWith(data + " row 1: token id 99 is not in the model's vocabulary (vocab_size"
         + " 50)"), e.getMessage());
+  }
+
+  @Test
+  void preparedShardsOnTheCacheDirAreReusedAndReadByRankInOneGlobalOrder() throws Exception {
+    Corpus c = corpus(numbered(1500));
+    Path text = c.text();
+    Path tok = c.tok();
+    String model = c.model();
+    String yaml = "model:\n  config: " + model + "\ndata:\n  train_file: " + text + "\n  tokenizer: " + tok
+        + "\n  block_size: 16\ntraining_args: {output_dir: out}\nworld_size: 2\n";
+    CausalLmConfig config = (CausalLmConfig) AutoConfig.fromJson(model, "test");
+    Path cache = tmp.resolve("shared");
+    JobConfig job = JobConfig.parse(yaml, "job.yaml", List.of("data.cache_dir=" + cache));
+    RankShards.Prepared first = TrainJob.prepare(job, JobConfig.Task.CAUSAL_LM, config, spark);
+    PreparedCache.Stored stored = first.manifest().stored();
+    assertTrue(stored != null && first.rows() == null, "the ranks read the cache, no rows go with the stage");
+    Path folder = Path.of(java.net.URI.create(stored.folder()));
+    assertTrue(Files.isRegularFile(folder.resolve(PreparedCache.MANIFEST)));
+    long written = Files.getLastModifiedTime(folder.resolve(stored.train().get(0).name())).toMillis();
+    try (var listing = Files.list(folder.getParent())) {
+      assertEquals(1, listing.count(), "one cache folder, no temporary one left");
+    }
+    // A second run with the same inputs and settings finds the shards: nothing is prepared or written again.
+    Thread.sleep(20);
+    RankShards.Prepared again = TrainJob.prepare(job, JobConfig.Task.CAUSAL_LM, config, spark);
+    assertEquals(stored, again.manifest().stored());
+    assertEquals(written, Files.getLastModifiedTime(folder.resolve(stored.train().get(0).name())).toMillis());
+    // Another block size is another fingerprint.
+    RankShards.Prepared other = TrainJob.prepare(JobConfig.parse(yaml.replace("block_size: 16", "block_size: 8"),
+        "job.yaml", List.of("data.cache_dir=" + cache)), JobConfig.Task.CAUSAL_LM, config, spark);
+    assertTrue(!other.manifest().stored().folder().equals(stored.folder()));
+
+    JobData.Prepared inOneProcess = JobData.prepare(JobConfig.parse(yaml, "job.yaml",
+        List.of("data.use_spark=false", "data.cache_dir=" + tmp.resolve("cache1"))), JobConfig.Task.CAUSAL_LM,
+        config, null);
+    long[] expected = inOneProcess.train().longColumn("input_ids");
+    long[] expectedEval = inOneProcess.eval().longColumn("input_ids");
+    // Whatever the world size, the ranks' train rows in rank order are the global order, each read once.
+    for (int ws : new int[] {1, 2, 3}) {
+      List<Long> all = new ArrayList<>();
+      List<Long> evalSeen = new ArrayList<>();
+      for (int r = 0; r < ws; r++) {
+        try (RankShards.Spilled mine = PreparedCache.open(stored, r, ws, 5, tmp.resolve("local" + r))) {
+          assertEquals(RankShards.shardEnd(stored.trainRows(), ws, r) - RankShards.shardStart(stored.trainRows(), ws, r),
+              mine.train.numRows());
+          for (Object row : mine.train.column("input_ids")) {
+            for (int id : (int[]) row) {
+              all.add((long) id);
+            }
+          }
+          assertArrayEquals((int[]) mine.train.column("input_ids").get(0), (int[]) mine.train.column("labels").get(0));
+          List<Object> ev = mine.eval.column("input_ids");
+          for (int i = 0; i < ev.size(); i++) {
+            long row = ((i / 5) * (long) ws + r) * 5 + i % 5; // rank r holds eval batches r, r + ws, ...
+            evalSeen.add(row);
+            assertArrayEquals(Arrays.copyOfRange(expectedEval, (int) row * 16, (int) row * 16 + 16),
+                Arrays.stream((int[]) ev.get(i)).asLongStream().toArray(), "eval row " + row);
+          }
+        }
+      }
+      assertArrayEquals(expected, all.stream().mapToLong(Long::longValue).toArray(), "world size " + ws);
+      assertEquals(stored.evalRows(), evalSeen.stream().distinct().count());
+    }
+  }
+
+  @Test
+  void aMissingOrTruncatedShardNamesTheShardAndTheRank() throws Exception {
+    Corpus c = corpus(numbered(12));
+    Path text = c.text();
+    Path tok = c.tok();
+    String model = c.model();
+    String yaml = "model:\n  config: " + model + "\ndata:\n  train_file: " + text + "\n  eval_file: " + text
+        + "\n  tokenizer: " + tok + "\n  block_size: 4\ntraining_args: {output_dir: out}\nworld_size: 2\n";
+    JobConfig job = JobConfig.parse(yaml, "job.yaml", List.of("data.cache_dir=" + tmp.resolve("shared")));
+    PreparedCache.Stored stored = TrainJob.prepare(job, JobConfig.Task.CAUSAL_LM,
+        (CausalLmConfig) AutoConfig.fromJson(model, "test"), spark).manifest().stored();
+    Path folder = Path.of(java.net.URI.create(stored.folder()));
+    Path shard = folder.resolve(stored.train().get(0).name());
+    byte[] bytes = Files.readAllBytes(shard);
+    Files.write(shard, Arrays.copyOf(bytes, bytes.length / 2));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> PreparedCache.open(stored, 1, 2, 4, tmp.resolve("local")));
+    assertTrue(e.getMessage().startsWith("rank 1: the prepared shard ") && e.getMessage().contains(
+        stored.train().get(0).name() + " is truncated or altered: " + bytes.length / 2 + " bytes, the manifest says "
+        + bytes.length), e.getMessage());
+    Files.delete(shard);
+    e = assertThrows(IllegalArgumentException.class, () -> PreparedCache.open(stored, 0, 2, 4, tmp.resolve("local")));
+    assertTrue(e.getMessage().startsWith("rank 0: the prepared shard ") && e.getMessage().contains(
+        stored.train().get(0).name() + " is missing"), e.getMessage());
   }
 }
