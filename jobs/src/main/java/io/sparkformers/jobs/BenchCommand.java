@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     description = "Run a benchmark and print its measurements.",
     subcommands = {BenchAllReduceCommand.class, BenchModelsCommand.class, BenchEvaluateCommand.class,
-        BenchTrainCommand.class, BenchDatasetsCommand.class, BenchLoadCommand.class})
+        BenchTrainCommand.class, BenchDatasetsCommand.class, BenchLoadCommand.class, BenchDataCommand.class})
 public final class BenchCommand implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

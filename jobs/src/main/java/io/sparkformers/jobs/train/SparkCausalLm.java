@@ -12,7 +12,6 @@ import io.sparkformers.training.models.CausalLmConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -108,24 +107,43 @@ final class SparkCausalLm {
     long to = range.to();
     String what = range.what();
     JavaRDD<Row> rows = range.file().toSpark(spark).select(column).javaRDD();
-    // Each row's index in the split, then its token ids, keyed by its group_texts batch.
-    JavaPairRDD<Long, Tuple2<Long, int[]>> tokens = rows.zipWithIndex()
+    long batches = (to - from + GroupTexts.BATCH_SIZE - 1) / GroupTexts.BATCH_SIZE;
+    // A file is one partition when loaded: its group_texts batches are spread over the cores before the
+    // tokenizer runs, each batch whole in one task.
+    int parts = (int) Math.max(1, Math.min(batches, 2L * spark.sparkContext().defaultParallelism()));
+    boolean preTokenized = tokenizer == null;
+    JavaPairRDD<Long, Tuple2<Long, Object>> byBatch = rows.zipWithIndex()
         .filter(t -> t._2() >= from && t._2() < to)
-        .mapPartitionsToPair(it -> tokenize(it, from, tokenizer, vocabSize, what));
-    // group_texts within each batch of 1000 rows, in row order; persisted, for the counts and then the ranks.
-    JavaPairRDD<Long, List<int[]>> grouped = tokens.groupByKey().mapValues(batch -> {
-      List<Tuple2<Long, int[]>> ordered = new ArrayList<>();
+        .mapToPair(t -> {
+          long r = t._2() - from;
+          Object v = preTokenized ? checkedIds(t._1(), r, vocabSize, what)
+              : t._1().isNullAt(0) ? "" : t._1().getString(0);
+          return new Tuple2<>(r / GroupTexts.BATCH_SIZE, new Tuple2<>(r, v));
+        });
+    // Each batch tokenized in row order, then group_texts: concatenated and cut into blocks, the rest dropped.
+    // Persisted: the counts are taken from it, then the ranks' rows.
+    JavaPairRDD<Long, List<int[]>> grouped = byBatch.groupByKey(parts).mapValues(batch -> {
+      List<Tuple2<Long, Object>> ordered = new ArrayList<>();
       batch.forEach(ordered::add);
       ordered.sort((a, b) -> Long.compare(a._1(), b._1()));
+      List<int[]> ids = new ArrayList<>(ordered.size());
+      if (preTokenized) {
+        ordered.forEach(t -> ids.add((int[]) t._2()));
+      } else {
+        Tokenizer tok = TOKENIZERS.computeIfAbsent(tokenizer, p -> AutoTokenizer.fromPretrained(Path.of(p)));
+        List<String> texts = new ArrayList<>(ordered.size());
+        ordered.forEach(t -> texts.add((String) t._2()));
+        tok.encodeBatch(texts, 0, true).forEach(e -> ids.add(e.inputIds()));
+      }
       int total = 0;
-      for (Tuple2<Long, int[]> t : ordered) {
-        total += t._2().length;
+      for (int[] i : ids) {
+        total += i.length;
       }
       int[] all = new int[total];
       int at = 0;
-      for (Tuple2<Long, int[]> t : ordered) {
-        System.arraycopy(t._2(), 0, all, at, t._2().length);
-        at += t._2().length;
+      for (int[] i : ids) {
+        System.arraycopy(i, 0, all, at, i.length);
+        at += i.length;
       }
       List<int[]> out = new ArrayList<>();
       for (int s = 0; s + blockSize <= total; s += blockSize) {
@@ -134,7 +152,6 @@ final class SparkCausalLm {
       return out;
     }).persist(StorageLevel.MEMORY_AND_DISK());
     Map<Long, Integer> perBatch = grouped.mapValues(List::size).collectAsMap();
-    long batches = (to - from + GroupTexts.BATCH_SIZE - 1) / GroupTexts.BATCH_SIZE;
     long[] offsets = new long[(int) batches + 1];
     for (int b = 0; b < batches; b++) {
       offsets[b + 1] = offsets[b] + perBatch.getOrDefault((long) b, 0);
@@ -156,52 +173,20 @@ final class SparkCausalLm {
     return new Blocks(keyed, count);
   }
 
-  /** One partition's rows as (batch, (row, token ids)): encoded by the tokenizer, or checked when pre-tokenized. */
-  private static Iterator<Tuple2<Long, Tuple2<Long, int[]>>> tokenize(Iterator<Tuple2<Row, Long>> it, long from,
-      String tokenizer, int vocabSize, String what) {
-    List<Tuple2<Long, Tuple2<Long, int[]>>> out = new ArrayList<>();
-    if (tokenizer == null) {
-      while (it.hasNext()) {
-        Tuple2<Row, Long> t = it.next();
-        long r = t._2() - from;
-        int[] ids;
-        try {
-          Object v = t._1().isNullAt(0) ? null : t._1().getList(0);
-          ids = JobData.ints(v, "input_ids");
-          for (int id : ids) {
-            if (id < 0 || id >= vocabSize) {
-              throw new IllegalArgumentException("token id " + id + " is not in the model's vocabulary (vocab_size "
-                  + vocabSize + ")");
-            }
-          }
-        } catch (IllegalArgumentException e) {
-          throw new IllegalArgumentException(what + " row " + r + ": " + e.getMessage(), e);
-        }
-        out.add(new Tuple2<>(r / GroupTexts.BATCH_SIZE, new Tuple2<>(r, ids)));
-      }
-      return out.iterator();
-    }
-    Tokenizer tok = TOKENIZERS.computeIfAbsent(tokenizer, p -> AutoTokenizer.fromPretrained(Path.of(p)));
-    List<String> texts = new ArrayList<>();
-    List<Long> index = new ArrayList<>();
-    while (it.hasNext() || !texts.isEmpty()) {
-      if (it.hasNext()) {
-        Tuple2<Row, Long> t = it.next();
-        texts.add(t._1().isNullAt(0) ? "" : t._1().getString(0));
-        index.add(t._2() - from);
-        if (texts.size() < GroupTexts.BATCH_SIZE && it.hasNext()) {
-          continue;
+  /** A pre-tokenized row's ids, each checked against the vocabulary; an error names the file and the row. */
+  private static int[] checkedIds(Row row, long r, int vocabSize, String what) {
+    try {
+      int[] ids = JobData.ints(row.isNullAt(0) ? null : row.getList(0), "input_ids");
+      for (int id : ids) {
+        if (id < 0 || id >= vocabSize) {
+          throw new IllegalArgumentException("token id " + id + " is not in the model's vocabulary (vocab_size "
+              + vocabSize + ")");
         }
       }
-      List<Tokenizer.Encoded> encoded = tok.encodeBatch(texts, 0, true);
-      for (int i = 0; i < encoded.size(); i++) {
-        long r = index.get(i);
-        out.add(new Tuple2<>(r / GroupTexts.BATCH_SIZE, new Tuple2<>(r, encoded.get(i).inputIds())));
-      }
-      texts.clear();
-      index.clear();
+      return ids;
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(what + " row " + r + ": " + e.getMessage(), e);
     }
-    return out.iterator();
   }
 
   /** A task's bad-input error (a file, row or column named) as it was thrown, without Spark's wrapping. */

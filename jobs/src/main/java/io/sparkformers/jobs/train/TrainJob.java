@@ -93,15 +93,21 @@ public final class TrainJob {
   private static Map<String, Double> runOn(JobConfig job, ModelConfig modelConfig, JobConfig.Task task,
       SparkSession spark) throws IOException {
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    long start = System.nanoTime();
     RankShards.Prepared data = prepare(job, task, modelConfig, spark);
+    double prepareSeconds = (System.nanoTime() - start) / 1e9;
     // Rank 0's progress and log lines come back to this driver, wherever the ranks run.
     try (DriverLogListener logs = DriverLogListener.open(sc, job.worldSize(),
         job.trainingArguments().disableTqdm() ? null : System.err, List.of())) {
       // The barrier stage runs over the prepared rows, one partition per rank: the closure carries the
       // manifest only. The process_group section, ddp_backend and ddp_timeout reach every rank's group.
       Rank rank = new Rank(job, task, data.manifest());
-      return data.rows() == null ? BarrierLauncher.run(sc, job.worldSize(), job.processGroupOptions(), rank)
-          : BarrierLauncher.run(data.rows(), job.processGroupOptions(), rank);
+      Map<String, Double> result = new LinkedHashMap<>(data.rows() == null
+          ? BarrierLauncher.run(sc, job.worldSize(), job.processGroupOptions(), rank)
+          : BarrierLauncher.run(data.rows(), job.processGroupOptions(), rank));
+      // The Spark jobs run before the barrier stage (the rows it repartitions are prepared lazily after).
+      result.put("prepare_seconds", prepareSeconds);
+      return result;
     }
   }
 

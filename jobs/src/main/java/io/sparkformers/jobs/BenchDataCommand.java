@@ -1,0 +1,302 @@
+package io.sparkformers.jobs;
+
+import io.sparkformers.datasets.AutoTokenizer;
+import io.sparkformers.datasets.Tokenizer;
+import io.sparkformers.datasets.TokenizerTrainer;
+import io.sparkformers.jobs.train.JobConfig;
+import io.sparkformers.jobs.train.TrainJob;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code sparkformers bench data}: the train job's data path at scale. Generates a text dataset of about
+ * {@code --gb} gigabytes (jsonl, or parquet converted from it), then, in a driver JVM started with
+ * {@code --driver-memory} of heap on a Spark {@code local-cluster} of {@code --ranks} executor JVMs, prepares it
+ * (load, tokenize, group_texts, split, all Spark jobs) and trains a small GPT-2 for {@code --steps} steps on
+ * {@code --ranks} ranks. Prints the prepare throughput (rows/s and MB/s per core, tokenization included), the
+ * share of step time spent reading batches, the driver's peak heap, and the bytes each rank read (its spilled
+ * partition, or its shards with {@code --shards}).
+ */
+@Command(name = "data", mixinStandardHelpOptions = true,
+    description = "The train job's data path: prepare throughput, data-loading share of a step, driver heap,"
+        + " bytes read per rank (local-cluster, driver at --driver-memory).")
+public final class BenchDataCommand implements Callable<Integer> {
+
+  @Option(names = "--gb", description = "size of the generated text data in GB (default: 0.2)")
+  double gb = 0.2;
+
+  @Option(names = "--format", description = "jsonl or parquet (default: jsonl)")
+  String format = "jsonl";
+
+  @Option(names = "--ranks", description = "executors and ranks (default: 2)")
+  int ranks = 2;
+
+  @Option(names = "--steps", description = "training steps (default: 30)")
+  int steps = 30;
+
+  @Option(names = "--block-size", description = "tokens per block (default: 128)")
+  int blockSize = 128;
+
+  @Option(names = "--driver-memory", description = "the driver JVM's -Xmx (default: 512m)")
+  String driverMemory = "512m";
+
+  @Option(names = "--shards", description = "prepare into data.cache_dir (fingerprinted shards the ranks read)"
+      + " instead of spilling each rank's partition")
+  boolean shards;
+
+  @Option(names = "--work-dir", description = "where the data, the caches and the output go (default: a new"
+      + " temporary folder, deleted after)")
+  Path workDir;
+
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() throws Exception {
+    if (!(gb > 0) || ranks < 1 || steps < 1 || blockSize < 2 || !List.of("jsonl", "parquet").contains(format)) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--gb must be positive, --ranks and"
+          + " --steps at least 1, --block-size at least 2, --format jsonl or parquet");
+    }
+    boolean temporary = workDir == null;
+    Path dir = temporary ? Files.createTempDirectory("sparkformers-bench-data-") : workDir;
+    try {
+      Files.createDirectories(dir);
+      long t0 = System.nanoTime();
+      long[] written = generate(dir.resolve("data/train.jsonl"), (long) (gb * 1e9), 42);
+      Path tok = dir.resolve("tokenizer");
+      TokenizerTrainer.byteLevelBpe().vocabSize(2000).minFrequency(2).build().train(sample(2000, 7), tok);
+      System.out.printf(Locale.ROOT, "generated %,d rows, %,d bytes of jsonl in %.1f s%n", written[0], written[1],
+          (System.nanoTime() - t0) / 1e9);
+      return runDriver(dir, tok);
+    } finally {
+      if (temporary) {
+        deleteRecursively(dir);
+      }
+    }
+  }
+
+  /** The measuring driver in a JVM of its own: its heap limit, and the environment local-cluster needs. */
+  private int runDriver(Path dir, Path tok) throws IOException, InterruptedException {
+    Path sparkHome = dir.resolve("spark-home");
+    Files.createDirectories(sparkHome.resolve("jars"));
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("-Xmx" + driverMemory);
+    for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+      if (!a.startsWith("-Xmx") && !a.startsWith("-agentlib") && !a.startsWith("-javaagent")) {
+        cmd.add(a);
+      }
+    }
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Driver.class.getName(), dir.toString(),
+        tok.toString(), format, Integer.toString(ranks), Integer.toString(steps), Integer.toString(blockSize),
+        Boolean.toString(shards)));
+    ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
+    pb.environment().put("SPARK_HOME", sparkHome.toString());
+    pb.environment().put("SPARK_SCALA_VERSION", "2.13");
+    pb.environment().putIfAbsent("SPARK_LOCAL_IP", "127.0.0.1");
+    // The loaders' Arrow cache (on the driver and the executors) under the work folder, not the user's.
+    pb.environment().put("SPARKFORMERS_DATASETS_CACHE", dir.resolve("arrow-cache").toString());
+    return pb.start().waitFor();
+  }
+
+  private static final String[] SYLLABLES = {"ka", "lo", "mi", "nu", "pe", "ra", "si", "to", "ve", "zu", "an",
+      "el", "or", "is", "um", "ba", "de", "fi", "go", "hu"};
+
+  /** A seeded sentence of made-up words (Zipf-like: short words more often). */
+  private static String sentence(SplittableRandom rng) {
+    StringBuilder s = new StringBuilder();
+    int words = 8 + rng.nextInt(40);
+    for (int w = 0; w < words; w++) {
+      if (w > 0) {
+        s.append(' ');
+      }
+      int syllables = 1 + Math.min(rng.nextInt(4), rng.nextInt(4));
+      for (int k = 0; k < syllables; k++) {
+        int i = Math.min(rng.nextInt(SYLLABLES.length), rng.nextInt(SYLLABLES.length));
+        s.append(SYLLABLES[i]);
+      }
+    }
+    return s.append('.').toString();
+  }
+
+  static List<String> sample(int n, long seed) {
+    SplittableRandom rng = new SplittableRandom(seed);
+    List<String> out = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      out.add(sentence(rng));
+    }
+    return out;
+  }
+
+  /** Writes {"text": ...} lines until {@code bytes} are written; returns {rows, bytes}. */
+  static long[] generate(Path file, long bytes, long seed) throws IOException {
+    Files.createDirectories(file.getParent());
+    SplittableRandom rng = new SplittableRandom(seed);
+    long rows = 0;
+    long size = 0;
+    try (BufferedWriter w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+      while (size < bytes) {
+        String line = "{\"text\": \"" + sentence(rng) + "\"}\n";
+        w.write(line);
+        size += line.length(); // ASCII
+        rows++;
+      }
+    }
+    return new long[] {rows, size};
+  }
+
+  static void deleteRecursively(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (var all = Files.walk(dir)) {
+      all.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+
+  /** The driver JVM: local-cluster, the train job, the measurements. */
+  public static final class Driver {
+    private Driver() {}
+
+    public static void main(String[] a) throws Exception {
+      Path dir = Path.of(a[0]);
+      Path tok = Path.of(a[1]);
+      String format = a[2];
+      int ranks = Integer.parseInt(a[3]);
+      int steps = Integer.parseInt(a[4]);
+      int blockSize = Integer.parseInt(a[5]);
+      boolean shards = Boolean.parseBoolean(a[6]);
+      String executorOptions = "-Dai.djl.offline=true -Dai.djl.default_engine=PyTorch -Dai.djl.pytorch.num_threads=1";
+      SparkConf conf = new SparkConf().setMaster("local-cluster[" + ranks + ",1,1024]")
+          .setAppName("sparkformers bench data").set("spark.driver.host", "127.0.0.1")
+          .set("spark.driver.bindAddress", "127.0.0.1").set("spark.ui.enabled", "false")
+          .set("spark.executor.extraClassPath", absoluteClassPath())
+          .set("spark.executor.extraJavaOptions", executorOptions)
+          .set("spark.executorEnv.SPARK_LOCAL_IP", "127.0.0.1")
+          .set("spark.executorEnv.SPARKFORMERS_DATASETS_CACHE", System.getenv("SPARKFORMERS_DATASETS_CACHE"))
+          .set("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s");
+      if (System.getenv("DJL_CACHE_DIR") != null) {
+        conf.set("spark.executorEnv.DJL_CACHE_DIR", System.getenv("DJL_CACHE_DIR"));
+      }
+      SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
+      try {
+        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        while (spark.sparkContext().statusTracker().getExecutorInfos().length < ranks + 1) {
+          if (System.nanoTime() > deadline) {
+            throw new IllegalStateException(ranks + " executors did not register within 120 s");
+          }
+          Thread.sleep(100);
+        }
+        Path train = dir.resolve("data/train.jsonl");
+        long inputBytes = Files.size(train);
+        String trainFile = train.toString();
+        if (format.equals("parquet")) {
+          Path parquet = dir.resolve("data/train.parquet");
+          spark.read().json(trainFile).coalesce(ranks).write().mode("overwrite").parquet(parquet.toString());
+          trainFile = parquet.toString();
+          inputBytes = folderBytes(parquet);
+        }
+        int vocab;
+        try (Tokenizer t = AutoTokenizer.fromPretrained(tok)) {
+          vocab = t.vocabSize();
+        }
+        String yaml = String.join("\n",
+            "task: causal_lm",
+            "model:",
+            "  config: {model_type: gpt2, vocab_size: " + vocab + ", n_positions: " + blockSize
+                + ", n_embd: 64, n_layer: 2, n_head: 2}",
+            "data:",
+            "  train_file: " + trainFile,
+            "  format: " + (format.equals("parquet") ? "parquet" : "json"),
+            "  tokenizer: " + tok,
+            "  block_size: " + blockSize,
+            "  validation_split_percentage: 1",
+            "training_args:",
+            "  output_dir: " + dir.resolve("out"),
+            "  max_steps: " + steps,
+            "  per_device_train_batch_size: 8",
+            "  per_device_eval_batch_size: 64",
+            "  save_strategy: 'no'",
+            "  logging_steps: " + steps,
+            "  disable_tqdm: true",
+            "metrics: []",
+            "world_size: " + ranks,
+            "");
+        List<String> overrides = new ArrayList<>();
+        if (shards) {
+          overrides.add("data.cache_dir=" + dir.resolve("shards"));
+        }
+        JobConfig job = JobConfig.parse(yaml, "bench-data.yaml", overrides);
+        List<MemoryPoolMXBean> heap = ManagementFactory.getMemoryPoolMXBeans().stream()
+            .filter(p -> p.getType() == MemoryType.HEAP).toList();
+        heap.forEach(MemoryPoolMXBean::resetPeakUsage);
+        long start = System.nanoTime();
+        Map<String, Double> m = TrainJob.run(job, spark);
+        double total = (System.nanoTime() - start) / 1e9;
+        long peak = heap.stream().mapToLong(p -> p.getPeakUsage().getUsed()).sum();
+        double prepare = m.get("prepare_seconds");
+        long rows = Files.lines(train).count();
+        print(m, inputBytes, rows, prepare, total, peak, ranks, blockSize, format, shards);
+      } finally {
+        spark.stop();
+      }
+    }
+
+    /** This JVM's class path with absolute entries: executors start in folders of their own. */
+    private static String absoluteClassPath() {
+      List<String> out = new ArrayList<>();
+      for (String e : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+        out.add(e.isEmpty() ? e : Path.of(e).toAbsolutePath().toString());
+      }
+      return String.join(java.io.File.pathSeparator, out);
+    }
+
+    private static long folderBytes(Path folder) throws IOException {
+      try (var all = Files.walk(folder)) {
+        return all.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+      }
+    }
+
+    private static void print(Map<String, Double> m, long inputBytes, long rows, double prepare, double total,
+        long peak, int ranks, int blockSize, String format, boolean shards) {
+      double mb = inputBytes / 1e6;
+      System.out.printf(Locale.ROOT, "input: %s, %,d rows, %.1f MB; %d ranks on local-cluster[%d,1,1024], %s%n",
+          format, rows, mb, ranks, ranks, shards ? "shards in data.cache_dir" : "partitions spilled by the ranks");
+      System.out.printf(Locale.ROOT, "prepare (load, tokenize, group_texts, split): %.1f s, %,.0f rows/s,"
+          + " %.2f MB/s per core (%d cores)%n", prepare, rows / prepare, mb / prepare / ranks, ranks);
+      double steps = m.get("global_step");
+      double stepMs = m.get("train_runtime") / steps * 1e3;
+      System.out.printf(Locale.ROOT, "train: %.0f steps of %d x %d tokens per rank, %.1f ms per step;"
+          + " data loading %.2f%% of step time (rank 0)%n", steps, 8, blockSize, stepMs,
+          m.get("data_loading_share") * 100);
+      System.out.printf(Locale.ROOT, "driver heap: peak %.1f MB of max %.1f MB%n", peak / 1e6,
+          Runtime.getRuntime().maxMemory() / 1e6);
+      double all = 0;
+      for (int r = 0; r < ranks; r++) {
+        all += m.get("shard_bytes_rank_" + r);
+      }
+      for (int r = 0; r < ranks; r++) {
+        double b = m.get("shard_bytes_rank_" + r);
+        System.out.printf(Locale.ROOT, "rank %d read %.1f MB = %.3f of all ranks' (train %,.0f blocks in all)%n", r,
+            b / 1e6, b / all, m.get("train_rows"));
+      }
+      System.out.printf(Locale.ROOT, "total job time %.1f s%n", total);
+    }
+  }
+}
