@@ -52,8 +52,13 @@ import scala.Tuple2;
  */
 final class PreparedCache {
   static final String MANIFEST = "manifest.json";
-  /** Rows per shard file, whatever the world size (so that the shards and the order do not depend on it). */
+  /**
+   * Shards of at most 64 MiB, and at least 16 of them for a smaller split: fixed by the data alone (never by the
+   * world size, so the shards and the order stay the same), and small enough that a rank reads little more
+   * than its own rows.
+   */
   static final long TARGET_SHARD_BYTES = 64L << 20;
+  static final int MIN_SHARDS = 16;
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private PreparedCache() {}
@@ -217,7 +222,8 @@ final class PreparedCache {
   static Stored write(RankShards.Manifest m, JavaPairRDD<Long, Object[]> keyed, String cacheDir,
       String fingerprint, Map<String, String> hadoop) {
     long rowBytes = 3L * 4 * m.blockSize();
-    long rowsPerShard = Math.max(1, TARGET_SHARD_BYTES / rowBytes);
+    long rowsPerShard = Math.max(1, Math.min(TARGET_SHARD_BYTES / rowBytes,
+        (m.trainRows() + MIN_SHARDS - 1) / MIN_SHARDS));
     int trainShards = (int) ((m.trainRows() + rowsPerShard - 1) / rowsPerShard);
     int evalShards = (int) ((m.evalRows() + rowsPerShard - 1) / rowsPerShard);
     Path target = folder(cacheDir, fingerprint);

@@ -122,8 +122,15 @@ final class RankShards {
     }
   }
 
-  /** The rows and what the ranks are told about them. */
-  record Prepared(JavaRDD<Tuple2<Long, Object[]>> rows, Manifest manifest) {}
+  /**
+   * The rows (null when the ranks read a cache instead), what the ranks are told about them, and what releases
+   * the executors' cached blocks once the ranks are done.
+   */
+  record Prepared(JavaRDD<Tuple2<Long, Object[]>> rows, Manifest manifest, Runnable release) {
+    Prepared(JavaRDD<Tuple2<Long, Object[]>> rows, Manifest manifest) {
+      this(rows, manifest, () -> { });
+    }
+  }
 
   /** Keyed rows (train keys 0..n-1, eval keys EVAL | 0..m-1) as one sorted partition per rank. */
   static Prepared toRanks(JavaPairRDD<Long, Object[]> keyed, Manifest manifest) {

@@ -38,11 +38,12 @@ final class SparkCausalLm {
   private record Range(Dataset file, long from, long to, String what) {}
 
   /** The blocks keyed by {@code split | index} (see {@link RankShards}), and what the ranks are told. */
-  record Keyed(JavaPairRDD<Long, Object[]> rows, RankShards.Manifest manifest) {}
+  record Keyed(JavaPairRDD<Long, Object[]> rows, RankShards.Manifest manifest, Runnable release) {}
 
   static RankShards.Prepared prepare(JobConfig job, CausalLmConfig model, SparkSession spark, int evalBatchSize) {
     Keyed k = keyed(job, model, spark, evalBatchSize);
-    return RankShards.toRanks(k.rows(), k.manifest());
+    RankShards.Prepared p = RankShards.toRanks(k.rows(), k.manifest());
+    return new RankShards.Prepared(p.rows(), p.manifest(), k.release());
   }
 
   static Keyed keyed(JobConfig job, CausalLmConfig model, SparkSession spark, int evalBatchSize) {
@@ -92,14 +93,17 @@ final class SparkCausalLm {
       Features features = Features.builder().add("input_ids", ColumnType.INT32_LIST).build();
       RankShards.Manifest manifest = new RankShards.Manifest(features, trainBlocks.count, evalBlocks.count,
           job.worldSize(), evalBatchSize, true, null, blockSize, null);
-      return new Keyed(trainBlocks.keyed.union(evalBlocks.keyed), manifest);
+      return new Keyed(trainBlocks.keyed.union(evalBlocks.keyed), manifest, () -> {
+        trainBlocks.grouped.unpersist(false);
+        evalBlocks.grouped.unpersist(false);
+      });
     } catch (Exception e) { // SparkException is checked but thrown undeclared from Scala
       throw badInput(e);
     }
   }
 
   /** A split's blocks keyed by {@code split | index}, and how many there are. */
-  private record Blocks(JavaPairRDD<Long, Object[]> keyed, long count) {}
+  private record Blocks(JavaPairRDD<Long, Object[]> keyed, long count, JavaPairRDD<Long, List<int[]>> grouped) {}
 
   private static Blocks blocks(SparkSession spark, Range range, String column, String tokenizer, int vocabSize,
       int blockSize, long split) {
@@ -170,7 +174,7 @@ final class SparkCausalLm {
       }
       return out.iterator();
     });
-    return new Blocks(keyed, count);
+    return new Blocks(keyed, count, grouped);
   }
 
   /** A pre-tokenized row's ids, each checked against the vocabulary; an error names the file and the row. */

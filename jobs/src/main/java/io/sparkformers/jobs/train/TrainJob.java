@@ -102,9 +102,14 @@ public final class TrainJob {
       // The barrier stage runs over the prepared rows, one partition per rank: the closure carries the
       // manifest only. The process_group section, ddp_backend and ddp_timeout reach every rank's group.
       Rank rank = new Rank(job, task, data.manifest());
-      Map<String, Double> result = new LinkedHashMap<>(data.rows() == null
-          ? BarrierLauncher.run(sc, job.worldSize(), job.processGroupOptions(), rank)
-          : BarrierLauncher.run(data.rows(), job.processGroupOptions(), rank));
+      Map<String, Double> result;
+      try {
+        result = new LinkedHashMap<>(data.rows() == null
+            ? BarrierLauncher.run(sc, job.worldSize(), job.processGroupOptions(), rank)
+            : BarrierLauncher.run(data.rows(), job.processGroupOptions(), rank));
+      } finally {
+        data.release().run();
+      }
       // The Spark jobs run before the barrier stage (the rows it repartitions are prepared lazily after).
       result.put("prepare_seconds", prepareSeconds);
       return result;
@@ -130,7 +135,11 @@ public final class TrainJob {
       if (stored == null) {
         SparkCausalLm.Keyed keyed = SparkCausalLm.keyed(job, model, spark, evalBatchSize);
         RankShards.checkRows(keyed.manifest());
-        stored = PreparedCache.write(keyed.manifest(), keyed.rows(), job.cacheDir(), fingerprint, job.hadoop());
+        try {
+          stored = PreparedCache.write(keyed.manifest(), keyed.rows(), job.cacheDir(), fingerprint, job.hadoop());
+        } finally {
+          keyed.release().run();
+        }
         manifest = keyed.manifest().readFrom(stored);
       } else {
         manifest = new RankShards.Manifest(PreparedCache.blockFeatures(), stored.trainRows(), stored.evalRows(),

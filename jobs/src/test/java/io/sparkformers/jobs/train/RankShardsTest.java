@@ -225,15 +225,20 @@ class RankShardsTest {
     PreparedCache.Stored stored = TrainJob.prepare(job, JobConfig.Task.CAUSAL_LM,
         (CausalLmConfig) AutoConfig.fromJson(model, "test"), spark).manifest().stored();
     Path folder = Path.of(java.net.URI.create(stored.folder()));
-    Path shard = folder.resolve(stored.train().get(0).name());
+    // The last train shard is rank 1's (of 2), the first rank 0's.
+    String last = stored.train().get(stored.train().size() - 1).name();
+    Path shard = folder.resolve(last);
     byte[] bytes = Files.readAllBytes(shard);
     Files.write(shard, Arrays.copyOf(bytes, bytes.length / 2));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> PreparedCache.open(stored, 1, 2, 4, tmp.resolve("local")));
     assertTrue(e.getMessage().startsWith("rank 1: the prepared shard ") && e.getMessage().contains(
-        stored.train().get(0).name() + " is truncated or altered: " + bytes.length / 2 + " bytes, the manifest says "
-        + bytes.length), e.getMessage());
-    Files.delete(shard);
+        last + " is truncated or altered: " + bytes.length / 2 + " bytes, the manifest says " + bytes.length),
+        e.getMessage());
+    try (RankShards.Spilled rank0 = PreparedCache.open(stored, 0, 2, 4, tmp.resolve("local"))) {
+      assertTrue(rank0.train.numRows() > 0, "rank 0 does not read rank 1's shard");
+    }
+    Files.delete(folder.resolve(stored.train().get(0).name()));
     e = assertThrows(IllegalArgumentException.class, () -> PreparedCache.open(stored, 0, 2, 4, tmp.resolve("local")));
     assertTrue(e.getMessage().startsWith("rank 0: the prepared shard ") && e.getMessage().contains(
         stored.train().get(0).name() + " is missing"), e.getMessage());
