@@ -233,6 +233,16 @@ public final class JobConfig implements Serializable {
       ConfigKey.builder("hadoop", ConfigTypes.MAP).expected("a mapping of Hadoop settings")
           .defaultDoc("none").doc("Hadoop settings for Hadoop URIs, e.g. fs.s3a.endpoint: http://..."));
 
+  private static final ConfigKey<Boolean> STREAMING = DATA_DEF.define(
+      ConfigKey.builder("streaming", ConfigTypes.BOOLEAN).defaultValue(false)
+          .doc("causal_lm: read the train files lazily on the ranks (datasets' streaming=True): each rank reads"
+              + " its share of a seeded shuffle buffer's stream (split_dataset_by_node), tokenizes and groups it;"
+              + " needs max_steps, evaluates nothing, and a resumed run skips the batches already trained on"));
+  private static final ConfigKey<Integer> SHUFFLE_BUFFER_SIZE = DATA_DEF.define(
+      ConfigKey.builder("shuffle_buffer_size", ConfigTypes.INT).defaultValue(1000).validator(Validator.positive())
+          .doc("streaming: the shuffle buffer's rows (IterableDataset.shuffle(seed=data_seed, buffer_size),"
+              + " which also shuffles the files); 1 reads the files in order, unshuffled"));
+
   static {
     TOP_DEF.seal();
     MODEL_DEF.seal();
@@ -652,6 +662,15 @@ public final class JobConfig implements Serializable {
 
   public boolean useSpark() {
     return data(USE_SPARK);
+  }
+
+  /** data.streaming: the ranks read the train files lazily. */
+  public boolean streaming() {
+    return data(STREAMING);
+  }
+
+  public int shuffleBufferSize() {
+    return data(SHUFFLE_BUFFER_SIZE);
   }
 
   /** data.hadoop: Hadoop settings as strings. */

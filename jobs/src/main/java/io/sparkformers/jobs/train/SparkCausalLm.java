@@ -139,21 +139,7 @@ final class SparkCausalLm {
         ordered.forEach(t -> texts.add((String) t._2()));
         tok.encodeBatch(texts, 0, true).forEach(e -> ids.add(e.inputIds()));
       }
-      int total = 0;
-      for (int[] i : ids) {
-        total += i.length;
-      }
-      int[] all = new int[total];
-      int at = 0;
-      for (int[] i : ids) {
-        System.arraycopy(i, 0, all, at, i.length);
-        at += i.length;
-      }
-      List<int[]> out = new ArrayList<>();
-      for (int s = 0; s + blockSize <= total; s += blockSize) {
-        out.add(Arrays.copyOfRange(all, s, s + blockSize));
-      }
-      return out;
+      return groupTexts(ids, blockSize);
     }).persist(StorageLevel.MEMORY_AND_DISK());
     Map<Long, Integer> perBatch = grouped.mapValues(List::size).collectAsMap();
     long[] offsets = new long[(int) batches + 1];
@@ -175,6 +161,25 @@ final class SparkCausalLm {
       return out.iterator();
     });
     return new Blocks(keyed, count, grouped);
+  }
+
+  /** group_texts over one batch's token lists: concatenated, cut into blocks, the rest dropped. */
+  static List<int[]> groupTexts(List<int[]> ids, int blockSize) {
+    int total = 0;
+    for (int[] i : ids) {
+      total += i.length;
+    }
+    int[] all = new int[total];
+    int at = 0;
+    for (int[] i : ids) {
+      System.arraycopy(i, 0, all, at, i.length);
+      at += i.length;
+    }
+    List<int[]> out = new ArrayList<>();
+    for (int s = 0; s + blockSize <= total; s += blockSize) {
+      out.add(Arrays.copyOfRange(all, s, s + blockSize));
+    }
+    return out;
   }
 
   /** A pre-tokenized row's ids, each checked against the vocabulary; an error names the file and the row. */

@@ -93,6 +93,14 @@ public final class TrainJob {
   private static Map<String, Double> runOn(JobConfig job, ModelConfig modelConfig, JobConfig.Task task,
       SparkSession spark) throws IOException {
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    if (job.streaming()) {
+      StreamBlocks.Spec spec = streamSpec(job, task, modelConfig);
+      try (DriverLogListener logs = DriverLogListener.open(sc, job.worldSize(),
+          job.trainingArguments().disableTqdm() ? null : System.err, List.of())) {
+        // No Spark job reads the data: each rank streams its part of the files itself.
+        return BarrierLauncher.run(sc, job.worldSize(), job.processGroupOptions(), new Rank(job, task, null, spec));
+      }
+    }
     long start = System.nanoTime();
     RankShards.Prepared data = prepare(job, task, modelConfig, spark);
     double prepareSeconds = (System.nanoTime() - start) / 1e9;
@@ -151,6 +159,57 @@ public final class TrainJob {
     JobData.Prepared data = JobData.prepare(job, task, modelConfig, spark);
     return RankShards.fromDriver(JavaSparkContext.fromSparkContext(spark.sparkContext()), data, job.worldSize(),
         evalBatchSize);
+  }
+
+  /**
+   * What the ranks need to stream a causal LM's train files, checked here first: the task, max_steps, the
+   * files and their columns, the tokenizer and the block size.
+   */
+  static StreamBlocks.Spec streamSpec(JobConfig job, JobConfig.Task task, ModelConfig modelConfig) {
+    if (task != JobConfig.Task.CAUSAL_LM) {
+      throw new IllegalArgumentException(job.source() + ": key 'data.streaming' is for task causal_lm; the task is "
+          + task.configName());
+    }
+    TrainingArguments args = job.trainingArguments();
+    if (args.maxSteps() <= 0) {
+      throw new IllegalArgumentException(job.source() + ": key 'data.streaming' needs training_args.max_steps:"
+          + " a stream has no length to count epochs by");
+    }
+    if (!job.evalFiles().isEmpty()) {
+      throw new IllegalArgumentException(job.source() + ": key 'data.streaming' evaluates nothing; remove"
+          + " data.eval_file");
+    }
+    var model = (io.sparkformers.training.models.CausalLmConfig) modelConfig;
+    List<String> files = new java.util.ArrayList<>();
+    for (String f : job.trainFiles()) {
+      files.add(f.startsWith("classpath:") ? JobData.fromClasspath(f).toString() : f);
+    }
+    String what = JobData.describe(job.trainFiles());
+    io.sparkformers.datasets.Features features;
+    try {
+      features = io.sparkformers.datasets.IterableDataset.fromFiles(job.format(),
+          io.sparkformers.datasets.LoadOptions.builder().hadoopConfiguration(job.hadoop()).build(),
+          files.toArray(String[]::new)).features();
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("data.train_file " + what + ": " + e.getMessage(), e);
+    }
+    boolean preTokenized = features.contains("input_ids");
+    int blockSize;
+    if (preTokenized) {
+      blockSize = JobData.blockSize(job, Long.MAX_VALUE, model);
+    } else {
+      if (!features.contains(job.textColumn())) {
+        throw new IllegalArgumentException(what + ": no column '" + job.textColumn() + "' (data.text_column) or"
+            + " 'input_ids' to stream; the columns are " + JobData.columns(features));
+      }
+      try (io.sparkformers.datasets.Tokenizer t = JobData.tokenizer(job, model.vocabSize())) {
+        blockSize = JobData.blockSize(job, t.modelMaxLength(), model);
+      }
+    }
+    long rowsPerRank = args.maxSteps() * args.gradientAccumulationSteps() * (long) args.perDeviceTrainBatchSize();
+    return new StreamBlocks.Spec(files, job.format(), job.hadoop(), preTokenized ? null : job.textColumn(),
+        preTokenized ? null : Path.of(job.tokenizer()).toAbsolutePath().toString(), blockSize, args.dataSeed(),
+        job.shuffleBufferSize(), rowsPerRank, what);
   }
 
   /** The model's config: model.config, or the model folder's config.json. */
@@ -255,12 +314,18 @@ public final class TrainJob {
     private static final long serialVersionUID = 1L;
     private final JobConfig job;
     private final JobConfig.Task task;
-    private final RankShards.Manifest data;
+    private final RankShards.Manifest data; // null when streaming
+    private final StreamBlocks.Spec stream; // null unless streaming
 
     Rank(JobConfig job, JobConfig.Task task, RankShards.Manifest data) {
+      this(job, task, data, null);
+    }
+
+    Rank(JobConfig job, JobConfig.Task task, RankShards.Manifest data, StreamBlocks.Spec stream) {
       this.job = job;
       this.task = task;
       this.data = data;
+      this.stream = stream;
     }
 
     @Override
@@ -290,6 +355,9 @@ public final class TrainJob {
         }
       } else if (!job.metrics().isEmpty()) {
         computeMetrics = metrics(job.metrics());
+      }
+      if (stream != null) {
+        return streaming(ctx, args, modelInit);
       }
       // This rank's rows, spilled once to local disk (or read from the shards on storage) and memory-mapped;
       // the Trainer reads its batches from them.
@@ -322,23 +390,46 @@ public final class TrainJob {
         for (int r = 0; r < bytes.length; r++) {
           result.put("shard_bytes_rank_" + r, (double) bytes[r]);
         }
-        if (ctx.rank() == 0) {
-          Path out = Path.of(args.outputDir());
-          trainer.saveModel(out.resolve("model"));
-          // The folder is self-contained, as transformers' Trainer saves its processing_class with the model:
-          // generate and score take it as it is.
-          if (job.tokenizer() != null && AutoTokenizer.isPresentIn(Path.of(job.tokenizer()))) {
-            TokenizerFiles.copy(Path.of(job.tokenizer()), out.resolve("model"));
-          }
-          if (data.labelNames() != null) {
-            writeLabelNames(out.resolve("model").resolve("config.json"), data.labelNames());
-          }
-          Files.createDirectories(out);
-          new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
-              .writeValue(out.resolve("metrics.json").toFile(), result);
-        }
+        save(ctx, args, trainer, result, data.labelNames());
         return result;
       }
+    }
+
+    /** A streamed causal LM: this rank's part of the stream, max_steps steps, no evaluation. */
+    private Map<String, Double> streaming(RankContext ctx, TrainingArguments args,
+        Supplier<PreTrainedModel> modelInit) throws IOException {
+      // In order (no shuffle: the stream's buffer shuffles), each rank its own part of the stream.
+      try (StreamBlocks blocks = new StreamBlocks(stream, ctx.rank(), ctx.worldSize());
+          Trainer trainer = Trainer.builder(modelInit, args).trainData(blocks).shuffle(false).rankShards(true)
+              .rankContext(ctx).build()) {
+        Map<String, Double> result = new LinkedHashMap<>(trainer.train());
+        result.put("stream_blocks_per_rank", (double) stream.rowsPerRank());
+        result.put("stream_blocks_skipped", (double) blocks.skipped());
+        result.put("all_reduce_share", trainer.allReduceShare());
+        save(ctx, args, trainer, result, null);
+        return result;
+      }
+    }
+
+    /** Rank 0 writes the model folder (with the tokenizer and label names) and metrics.json. */
+    private void save(RankContext ctx, TrainingArguments args, Trainer trainer, Map<String, Double> result,
+        List<String> labelNames) throws IOException {
+      if (ctx.rank() != 0) {
+        return;
+      }
+      Path out = Path.of(args.outputDir());
+      trainer.saveModel(out.resolve("model"));
+      // The folder is self-contained, as transformers' Trainer saves its processing_class with the model:
+      // generate and score take it as it is.
+      if (job.tokenizer() != null && AutoTokenizer.isPresentIn(Path.of(job.tokenizer()))) {
+        TokenizerFiles.copy(Path.of(job.tokenizer()), out.resolve("model"));
+      }
+      if (labelNames != null) {
+        writeLabelNames(out.resolve("model").resolve("config.json"), labelNames);
+      }
+      Files.createDirectories(out);
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+          .writeValue(out.resolve("metrics.json").toFile(), result);
     }
   }
 }
