@@ -79,6 +79,8 @@ public final class BenchDataCommand implements Callable<Integer> {
       Files.createDirectories(dir);
       long t0 = System.nanoTime();
       long[] written = generate(dir.resolve("data/train.jsonl"), (long) (gb * 1e9), 42);
+      // A small eval file: evaluation keeps every row's logits (as transformers'), which is not measured here.
+      generate(dir.resolve("data/eval.jsonl"), 20_000, 43);
       Path tok = dir.resolve("tokenizer");
       TokenizerTrainer.byteLevelBpe().vocabSize(2000).minFrequency(2).build().train(sample(2000, 7), tok);
       System.out.printf(Locale.ROOT, "generated %,d rows, %,d bytes of jsonl in %.1f s%n", written[0], written[1],
@@ -206,7 +208,11 @@ public final class BenchDataCommand implements Callable<Integer> {
         Path train = dir.resolve("data/train.jsonl");
         long inputBytes = Files.size(train);
         String trainFile = train.toString();
+        String evalFile = dir.resolve("data/eval.jsonl").toString();
         if (format.equals("parquet")) {
+          Path evalParquet = dir.resolve("data/eval.parquet");
+          spark.read().json(evalFile).coalesce(1).write().mode("overwrite").parquet(evalParquet.toString());
+          evalFile = evalParquet.toString();
           Path parquet = dir.resolve("data/train.parquet");
           spark.read().json(trainFile).coalesce(ranks).write().mode("overwrite").parquet(parquet.toString());
           trainFile = parquet.toString();
@@ -224,9 +230,9 @@ public final class BenchDataCommand implements Callable<Integer> {
             "data:",
             "  train_file: " + trainFile,
             "  format: " + (format.equals("parquet") ? "parquet" : "json"),
+            "  eval_file: " + evalFile,
             "  tokenizer: " + tok,
             "  block_size: " + blockSize,
-            "  validation_split_percentage: 1",
             "training_args:",
             "  output_dir: " + dir.resolve("out"),
             "  max_steps: " + steps,
