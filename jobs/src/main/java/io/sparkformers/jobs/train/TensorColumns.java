@@ -7,8 +7,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Rows prepared on the driver (fixed-width float and int64 columns under the model's input names), shipped to
- * the ranks with the task so that no rank needs a file system the driver wrote to. Immutable.
+ * Rows prepared in the driver (fixed-width float and int64 columns under the model's input names): the tasks
+ * whose preparation has not moved to Spark jobs yet, and every task without Spark. The train job turns them
+ * into rows dealt to the ranks ({@link RankShards#fromDriver}). Immutable.
  */
 public final class TensorColumns implements Serializable {
   private static final long serialVersionUID = 1L;

@@ -39,9 +39,11 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 
 /**
- * Runs a {@link JobConfig}: the driver prepares the data (datasets-arrow loaders and tokenizers, on Spark), then
- * a barrier stage of {@code world_size} ranks on the configured (or the surrounding spark-submit) Spark, each
- * rank building the model, training with the Trainer and evaluating; rank 0 writes the model to
+ * Runs a {@link JobConfig}: the data is prepared (causal LM data by Spark jobs on the executors; the other
+ * tasks' in the driver), then a barrier stage of {@code world_size} ranks on the configured (or the surrounding
+ * spark-submit) Spark runs over the prepared rows, one partition per rank, or over the shards of
+ * {@code data.cache_dir}, or each rank streams its part of the files ({@code data.streaming}); each rank builds
+ * the model, trains with the Trainer on its own rows and evaluates; rank 0 writes the model to
  * {@code output_dir/model}, the checkpoints and {@code output_dir/metrics.json}, and its metrics come back to
  * the driver.
  */
