@@ -131,24 +131,78 @@ public final class SparkArrow {
     List<String> paths = new ArrayList<>();
     files.forEach(p -> paths.add(p.toAbsolutePath().toString()));
     StructType schema = schema(features);
-    JavaRDD<Row> rows = jsc.parallelize(paths, Math.max(1, paths.size())).flatMap(path -> {
-      List<Row> out = new ArrayList<>();
-      ColumnType[] types = features.asMap().values().toArray(new ColumnType[0]);
-      try (BufferAllocator allocator = new RootAllocator();
-          MappedArrowFile f = MappedArrowFile.open(Paths.get(path), allocator)) {
-        for (VectorSchemaRoot batch : f.batches()) {
-          List<FieldVector> vectors = batch.getFieldVectors();
-          for (int i = 0; i < batch.getRowCount(); i++) {
-            Object[] values = new Object[types.length];
-            for (int c = 0; c < types.length; c++) {
-              values[c] = ArrowValues.get(vectors.get(c), types[c], i);
-            }
-            out.add(RowFactory.create(values));
-          }
+    JavaRDD<Row> rows = jsc.parallelize(paths, Math.max(1, paths.size()))
+        .flatMap(path -> new FileRows(Paths.get(path), features.asMap().values().toArray(new ColumnType[0])));
+    return spark.createDataFrame(rows, schema);
+  }
+
+  /**
+   * One Arrow file's rows, made one at a time from the memory-mapped batches: a task holds one row on its heap,
+   * not the file's. The file is released at its end, or when the task completes first.
+   */
+  private static final class FileRows implements Iterator<Row> {
+    private final ColumnType[] types;
+    private final BufferAllocator allocator;
+    private final MappedArrowFile file;
+    private int batch;
+    private int row;
+    private boolean closed;
+
+    FileRows(java.nio.file.Path path, ColumnType[] types) {
+      this.types = types;
+      this.allocator = new RootAllocator();
+      try {
+        this.file = MappedArrowFile.open(path, allocator);
+      } catch (RuntimeException e) {
+        allocator.close();
+        throw e;
+      }
+      org.apache.spark.TaskContext task = org.apache.spark.TaskContext.get();
+      if (task != null) {
+        task.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) t -> close());
+      }
+    }
+
+    @Override
+    public boolean hasNext() {
+      if (closed) {
+        return false;
+      }
+      List<VectorSchemaRoot> batches = file.batches();
+      while (batch < batches.size() && row >= batches.get(batch).getRowCount()) {
+        batch++;
+        row = 0;
+      }
+      if (batch >= batches.size()) {
+        close();
+        return false;
+      }
+      return true;
+    }
+
+    @Override
+    public Row next() {
+      if (!hasNext()) {
+        throw new java.util.NoSuchElementException();
+      }
+      List<FieldVector> vectors = file.batches().get(batch).getFieldVectors();
+      Object[] values = new Object[types.length];
+      for (int c = 0; c < types.length; c++) {
+        values[c] = ArrowValues.get(vectors.get(c), types[c], row);
+      }
+      row++;
+      return RowFactory.create(values);
+    }
+
+    private void close() {
+      if (!closed) {
+        closed = true;
+        try {
+          file.close();
+        } finally {
+          allocator.close();
         }
       }
-      return out.iterator();
-    });
-    return spark.createDataFrame(rows, schema);
+    }
   }
 }
