@@ -275,10 +275,17 @@ public final class LlamaForCausalLM extends BaseModel implements CausalLM {
       if (padAdd != null) {
         w = w.add(padAdd);
       }
-      w = w.softmax(-1);
+      // Softmax as torch's scaled_dot_product_attention computes it on the CPU (transformers' default
+      // attention): exp(w - max) multiplies the values first and the row sums divide the result, rather than
+      // normalising the weights before the product. The same math, rounded as transformers rounds it: LoRA's
+      // Adam steps magnify those last-bit differences (one adapter weight moved 1.2e-5 from PEFT's with the
+      // weights normalised first, 2.6e-6 with this order).
+      NDArray rowMax = w.max(new int[] {-1}, true);
+      w = w.sub(rowMax).exp();
+      NDArray rowSum = w.sum(new int[] {-1}, true);
       w = Ops.dropout(w, config.attentionDropout(), training);
       NDArray ctx = w.reshape(batch, kvHeads, groups * seq, total).matMul(v)
-          .reshape(batch, heads, seq, headDim).transpose(0, 2, 1, 3).reshape(batch, seq, (long) heads * headDim);
+          .reshape(batch, heads, seq, headDim).div(rowSum).transpose(0, 2, 1, 3).reshape(batch, seq, (long) heads * headDim);
       x = x.add(layer.selfAttn.oProj.forward(ctx));
       NDArray f = layer.postAttentionLayernorm.forward(x);
       NDArray gate = Ops.activation(config.hiddenAct(), layer.mlp.gateProj.forward(f));
