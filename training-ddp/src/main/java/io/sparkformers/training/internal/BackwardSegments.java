@@ -1,0 +1,141 @@
+package io.sparkformers.training.internal;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Parameter;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.IValue;
+import ai.djl.pytorch.jni.JniUtils;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Collection;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * A backward pass run one model segment at a time, from the loss down, telling a listener after each segment
+ * which parameters' gradients are final: what PyTorch DDP learns from its gradient hooks, which DJL does not
+ * expose. While a recorder is open on a thread, a model's {@link #cut} at a layer boundary hands the layers
+ * above a detached copy of the hidden states that records gradients (a leaf), and remembers both. Backward then
+ * runs from the loss to the topmost leaf, then from each cut's original tensor with the leaf's gradient as the
+ * incoming gradient, segment by segment. Every operation of the full backward runs once, on the same values; the
+ * only change is where a boundary tensor's two incoming gradients (the residual branch and the layer) are
+ * summed: in the leaf's gradient instead of autograd's input buffer. A sum of two floats does not depend on their
+ * order, so the parameters' gradients are bit-identical to one full backward.
+ *
+ * <p>{@link Autograd#backward} runs the segmented pass whenever a recorder with cuts is open on its thread, so a
+ * Trainer subclass calling it gets the same gradients. One recorder per thread at a time; not thread-safe.
+ */
+public final class BackwardSegments implements AutoCloseable {
+  private static final ThreadLocal<BackwardSegments> CURRENT = new ThreadLocal<>();
+
+  private final Consumer<List<NDArray>> onFinal;
+  private final TorchScriptKernels kernels;
+  private final List<Cut> cuts = new ArrayList<>();
+
+  /** One boundary: the tensor the layers below made, the leaf the layers above used, their parameters. */
+  private record Cut(NDArray source, NDArray leaf, List<NDArray> above) {}
+
+  private BackwardSegments(Consumer<List<NDArray>> onFinal, TorchScriptKernels kernels) {
+    this.onFinal = onFinal;
+    this.kernels = kernels;
+  }
+
+  /** The small TorchScript module a recorder needs, loaded into {@code manager}; load once, open many. */
+  public static TorchScriptKernels loadKernels(NDManager manager) {
+    return TorchScriptKernels.load(manager, BackwardSegments.class, "backward_segments.pt");
+  }
+
+  /**
+   * Opens a recorder on this thread until {@link #close()}. {@code onFinal} is called on this thread during the
+   * backward pass with the parameter tensors whose gradients no later segment changes, segment by segment from
+   * the top, and last with null: every remaining gradient is final. {@code kernels} come from
+   * {@link #loadKernels} and stay open while the recorder is.
+   */
+  public static BackwardSegments open(Consumer<List<NDArray>> onFinal, TorchScriptKernels kernels) {
+    if (CURRENT.get() != null) {
+      throw new IllegalStateException("a BackwardSegments recorder is already open on this thread");
+    }
+    BackwardSegments s = new BackwardSegments(onFinal, kernels);
+    CURRENT.set(s);
+    return s;
+  }
+
+  /** The recorder open on this thread, or null. */
+  static BackwardSegments current() {
+    return CURRENT.get();
+  }
+
+  /**
+   * A segment boundary in a forward pass: {@code x} is the input of the layers that use {@code above}'s trainable
+   * parameters, and no other layer (above or below) uses them. Returns {@code x} itself unless a recorder is open
+   * on this thread and gradients are recorded; then a leaf over the same memory that records gradients.
+   */
+  public static NDArray cut(NDArray x, Supplier<? extends Collection<Parameter>> above) {
+    BackwardSegments s = CURRENT.get();
+    if (s == null || !Autograd.isEnabled()) {
+      return x;
+    }
+    List<NDArray> params = new ArrayList<>();
+    for (Parameter p : above.get()) {
+      params.add(p.getArray());
+    }
+    // Where x records no gradient (an embedding that is frozen), nothing below can receive one through it: the
+    // boundary still says which parameters become final, and the layers above keep x as it is.
+    NDArray leaf = null;
+    if (s.requiresGrad(x)) {
+      leaf = x.stopGradient();
+      leaf.setRequiresGradient(true);
+    }
+    s.cuts.add(new Cut(x, leaf, params));
+    return leaf != null ? leaf : x;
+  }
+
+  private boolean requiresGrad(NDArray x) {
+    return kernels.test("requires_grad", IValue.from((PtNDArray) x));
+  }
+
+  /** Whether the forward pass cut any boundary (else a plain backward is exactly right). */
+  boolean hasCuts() {
+    return !cuts.isEmpty();
+  }
+
+  /**
+   * {@code loss.backward(gradient)}, one segment at a time (see the class comment), calling the listener after
+   * each. The cuts are used up: a second forward pass records new ones.
+   */
+  void backward(NDArray loss, NDArray gradient) {
+    List<Cut> todo = new ArrayList<>(cuts);
+    cuts.clear();
+    JniUtils.backward((PtNDArray) loss, (PtNDArray) gradient, false, false);
+    for (int k = todo.size() - 1; k >= 0; k--) {
+      onFinal.accept(todo.get(k).above());
+      Cut cut = todo.get(k);
+      if (cut.leaf() == null) {
+        continue;
+      }
+      // Null when nothing above depended on the leaf (then nothing flows below it either).
+      PtNDArray grad = JniUtils.getGradient((PtNDArray) cut.leaf());
+      if (grad == null) {
+        continue;
+      }
+      try {
+        JniUtils.backward((PtNDArray) cut.source(), grad, false, false);
+        // The graph above keeps the leaf, and so its gradient, alive until the batch is freed: empty it now, or
+        // every boundary's gradient (one hidden state each) would be held at once.
+        kernels.run("release", IValue.from(grad));
+      } finally {
+        grad.close();
+      }
+    }
+    onFinal.accept(null);
+  }
+
+  @Override
+  public void close() {
+    cuts.clear();
+    if (CURRENT.get() == this) {
+      CURRENT.remove();
+    }
+  }
+}
