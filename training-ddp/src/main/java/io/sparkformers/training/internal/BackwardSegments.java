@@ -8,6 +8,7 @@ import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Collection;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -32,9 +33,13 @@ public final class BackwardSegments implements AutoCloseable {
   private final Consumer<List<NDArray>> onFinal;
   private final TorchScriptKernels kernels;
   private final List<Cut> cuts = new ArrayList<>();
+  private final List<Tie> ties = new ArrayList<>();
 
   /** One boundary: the tensor the layers below made, the leaf the layers above used, their parameters. */
   private record Cut(NDArray source, NDArray leaf, List<NDArray> above) {}
+
+  /** A tied parameter and the stand-in its upper use took. */
+  private record Tie(NDArray parameter, NDArray standIn) {}
 
   private BackwardSegments(Consumer<List<NDArray>> onFinal, TorchScriptKernels kernels) {
     this.onFinal = onFinal;
@@ -95,9 +100,26 @@ public final class BackwardSegments implements AutoCloseable {
     return kernels.test("requires_grad", IValue.from((PtNDArray) x));
   }
 
-  /** Whether the forward pass cut any boundary (else a plain backward is exactly right). */
+  /**
+   * A parameter the layers above the lowest cut use and the lowest segment uses too (a language-model head tied to
+   * the token embedding): returns {@code parameter} itself unless a recorder is open and the parameter records
+   * gradients; then a stand-in over the same memory for the upper use, whose gradient reaches the parameter in
+   * the lowest segment's backward, together with the lower use's (see {@link #backward}).
+   */
+  public static NDArray tied(NDArray parameter) {
+    BackwardSegments s = CURRENT.get();
+    if (s == null || !Autograd.isEnabled() || !parameter.hasGradient()) {
+      return parameter;
+    }
+    NDArray standIn = parameter.stopGradient();
+    standIn.setRequiresGradient(true);
+    s.ties.add(new Tie(parameter, standIn));
+    return standIn;
+  }
+
+  /** Whether the forward pass cut any boundary or tied any parameter (else a plain backward is exactly right). */
   boolean hasCuts() {
-    return !cuts.isEmpty();
+    return !cuts.isEmpty() || !ties.isEmpty();
   }
 
   /**
@@ -106,34 +128,102 @@ public final class BackwardSegments implements AutoCloseable {
    */
   void backward(NDArray loss, NDArray gradient) {
     List<Cut> todo = new ArrayList<>(cuts);
+    List<Tie> ties = new ArrayList<>(this.ties);
     cuts.clear();
+    this.ties.clear();
     JniUtils.backward((PtNDArray) loss, (PtNDArray) gradient, false, false);
     for (int k = todo.size() - 1; k >= 0; k--) {
       onFinal.accept(todo.get(k).above());
-      Cut cut = todo.get(k);
-      if (cut.leaf() == null) {
-        continue;
-      }
-      // Null when nothing above depended on the leaf (then nothing flows below it either).
-      PtNDArray grad = JniUtils.getGradient((PtNDArray) cut.leaf());
-      if (grad == null) {
-        continue;
-      }
-      try {
-        JniUtils.backward((PtNDArray) cut.source(), grad, false, false);
-        // The graph above keeps the leaf, and so its gradient, alive until the batch is freed: empty it now, or
-        // every boundary's gradient (one hidden state each) would be held at once.
-        kernels.run("release", IValue.from(grad));
-      } finally {
-        grad.close();
+      if (k > 0 || ties.isEmpty()) {
+        backwardBelow(todo.get(k));
       }
     }
+    if (!ties.isEmpty()) {
+      lastSegmentWithTies(todo.isEmpty() ? null : todo.get(0), ties);
+    }
     onFinal.accept(null);
+  }
+
+  /** The segment below {@code cut}, from the gradient its leaf received. */
+  private void backwardBelow(Cut cut) {
+    if (cut.leaf() == null) {
+      return;
+    }
+    // Null when nothing above depended on the leaf (then nothing flows below it either).
+    PtNDArray grad = JniUtils.getGradient((PtNDArray) cut.leaf());
+    if (grad == null) {
+      return;
+    }
+    try {
+      JniUtils.backward((PtNDArray) cut.source(), grad, false, false);
+      release(grad);
+    } finally {
+      grad.close();
+    }
+  }
+
+  /**
+   * The lowest segment, where tied parameters are used directly too: one backward from sum(source · its leaf's
+   * gradient) + Σ sum(parameter · its stand-in's gradient), whose gradient with respect to each term's tensor is
+   * exactly the given gradient (1 · g). A tied parameter thus receives its upper and lower uses' gradients in one
+   * backward, summed before they are added to what it already holds, as in one full backward: with gradient
+   * accumulation, adding them one at a time would round differently.
+   */
+  private void lastSegmentWithTies(Cut lowest, List<Tie> ties) {
+    List<NDArray> temporaries = new ArrayList<>();
+    List<PtNDArray> grads = new ArrayList<>();
+    boolean recording = Autograd.isEnabled();
+    try {
+      Autograd.enable(); // the root's products must be recorded to be differentiated
+      NDArray root = null;
+      List<Map.Entry<NDArray, NDArray>> terms = new ArrayList<>();
+      if (lowest != null && lowest.leaf() != null) {
+        terms.add(Map.entry(lowest.source(), lowest.leaf()));
+      }
+      for (Tie t : ties) {
+        terms.add(Map.entry(t.parameter(), t.standIn()));
+      }
+      for (Map.Entry<NDArray, NDArray> term : terms) {
+        PtNDArray grad = JniUtils.getGradient((PtNDArray) term.getValue());
+        if (grad == null) {
+          continue;
+        }
+        grads.add(grad);
+        NDArray product = term.getKey().mul(grad);
+        NDArray sum = product.sum();
+        temporaries.add(product);
+        temporaries.add(sum);
+        if (root == null) {
+          root = sum;
+        } else {
+          root = root.add(sum);
+          temporaries.add(root);
+        }
+      }
+      if (root != null) {
+        NDArray ones = root.onesLike();
+        temporaries.add(ones);
+        JniUtils.backward((PtNDArray) root, (PtNDArray) ones, false, false);
+        grads.forEach(this::release);
+      }
+    } finally {
+      Autograd.setEnabled(recording);
+      temporaries.forEach(NDArray::close);
+      grads.forEach(NDArray::close);
+    }
+  }
+
+  /** Empties a boundary's gradient once used (see backward_segments.py). */
+  private void release(PtNDArray grad) {
+    // The graph above keeps the leaf, and so its gradient, alive until the batch is freed: empty it now, or every
+    // boundary's gradient (one hidden state each) would be held at once.
+    kernels.run("release", IValue.from(grad));
   }
 
   @Override
   public void close() {
     cuts.clear();
+    ties.clear();
     if (CURRENT.get() == this) {
       CURRENT.remove();
     }

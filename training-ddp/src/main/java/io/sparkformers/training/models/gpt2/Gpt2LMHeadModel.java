@@ -191,7 +191,9 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
 
   /** The LM head's weight [vocab, embd]: the token embedding when tied. */
   private NDArray headWeight() {
-    return lmHead == null ? transformer.wte.weight().array() : lmHead.weight().array();
+    // Tied: the embedding's gradient from the head joins the one from the embedding in one backward when an
+    // overlapped data-parallel backward runs segment by segment.
+    return lmHead == null ? BackwardSegments.tied(transformer.wte.weight().array()) : lmHead.weight().array();
   }
 
   private synchronized FusedLinearCrossEntropy lossKernel() {

@@ -173,7 +173,9 @@ public final class LlamaForCausalLM extends BaseModel implements CausalLM {
 
   /** The LM head's weight [vocab, hidden]: the token embedding when tied. */
   private NDArray headWeight() {
-    return lmHead == null ? model.embedTokens.weight().array() : lmHead.weight().array();
+    // Tied: the embedding's gradient from the head joins the one from the embedding in one backward when an
+    // overlapped data-parallel backward runs segment by segment.
+    return lmHead == null ? BackwardSegments.tied(model.embedTokens.weight().array()) : lmHead.weight().array();
   }
 
   private synchronized FusedLinearCrossEntropy lossKernel() {
