@@ -81,12 +81,14 @@ class OverlappedDataParallelTest {
       if (overlap && segments == null) {
         throw new IllegalStateException("the buckets offered no overlapped backward");
       }
-      TorchRandom.manualSeed(100 + round); // the same dropout masks with and without overlap
+      // The same dropout masks with and without overlap (a stream per rank thread: the generator is JVM-wide).
+      TorchRandom.beginStep(100 + round);
       Map<String, NDArray> in = data(3, rank * 10 + round).batch(batch, new long[] {0, 1, 2});
       Autograd.enable();
       Autograd.backward(model.forward(in, true).loss());
     } finally {
       Autograd.setEnabled(was);
+      TorchRandom.endSteps();
     }
     buckets.allReduceMean();
     Map<String, float[]> out = new HashMap<>();
@@ -158,7 +160,11 @@ class OverlappedDataParallelTest {
     }
   }
 
-  /** The Trainer on a Llama with two accumulation steps, overlap on or off: the final weights' checksum. */
+  /**
+   * The Trainer on a Llama with two accumulation steps, overlap on or off: the final weights' checksum. The model
+   * fits one bucket (1 MiB is the smallest cap), so this checks the Trainer's segmented backward (cuts, the tied
+   * head, accumulation); the test above checks launches during backward.
+   */
   static String trainLlama(String out, boolean overlap, RankContext ctx) {
     TrainingArguments args = TrainingArguments.builder(out).perDeviceTrainBatchSize(2).gradientAccumulationSteps(2)
         .maxSteps(3).learningRate(1e-2).ddpBucketCapMb(1).ddpOverlapBackward(overlap).saveStrategy("no")
