@@ -7,9 +7,12 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Collection;
+import java.util.Set;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
@@ -22,7 +25,8 @@ import java.util.function.Supplier;
  * incoming gradient, segment by segment. Every operation of the full backward runs once, on the same values; the
  * only change is where a boundary tensor's two incoming gradients (the residual branch and the layer) are
  * summed: in the leaf's gradient instead of autograd's input buffer. A sum of two floats does not depend on their
- * order, so the parameters' gradients are bit-identical to one full backward.
+ * order, so the parameters' gradients are bit-identical to one full backward. A head tied to the token embedding
+ * ({@link #tied}) keeps that too.
  *
  * <p>{@link Autograd#backward} runs the segmented pass whenever a recorder with cuts is open on its thread, so a
  * Trainer subclass calling it gets the same gradients. One recorder per thread at a time; not thread-safe.
@@ -131,9 +135,15 @@ public final class BackwardSegments implements AutoCloseable {
     List<Tie> ties = new ArrayList<>(this.ties);
     cuts.clear();
     this.ties.clear();
+    // A loss over several forward passes (a custom computeLoss) cuts each layer once per pass: a layer is then
+    // final only when the lowest pass has run, so nothing is reported before the end. The gradients stay exact.
+    Set<NDArray> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+    boolean report = todo.stream().allMatch(c -> c.above().stream().allMatch(seen::add));
     JniUtils.backward((PtNDArray) loss, (PtNDArray) gradient, false, false);
     for (int k = todo.size() - 1; k >= 0; k--) {
-      onFinal.accept(todo.get(k).above());
+      if (report) {
+        onFinal.accept(todo.get(k).above());
+      }
       if (k > 0 || ties.isEmpty()) {
         backwardBelow(todo.get(k));
       }
