@@ -6,6 +6,7 @@ import io.sparkformers.accelerate.ElementType;
 import io.sparkformers.datasets.EpochSampler;
 import io.sparkformers.training.ddp.GradientBuckets;
 import io.sparkformers.training.internal.Autograd;
+import io.sparkformers.training.internal.BackwardSegments;
 import io.sparkformers.training.internal.TorchRandom;
 import io.sparkformers.training.optim.GradClipping;
 import io.sparkformers.training.optim.GradScaler;
@@ -121,10 +122,14 @@ final class TrainingLoop {
             TorchRandom.beginStep(t.args.seed() + t.state.globalStep);
             all.forEach(c -> c.onStepBegin(t.args, t.state, t.control));
           }
-          try (NDManager batchManager = t.model.manager().newSubManager()) {
+          boolean lastMicroStep = (i + 1) % gas == 0 || i + 1 == batches.size();
+          // The step whose backward finishes the gradients can put buckets on the wire while it runs.
+          try (NDManager batchManager = t.model.manager().newSubManager();
+              BackwardSegments overlap = lastMicroStep && t.buckets != null && t.args.ddpOverlapBackward()
+                  ? t.buckets.overlapNextBackward() : null) {
             trLoss += t.trainingStep(t.model, t.trainData.batch(batchManager, batches.get(i)));
           }
-          if ((i + 1) % gas != 0 && i + 1 != batches.size()) {
+          if (!lastMicroStep) {
             continue;
           }
           all.forEach(c -> c.onPreOptimizerStep(t.args, t.state, t.control));
