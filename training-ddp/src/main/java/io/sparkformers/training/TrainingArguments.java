@@ -124,11 +124,12 @@ public final class TrainingArguments implements Serializable {
           .doc("gradients are clipped to this global L2 norm; 0 turns clipping off"));
   private static final ConfigKey<Boolean> FP16 = DEF.define(ConfigKey.builder("fp16", ConfigTypes.BOOLEAN)
       .defaultValue(false).group(PRECISION)
-      .doc("mixed precision: float16 compute, float32 master weights, dynamic loss scaling"));
+      .doc("float16 mixed precision (GPU only): matrix products in float16, float32 master weights, dynamic loss"
+          + " scaling"));
   private static final ConfigKey<Boolean> BF16 = DEF.define(ConfigKey.builder("bf16", ConfigTypes.BOOLEAN)
       .defaultValue(false).group(PRECISION)
-      .doc("bfloat16 mixed precision: refused for now (DJL 0.36's PyTorch JNI aborts the JVM on bfloat16"
-          + " tensors)"));
+      .doc("bfloat16 mixed precision (CPU and GPU), torch autocast's: matrix products in bfloat16; weights,"
+          + " gradients and optimizer state float32"));
   private static final ConfigKey<IntervalStrategy> LOGGING_STRATEGY = DEF.define(
       ConfigKey.builder("logging_strategy", ConfigTypes.enumOf(IntervalStrategy.class))
           .defaultValue(IntervalStrategy.STEPS).group(LOGGING).doc("when the loss and learning rate are logged"));
@@ -277,6 +278,7 @@ public final class TrainingArguments implements Serializable {
   public long warmupSteps() { return get(WARMUP_STEPS); }
   public double maxGradNorm() { return get(MAX_GRAD_NORM); }
   public boolean fp16() { return get(FP16); }
+  public boolean bf16() { return get(BF16); }
   public IntervalStrategy loggingStrategy() { return get(LOGGING_STRATEGY); }
   public double loggingSteps() { return get(LOGGING_STEPS); }
   public boolean loggingFirstStep() { return get(LOGGING_FIRST_STEP); }
@@ -398,10 +400,6 @@ public final class TrainingArguments implements Serializable {
       List<String> errors = new ArrayList<>();
       for (ConfigKey<?> key : DEF.keys()) {
         check(errors, key);
-      }
-      if (get(BF16)) {
-        errors.add("bf16=true is not supported: DJL 0.36's PyTorch JNI aborts the JVM on bfloat16 tensors;"
-            + " use fp16=true for mixed precision or neither for float32");
       }
       if (!errors.isEmpty()) {
         // The checks of combinations below read every value: a missing one is reported alone.

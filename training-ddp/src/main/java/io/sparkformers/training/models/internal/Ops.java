@@ -1,5 +1,6 @@
 package io.sparkformers.training.models.internal;
 
+import io.sparkformers.training.internal.Autocast;
 import io.sparkformers.training.internal.TorchRandom;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
@@ -18,9 +19,25 @@ public final class Ops {
 
   private Ops() {}
 
-  /** torch.nn.functional.linear: x·Wᵀ + b with W stored [out, in] (bias may be null). */
+  /**
+   * torch.nn.functional.linear: x·Wᵀ + b with W stored [out, in] (bias may be null); in bfloat16 or float16 while
+   * an {@link Autocast} is entered on this thread, as torch's autocast runs it.
+   */
   public static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
+    Autocast autocast = Autocast.active();
+    if (autocast != null) {
+      return autocast.linear(x, weight, bias);
+    }
     return x.getNDArrayInternal().linear(x, weight, bias).singletonOrThrow();
+  }
+
+  /** torch.matmul; in bfloat16 or float16 while an {@link Autocast} is entered on this thread. */
+  public static NDArray matmul(NDArray a, NDArray b) {
+    Autocast autocast = Autocast.active();
+    if (autocast != null) {
+      return autocast.matmul(a, b);
+    }
+    return a.matMul(b);
   }
 
   /**
