@@ -180,13 +180,11 @@ public final class TrainingArguments implements Serializable {
           .validator(Validator.positive()).invalidMessage(TrainingArguments::positiveInteger)
           .doc("MiB of gradients per all-reduce bucket (buckets are all-reduced while the next is copied)"));
   private static final ConfigKey<DdpBackend> DDP_BACKEND = DEF.define(
-      ConfigKey.builder("ddp_backend", ConfigTypes.enumOf(DdpBackend.class)).defaultValue(DdpBackend.TCP)
-          .group(DISTRIBUTED)
-          .validator(Validator.of("tcp", (DdpBackend b) -> b != DdpBackend.NCCL))
-          .invalidMessage((key, v) -> key + "=nccl needs a GPU build of sparkformers, which is not available yet;"
-              + " use tcp")
-          .doc("the transport between ranks: tcp (sockets between hosts, shared memory within one); nccl needs"
-              + " a GPU build, not yet available"));
+      ConfigKey.builder("ddp_backend", ConfigTypes.enumOf(DdpBackend.class))
+          .defaultDoc("nccl when the rank has a GPU, else tcp").group(DISTRIBUTED)
+          .doc("the transport between ranks: tcp (sockets between hosts, shared memory within one; GPU tensors are"
+              + " staged through host memory) or nccl (the system's libnccl.so.2 on GPU memory; where any rank has"
+              + " no GPU or cannot load libnccl, every rank falls back to tcp)"));
   private static final ConfigKey<Integer> DDP_TIMEOUT = DEF.define(ConfigKey.builder("ddp_timeout", ConfigTypes.INT)
       .defaultValue(1800).group(DISTRIBUTED).validator(Validator.positive())
       .invalidMessage(TrainingArguments::positiveInteger)
@@ -294,6 +292,7 @@ public final class TrainingArguments implements Serializable {
   public String resumeFromCheckpoint() { return get(RESUME_FROM_CHECKPOINT); }
   public boolean dataloaderDropLast() { return get(DATALOADER_DROP_LAST); }
   public int ddpBucketCapMb() { return get(DDP_BUCKET_CAP_MB); }
+  /** {@code ddp_backend}, or null: nccl where the rank has a GPU, else tcp. */
   public DdpBackend ddpBackend() { return get(DDP_BACKEND); }
   /** {@code ddp_timeout}: the seconds a collective waits for the other ranks. */
   public int ddpTimeout() { return get(DDP_TIMEOUT); }
@@ -389,7 +388,7 @@ public final class TrainingArguments implements Serializable {
     public Builder dataloaderDropLast(boolean v) { return set(DATALOADER_DROP_LAST, v); }
     public Builder ddpBucketCapMb(int v) { return set(DDP_BUCKET_CAP_MB, v); }
     public Builder ddpBackend(DdpBackend v) { return set(DDP_BACKEND, v); }
-    /** {@code ddp_backend} by name ({@code tcp}; {@code nccl} is refused by {@link #build()} for now). */
+    /** {@code ddp_backend} by name ({@code tcp} or {@code nccl}; null chooses by device). */
     public Builder ddpBackend(String v) { return parse(DDP_BACKEND, v); }
     /** {@code ddp_timeout} in seconds. */
     public Builder ddpTimeout(int seconds) { return set(DDP_TIMEOUT, seconds); }
