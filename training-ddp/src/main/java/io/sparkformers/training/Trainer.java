@@ -337,7 +337,7 @@ public class Trainer implements AutoCloseable {
     try {
       MessageDigest md = MessageDigest.getInstance("SHA-256");
       for (Param p : params) {
-        md.update(Views.view(p.array()).duplicate());
+        md.update(Views.read(p.array()).duplicate());
       }
       return HexFormat.of().formatHex(md.digest());
     } catch (NoSuchAlgorithmException e) {

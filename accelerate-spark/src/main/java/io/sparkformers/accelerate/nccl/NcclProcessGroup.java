@@ -99,6 +99,20 @@ public final class NcclProcessGroup implements ProcessGroup, DeviceCollectives {
         comm, null));
   }
 
+  /**
+   * {@link #allReduceDevice(ByteBuffer, ElementType, ReduceOp)} with NCCL's own {@code ncclDataType_t} and
+   * {@code ncclRedOp_t} codes, for types {@link ElementType} does not name (ncclBfloat16 is 9); the buffer's
+   * remaining bytes must be whole elements of {@code elementBytes}. A code NCCL rejects fails like any call.
+   */
+  public void allReduceDevice(ByteBuffer buffer, int ncclDataType, int ncclRedOp, int elementBytes) {
+    if (elementBytes <= 0 || buffer.remaining() % elementBytes != 0) {
+      throw new IllegalArgumentException(buffer.remaining() + " bytes are not whole elements of " + elementBytes);
+    }
+    Pointer p = address(buffer);
+    long count = buffer.remaining() / elementBytes;
+    run("ncclAllReduce", () -> nccl.ncclAllReduce(p, p, count, ncclDataType, ncclRedOp, comm, null));
+  }
+
   @Override
   public void broadcastDevice(ByteBuffer buffer, ElementType type, int root) {
     if (root < 0 || root >= worldSize()) {

@@ -180,6 +180,20 @@ class NcclBackendTest {
   }
 
   @Test
+  void aSingleRankWithoutAGpuGetsAWorkingTcpGroup() throws Exception {
+    // The device check opens a world of one this way; without a GPU it must still form a group.
+    List<ProcessGroup> groups = open(new NcclBackend(), new int[] {-1});
+    try (ProcessGroup g = groups.get(0)) {
+      assertEquals(1, g.worldSize());
+      assertFalse(g instanceof DeviceCollectives);
+      ByteBuffer in = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder()).putFloat(0, 7f);
+      ByteBuffer out = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder());
+      g.allGather(in, out, ElementType.FLOAT32);
+      assertEquals(7f, out.getFloat(0));
+    }
+  }
+
+  @Test
   void theBackendIsFoundByName() {
     assertEquals("nccl", ProcessGroups.backend("nccl").name());
   }
