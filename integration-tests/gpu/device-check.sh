@@ -10,7 +10,7 @@
 #
 #   integration-tests/gpu/device-check.sh run
 #       On the GPU machine (python3 with a CUDA torch, libnccl.so.2, no Java), from the repository root, in one go
-#       of under 5 minutes: builds DJL's JNI against that torch, runs DeviceCheck (checks 1-4) through the
+#       of under 5 minutes: builds DJL's JNI against that torch, runs DeviceCheck (checks 1-5) through the
 #       environment rendezvous without Spark, then the PyTorch eager baseline of check 4, and prints the ratio.
 #       Exit status 0 only when every check passed. With $OUT set, the logs are copied there.
 set -euo pipefail

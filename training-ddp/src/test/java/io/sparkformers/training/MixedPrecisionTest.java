@@ -160,6 +160,22 @@ class MixedPrecisionTest {
   }
 
   @Test
+  void fp16AutocastRoundsProductsToFloat16() {
+    // The kernels' float16 branch, which the Trainer uses on GPUs only; libtorch multiplies float16 on CPUs too.
+    try (NDManager m = NDManager.newBaseManager(); Autocast autocast = Autocast.load(m, MixedPrecision.FP16)) {
+      NDArray a = m.randomNormal(new Shape(4, 32));
+      NDArray b = m.randomNormal(new Shape(32, 8));
+      float[] out = autocast.matmul(a, b).toFloatArray();
+      float[] exact = a.matMul(b).toFloatArray();
+      for (int i = 0; i < out.length; i++) {
+        // A float16 value widened to float32 has at most 11 significant bits (normal range).
+        assertEquals(0, Float.floatToRawIntBits(out[i]) & 0x1fff, out[i] + " is not a float16 value");
+        assertTrue(Math.abs(out[i] - exact[i]) <= 0.02 * (Math.abs(exact[i]) + 1), out[i] + " vs " + exact[i]);
+      }
+    }
+  }
+
+  @Test
   void autocastRefusesANonFloat32OperandWithAnException() {
     try (NDManager m = NDManager.newBaseManager(); Autocast autocast = Autocast.load(m, MixedPrecision.BF16)) {
       NDArray half = m.ones(new Shape(2, 2), DataType.FLOAT16);

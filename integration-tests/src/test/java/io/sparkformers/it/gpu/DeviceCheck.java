@@ -74,19 +74,27 @@ public final class DeviceCheck {
     try (ProcessGroup group = ProcessGroups.fromEnvironment(env, ProcessGroupOptions.defaults())) {
       if (!flags.contains("--throughput-only")) {
         long[] batch = batch(batchFile);
-        List<Double> cpu32 = losses(model, batch, Device.cpu(), false, group, out.resolve("cpu-f32"));
+        List<Double> cpu32 = losses(model, batch, Device.cpu(), "float32", group, out.resolve("cpu-f32"));
         if (gpu.isGpu()) {
-          List<Double> gpu32 = losses(model, batch, gpu, false, group, out.resolve("gpu-f32"));
+          List<Double> gpu32 = losses(model, batch, gpu, "float32", group, out.resolve("gpu-f32"));
           check(1, "tiny Llama 5 steps float32: CUDA vs CPU", maxDiff(gpu32, cpu32), 1e-4, cpu32, gpu32);
-          List<Double> gpu16 = losses(model, batch, gpu, true, group, out.resolve("gpu-bf16"));
+          List<Double> gpu16 = losses(model, batch, gpu, "bf16", group, out.resolve("gpu-bf16"));
           check(2, "tiny Llama 5 steps bf16 on CUDA vs CPU float32", maxDiff(gpu16, cpu32), 2e-2, cpu32, gpu16);
           nccl(gpu);
+          // fp16 with loss scaling: a step the scaler skips changes the later losses, the first one never.
+          List<Double> gpuHalf = losses(model, batch, gpu, "fp16", group, out.resolve("gpu-fp16"));
+          double first = gpuHalf.isEmpty() ? Double.POSITIVE_INFINITY : Math.abs(gpuHalf.get(0) - cpu32.get(0));
+          boolean finite = gpuHalf.size() == 5 && gpuHalf.stream().allMatch(Double::isFinite);
+          record(5, finite && first < 2e-2, String.format(Locale.ROOT, "tiny Llama 5 steps fp16 (GradScaler) on"
+              + " CUDA: 5 finite losses %s, step 1 within %.3g of CPU float32 (tolerance 0.02); all steps max"
+              + " |diff| %.3g", finite, first, maxDiff(gpuHalf, cpu32)));
         } else {
-          List<Double> cpu16 = losses(model, batch, Device.cpu(), true, group, out.resolve("cpu-bf16"));
+          List<Double> cpu16 = losses(model, batch, Device.cpu(), "bf16", group, out.resolve("cpu-bf16"));
           check(2, "tiny Llama 5 steps bf16 on the CPU vs CPU float32 (dry run)", maxDiff(cpu16, cpu32), 2e-2,
               cpu32, cpu16);
           RESULTS.add("CHECK 1 SKIPPED (no CUDA device)");
           RESULTS.add("CHECK 3 SKIPPED (no CUDA device)");
+          RESULTS.add("CHECK 5 SKIPPED (no CUDA device)");
         }
       }
       if (!flags.contains("--no-throughput")) {
@@ -112,14 +120,16 @@ public final class DeviceCheck {
   }
 
   /** 5 AdamW steps (lr 1e-3, constant, no clipping) of the tiny Llama on {@code device}; the loss of each. */
-  static List<Double> losses(Path folder, long[] ids, Device device, boolean bf16, ProcessGroup group, Path out)
+  static List<Double> losses(Path folder, long[] ids, Device device, String precision, ProcessGroup group,
+      Path out)
       throws Exception {
     List<Double> losses = new ArrayList<>();
     try (PreTrainedModel model = AutoModel.fromPretrained(folder, FromPretrainedOptions.builder().device(device)
         .build())) {
       TrainingArguments args = TrainingArguments.builder(out.toString()).optim("adamw_torch").learningRate(1e-3)
           .weightDecay(0).lrSchedulerType("constant").warmupSteps(0).maxGradNorm(0).perDeviceTrainBatchSize(4)
-          .maxSteps(5).loggingSteps(1).saveStrategy("no").disableTqdm(true).bf16(bf16).build();
+          .maxSteps(5).loggingSteps(1).saveStrategy("no").disableTqdm(true).bf16(precision.equals("bf16"))
+          .fp16(precision.equals("fp16")).build();
       ArrayData data = ArrayData.builder().longs("input_ids", ids, 16).longs("labels", ids, 16).build();
       try (Trainer trainer = Trainer.builder(model, args).trainData(data).shuffle(false).processGroup(group)
           .callback(new TrainerCallback() {
@@ -133,7 +143,7 @@ public final class DeviceCheck {
         trainer.train();
       }
     }
-    System.out.println((bf16 ? "bf16 " : "float32 ") + "losses on " + device + ": " + losses);
+    System.out.println(precision + " losses on " + device + ": " + losses);
     return losses;
   }
 
