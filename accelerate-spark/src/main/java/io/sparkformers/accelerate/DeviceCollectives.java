@@ -13,7 +13,10 @@ import java.nio.ByteBuffer;
  */
 public interface DeviceCollectives {
 
-  /** The CUDA device (an index among this process's visible ones) whose memory the collectives take. */
+  /**
+   * The CUDA device (an index among this process's visible ones) whose memory the collectives take, or -1 for
+   * host memory.
+   */
   int cudaDevice();
 
   /** Reduces {@code deviceBuffer} over all ranks in place. */

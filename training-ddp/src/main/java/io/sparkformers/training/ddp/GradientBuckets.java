@@ -72,8 +72,9 @@ public final class GradientBuckets {
     this.group = group;
     this.onDevice = onDevice;
     ai.djl.Device device = params.isEmpty() ? ai.djl.Device.cpu() : params.get(0).array().getDevice();
-    this.deviceGroup = onDevice && device.isGpu() && group instanceof DeviceCollectives d
-        && d.cudaDevice() == device.getDeviceId() ? d : null;
+    // A group that reduces memory of this device (cudaDevice -1: host memory) takes the buckets where they are.
+    this.deviceGroup = onDevice && group instanceof DeviceCollectives d
+        && d.cudaDevice() == (device.isGpu() ? device.getDeviceId() : -1) ? d : null;
     List<Param> current = new ArrayList<>();
     long bytes = 0;
     long cap = Math.min(FIRST_BUCKET_BYTES, bucketCapBytes);
@@ -111,6 +112,11 @@ public final class GradientBuckets {
     // Allocated by the group: a registered buffer lives in memory the peers on this host map, so the
     // shared-memory all-reduce reduces straight from the peers' buckets, without staging copies.
     buffers.add(group.allocate((int) bytes).order(ByteOrder.nativeOrder()));
+  }
+
+  /** Whether the buckets are all-reduced where they live by the group's device collectives (no staging). */
+  public boolean reducedByDeviceCollectives() {
+    return deviceGroup != null;
   }
 
   /** How many buckets live in registered memory (all-reduced in place through shared memory, no staging). */
