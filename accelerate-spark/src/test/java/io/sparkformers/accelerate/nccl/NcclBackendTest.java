@@ -194,6 +194,36 @@ class NcclBackendTest {
   }
 
   @Test
+  void theEnvironmentRendezvousCarriesNcclAddresses() throws Exception {
+    int port;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    int p = port;
+    ExecutorService threads = Executors.newFixedThreadPool(2);
+    try {
+      List<Future<ProcessGroup>> fs = new ArrayList<>();
+      for (int r = 0; r < 2; r++) {
+        java.util.Map<String, String> env = java.util.Map.of("MASTER_ADDR", "127.0.0.1", "MASTER_PORT",
+            Integer.toString(p), "RANK", Integer.toString(r), "WORLD_SIZE", "2");
+        fs.add(threads.submit(() -> ProcessGroups.fromEnvironment(env,
+            ProcessGroupOptions.builder().backend("nccl").build())));
+      }
+      List<ProcessGroup> groups = new ArrayList<>();
+      for (Future<ProcessGroup> f : fs) {
+        groups.add(f.get(60, TimeUnit.SECONDS));
+      }
+      try {
+        assertArrayEquals(new float[] {3, 30}, allReduceOnEveryRank(groups));
+      } finally {
+        groups.forEach(ProcessGroup::close);
+      }
+    } finally {
+      threads.shutdown();
+    }
+  }
+
+  @Test
   void theBackendIsFoundByName() {
     assertEquals("nccl", ProcessGroups.backend("nccl").name());
   }
