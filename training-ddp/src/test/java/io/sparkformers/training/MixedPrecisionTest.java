@@ -186,6 +186,33 @@ class MixedPrecisionTest {
   }
 
   @Test
+  void aBfloat16TensorIsAnExceptionNotAJvmAbort() throws Exception {
+    // DJL cannot make one; a TorchScript cast can (test resource dtype/to_bf16.pt). Every call that
+    // would hand its dtype back to DJL's JNI (which aborts the JVM on it) must throw instead.
+    try (NDManager m = NDManager.newBaseManager();
+        java.io.InputStream in = MixedPrecisionTest.class.getResourceAsStream("/dtype/to_bf16.pt");
+        Autocast autocast = Autocast.load(m, MixedPrecision.BF16)) {
+      ai.djl.pytorch.engine.PtSymbolBlock toBf16 = ai.djl.pytorch.jni.JniUtils.loadModule(
+          (ai.djl.pytorch.engine.PtNDManager) m, in, true, false);
+      NDArray bf16;
+      try (ai.djl.pytorch.jni.IValue arg = ai.djl.pytorch.jni.IValue.from(
+              (ai.djl.pytorch.engine.PtNDArray) m.ones(new Shape(2, 2)));
+          ai.djl.pytorch.jni.IValue out = io.sparkformers.training.internal.DjlNative.runTraining(toBf16, "forward",
+              arg)) {
+        bf16 = out.toTensor((ai.djl.pytorch.engine.PtNDManager) m);
+      }
+      assertEquals(DataType.UNKNOWN, bf16.getDataType(), "DJL's name for a bfloat16 tensor");
+      IllegalArgumentException scalar = assertThrows(IllegalArgumentException.class, () -> Ops.mul(bf16, 2.0));
+      assertTrue(scalar.getMessage().startsWith("a scalar operation got a tensor of a dtype DJL's PyTorch engine"
+          + " cannot name"), scalar.getMessage());
+      assertThrows(IllegalArgumentException.class, () -> new io.sparkformers.training.models.nn.RMSNorm(2, 1e-6)
+          .forward(bf16));
+      assertThrows(IllegalArgumentException.class, () -> autocast.linear(bf16, bf16, null));
+      toBf16.close();
+    }
+  }
+
+  @Test
   void fp16IsRefusedOnCpuNamingTheDevice() throws IOException {
     try (PreTrainedModel model = AutoModel.fromPretrained(resource("llama"))) {
       TrainingArguments args = TrainingArguments.builder(tmp.toString()).fp16(true).disableTqdm(true).build();

@@ -85,9 +85,23 @@ public final class Ops {
 
   /** {@code op(x, s)} with s a 0-dim tensor of x's dtype in libtorch's own memory, on x's manager. */
   private static NDArray withScalar(NDArray x, double s, BinaryOperator<NDArray> op) {
-    try (NDArray n = x.getManager().full(new Shape(), (float) s, x.getDataType())) {
+    try (NDArray n = x.getManager().full(new Shape(), (float) s, namedType(x, "a scalar operation"))) {
       return op.apply(x, n);
     }
+  }
+
+  /**
+   * {@code x}'s dtype, for an operation that passes it to the engine. DJL 0.36 reports a bfloat16 tensor (or any
+   * other dtype its JNI cannot name) as UNKNOWN, and its JNI aborts the JVM (a bare C++ {@code throw;}) when such a
+   * dtype is passed back: this throws instead, naming {@code op}.
+   */
+  public static DataType namedType(NDArray x, String op) {
+    DataType t = x.getDataType();
+    if (t == DataType.UNKNOWN || t == DataType.BFLOAT16) {
+      throw new IllegalArgumentException(op + " got a tensor of a dtype DJL's PyTorch engine cannot name (bfloat16"
+          + " or another it reports as " + t + "); sparkformers keeps tensors float32 outside its autocast kernels");
+    }
+    return t;
   }
 
   /** torch.where(condition, x, other) with broadcasting (DJL's own where() refuses broadcast shapes). */
