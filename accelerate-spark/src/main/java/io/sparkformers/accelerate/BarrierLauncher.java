@@ -88,7 +88,8 @@ public final class BarrierLauncher {
   @SuppressWarnings("unchecked")
   private static <E, T> T launch(JavaRDD<E> data, int worldSize, ProcessGroupOptions options, RankFunction<T> fn,
       boolean withData) {
-    Backends.named(options.backend()); // fail on the driver, not in every task, for a misspelt backend
+    // Fail on the driver, not in every task, for a misspelt backend ("auto" is resolved by each rank).
+    Backends.named(DeviceSelection.chooseBackend(options.backend(), Device.cpu()));
     ClassTag<Object> tag = ClassTag$.MODULE$.apply(Object.class);
     List<Object> out;
     try {
@@ -151,10 +152,11 @@ public final class BarrierLauncher {
         // Read once per JVM when DJL's engine loads; harmless when it is loaded already.
         System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
       }
-      ProcessGroup pg = openGroup(ctx, infos, rank, worldSize);
+      Device device = device(ctx);
+      ProcessGroup pg = openGroup(ctx, infos, rank, worldSize, device);
       T result;
       try {
-        RankContext rc = new RankContext(pg, device(ctx), threads, attempt,
+        RankContext rc = new RankContext(pg, device, threads, attempt,
             withData ? JavaConverters.asJavaIteratorConverter(partition).asJava() : Collections.emptyIterator());
         result = fn.apply(rc);
       } catch (Throwable t) {
@@ -171,13 +173,16 @@ public final class BarrierLauncher {
       return JavaConverters.asScalaIteratorConverter(Collections.<Object>singletonList(holder).iterator()).asScala();
     }
 
-    private ProcessGroup openGroup(BarrierTaskContext ctx, BarrierTaskInfo[] infos, int rank, int worldSize) {
+    private ProcessGroup openGroup(BarrierTaskContext ctx, BarrierTaskInfo[] infos, int rank, int worldSize,
+        Device device) {
       if (worldSize == 1) {
         return new SingleRankProcessGroup();
       }
       String host = hostOf(infos[rank].address());
-      ProcessGroupBackend.Endpoint endpoint = Backends.named(options.backend())
-          .listen(rank, worldSize, host, options);
+      ProcessGroupOptions rankOptions = options.toBuilder().cudaDevice(device.isGpu() ? device.getDeviceId() : -1)
+          .build();
+      ProcessGroupBackend.Endpoint endpoint = Backends.named(DeviceSelection.chooseBackend(options.backend(),
+          device)).listen(rank, worldSize, host, rankOptions);
       try {
         String secret = "";
         if (rank == 0) {
@@ -205,12 +210,9 @@ public final class BarrierLauncher {
     }
 
     private static Device device(BarrierTaskContext ctx) {
-      Map<String, ResourceInformation> resources = ctx.resourcesJMap();
-      ResourceInformation gpu = resources.get("gpu");
-      if (gpu != null && gpu.addresses().length > 0) {
-        return Device.gpu(Integer.parseInt(gpu.addresses()[0].trim()));
-      }
-      return Device.cpu();
+      ResourceInformation gpu = ctx.resourcesJMap().get("gpu");
+      return DeviceSelection.forSparkTask(DeviceSelection.Mode.AUTO,
+          gpu == null ? List.of() : Arrays.asList(gpu.addresses()), DeviceSelection::visibleGpus);
     }
 
     /** This rank's share of its executor's cores: executor cores divided by the ranks on that executor. */

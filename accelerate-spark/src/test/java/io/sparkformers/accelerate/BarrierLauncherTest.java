@@ -105,6 +105,6 @@ class BarrierLauncherTest {
   void anUnknownBackendFailsOnTheDriverWithTheKnownOnes() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BarrierLauncher.run(sc, 2,
         ProcessGroupOptions.builder().backend("ncc1").build(), ctx -> 1));
-    assertEquals("unknown process group backend 'ncc1'; available: [tcp]", e.getMessage());
+    assertEquals("unknown process group backend 'ncc1'; available: [tcp, nccl]", e.getMessage());
   }
 }

@@ -124,11 +124,12 @@ public final class TrainingArguments implements Serializable {
           .doc("gradients are clipped to this global L2 norm; 0 turns clipping off"));
   private static final ConfigKey<Boolean> FP16 = DEF.define(ConfigKey.builder("fp16", ConfigTypes.BOOLEAN)
       .defaultValue(false).group(PRECISION)
-      .doc("mixed precision: float16 compute, float32 master weights, dynamic loss scaling"));
+      .doc("float16 mixed precision (GPU only): matrix products in float16, float32 master weights, dynamic loss"
+          + " scaling"));
   private static final ConfigKey<Boolean> BF16 = DEF.define(ConfigKey.builder("bf16", ConfigTypes.BOOLEAN)
       .defaultValue(false).group(PRECISION)
-      .doc("bfloat16 mixed precision: refused for now (DJL 0.36's PyTorch JNI aborts the JVM on bfloat16"
-          + " tensors)"));
+      .doc("bfloat16 mixed precision (CPU and GPU), torch autocast's: matrix products in bfloat16; weights,"
+          + " gradients and optimizer state float32"));
   private static final ConfigKey<IntervalStrategy> LOGGING_STRATEGY = DEF.define(
       ConfigKey.builder("logging_strategy", ConfigTypes.enumOf(IntervalStrategy.class))
           .defaultValue(IntervalStrategy.STEPS).group(LOGGING).doc("when the loss and learning rate are logged"));
@@ -183,13 +184,11 @@ public final class TrainingArguments implements Serializable {
           .doc("all-reduce each gradient bucket as soon as backward has finished it, while backward goes on"
               + " (PyTorch DDP's overlap; backward then runs layer by layer, with bit-identical gradients)"));
   private static final ConfigKey<DdpBackend> DDP_BACKEND = DEF.define(
-      ConfigKey.builder("ddp_backend", ConfigTypes.enumOf(DdpBackend.class)).defaultValue(DdpBackend.TCP)
-          .group(DISTRIBUTED)
-          .validator(Validator.of("tcp", (DdpBackend b) -> b != DdpBackend.NCCL))
-          .invalidMessage((key, v) -> key + "=nccl needs a GPU build of sparkformers, which is not available yet;"
-              + " use tcp")
-          .doc("the transport between ranks: tcp (sockets between hosts, shared memory within one); nccl needs"
-              + " a GPU build, not yet available"));
+      ConfigKey.builder("ddp_backend", ConfigTypes.enumOf(DdpBackend.class))
+          .defaultDoc("nccl when the rank has a GPU, else tcp").group(DISTRIBUTED)
+          .doc("the transport between ranks: tcp (sockets between hosts, shared memory within one; GPU tensors are"
+              + " staged through host memory) or nccl (the system's libnccl.so.2 on GPU memory; where any rank has"
+              + " no GPU or cannot load libnccl, every rank falls back to tcp)"));
   private static final ConfigKey<Integer> DDP_TIMEOUT = DEF.define(ConfigKey.builder("ddp_timeout", ConfigTypes.INT)
       .defaultValue(1800).group(DISTRIBUTED).validator(Validator.positive())
       .invalidMessage(TrainingArguments::positiveInteger)
@@ -281,6 +280,7 @@ public final class TrainingArguments implements Serializable {
   public long warmupSteps() { return get(WARMUP_STEPS); }
   public double maxGradNorm() { return get(MAX_GRAD_NORM); }
   public boolean fp16() { return get(FP16); }
+  public boolean bf16() { return get(BF16); }
   public IntervalStrategy loggingStrategy() { return get(LOGGING_STRATEGY); }
   public double loggingSteps() { return get(LOGGING_STEPS); }
   public boolean loggingFirstStep() { return get(LOGGING_FIRST_STEP); }
@@ -297,6 +297,7 @@ public final class TrainingArguments implements Serializable {
   public boolean dataloaderDropLast() { return get(DATALOADER_DROP_LAST); }
   public int ddpBucketCapMb() { return get(DDP_BUCKET_CAP_MB); }
   public boolean ddpOverlapBackward() { return get(DDP_OVERLAP_BACKWARD); }
+  /** {@code ddp_backend}, or null: nccl where the rank has a GPU, else tcp. */
   public DdpBackend ddpBackend() { return get(DDP_BACKEND); }
   /** {@code ddp_timeout}: the seconds a collective waits for the other ranks. */
   public int ddpTimeout() { return get(DDP_TIMEOUT); }
@@ -393,7 +394,7 @@ public final class TrainingArguments implements Serializable {
     public Builder ddpBucketCapMb(int v) { return set(DDP_BUCKET_CAP_MB, v); }
     public Builder ddpOverlapBackward(boolean v) { return set(DDP_OVERLAP_BACKWARD, v); }
     public Builder ddpBackend(DdpBackend v) { return set(DDP_BACKEND, v); }
-    /** {@code ddp_backend} by name ({@code tcp}; {@code nccl} is refused by {@link #build()} for now). */
+    /** {@code ddp_backend} by name ({@code tcp} or {@code nccl}; null chooses by device). */
     public Builder ddpBackend(String v) { return parse(DDP_BACKEND, v); }
     /** {@code ddp_timeout} in seconds. */
     public Builder ddpTimeout(int seconds) { return set(DDP_TIMEOUT, seconds); }
@@ -404,10 +405,6 @@ public final class TrainingArguments implements Serializable {
       List<String> errors = new ArrayList<>();
       for (ConfigKey<?> key : DEF.keys()) {
         check(errors, key);
-      }
-      if (get(BF16)) {
-        errors.add("bf16=true is not supported: DJL 0.36's PyTorch JNI aborts the JVM on bfloat16 tensors;"
-            + " use fp16=true for mixed precision or neither for float32");
       }
       if (!errors.isEmpty()) {
         // The checks of combinations below read every value: a missing one is reported alone.

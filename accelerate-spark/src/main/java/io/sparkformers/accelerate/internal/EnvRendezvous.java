@@ -2,6 +2,7 @@ package io.sparkformers.accelerate.internal;
 
 import io.sparkformers.accelerate.CollectiveException;
 import io.sparkformers.accelerate.ProcessGroup;
+import io.sparkformers.accelerate.DeviceSelection;
 import io.sparkformers.accelerate.ProcessGroupBackend;
 import io.sparkformers.accelerate.ProcessGroupOptions;
 import java.io.DataInputStream;
@@ -60,7 +61,8 @@ public final class EnvRendezvous {
           + " network in the clear. Set SPARKFORMERS_SECRET to the same base64 value on every rank (for example"
           + " the output of 'openssl rand -base64 32')");
     }
-    ProcessGroupBackend backend = Backends.named(options.backend());
+    ProcessGroupBackend backend = Backends.named(DeviceSelection.chooseBackend(options.backend(),
+        options.cudaDevice() >= 0 ? ai.djl.Device.gpu(options.cudaDevice()) : ai.djl.Device.cpu()));
     ProcessGroupBackend.Endpoint endpoint = backend.listen(rank, worldSize, host, options);
     try {
       long deadline = System.nanoTime() + options.timeout().toNanos();

@@ -1,11 +1,13 @@
 package io.sparkformers.jobs.train;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.sparkformers.accelerate.BarrierLauncher;
+import io.sparkformers.accelerate.DeviceSelection;
 import io.sparkformers.accelerate.RankContext;
 import io.sparkformers.accelerate.RankFunction;
 import io.sparkformers.datasets.AutoTokenizer;
@@ -23,6 +25,7 @@ import io.sparkformers.training.TrainingArguments;
 import io.sparkformers.training.models.AutoConfig;
 import io.sparkformers.training.peft.PeftModel;
 import io.sparkformers.training.models.AutoModel;
+import io.sparkformers.training.models.FromPretrainedOptions;
 import io.sparkformers.training.models.ModelConfig;
 import io.sparkformers.training.models.PreTrainedModel;
 import java.io.IOException;
@@ -215,12 +218,16 @@ public final class TrainJob {
     @Override
     public Map<String, Double> apply(RankContext ctx) throws Exception {
       TrainingArguments args = job.trainingArguments();
+      // The model, and with it its optimizer state, gradients and batches, lives on the rank's device.
+      Device device = DeviceSelection.forRank(job.device(), ctx.device());
       // The Trainer creates the model with the seed set, so that ranks sharing this JVM draw it reproducibly.
       // With a peft section the base is frozen and wrapped: only the adapter trains, syncs and is saved.
       Supplier<PreTrainedModel> modelInit = () -> {
         try {
-          PreTrainedModel base = job.modelPath() != null ? AutoModel.fromPretrained(Path.of(job.modelPath()))
-              : AutoModel.fromConfig(modelConfig(job));
+          PreTrainedModel base = job.modelPath() != null
+              ? AutoModel.fromPretrained(Path.of(job.modelPath()), FromPretrainedOptions.builder().device(device)
+                  .build())
+              : AutoModel.fromConfig(modelConfig(job), device);
           if (!job.usesPeft()) {
             return base;
           }

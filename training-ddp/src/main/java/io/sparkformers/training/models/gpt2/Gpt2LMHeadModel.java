@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
+import io.sparkformers.training.internal.Autocast;
 import io.sparkformers.training.internal.Autograd;
 import io.sparkformers.training.internal.BackwardSegments;
 import io.sparkformers.training.models.BaseModel;
@@ -162,7 +163,8 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
           + inputs.keySet());
     }
     NDArray labels = inputs.get("labels");
-    if (training && labels != null && Autograd.isEnabled()) {
+    // Under autocast the head is a bf16/fp16 product (the fused kernel computes it in float32).
+    if (training && labels != null && Autograd.isEnabled() && Autocast.active() == null) {
       NDArray hidden = hidden(ids, inputs.get("attention_mask"), inputs.get("position_ids"),
           inputs.get("token_type_ids"), null, true);
       return new ModelOutput(null, fusedCausalLmLoss(hidden, labels));
@@ -306,7 +308,7 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
         k = kv[0];
         v = kv[1];
       }
-      NDArray w = q.matMul(k.transpose(0, 1, 3, 2));
+      NDArray w = Ops.matmul(q, k.transpose(0, 1, 3, 2));
       if (scale != 1f) {
         w = Ops.div(w, scale);
       }
@@ -319,7 +321,7 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
       }
       w = w.softmax(-1);
       w = Ops.dropout(w, config.attnPdrop(), training);
-      NDArray ctx = w.matMul(v).transpose(0, 2, 1, 3).reshape(batch, seq, config.nEmbd());
+      NDArray ctx = Ops.matmul(w, v).transpose(0, 2, 1, 3).reshape(batch, seq, config.nEmbd());
       NDArray attnOut = block.attn.cProj.forward(ctx);
       attnOut = Ops.dropout(attnOut, config.residPdrop(), training);
       x = x.add(attnOut);

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
+import io.sparkformers.training.internal.Autocast;
 import io.sparkformers.training.internal.Autograd;
 import io.sparkformers.training.internal.BackwardSegments;
 import io.sparkformers.training.models.BaseModel;
@@ -163,7 +164,9 @@ public final class LlamaForCausalLM extends BaseModel implements CausalLM {
       throw new IllegalArgumentException(config.modelType() + " takes no 'token_type_ids'");
     }
     NDArray labels = inputs.get("labels");
-    if (training && labels != null && Autograd.isEnabled()) {
+    // Under autocast the head is a bf16/fp16 product and the loss is taken on its float32 widening, as
+    // transformers' loss upcasts the logits; the fused kernel computes the head in float32.
+    if (training && labels != null && Autograd.isEnabled() && Autocast.active() == null) {
       NDArray hidden = hidden(ids, inputs.get("attention_mask"), inputs.get("position_ids"), null, true);
       return new ModelOutput(null, CausalLmLoss.fused(lossKernel(), hidden, headWeight(), labels));
     }
@@ -277,7 +280,7 @@ public final class LlamaForCausalLM extends BaseModel implements CausalLM {
       // head j the key/value head j / groups) are stacked along the sequence axis, [batch, kv heads,
       // groups·seq, head_dim], so each key/value head multiplies its group at once without being copied.
       NDArray qGrouped = q.reshape(batch, kvHeads, groups * seq, headDim);
-      NDArray w = qGrouped.matMul(k.transpose(0, 1, 3, 2)).reshape(batch, heads, seq, total);
+      NDArray w = Ops.matmul(qGrouped, k.transpose(0, 1, 3, 2)).reshape(batch, heads, seq, total);
       w = Ops.mul(w, scaling);
       w = Ops.where(causal, w, maskValue);
       if (padAdd != null) {
@@ -292,8 +295,9 @@ public final class LlamaForCausalLM extends BaseModel implements CausalLM {
       w = w.sub(rowMax).exp();
       NDArray rowSum = w.sum(new int[] {-1}, true);
       w = Ops.dropout(w, config.attentionDropout(), training);
-      NDArray ctx = w.reshape(batch, kvHeads, groups * seq, total).matMul(v)
-          .reshape(batch, heads, seq, headDim).div(rowSum).transpose(0, 2, 1, 3).reshape(batch, seq, (long) heads * headDim);
+      NDArray ctx = Ops.matmul(w.reshape(batch, kvHeads, groups * seq, total), v)
+          .reshape(batch, heads, seq, headDim).div(rowSum).transpose(0, 2, 1, 3)
+          .reshape(batch, seq, (long) heads * headDim);
       x = x.add(layer.selfAttn.oProj.forward(ctx));
       NDArray f = layer.postAttentionLayernorm.forward(x);
       NDArray gate = Ops.activation(config.hiddenAct(), layer.mlp.gateProj.forward(f));
