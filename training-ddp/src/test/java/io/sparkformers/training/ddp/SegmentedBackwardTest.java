@@ -207,6 +207,9 @@ class SegmentedBackwardTest {
         Autograd.enable();
         leaf = BackwardSegments.cut(Ops.mul(w, 2f), List::of); // x = 2w, a boundary with nothing above it
         Autograd.backward(leaf.mul(leaf).sum()); // sum(4w²): d/dw = 8w
+        // Every gradient was declared final (handed to the all-reduce): another backward would race with it.
+        NDArray again = Ops.mul(w, 3f).sum();
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> Autograd.backward(again));
       } finally {
         Autograd.setEnabled(was);
       }
