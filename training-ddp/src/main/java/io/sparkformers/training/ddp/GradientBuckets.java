@@ -11,9 +11,9 @@ import io.sparkformers.training.internal.NoGrad;
 import io.sparkformers.training.internal.TorchScriptKernels;
 import io.sparkformers.training.internal.Views;
 import io.sparkformers.training.optim.Param;
+import io.sparkformers.training.internal.BackwardSegments;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import io.sparkformers.training.internal.BackwardSegments;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -119,7 +119,7 @@ public final class GradientBuckets {
     }
     // Buckets an overlapped backward launched are on the wire already; the rest go now, in the same order.
     while (launched < buckets.size()) {
-      launch(launched++);
+      launch(launched++, true);
     }
     pending = null;
     launched = 0;
@@ -131,17 +131,22 @@ public final class GradientBuckets {
     }
   }
 
-  /** Divides bucket {@code b} by the world size in place and starts its all-reduce on the group's thread. */
-  private void launch(int b) {
+  /**
+   * Divides bucket {@code b} by the world size in place and starts its all-reduce on the group's thread. A launch
+   * during backward is backward's time, not the optimizer step's: {@code timed} false leaves the counters alone.
+   */
+  private void launch(int b, boolean timed) {
     long t0 = System.nanoTime();
     // grad / world_size in place (libtorch, vectorised; the same IEEE quotient as DDP's div_).
     try (NoGrad ignored = new NoGrad()) {
       bucketTensors.get(b).divi((float) group.worldSize());
     }
     long t1 = System.nanoTime();
-    copyOutNanos += t1 - t0;
     inFlight[b] = group.allReduceAsync(buffers.get(b).clear(), ElementType.FLOAT32, ReduceOp.SUM);
-    allReduceNanos += System.nanoTime() - t1;
+    if (timed) {
+      copyOutNanos += t1 - t0;
+      allReduceNanos += System.nanoTime() - t1;
+    }
   }
 
   /**
@@ -185,7 +190,7 @@ public final class GradientBuckets {
       }
     }
     while (launched < buckets.size() && pending[launched] == 0) {
-      launch(launched++);
+      launch(launched++, false);
       if (arrays != null) {
         launchedDuringBackward++;
       }
