@@ -37,7 +37,8 @@ import picocli.CommandLine.Option;
  * Prints the median step time, samples/s (tokens/s for the GPT) and the share of step time spent waiting on
  * all-reduce. {@code --lora} adds a small Llama (d 256, 4 layers, 4/2 heads, the shape of {@code bench models
  * --model llama}) trained in full and with a LoRA adapter (r 16, alpha 32, q_proj and v_proj), and prints the
- * bytes each all-reduces per step.
+ * bytes each all-reduces per step. {@code --overlap on,off} runs the data-parallel configurations with
+ * {@code ddp_overlap_backward} on and off, interleaved, and prints how many buckets went on the wire during backward.
  *
  * <p>Ranks of {@code local[N]} are threads of one JVM; each rank's Trainer runs with the launcher's share of the
  * cores as its libtorch intra-op threads ({@code RankContext.intraOpThreads()}: 1 per rank for 2 ranks on

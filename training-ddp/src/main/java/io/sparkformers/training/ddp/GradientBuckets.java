@@ -17,6 +17,7 @@ import io.sparkformers.training.internal.NoGrad;
 import io.sparkformers.training.internal.TorchScriptKernels;
 import io.sparkformers.training.internal.Views;
 import io.sparkformers.training.optim.Param;
+import io.sparkformers.training.internal.BackwardSegments;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -157,7 +158,7 @@ public final class GradientBuckets {
     }
     // Buckets an overlapped backward launched are on the wire already; the rest go now, in the same order.
     while (launched < buckets.size()) {
-      launch(launched++);
+      launch(launched++, true);
     }
     pending = null;
     launched = 0;
@@ -177,9 +178,10 @@ public final class GradientBuckets {
   /**
    * Divides bucket {@code b} by the world size in place and starts its all-reduce: on the device by the
    * group's device collectives, else through the host buffer on the group's thread (staged from the device
-   * first where the gradients live there).
+   * first where the gradients live there). A launch during backward is backward's time, not the optimizer
+   * step's: {@code timed} false leaves the counters alone.
    */
-  private void launch(int b) {
+  private void launch(int b, boolean timed) {
     long t0 = System.nanoTime();
     // grad / world_size in place (libtorch, vectorised; the same IEEE quotient as DDP's div_).
     try (NoGrad ignored = new NoGrad()) {
@@ -190,16 +192,20 @@ public final class GradientBuckets {
       // Queued on libtorch's stream after the division; the optimizer's kernels queue behind it.
       deviceGroup.allReduceDevice(DjlNative.memory(bucketTensors.get(b)), ElementType.FLOAT32, ReduceOp.SUM);
       inFlight[b] = CompletableFuture.completedFuture(null);
-      copyOutNanos += System.nanoTime() - t0;
+      if (timed) {
+        copyOutNanos += System.nanoTime() - t0;
+      }
       return;
     }
     if (onDevice) {
       copy(hostTensors.get(b), bucketTensors.get(b)); // device -> host staging
       t1 = System.nanoTime();
     }
-    copyOutNanos += t1 - t0;
     inFlight[b] = group.allReduceAsync(buffers.get(b).clear(), ElementType.FLOAT32, ReduceOp.SUM);
-    allReduceNanos += System.nanoTime() - t1;
+    if (timed) {
+      copyOutNanos += t1 - t0;
+      allReduceNanos += System.nanoTime() - t1;
+    }
   }
 
   /**
@@ -243,7 +249,7 @@ public final class GradientBuckets {
       }
     }
     while (launched < buckets.size() && pending[launched] == 0) {
-      launch(launched++);
+      launch(launched++, false);
       if (arrays != null) {
         launchedDuringBackward++;
       }

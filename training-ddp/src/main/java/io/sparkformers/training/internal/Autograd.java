@@ -33,6 +33,9 @@ public final class Autograd {
   public static void backward(NDArray loss) {
     try (NDArray ones = loss.onesLike()) {
       BackwardSegments segments = BackwardSegments.current();
+      if (segments != null) {
+        segments.checkNotEnded();
+      }
       if (segments != null && segments.hasCuts()) {
         segments.backward(loss, ones);
       } else {

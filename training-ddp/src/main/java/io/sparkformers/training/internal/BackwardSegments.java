@@ -38,6 +38,8 @@ public final class BackwardSegments implements AutoCloseable {
   private final TorchScriptKernels kernels;
   private final List<Cut> cuts = new ArrayList<>();
   private final List<Tie> ties = new ArrayList<>();
+  /** Whether a segmented backward has told the listener that every gradient is final. */
+  private boolean ended;
 
   /** One boundary: the tensor the layers below made, the leaf the layers above used, their parameters. */
   private record Cut(NDArray source, NDArray leaf, List<NDArray> above) {}
@@ -151,7 +153,20 @@ public final class BackwardSegments implements AutoCloseable {
     if (!ties.isEmpty()) {
       lastSegmentWithTies(todo.isEmpty() ? null : todo.get(0), ties);
     }
+    ended = true;
     onFinal.accept(null);
+  }
+
+  /**
+   * Refuses a backward pass after a segmented one has declared every gradient final (their all-reduces may be
+   * running): it would add into gradients being reduced.
+   */
+  void checkNotEnded() {
+    if (ended) {
+      throw new IllegalStateException("a second backward pass in one overlapped data-parallel step: the first one"
+          + " already handed every gradient to the all-reduce; set ddp_overlap_backward to false for training"
+          + " steps that run backward more than once");
+    }
   }
 
   /** The segment below {@code cut}, from the gradient its leaf received. */

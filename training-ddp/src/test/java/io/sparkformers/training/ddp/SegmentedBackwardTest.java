@@ -14,6 +14,7 @@ import io.sparkformers.training.internal.TorchScriptKernels;
 import io.sparkformers.training.models.AutoConfig;
 import io.sparkformers.training.models.AutoModel;
 import io.sparkformers.training.models.PreTrainedModel;
+import io.sparkformers.training.models.internal.Ops;
 import io.sparkformers.training.peft.LoraConfig;
 import io.sparkformers.training.peft.PeftModel;
 import java.util.ArrayList;
@@ -190,6 +191,33 @@ class SegmentedBackwardTest {
       }
       // Layer 2 of the first pass runs after layer 0 of the second: no layer is final before the end.
       assertEquals(List.of(List.of("*")), seg.reports());
+    }
+  }
+
+  @Test
+  void aBoundaryGradientIsFreedOnceItsSegmentRan() {
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      NDArray w = m.create(new float[] {1, 2, 3});
+      w.setRequiresGradient(true);
+      TorchScriptKernels k = BackwardSegments.loadKernels(m);
+      List<List<NDArray>> reports = new ArrayList<>();
+      NDArray leaf;
+      boolean was = Autograd.isEnabled();
+      try (BackwardSegments s = BackwardSegments.open(reports::add, k)) {
+        Autograd.enable();
+        leaf = BackwardSegments.cut(Ops.mul(w, 2f), List::of); // x = 2w, a boundary with nothing above it
+        Autograd.backward(leaf.mul(leaf).sum()); // sum(4w²): d/dw = 8w
+        // Every gradient was declared final (handed to the all-reduce): another backward would race with it.
+        NDArray again = Ops.mul(w, 3f).sum();
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> Autograd.backward(again));
+      } finally {
+        Autograd.setEnabled(was);
+      }
+      assertArrayEquals(new float[] {8, 16, 24}, w.getGradient().toFloatArray(), 0f);
+      // The boundary's gradient (a hidden state's size in a model) holds no memory once used.
+      assertEquals(0, leaf.getGradient().size());
+      assertEquals(2, reports.size());
+      assertTrue(reports.get(0).isEmpty() && reports.get(1) == null, reports.toString());
     }
   }
 
