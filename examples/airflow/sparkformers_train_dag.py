@@ -13,7 +13,7 @@ fails itself so that the run shows red.
 
 The jar: ``mvn -B -ntp -pl jobs -am package -DskipTests`` builds ``jobs/target/sparkformers-jobs-<version>-spark.jar``
 (Spark 4.0 / Scala 2.13); with ``-Pspark-3.5``, ``jobs/target/spark3.5/sparkformers-jobs-<version>-spark3.5.jar``
-for Spark 3.5 / Scala 2.12 (EMR 7.x, Databricks Runtime 13.3-16.x). Settings below come from Airflow Variables
+for Spark 3.5 / Scala 2.12 (EMR 7.x, Databricks Runtime 14.3-16.x). Settings below come from Airflow Variables
 where set, so the file runs as shipped once the jar and the config are in place.
 """
 

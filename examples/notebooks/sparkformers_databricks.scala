@@ -6,10 +6,11 @@
 // MAGIC predictions with sacrebleu-equal BLEU and chrF, and continues prompts with a causal LM, all on the
 // MAGIC notebook's own `spark` session: nothing here stops it or exits the driver.
 // MAGIC
-// MAGIC **Cluster library** (Compute > Libraries > Install new > Jar), built with `mvn -B -ntp -pl jobs -am package -DskipTests`:
-// MAGIC - Databricks Runtime 13.3 LTS to 16.x (Spark 3.5, Scala 2.12): `jobs/target/sparkformers-jobs-0.1.0-SNAPSHOT-spark3.5.jar`
-// MAGIC   (built with `-Pspark-3.5`);
-// MAGIC - Databricks Runtime 17.x (Spark 4.0, Scala 2.13): `jobs/target/sparkformers-jobs-0.1.0-SNAPSHOT-spark.jar`.
+// MAGIC **Cluster library** (Compute > Libraries > Install new > Jar):
+// MAGIC - Databricks Runtime 14.3 LTS to 16.x (Spark 3.5, Scala 2.12): `mvn -B -ntp -Pspark-3.5 -pl jobs -am package -DskipTests`
+// MAGIC   builds `jobs/target/spark3.5/sparkformers-jobs-0.1.0-SNAPSHOT-spark3.5.jar`;
+// MAGIC - Databricks Runtime 17.x (Spark 4.0, Scala 2.13): `mvn -B -ntp -pl jobs -am package -DskipTests` builds
+// MAGIC   `jobs/target/sparkformers-jobs-0.1.0-SNAPSHOT-spark.jar`.
 // MAGIC
 // MAGIC **Cluster Spark config**: `spark.task.cpus` = cores per rank (each rank is one task), and
 // MAGIC `spark.executorEnv.DJL_CACHE_DIR /local_disk0/djl` (libtorch is unpacked there once per node).
