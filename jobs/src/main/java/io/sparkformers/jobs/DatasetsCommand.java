@@ -36,15 +36,12 @@ public final class DatasetsCommand implements Runnable {
     throw new CommandLine.ParameterException(spec.commandLine(), "Missing subcommand: convert, info or head");
   }
 
-  /** Runs {@code body}; bad input prints "error: message" and exits 1 instead of a stack trace. */
+  /** Runs {@code body}; bad input prints one line, as every command does, instead of a stack trace. */
   static int guarded(CommandLine.Model.CommandSpec spec, Callable<Integer> body) throws Exception {
     try {
       return body.call();
     } catch (IllegalArgumentException | IllegalStateException | UncheckedIOException e) {
-      PrintWriter err = spec.commandLine().getErr();
-      err.println("error: " + e.getMessage());
-      err.flush();
-      return 1;
+      return ExitCodes.report(spec, e);
     }
   }
 

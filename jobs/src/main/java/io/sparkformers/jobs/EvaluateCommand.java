@@ -104,7 +104,6 @@ public final class EvaluateCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
     List<String> unknown = new ArrayList<>();
     for (String m : metrics) {
       if (!TEXT_METRICS.contains(m) && !LABEL_METRICS.contains(m)) {
@@ -137,13 +136,12 @@ public final class EvaluateCommand implements Callable<Integer> {
       out.flush();
       return 0;
     } catch (BadInput | InvalidInputException | MetricException e) {
-      err.println("evaluate: " + e.getMessage());
-      err.flush();
-      return 1;
+      return ExitCodes.report(spec, e);
+    } catch (java.nio.file.NoSuchFileException e) {
+      return ExitCodes.report(spec, new java.io.UncheckedIOException("--input: no such file " + input, e));
     } catch (IOException e) {
-      err.println("evaluate: cannot read " + input + ": " + e.getMessage());
-      err.flush();
-      return 1;
+      return ExitCodes.report(spec, new java.io.UncheckedIOException("cannot read " + input + ": "
+          + e.getMessage(), e));
     }
   }
 

@@ -32,7 +32,7 @@ public final class SparkformersCommand implements Runnable {
     throw new CommandLine.ParameterException(spec.commandLine(), "Missing subcommand");
   }
 
-  /** Builds the command line, with its exit codes: 0 success, 1 a failed job, 2 a usage error. */
+  /** Builds the command line, with the exit codes of {@link ExitCodes}. */
   public static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new SparkformersCommand());
     cli.setExecutionExceptionHandler(SparkformersCommand::reportFailure);
@@ -41,8 +41,8 @@ public final class SparkformersCommand implements Runnable {
 
   /**
    * A job stopped by bad input (a wrong key or value, a missing file or column: our errors name them) prints
-   * that message alone, not a stack trace that buries it; other failures keep picocli's stack trace. Both exit
-   * with 1. {@code SPARKFORMERS_STACKTRACE=1} always shows the trace.
+   * that message alone, not a stack trace that buries it, and exits with its {@link ExitCodes} code; other
+   * failures keep picocli's stack trace and exit 1. {@code SPARKFORMERS_STACKTRACE=1} always shows the trace.
    */
   static int reportFailure(Exception e, CommandLine cli, CommandLine.ParseResult parsed) throws Exception {
     Throwable bad = badInput(e);
@@ -50,13 +50,13 @@ public final class SparkformersCommand implements Runnable {
       throw e;
     }
     PrintWriter err = cli.getErr();
-    err.println("sparkformers " + cli.getCommandName() + ": " + e.getMessage());
+    err.println(ExitCodes.prefix(cli.getCommandSpec()) + ExitCodes.message(e));
     if (bad != e && !String.valueOf(e.getMessage()).contains(String.valueOf(bad.getMessage()))) {
       err.println("  caused by: " + bad.getMessage());
     }
     err.println("  (SPARKFORMERS_STACKTRACE=1 shows the stack trace)");
     err.flush();
-    return cli.getCommandSpec().exitCodeOnExecutionException();
+    return ExitCodes.of(e);
   }
 
   /** The first bad-input error in the cause chain, or null. */

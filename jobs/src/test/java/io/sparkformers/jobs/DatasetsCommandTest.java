@@ -56,9 +56,9 @@ class DatasetsCommandTest {
     Files.writeString(csv, "a,b\n1,2\n3\"x,4,5\n");
     assertEquals(1, run("datasets", "convert", "--format", "csv", csv.toString(), "--output",
         dir.resolve("o").toString(), "--cache-dir", dir.resolve("cache").toString()));
-    assertEquals("error: file:" + csv + ": line 3: expected 2 fields (as in the header), found 3\n", err.toString());
+    assertEquals("sparkformers datasets convert: file:" + csv + ": line 3: expected 2 fields (as in the header), found 3\n", err.toString());
     assertEquals(1, run("datasets", "info", dir.resolve("missing").toString()));
-    assertEquals("error: " + dir.resolve("missing") + " is not a dataset folder: it has no state.json\n",
+    assertEquals("sparkformers datasets info: " + dir.resolve("missing") + " is not a dataset folder: it has no state.json\n",
         err.toString());
   }
 

@@ -286,12 +286,12 @@ class TrainCommandTest {
   }
 
   @Test
-  void aMissingDataFileIsNamedAndTheJobFails() throws IOException {
+  void aMissingDataFileIsNamedAndExitsWithInputMissing() throws IOException {
     Path missing = tmp.resolve("nowhere/train.csv");
     java.io.StringWriter err = new java.io.StringWriter();
     picocli.CommandLine cli = SparkformersCommand.commandLine();
     cli.setErr(new java.io.PrintWriter(err));
-    assertEquals(1, cli.execute("train", "--config",
+    assertEquals(ExitCodes.INPUT_MISSING, cli.execute("train", "--config",
         conf("tabular-classification.yaml").toString(), "--set", "data.train_file=" + missing, "--set",
         "data.use_spark=false", "--set", "training_args.output_dir=" + tmp.resolve("o")));
     assertTrue(err.toString().contains(missing.toString()), err.toString());

@@ -50,6 +50,7 @@ public final class TrainJob {
 
   /** Runs the job and returns rank 0's final metrics (train and eval). */
   public static Map<String, Double> run(JobConfig job) throws IOException {
+    Preflight.beforeLaunch(job, new SparkConf());
     ModelConfig modelConfig = modelConfig(job);
     JobConfig.Task task = taskOf(job, modelConfig);
     SparkConf conf = new SparkConf().setAppName("sparkformers train " + job.source())
@@ -79,6 +80,7 @@ public final class TrainJob {
    * {@code spark_master} in the job file is ignored. Returns rank 0's final metrics.
    */
   public static Map<String, Double> run(JobConfig job, SparkSession spark) throws IOException {
+    Preflight.beforeLaunch(job, spark.sparkContext().getConf());
     ModelConfig modelConfig = modelConfig(job);
     return runOn(job, modelConfig, taskOf(job, modelConfig), spark);
   }
