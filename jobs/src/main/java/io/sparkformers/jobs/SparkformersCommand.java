@@ -21,7 +21,7 @@ import picocli.CommandLine.Command;
     subcommands = {CommandLine.HelpCommand.class, BenchCommand.class, DatasetsCommand.class, GenerateCommand.class,
         TokenizerCommand.class,
         ScoreCommand.class, QuickstartCommand.class, TrainCommand.class, EvaluateCommand.class, ChatCommand.class,
-        PeftCommand.class})
+        PeftCommand.class, ModelCommand.class})
 public final class SparkformersCommand implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -447,6 +447,11 @@ public final class JobConfig implements Serializable {
       }
       m = (Map<String, Object>) next;
     }
+    // model.path and model.config are the two ways to name the model: setting one replaces the file's other.
+    if (path.length == 2 && path[0].equals("model") && (path[1].equals("path") || path[1].equals("config"))
+        && value != null) {
+      m.remove(path[1].equals("path") ? "config" : "path");
+    }
     m.put(path[path.length - 1], value);
   }
 
