@@ -259,8 +259,8 @@ class TrainCommandTest {
     assertEquals(0, SparkformersCommand.commandLine().execute("peft", "merge", "--model", model.toString(),
         "--adapter", adapter.toString(), "--output", merged.toString()));
     assertTrue(Files.isRegularFile(merged.resolve("model.safetensors")));
-    assertEquals(1, SparkformersCommand.commandLine().execute("train", "--config", conf("sft-lora.yaml").toString(),
-        "--set", "model.path=" + model, "--set", "peft.rank=4"));
+    assertEquals(ExitCodes.USAGE, SparkformersCommand.commandLine().execute("train", "--config",
+        conf("sft-lora.yaml").toString(), "--set", "model.path=" + model, "--set", "peft.rank=4"));
   }
 
   @Test
