@@ -71,6 +71,7 @@ public final class SparkformersCommand implements Runnable {
   }
 
   public static void main(String[] args) {
+    io.sparkformers.accelerate.GpuDetection.quietProbeWithoutDriver();
     int code = commandLine().execute(args);
     // This process ends here: stop a Spark a command left running (under spark-submit the job's context is
     // not stopped by the job itself, and System.exit would skip spark-submit's own stop).
