@@ -50,6 +50,7 @@ import picocli.CommandLine.Option;
 @Command(
     name = "evaluate",
     mixinStandardHelpOptions = true,
+    showDefaultValues = true,
     description = {
       "Score predictions against references as sacrebleu, rouge-score and scikit-learn do, and print one JSON object.",
       "Text lines: {\"prediction\": str, \"references\": [str, ...]}; label lines: {\"prediction\": L, \"reference\": L}."

@@ -18,7 +18,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = SparkformersCommand.Version.class,
     description = "Train and evaluate models the Hugging Face way, on Apache Spark.",
-    subcommands = {CommandLine.HelpCommand.class, BenchCommand.class, DatasetsCommand.class, GenerateCommand.class,
+    subcommands = {HelpCommand.class, BenchCommand.class, DatasetsCommand.class, GenerateCommand.class,
         TokenizerCommand.class,
         ScoreCommand.class, QuickstartCommand.class, TrainCommand.class, EvaluateCommand.class, ChatCommand.class,
         PeftCommand.class, ModelCommand.class})
