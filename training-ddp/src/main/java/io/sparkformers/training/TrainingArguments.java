@@ -197,7 +197,8 @@ public final class TrainingArguments implements Serializable {
       .doc("seconds a collective (and connecting) waits for the other ranks before every rank fails"));
   private static final ConfigKey<Boolean> DISABLE_TQDM = DEF.define(
       ConfigKey.builder("disable_tqdm", ConfigTypes.BOOLEAN).defaultValue(false).group(LOGGING)
-          .doc("no progress bar on the driver"));
+          .doc("no progress bar on the driver: each log entry (loss, learning rate, evaluation) is printed as a"
+              + " line of JSON instead, as transformers' PrinterCallback"));
 
   static {
     DEF.seal();

@@ -96,9 +96,11 @@ public final class TrainJob {
       SparkSession spark) throws IOException {
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     JobData.Prepared data = JobData.prepare(job, task, modelConfig, spark);
-    // Rank 0's progress and log lines come back to this driver, wherever the ranks run.
-    try (DriverLogListener logs = DriverLogListener.open(sc, job.worldSize(),
-        job.trainingArguments().disableTqdm() ? null : System.err, List.of())) {
+    // Rank 0's progress and log lines come back to this driver, wherever the ranks run; disable_tqdm drops the
+    // bar but keeps the log lines.
+    boolean bar = !job.trainingArguments().disableTqdm();
+    try (DriverLogListener logs = DriverLogListener.open(sc, job.worldSize(), bar ? System.err : null,
+        bar ? List.of() : List.of(new io.sparkformers.training.LogPrinter(System.err)))) {
       // The process_group section, ddp_backend and ddp_timeout reach every rank's process group.
       return BarrierLauncher.run(sc, job.worldSize(), job.processGroupOptions(), new Rank(job, task, data));
     }
