@@ -98,6 +98,28 @@ class ResultFileTest {
   }
 
   @Test
+  @SuppressWarnings("unchecked")
+  void evaluateWritesItsMetricsOrItsError() throws IOException {
+    Path input = Files.writeString(tmp.resolve("preds.jsonl"), "{\"prediction\": 1, \"reference\": 1}\n"
+        + "{\"prediction\": 0, \"reference\": 1}\n");
+    Path result = tmp.resolve("eval.json");
+    StringWriter err = new StringWriter();
+    assertEquals(0, run(err, "evaluate", "--input", input.toString(), "--metrics", "accuracy", "--result-json",
+        result.toString()), err.toString());
+    Map<String, Object> json = read(result);
+    assertEquals("succeeded", json.get("status"));
+    assertEquals(input.toString(), json.get("input"));
+    assertEquals(0.5, ((Map<String, Object>) json.get("metrics")).get("accuracy"));
+    Path missing = tmp.resolve("none.jsonl");
+    assertEquals(ExitCodes.INPUT_MISSING, run(err, "evaluate", "--input", missing.toString(), "--metrics",
+        "accuracy", "--result-json", result.toString()));
+    json = read(result);
+    assertEquals("failed", json.get("status"));
+    assertEquals(3, json.get("exit_code"));
+    assertEquals("--input: no such file " + missing, json.get("error"));
+  }
+
+  @Test
   void aJobThatFailsBeforeSparkStillWritesItsResult() throws IOException {
     Path result = tmp.resolve("result.json");
     Path missing = tmp.resolve("none.csv");

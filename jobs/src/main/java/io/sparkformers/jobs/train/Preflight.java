@@ -34,6 +34,8 @@ import org.apache.spark.SparkConf;
  * {@link IllegalArgumentException}s.
  */
 public final class Preflight {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Preflight.class);
+
   private Preflight() {}
 
   /** JSON lines files up to this size are read whole for their columns; larger ones are not checked. */
@@ -94,7 +96,12 @@ public final class Preflight {
 
   static void checkWorldSize(int worldSize, String master, SparkConf conf, String source) {
     int slots = maxSlots(master, conf);
-    if (slots >= 0 && worldSize > slots) {
+    if (slots < 0) {
+      LOG.info("world_size {} on master {}: its task slots are known only once executors register; the barrier"
+          + " stage starts when {} are free at once", worldSize, master, worldSize);
+      return;
+    }
+    if (worldSize > slots) {
       int taskCpus = Math.max(1, conf.getInt("spark.task.cpus", 1));
       throw new IllegalArgumentException(source + ": key 'world_size': " + worldSize + " ranks need " + worldSize
           + " task slots at once (a barrier stage), but master " + master + " can never give more than " + slots
