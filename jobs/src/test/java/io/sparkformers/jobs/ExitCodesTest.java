@@ -51,6 +51,17 @@ class ExitCodesTest {
   }
 
   @Test
+  void aWorldSizeTheQuickstartsMasterCannotGiveIsOneLineBeforeSparkStarts() {
+    assertEquals(ExitCodes.USAGE, run("quickstart", "--output", tmp.resolve("qs").toString(), "--set",
+        "world_size=4"));
+    assertEquals("sparkformers quickstart: quickstart.yaml: key 'world_size': 4 ranks need 4 task slots at once (a"
+        + " barrier stage), but master local[2] can never give more than 2; set world_size to at most 2 or"
+        + " spark_master to local[4]", err.toString().lines().findFirst().get());
+    assertTrue(org.apache.spark.sql.SparkSession.getActiveSession().isEmpty()
+        && org.apache.spark.sql.SparkSession.getDefaultSession().isEmpty(), "no Spark was started");
+  }
+
+  @Test
   void aMissingInputIsItsOwnCode() {
     Path missing = tmp.resolve("no/data.csv");
     assertEquals(ExitCodes.INPUT_MISSING, run("train", "--config", conf("tabular-classification.yaml"), "--set",

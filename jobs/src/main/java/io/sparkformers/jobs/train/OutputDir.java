@@ -44,7 +44,7 @@ public final class OutputDir {
       }
       if (!args.overwriteOutputDir()) {
         List<String> shown = entries.size() > 5 ? entries.subList(0, 5) : entries;
-        throw new IllegalArgumentException(source + ": key 'training_args.output_dir': " + dir + " already exists and is not empty"
+        throw new io.sparkformers.jobs.UsageException(source + ": key 'training_args.output_dir': " + dir + " already exists and is not empty"
             + " (" + String.join(", ", shown) + (entries.size() > 5 ? ", ... " + entries.size() + " entries" : "")
             + "): set training_args.overwrite_output_dir: true to replace the previous run, or"
             + " training_args.resume_from_checkpoint: true to continue it");

@@ -30,7 +30,8 @@ import org.apache.spark.SparkConf;
  * only after Spark started (seconds to minutes later, on an executor, retried by Spark as if it could go away)
  * becomes one line naming the key, file and what was expected. It reads only what is cheap: the master's
  * name, folder listings, {@code config.json}, safetensors headers and the first lines of CSV and JSON files.
- * A missing file or folder is an {@link InputMissingException}; other problems are
+ * A missing file or folder is an {@link InputMissingException}, a job file that cannot work anywhere (a
+ * {@code world_size} the master never gives) a {@link io.sparkformers.jobs.UsageException}; other problems are
  * {@link IllegalArgumentException}s.
  */
 public final class Preflight {
@@ -103,7 +104,7 @@ public final class Preflight {
     }
     if (worldSize > slots) {
       int taskCpus = Math.max(1, conf.getInt("spark.task.cpus", 1));
-      throw new IllegalArgumentException(source + ": key 'world_size': " + worldSize + " ranks need " + worldSize
+      throw new io.sparkformers.jobs.UsageException(source + ": key 'world_size': " + worldSize + " ranks need " + worldSize
           + " task slots at once (a barrier stage), but master " + master + " can never give more than " + slots
           + (taskCpus > 1 ? " (spark.task.cpus=" + taskCpus + ")" : "") + "; set world_size to at most " + slots
           + (master.startsWith("local[") ? " or spark_master to local[" + worldSize + "]" : ""));
@@ -157,23 +158,27 @@ public final class Preflight {
   }
 
   /**
-   * The weights' headers: present, not truncated (every tensor's bytes inside the file), and the embedding's
-   * rows equal to the config's {@code vocab_size}, the mismatch a config edited apart from its weights shows.
+   * The weights' headers: present, not truncated (every tensor's bytes inside the file), and the token
+   * embedding's shape equal to the config's {@code vocab_size} × {@code hidden_size} (or {@code n_embd}), the
+   * mismatch a config edited apart from its weights shows.
    */
   static void checkWeights(Path folder, ModelConfig config, String key, String source) {
     try (Checkpoint weights = Checkpoint.open(folder)) {
       JsonNode json = new ObjectMapper().readTree(config.toJson().toString());
-      if (json.hasNonNull("vocab_size")) {
-        long vocab = json.get("vocab_size").asLong();
-        for (String name : weights.names()) {
-          if (name.endsWith("wte.weight") || name.endsWith("embed_tokens.weight")
-              || name.endsWith("word_embeddings.weight")) {
-            long[] shape = weights.info(name).shape();
-            if (shape.length == 2 && shape[0] != vocab) {
-              throw new IllegalArgumentException(source + ": key '" + key + "': " + folder + "/config.json says"
-                  + " vocab_size " + vocab + " but " + weights.source() + " holds '" + name + "' of shape "
-                  + java.util.Arrays.toString(shape) + ": the config and the weights are of different models");
-            }
+      String widthKey = json.hasNonNull("hidden_size") ? "hidden_size" : json.hasNonNull("n_embd") ? "n_embd" : null;
+      for (String name : weights.names()) {
+        if (!name.endsWith("wte.weight") && !name.endsWith("embed_tokens.weight")
+            && !name.endsWith("word_embeddings.weight")) {
+          continue;
+        }
+        long[] shape = weights.info(name).shape();
+        String[] keys = {"vocab_size", widthKey};
+        for (int d = 0; d < 2 && shape.length == 2; d++) {
+          if (keys[d] != null && json.hasNonNull(keys[d]) && json.get(keys[d]).asLong() != shape[d]) {
+            throw new IllegalArgumentException(source + ": key '" + key + "': " + folder + "/config.json says"
+                + " " + keys[d] + " " + json.get(keys[d]).asLong() + " but " + weights.source() + " holds '" + name
+                + "' of shape " + java.util.Arrays.toString(shape) + ": the config and the weights are of different"
+                + " models");
           }
         }
       }
@@ -189,8 +194,8 @@ public final class Preflight {
   /** A text task's tokenizer folder holds tokenizer.json. */
   static void checkTokenizer(JobConfig job) {
     if (job.tokenizer() == null) {
-      throw new IllegalArgumentException(job.source() + ": key 'data.tokenizer' is needed: a text model built from"
-          + " model.config has no folder to take tokenizer.json from");
+      throw new io.sparkformers.jobs.UsageException(job.source() + ": key 'data.tokenizer' is needed: a text model"
+          + " built from model.config has no folder to take tokenizer.json from");
     }
     String key = job.modelPath() != null && job.modelPath().equals(job.tokenizer()) ? "model.path"
         : "data.tokenizer";

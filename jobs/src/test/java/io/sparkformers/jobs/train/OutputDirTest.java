@@ -51,6 +51,8 @@ class OutputDirTest {
     Path out = previousRun();
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> OutputDir.prepare(args(out), Map.of(), "job.yaml"));
+    // A usage error (exit code 2): running it again unchanged fails again.
+    assertEquals(io.sparkformers.jobs.ExitCodes.USAGE, io.sparkformers.jobs.ExitCodes.of(e));
     assertEquals("job.yaml: key 'training_args.output_dir': " + out + " already exists and is not empty"
         + " (checkpoint-10, log_history.jsonl, metrics.json, model, notes.txt, ... 6 entries): set"
         + " training_args.overwrite_output_dir: true to replace the previous run, or"

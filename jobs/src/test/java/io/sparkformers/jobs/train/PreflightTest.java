@@ -262,6 +262,18 @@ class PreflightTest {
   }
 
   @Test
+  void aConfigWhoseWidthDiffersFromTheWeightsIsNamed() throws IOException {
+    Path train = write("t.jsonl", "{\"text\": \"a\"}\n");
+    Path model = gpt2Folder("m", 50, 50);
+    Files.writeString(model.resolve("tokenizer.json"), "{}");
+    Files.writeString(model.resolve("config.json"), "{\"model_type\": \"gpt2\", \"vocab_size\": 50,"
+        + " \"n_positions\": 32, \"n_embd\": 16, \"n_layer\": 1, \"n_head\": 2}");
+    String e = fails(textJob("causal_lm", model, train), "local[2]").getMessage();
+    assertTrue(e.contains("config.json says n_embd 16 but " + model.resolve("model.safetensors")
+        + " holds 'transformer.wte.weight' of shape [50, 8]"), e);
+  }
+
+  @Test
   void aMissingTokenizerIsInputMissing() throws IOException {
     Path train = write("t.jsonl", "{\"text\": \"a\"}\n");
     Path model = gpt2Folder("m", 50, 50);
