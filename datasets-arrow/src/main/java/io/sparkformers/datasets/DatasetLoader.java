@@ -220,6 +220,8 @@ public final class DatasetLoader {
           t = ColumnType.FLOAT64;
         } else if (pair.equals(Set.of(ColumnType.INT64_LIST, ColumnType.FLOAT64_LIST))) {
           t = ColumnType.FLOAT64_LIST;
+        } else if (pair.equals(Set.of(ColumnType.INT64_LIST, ColumnType.STRING_LIST))) {
+          t = ColumnType.STRING_LIST; // a file whose lists were all empty
         } else {
           throw new IllegalArgumentException("Column '" + name + "' is " + ta + " in " + fileA + " but " + tb
               + " in " + fileB);
