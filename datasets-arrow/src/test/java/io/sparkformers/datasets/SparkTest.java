@@ -104,6 +104,15 @@ class SparkTest {
       List<Row> back = d.toSpark(spark).collectAsList();
       assertEquals(List.of("a b", "c"), back.get(0).getList(1));
     }
+    // Parquet written by Spark: a list of strings reads back as the same column.
+    String parquet = cache.resolve("refs-parquet").toString();
+    df.write().parquet(parquet);
+    try (Dataset d = Dataset.load(DataFormat.PARQUET, LoadOptions.builder().cacheDir(cache.resolve("c")).build(),
+        parquet + "/*.parquet")) {
+      assertEquals(ColumnType.STRING_LIST, d.features().type("references"));
+      org.junit.jupiter.api.Assertions.assertArrayEquals(new String[] {"a b", "c"},
+          (String[]) d.column("references").get(0));
+    }
   }
 
   @Test
