@@ -18,7 +18,8 @@ import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.resource.ResourceInformation;
-import scala.jdk.javaapi.CollectionConverters;
+// JavaConverters, not scala.jdk.javaapi: the one converter API both Scala 2.12 (Spark 3.5) and 2.13 have.
+import scala.collection.JavaConverters;
 import scala.reflect.ClassTag;
 import scala.reflect.ClassTag$;
 import scala.runtime.AbstractFunction1;
@@ -154,7 +155,7 @@ public final class BarrierLauncher {
       T result;
       try {
         RankContext rc = new RankContext(pg, device(ctx), threads, attempt,
-            withData ? CollectionConverters.asJava(partition) : Collections.emptyIterator());
+            withData ? JavaConverters.asJavaIteratorConverter(partition).asJava() : Collections.emptyIterator());
         result = fn.apply(rc);
       } catch (Throwable t) {
         pg.abort(t);
@@ -163,11 +164,11 @@ public final class BarrierLauncher {
         pg.close();
       }
       if (rank != 0) {
-        return CollectionConverters.asScala(Collections.emptyIterator());
+        return JavaConverters.asScalaIteratorConverter(Collections.<Object>emptyIterator()).asScala();
       }
       List<Object> holder = new ArrayList<>(1); // a holder, so that a null result comes back too
       holder.add(result);
-      return CollectionConverters.asScala(Collections.<Object>singletonList(holder).iterator());
+      return JavaConverters.asScalaIteratorConverter(Collections.<Object>singletonList(holder).iterator()).asScala();
     }
 
     private ProcessGroup openGroup(BarrierTaskContext ctx, BarrierTaskInfo[] infos, int rank, int worldSize) {

@@ -151,7 +151,7 @@ class SparkMetricsTest {
       } else if (want instanceof Double d) {
         assertEquals(d, (Double) got, 1e-12, e.getKey());
       } else if (want instanceof List) {
-        List<Object> g = scala.jdk.javaapi.CollectionConverters.asJava((scala.collection.Seq<Object>) got);
+        List<Object> g = scala.collection.JavaConverters.seqAsJavaListConverter((scala.collection.Seq<Object>) got).asJava();
         assertEquals(want, g, e.getKey());
       } else {
         assertEquals(want, got, e.getKey());

@@ -261,6 +261,12 @@ public final class EvaluateCommand implements Callable<Integer> {
   }
 
   private Map<String, TextMetric<?>> textMetrics(Bleu.Options bleuOptions) {
+    return textMetrics(metrics, bleuOptions, lowercase, useStemmer);
+  }
+
+  /** The text metrics among {@code metrics}, by name, in their order (also for {@link Sparkformers#evaluate}). */
+  static Map<String, TextMetric<?>> textMetrics(List<String> metrics, Bleu.Options bleuOptions, boolean lowercase,
+      boolean useStemmer) {
     Map<String, TextMetric<?>> m = new LinkedHashMap<>();
     for (String name : metrics) {
       switch (name) {
@@ -361,7 +367,7 @@ public final class EvaluateCommand implements Callable<Integer> {
       } else if (v instanceof Row) {
         o.set(e.getKey(), toJson(e.getKey(), rowMap((Row) v)));
       } else if (v instanceof scala.collection.Seq) {
-        o.set(e.getKey(), JSON.valueToTree(scala.jdk.javaapi.CollectionConverters.asJava((scala.collection.Seq<?>) v)));
+        o.set(e.getKey(), JSON.valueToTree(scala.collection.JavaConverters.seqAsJavaListConverter((scala.collection.Seq<?>) v).asJava()));
       } else {
         o.set(e.getKey(), JSON.valueToTree(v));
       }
@@ -423,7 +429,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         for (Map.Entry<String, Object> e : rowMap(r).entrySet()) {
           Object v = e.getValue();
           values.put(e.getKey(), v instanceof scala.collection.Seq
-              ? scala.jdk.javaapi.CollectionConverters.asJava((scala.collection.Seq<?>) v) : v);
+              ? scala.collection.JavaConverters.seqAsJavaListConverter((scala.collection.Seq<?>) v).asJava() : v);
         }
         putLabels(result, values);
       }

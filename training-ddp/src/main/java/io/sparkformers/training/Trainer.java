@@ -158,6 +158,11 @@ public class Trainer implements AutoCloseable {
     return buckets == null ? 0 : buckets.bucketBytes().stream().mapToLong(Integer::longValue).sum();
   }
 
+  /** Gradient buckets whose all-reduce started while backward still ran, over all steps (ddp_overlap_backward). */
+  public long bucketsLaunchedDuringBackward() {
+    return buckets == null ? 0 : buckets.bucketsLaunchedDuringBackward();
+  }
+
   /** Gradient buckets of data-parallel training: {registered in shared memory, total}; {0, 0} on one rank. */
   public int[] gradientBuckets() {
     return buckets == null ? new int[2] : new int[] {buckets.registeredBuckets(), buckets.bucketBytes().size()};

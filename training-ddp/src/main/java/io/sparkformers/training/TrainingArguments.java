@@ -183,6 +183,10 @@ public final class TrainingArguments implements Serializable {
       ConfigKey.builder("ddp_bucket_cap_mb", ConfigTypes.INT).defaultValue(25).group(DISTRIBUTED)
           .validator(Validator.positive()).invalidMessage(TrainingArguments::positiveInteger)
           .doc("MiB of gradients per all-reduce bucket (buckets are all-reduced while the next is copied)"));
+  private static final ConfigKey<Boolean> DDP_OVERLAP_BACKWARD = DEF.define(
+      ConfigKey.builder("ddp_overlap_backward", ConfigTypes.BOOLEAN).defaultValue(true).group(DISTRIBUTED)
+          .doc("all-reduce each gradient bucket as soon as backward has finished it, while backward goes on"
+              + " (PyTorch DDP's overlap; backward then runs layer by layer, with bit-identical gradients)"));
   private static final ConfigKey<DdpBackend> DDP_BACKEND = DEF.define(
       ConfigKey.builder("ddp_backend", ConfigTypes.enumOf(DdpBackend.class)).defaultValue(DdpBackend.TCP)
           .group(DISTRIBUTED)
@@ -299,6 +303,7 @@ public final class TrainingArguments implements Serializable {
   public String resumeFromCheckpoint() { return get(RESUME_FROM_CHECKPOINT); }
   public boolean dataloaderDropLast() { return get(DATALOADER_DROP_LAST); }
   public int ddpBucketCapMb() { return get(DDP_BUCKET_CAP_MB); }
+  public boolean ddpOverlapBackward() { return get(DDP_OVERLAP_BACKWARD); }
   public DdpBackend ddpBackend() { return get(DDP_BACKEND); }
   /** {@code ddp_timeout}: the seconds a collective waits for the other ranks. */
   public int ddpTimeout() { return get(DDP_TIMEOUT); }
@@ -394,6 +399,7 @@ public final class TrainingArguments implements Serializable {
     public Builder resumeFromCheckpoint(String v) { return set(RESUME_FROM_CHECKPOINT, v); }
     public Builder dataloaderDropLast(boolean v) { return set(DATALOADER_DROP_LAST, v); }
     public Builder ddpBucketCapMb(int v) { return set(DDP_BUCKET_CAP_MB, v); }
+    public Builder ddpOverlapBackward(boolean v) { return set(DDP_OVERLAP_BACKWARD, v); }
     public Builder ddpBackend(DdpBackend v) { return set(DDP_BACKEND, v); }
     /** {@code ddp_backend} by name ({@code tcp}; {@code nccl} is refused by {@link #build()} for now). */
     public Builder ddpBackend(String v) { return parse(DDP_BACKEND, v); }

@@ -13,8 +13,13 @@ import io.sparkformers.training.internal.Views;
 import io.sparkformers.training.optim.Param;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import io.sparkformers.training.internal.BackwardSegments;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -41,8 +46,18 @@ public final class GradientBuckets {
   /** The gradient handles bound to bucket slices, for {@link #unbindGradients()}. */
   private final List<NDArray> boundGradients = new ArrayList<>();
   private TorchScriptKernels views;
+  private TorchScriptKernels segmentKernels;
   private long allReduceNanos;
   private long copyOutNanos;
+  /** Each parameter tensor's bucket, for the overlapped backward's "these gradients are final" calls. */
+  private final Map<NDArray, Integer> bucketOf = new IdentityHashMap<>();
+  /** During an overlapped step: per bucket, its parameters whose gradients are not final yet. */
+  private int[] pending;
+  /** During an overlapped step: which parameters were reported final (a parameter counts once). */
+  private final Set<NDArray> reported = Collections.newSetFromMap(new IdentityHashMap<>());
+  /** Buckets launched so far in this step, always a prefix of the launch order (as every rank launches). */
+  private int launched;
+  private long launchedDuringBackward;
 
   public GradientBuckets(List<Param> params, ProcessGroup group, long bucketCapBytes) {
     this.group = group;
@@ -63,6 +78,7 @@ public final class GradientBuckets {
         cap = bucketCapBytes;
       }
       current.add(p);
+      bucketOf.put(p.array(), buckets.size());
       bytes += size;
     }
     if (!current.isEmpty()) {
@@ -101,24 +117,87 @@ public final class GradientBuckets {
     if (bound == null) {
       bindGradients();
     }
-    int ws = group.worldSize();
-    for (int b = 0; b < buckets.size(); b++) {
-      long t0 = System.nanoTime();
-      // grad / world_size in place (libtorch, vectorised; the same IEEE quotient as DDP's div_).
-      try (NoGrad ignored = new NoGrad()) {
-        bucketTensors.get(b).divi((float) ws);
-      }
-      long t1 = System.nanoTime();
-      copyOutNanos += t1 - t0;
-      inFlight[b] = group.allReduceAsync(buffers.get(b).clear(), ElementType.FLOAT32, ReduceOp.SUM);
-      allReduceNanos += System.nanoTime() - t1;
+    // Buckets an overlapped backward launched are on the wire already; the rest go now, in the same order.
+    while (launched < buckets.size()) {
+      launch(launched++);
     }
+    pending = null;
+    launched = 0;
     for (int b = 0; b < buckets.size(); b++) {
       long t1 = System.nanoTime();
       inFlight[b].join();
       inFlight[b] = null;
       allReduceNanos += System.nanoTime() - t1;
     }
+  }
+
+  /** Divides bucket {@code b} by the world size in place and starts its all-reduce on the group's thread. */
+  private void launch(int b) {
+    long t0 = System.nanoTime();
+    // grad / world_size in place (libtorch, vectorised; the same IEEE quotient as DDP's div_).
+    try (NoGrad ignored = new NoGrad()) {
+      bucketTensors.get(b).divi((float) group.worldSize());
+    }
+    long t1 = System.nanoTime();
+    copyOutNanos += t1 - t0;
+    inFlight[b] = group.allReduceAsync(buffers.get(b).clear(), ElementType.FLOAT32, ReduceOp.SUM);
+    allReduceNanos += System.nanoTime() - t1;
+  }
+
+  /**
+   * Overlaps the next backward pass with the all-reduces, as PyTorch DDP's gradient hooks do: returns a recorder
+   * (open on this thread until closed) in which the model's forward pass cuts its segment boundaries
+   * ({@link BackwardSegments#cut}), so that {@link io.sparkformers.training.internal.Autograd#backward} runs one
+   * segment at a time and each bucket is divided and put on the wire as soon as its gradients are final, in
+   * bucket order, while the segments below run. {@link #allReduceMean()} then launches the rest and waits for
+   * all. Returns null before the gradients live in the buckets (until the first {@link #allReduceMean()}: a
+   * gradient bound mid-backward would lose what the segments below add), and the step is not overlapped.
+   */
+  public BackwardSegments overlapNextBackward() {
+    if (bound == null) {
+      return null;
+    }
+    pending = new int[buckets.size()];
+    for (int b = 0; b < buckets.size(); b++) {
+      pending[b] = buckets.get(b).size();
+    }
+    reported.clear();
+    launched = 0;
+    if (segmentKernels == null) {
+      segmentKernels = BackwardSegments.loadKernels(bound); // closed with the bound views
+    }
+    return BackwardSegments.open(this::gradientsFinal, segmentKernels);
+  }
+
+  /** The overlapped backward's report: these parameters' gradients are final (null: every gradient is). */
+  private void gradientsFinal(List<NDArray> arrays) {
+    if (pending == null) {
+      return;
+    }
+    if (arrays == null) {
+      java.util.Arrays.fill(pending, 0);
+    } else {
+      for (NDArray a : arrays) {
+        Integer b = bucketOf.get(a);
+        if (b != null && reported.add(a)) {
+          pending[b]--;
+        }
+      }
+    }
+    while (launched < buckets.size() && pending[launched] == 0) {
+      launch(launched++);
+      if (arrays != null) {
+        launchedDuringBackward++;
+      }
+    }
+  }
+
+  /**
+   * Buckets whose all-reduce started while a backward pass was still running (the overlapped steps' sum): how
+   * much of the communication could hide behind compute.
+   */
+  public long bucketsLaunchedDuringBackward() {
+    return launchedDuringBackward;
   }
 
   /**
@@ -180,9 +259,12 @@ public final class GradientBuckets {
     } finally {
       bucketTensors.clear();
       boundGradients.clear();
-      bound.close(); // the views, the bucket tensors, the gradient handles and the module
+      bound.close(); // the views, the bucket tensors, the gradient handles and the modules
       bound = null;
       views = null;
+      segmentKernels = null;
+      pending = null;
+      launched = 0;
     }
   }
 

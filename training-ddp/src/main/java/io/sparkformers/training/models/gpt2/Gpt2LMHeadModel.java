@@ -4,7 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Parameter;
 import io.sparkformers.training.internal.Autograd;
+import io.sparkformers.training.internal.BackwardSegments;
 import io.sparkformers.training.models.BaseModel;
 import io.sparkformers.training.models.CausalLM;
 import io.sparkformers.training.models.ModelOutput;
@@ -19,6 +21,7 @@ import io.sparkformers.training.models.nn.LayerNorm;
 import io.sparkformers.training.models.nn.Linear;
 import io.sparkformers.training.models.nn.Module;
 import io.sparkformers.training.models.nn.ModuleList;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -188,7 +191,9 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
 
   /** The LM head's weight [vocab, embd]: the token embedding when tied. */
   private NDArray headWeight() {
-    return lmHead == null ? transformer.wte.weight().array() : lmHead.weight().array();
+    // Tied: the embedding's gradient from the head joins the one from the embedding in one backward when an
+    // overlapped data-parallel backward runs segment by segment.
+    return lmHead == null ? BackwardSegments.tied(transformer.wte.weight().array()) : lmHead.weight().array();
   }
 
   private synchronized FusedLinearCrossEntropy lossKernel() {
@@ -287,6 +292,9 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
     float scale = config.scaleAttnWeights() ? (float) Math.sqrt(headDim) : 1f;
     for (int i = 0; i < config.nLayer(); i++) {
       Block block = transformer.h.get(i);
+      // A segment boundary for an overlapped data-parallel backward: block i's gradients are final once
+      // backward has passed here.
+      x = BackwardSegments.cut(x, () -> block.trainableParameters().values());
       NDArray a = block.ln1.forward(x);
       NDArray qkv = block.attn.cAttn.forward(a);
       NDList parts = qkv.split(3, 2);
@@ -325,6 +333,14 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
     if (cache != null) {
       cache.setLength((int) total);
     }
+    // The head's segment: ln_f and an untied lm_head (a tied head is the token embedding, final only at the end).
+    x = BackwardSegments.cut(x, () -> {
+      List<Parameter> head = new ArrayList<>(transformer.lnF.trainableParameters().values());
+      if (lmHead != null) {
+        head.addAll(lmHead.trainableParameters().values());
+      }
+      return head;
+    });
     return transformer.lnF.forward(x);
   }
 
