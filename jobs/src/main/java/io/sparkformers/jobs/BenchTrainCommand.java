@@ -65,8 +65,8 @@ public final class BenchTrainCommand implements Callable<Integer> {
   int mlpSteps = 150;
 
   @Option(names = "--mlp-warmup", description = "untimed MLP steps first (default: 2000; the JVM compiles the"
-      + " step's Java path while it runs: after the script's 20 steps a step is about 25% slower, after 300"
-      + " about 15%)")
+      + " step's Java path while it runs: after the script's 20 steps a step is about 25%% slower, after 300"
+      + " about 15%%)")
   int mlpWarmup = 2000;
 
   @Option(names = "--gpt-steps", description = "timed GPT steps per run (default: 6)")

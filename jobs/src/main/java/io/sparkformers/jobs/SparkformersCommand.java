@@ -18,10 +18,10 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = SparkformersCommand.Version.class,
     description = "Train and evaluate models the Hugging Face way, on Apache Spark.",
-    subcommands = {CommandLine.HelpCommand.class, BenchCommand.class, DatasetsCommand.class, GenerateCommand.class,
+    subcommands = {HelpCommand.class, BenchCommand.class, DatasetsCommand.class, GenerateCommand.class,
         TokenizerCommand.class,
         ScoreCommand.class, QuickstartCommand.class, TrainCommand.class, EvaluateCommand.class, ChatCommand.class,
-        PeftCommand.class})
+        PeftCommand.class, ModelCommand.class})
 public final class SparkformersCommand implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -32,7 +32,7 @@ public final class SparkformersCommand implements Runnable {
     throw new CommandLine.ParameterException(spec.commandLine(), "Missing subcommand");
   }
 
-  /** Builds the command line, with its exit codes: 0 success, 1 a failed job, 2 a usage error. */
+  /** Builds the command line, with the exit codes of {@link ExitCodes}. */
   public static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new SparkformersCommand());
     cli.setExecutionExceptionHandler(SparkformersCommand::reportFailure);
@@ -41,8 +41,8 @@ public final class SparkformersCommand implements Runnable {
 
   /**
    * A job stopped by bad input (a wrong key or value, a missing file or column: our errors name them) prints
-   * that message alone, not a stack trace that buries it; other failures keep picocli's stack trace. Both exit
-   * with 1. {@code SPARKFORMERS_STACKTRACE=1} always shows the trace.
+   * that message alone, not a stack trace that buries it, and exits with its {@link ExitCodes} code; other
+   * failures keep picocli's stack trace and exit 1. {@code SPARKFORMERS_STACKTRACE=1} always shows the trace.
    */
   static int reportFailure(Exception e, CommandLine cli, CommandLine.ParseResult parsed) throws Exception {
     Throwable bad = badInput(e);
@@ -50,13 +50,13 @@ public final class SparkformersCommand implements Runnable {
       throw e;
     }
     PrintWriter err = cli.getErr();
-    err.println("sparkformers " + cli.getCommandName() + ": " + e.getMessage());
+    err.println(ExitCodes.prefix(cli.getCommandSpec()) + ExitCodes.message(e));
     if (bad != e && !String.valueOf(e.getMessage()).contains(String.valueOf(bad.getMessage()))) {
       err.println("  caused by: " + bad.getMessage());
     }
     err.println("  (SPARKFORMERS_STACKTRACE=1 shows the stack trace)");
     err.flush();
-    return cli.getCommandSpec().exitCodeOnExecutionException();
+    return ExitCodes.of(e);
   }
 
   /** The first bad-input error in the cause chain, or null. */
@@ -71,6 +71,7 @@ public final class SparkformersCommand implements Runnable {
   }
 
   public static void main(String[] args) {
+    io.sparkformers.accelerate.GpuDetection.quietProbeWithoutDriver();
     int code = commandLine().execute(args);
     // This process ends here: stop a Spark a command left running (under spark-submit the job's context is
     // not stopped by the job itself, and System.exit would skip spark-submit's own stop).

@@ -98,7 +98,7 @@ class QuickstartCommandTest {
     picocli.CommandLine cli = SparkformersCommand.commandLine();
     cli.setErr(new java.io.PrintWriter(err));
     int code = cli.execute("quickstart", "--set", "num_train_epoch=1");
-    assertEquals(1, code);
+    assertEquals(ExitCodes.USAGE, code);
     String message = err.toString();
     assertTrue(message.startsWith("sparkformers quickstart: "), message);
     assertTrue(message.contains("num_train_epoch") && message.contains("num_train_epochs"), message);

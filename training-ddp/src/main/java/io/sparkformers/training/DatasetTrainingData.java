@@ -84,7 +84,7 @@ public final class DatasetTrainingData implements TrainingData, AutoCloseable {
       optional.stream().filter(source.columnNames()::contains).forEach(wanted::add);
       for (String name : wanted) {
         ColumnType type = source.features().type(name);
-        if (type == ColumnType.STRING || type == ColumnType.BOOL) {
+        if (type == ColumnType.STRING || type == ColumnType.STRING_LIST || type == ColumnType.BOOL) {
           throw new IllegalArgumentException("column '" + name + "' holds " + type + " values: the Trainer takes"
               + " numbers or lists of numbers (tokenize text columns first)");
         }

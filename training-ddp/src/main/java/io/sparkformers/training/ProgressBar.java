@@ -58,7 +58,7 @@ public final class ProgressBar implements TrainerCallback {
     }
     if (state.isWorldProcessZero() && !logs.containsKey("loss")) {
       out.println();
-      out.println(logs);
+      out.println(LogPrinter.json(logs));
     }
   }
 

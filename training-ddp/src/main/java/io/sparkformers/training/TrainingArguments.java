@@ -55,6 +55,11 @@ public final class TrainingArguments implements Serializable {
       .invalidMessage((key, v) -> key + " must be set")
       .doc("where checkpoints, training_args.json, the model and metrics.json are written: a local folder, a"
           + " Hadoop URI (hdfs://, s3a://)"));
+  private static final ConfigKey<Boolean> OVERWRITE_OUTPUT_DIR = DEF.define(
+      ConfigKey.builder("overwrite_output_dir", ConfigTypes.BOOLEAN).defaultValue(false).group(OUTPUT)
+          .doc("a train job whose output_dir already holds files fails unless this is true (the previous run's"
+              + " checkpoints, model, metrics and logs are then removed first) or resume_from_checkpoint is set, as"
+              + " transformers' example scripts"));
   private static final ConfigKey<Long> SEED = DEF.define(ConfigKey.builder("seed", ConfigTypes.LONG)
       .defaultValue(42L).group(OUTPUT)
       .doc("the random seed of model initialisation and dropout (and of the data order unless data_seed is set)"));
@@ -197,7 +202,8 @@ public final class TrainingArguments implements Serializable {
       .doc("seconds a collective (and connecting) waits for the other ranks before every rank fails"));
   private static final ConfigKey<Boolean> DISABLE_TQDM = DEF.define(
       ConfigKey.builder("disable_tqdm", ConfigTypes.BOOLEAN).defaultValue(false).group(LOGGING)
-          .doc("no progress bar on the driver"));
+          .doc("no progress bar on the driver: each log entry (loss, learning rate, evaluation) is printed as a"
+              + " line of JSON instead, as transformers' PrinterCallback"));
 
   static {
     DEF.seal();
@@ -262,6 +268,7 @@ public final class TrainingArguments implements Serializable {
   // ---- accessors (Java names of the snake_case keys)
 
   public String outputDir() { return get(OUTPUT_DIR); }
+  public boolean overwriteOutputDir() { return get(OVERWRITE_OUTPUT_DIR); }
   public long seed() { return get(SEED); }
   /** The seed of the data order: {@code data_seed}, or {@code seed} when unset (as transformers). */
   public long dataSeed() { return get(DATA_SEED) != null ? get(DATA_SEED) : seed(); }
@@ -350,6 +357,7 @@ public final class TrainingArguments implements Serializable {
     }
 
     public Builder outputDir(String v) { return set(OUTPUT_DIR, v); }
+    public Builder overwriteOutputDir(boolean v) { return set(OVERWRITE_OUTPUT_DIR, v); }
     public Builder seed(long v) { return set(SEED, v); }
     public Builder dataSeed(Long v) { return set(DATA_SEED, v); }
     public Builder perDeviceTrainBatchSize(int v) { return set(PER_DEVICE_TRAIN_BATCH_SIZE, v); }

@@ -89,6 +89,8 @@ final class TrainingLoop {
       all.add(new DriverLogStream(toDriver, samplesPerStep)); // the driver draws the bar
     } else if (!t.args.disableTqdm()) {
       all.add(new ProgressBar(System.err, samplesPerStep));
+    } else {
+      all.add(new LogPrinter(System.err));
     }
     try (Optimizer optimizer = t.createOptimizer(t.params)) {
       long epochsTrained = 0;

@@ -455,6 +455,11 @@ public final class JobConfig implements Serializable {
       }
       m = (Map<String, Object>) next;
     }
+    // model.path and model.config are the two ways to name the model: setting one replaces the file's other.
+    if (path.length == 2 && path[0].equals("model") && (path[1].equals("path") || path[1].equals("config"))
+        && value != null) {
+      m.remove(path[1].equals("path") ? "config" : "path");
+    }
     m.put(path[path.length - 1], value);
   }
 
@@ -552,16 +557,10 @@ public final class JobConfig implements Serializable {
       name = f;
     } else {
       String first = trainFiles().get(0);
-      String file = first.endsWith(".gz") ? first.substring(0, first.length() - 3) : first;
-      int dot = file.lastIndexOf('.');
-      int slash = file.lastIndexOf('/');
-      if (dot <= slash) {
+      name = extensionFormat(first);
+      if (name == null) {
         throw new IllegalArgumentException(source + ": key 'data.format' is needed: '" + first
             + "' has no extension to tell the format (csv, json, jsonl, parquet, arrow or text)");
-      }
-      name = file.substring(dot + 1);
-      if (name.equals("txt")) {
-        name = "text";
       }
     }
     try {
@@ -570,6 +569,18 @@ public final class JobConfig implements Serializable {
       throw new IllegalArgumentException(source + ": key 'data.format'" + (f == null ? " (from the train_file's"
           + " extension)" : "") + ": " + e.getMessage(), e);
     }
+  }
+
+  /** The format name a location's extension gives (.gz stripped, txt as text), or null when it has none. */
+  public static String extensionFormat(String location) {
+    String file = location.endsWith(".gz") ? location.substring(0, location.length() - 3) : location;
+    int dot = file.lastIndexOf('.');
+    int slash = file.lastIndexOf('/');
+    if (dot <= slash) {
+      return null;
+    }
+    String name = file.substring(dot + 1);
+    return name.equals("txt") ? "text" : name;
   }
 
   public boolean header() {

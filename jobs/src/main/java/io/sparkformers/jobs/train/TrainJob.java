@@ -53,6 +53,7 @@ public final class TrainJob {
 
   /** Runs the job and returns rank 0's final metrics (train and eval). */
   public static Map<String, Double> run(JobConfig job) throws IOException {
+    Preflight.beforeLaunch(job, new SparkConf());
     ModelConfig modelConfig = modelConfig(job);
     JobConfig.Task task = taskOf(job, modelConfig);
     SparkConf conf = new SparkConf().setAppName("sparkformers train " + job.source())
@@ -82,6 +83,7 @@ public final class TrainJob {
    * {@code spark_master} in the job file is ignored. Returns rank 0's final metrics.
    */
   public static Map<String, Double> run(JobConfig job, SparkSession spark) throws IOException {
+    Preflight.beforeLaunch(job, spark.sparkContext().getConf());
     ModelConfig modelConfig = modelConfig(job);
     return runOn(job, modelConfig, taskOf(job, modelConfig), spark);
   }
@@ -97,9 +99,11 @@ public final class TrainJob {
       SparkSession spark) throws IOException {
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     JobData.Prepared data = JobData.prepare(job, task, modelConfig, spark);
-    // Rank 0's progress and log lines come back to this driver, wherever the ranks run.
-    try (DriverLogListener logs = DriverLogListener.open(sc, job.worldSize(),
-        job.trainingArguments().disableTqdm() ? null : System.err, List.of())) {
+    // Rank 0's progress and log lines come back to this driver, wherever the ranks run; disable_tqdm drops the
+    // bar but keeps the log lines.
+    boolean bar = !job.trainingArguments().disableTqdm();
+    try (DriverLogListener logs = DriverLogListener.open(sc, job.worldSize(), bar ? System.err : null,
+        bar ? List.of() : List.of(new io.sparkformers.training.LogPrinter(System.err)))) {
       // The process_group section, ddp_backend and ddp_timeout reach every rank's process group.
       return BarrierLauncher.run(sc, job.worldSize(), job.processGroupOptions(), new Rank(job, task, data));
     }
