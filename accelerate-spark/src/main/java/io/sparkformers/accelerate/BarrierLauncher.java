@@ -3,6 +3,7 @@ package io.sparkformers.accelerate;
 import ai.djl.Device;
 import io.sparkformers.accelerate.internal.Backends;
 import io.sparkformers.accelerate.internal.SingleRankProcessGroup;
+import io.sparkformers.accelerate.internal.TaskKillWatcher;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -10,6 +11,7 @@ import java.util.Base64;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.spark.BarrierTaskContext;
@@ -89,6 +91,24 @@ public final class BarrierLauncher {
       boolean withData) {
     Backends.named(options.backend()); // fail on the driver, not in every task, for a misspelt backend
     ClassTag<Object> tag = ClassTag$.MODULE$.apply(Object.class);
+    JavaSparkContext sc = JavaSparkContext.fromSparkContext(data.context());
+    String launchId = UUID.randomUUID().toString();
+    LaunchMonitor.Reporter reporter = DriverChannel.listenerForThisThread(sc)
+        .<LaunchMonitor.Reporter>map(l -> new LaunchMonitor.Reporter() {
+          @Override
+          public void retry(String reason, int attempt, int maxAttempts) {
+            l.onStageRetry(reason, attempt, maxAttempts);
+          }
+
+          @Override
+          public void note(String line) {
+            l.onLaunchNote(line);
+          }
+        }).orElseGet(LaunchMonitor::logReporter);
+    LaunchMonitor monitor = new LaunchMonitor(sc.sc(), launchId, reporter);
+    String previousId = sc.getLocalProperty(LaunchMonitor.LAUNCH_PROPERTY);
+    sc.setLocalProperty(LaunchMonitor.LAUNCH_PROPERTY, launchId);
+    sc.sc().addSparkListener(monitor);
     List<Object> out;
     try {
       // The shuffle after the barrier stage makes it a ShuffleMapStage, which Spark retries as a whole on a
@@ -99,14 +119,54 @@ public final class BarrierLauncher {
       if (e instanceof LaunchFailedException lfe) {
         throw lfe;
       }
-      int rank = failedRank(e);
-      throw new LaunchFailedException("the barrier stage of " + worldSize + " ranks failed"
-          + (rank >= 0 ? " on rank " + rank : "") + ": " + e.getMessage(), rank, e);
+      throw launchFailure(e, worldSize, monitor);
+    } finally {
+      sc.sc().removeSparkListener(monitor);
+      sc.setLocalProperty(LaunchMonitor.LAUNCH_PROPERTY, previousId);
     }
     if (out.size() != 1) {
       throw new IllegalStateException("expected rank 0's result only, got " + out.size() + " results");
     }
     return (T) ((List<Object>) out.get(0)).get(0);
+  }
+
+  /**
+   * One line for the caller: the failed rank and its own error, not Spark's report with its stack traces
+   * (that stays the exception's cause).
+   */
+  private static LaunchFailedException launchFailure(Exception e, int worldSize, LaunchMonitor monitor) {
+    RankFailedException.Parsed fatal = monitor.fatal();
+    if (fatal != null) {
+      fatal = fatal.origin();
+      LaunchFailedException f = new LaunchFailedException("rank " + fatal.rank() + " of " + worldSize
+          + " failed, and a retry cannot cure it (so the stage was not retried): " + readable(fatal.cause()),
+          fatal.rank(), e, false);
+      if (monitor.fatalTrace() != null) {
+        // Spark's exception only says the job was cancelled: keep the rank's own stack trace with it.
+        f.addSuppressed(new RankFailedException.RemoteTrace(monitor.fatalTrace()));
+      }
+      return f;
+    }
+    RankFailedException.Parsed parsed = null;
+    for (Throwable t = e; t != null && parsed == null; t = t.getCause() == t ? null : t.getCause()) {
+      parsed = RankFailedException.parse(t.getMessage());
+    }
+    if (parsed != null) {
+      parsed = parsed.origin();
+      return new LaunchFailedException("the barrier stage of " + worldSize + " ranks failed on rank "
+          + parsed.rank() + (monitor.maxAttempts() > 1 ? " after " + monitor.maxAttempts()
+          + " attempts" : "") + ": " + readable(parsed.cause()), parsed.rank(), e, parsed.retryable());
+    }
+    int rank = failedRank(e);
+    return new LaunchFailedException("the barrier stage of " + worldSize + " ranks failed"
+        + (rank >= 0 ? " on rank " + rank : "") + ": " + LaunchMonitor.firstLine(e.getMessage()), rank, e, true);
+  }
+
+  /** A rank's error as its first line, without the class name of a plain bad-input error. */
+  private static String readable(String cause) {
+    String line = LaunchMonitor.firstLine(cause);
+    String iae = IllegalArgumentException.class.getName() + ": ";
+    return line.startsWith(iae) ? line.substring(iae.length()) : line;
   }
 
   private static int failedRank(Throwable e) {
@@ -150,17 +210,28 @@ public final class BarrierLauncher {
         // Read once per JVM when DJL's engine loads; harmless when it is loaded already.
         System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
       }
-      ProcessGroup pg = openGroup(ctx, infos, rank, worldSize);
       T result;
-      try {
-        RankContext rc = new RankContext(pg, device(ctx), threads, attempt,
-            withData ? CollectionConverters.asJava(partition) : Collections.emptyIterator());
-        result = fn.apply(rc);
-      } catch (Throwable t) {
-        pg.abort(t);
-        throw new RankFailedException(rank, worldSize, attempt, t);
-      } finally {
-        pg.close();
+      // Spark kills the tasks of a failed barrier stage without interrupting their threads: the watcher
+      // closes this rank's sockets then, so that no wait (accept, handshake, collective) outlives the kill.
+      try (TaskKillWatcher watcher = TaskKillWatcher.start(ctx, rank)) {
+        ProcessGroup pg;
+        try {
+          pg = openGroup(ctx, infos, rank, worldSize, watcher);
+        } catch (RuntimeException e) {
+          throw failure(rank, worldSize, attempt, e);
+        }
+        watcher.guard(pg);
+        try {
+          RankContext rc = new RankContext(pg, device(ctx), threads, attempt,
+              withData ? CollectionConverters.asJava(partition) : Collections.emptyIterator());
+          result = fn.apply(rc);
+        } catch (Throwable t) {
+          RankFailedException failed = failure(rank, worldSize, attempt, t);
+          pg.abort(failed); // the peers fail quoting this, "[not retryable]" included
+          throw failed;
+        } finally {
+          pg.close();
+        }
       }
       if (rank != 0) {
         return CollectionConverters.asScala(Collections.emptyIterator());
@@ -170,13 +241,20 @@ public final class BarrierLauncher {
       return CollectionConverters.asScala(Collections.<Object>singletonList(holder).iterator());
     }
 
-    private ProcessGroup openGroup(BarrierTaskContext ctx, BarrierTaskInfo[] infos, int rank, int worldSize) {
+    private static RankFailedException failure(int rank, int worldSize, int attempt, Throwable t) {
+      return new RankFailedException(rank, worldSize, attempt, t, !Failures.notRetryable(t),
+          Failures.unresponsiveRanks(t));
+    }
+
+    private ProcessGroup openGroup(BarrierTaskContext ctx, BarrierTaskInfo[] infos, int rank, int worldSize,
+        TaskKillWatcher watcher) {
       if (worldSize == 1) {
         return new SingleRankProcessGroup();
       }
       String host = hostOf(infos[rank].address());
       ProcessGroupBackend.Endpoint endpoint = Backends.named(options.backend())
           .listen(rank, worldSize, host, options);
+      watcher.guard(endpoint);
       try {
         String secret = "";
         if (rank == 0) {
