@@ -52,4 +52,17 @@ class SparkformersCommandTest {
     assertEquals(2, run("bench"));
     assertTrue(err.toString().contains("Missing benchmark"), err.toString());
   }
+
+  @Test
+  void aFailedLaunchIsReportedInItsOneLine() throws Exception {
+    io.sparkformers.accelerate.LaunchFailedException launch = new io.sparkformers.accelerate.LaunchFailedException(
+        "the barrier stage of 2 ranks failed on rank 1 after 4 attempts: rank 1's executor was lost",
+        1, new IllegalStateException("Spark's report\n\tat some.Frame(Frame.java:1)"));
+    CommandLine cli = SparkformersCommand.commandLine();
+    cli.setErr(new PrintWriter(err));
+    int code = SparkformersCommand.reportFailure(launch, cli, null);
+    assertEquals(1, code);
+    assertEquals("sparkformers sparkformers: the barrier stage of 2 ranks failed on rank 1 after 4 attempts: rank 1's"
+        + " executor was lost\n  (SPARKFORMERS_STACKTRACE=1 shows the stack trace)\n", err.toString());
+  }
 }
