@@ -184,6 +184,14 @@ public final class StandaloneCluster implements AutoCloseable {
     }
   }
 
+  /** Whether {@code pid} is an executor JVM a Worker of this cluster started (and it still runs). */
+  public boolean isExecutor(long pid) {
+    synchronized (processes) {
+      return processes.stream().skip(1).anyMatch(w -> w.toHandle().children()
+          .anyMatch(h -> h.pid() == pid && h.isAlive()));
+    }
+  }
+
   /** The pids of the processes still alive (empty after {@link #close()}). */
   public List<Long> alivePids() {
     List<Long> pids = new ArrayList<>();
