@@ -10,6 +10,7 @@ import io.sparkformers.accelerate.ProcessGroupOptions;
 import io.sparkformers.accelerate.RankContext;
 import io.sparkformers.accelerate.RankFunction;
 import io.sparkformers.accelerate.ReduceOp;
+import io.sparkformers.it.training.SeparableData;
 import io.sparkformers.training.ArrayData;
 import io.sparkformers.training.DriverLogListener;
 import io.sparkformers.training.Trainer;
@@ -31,7 +32,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -106,20 +106,9 @@ class StandaloneClusterFailuresIT {
 
     @Override
     public String apply(RankContext ctx) throws Exception {
-      SplittableRandom rng = new SplittableRandom(7);
-      int rows = 256;
-      float[] x = new float[rows * 16];
-      long[] y = new long[rows];
-      for (int i = 0; i < rows; i++) {
-        y[i] = rng.nextInt(3);
-        for (int j = 0; j < 16; j++) {
-          x[i * 16 + j] = (float) (rng.nextGaussian() + (j % 3 == y[i] ? 1.5 : 0));
-        }
-      }
-      ArrayData data = ArrayData.builder().floats("features", x, 16).longs("labels", y, 1).build();
+      ArrayData data = SeparableData.of(256);
       Engine.getInstance().setRandomSeed(100 + ctx.rank());
-      try (PreTrainedModel model = AutoModel.fromConfig(AutoConfig.fromJson("{\"model_type\": \"mlp\","
-          + " \"input_size\": 16, \"hidden_sizes\": [32], \"num_labels\": 3}", "it"))) {
+      try (PreTrainedModel model = AutoModel.fromConfig(AutoConfig.fromJson(SeparableData.MLP_CONFIG, "it"))) {
         TrainingArguments args = TrainingArguments.builder(outputDir).learningRate(1e-2).weightDecay(0.01)
             .perDeviceTrainBatchSize(16).maxSteps(60).saveSteps(20).loggingSteps(10).build();
         Trainer trainer = Trainer.builder(model, args).trainData(data).rankContext(ctx)
