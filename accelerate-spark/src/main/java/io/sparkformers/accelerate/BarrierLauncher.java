@@ -55,6 +55,7 @@ import scala.runtime.AbstractFunction1;
  * message names the rank and holds its stack trace.
  */
 public final class BarrierLauncher {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BarrierLauncher.class);
   private static final Pattern RANK_IN_MESSAGE = Pattern.compile("RankFailedException: rank (\\d+) of");
 
   private BarrierLauncher() {}
@@ -114,7 +115,8 @@ public final class BarrierLauncher {
       // The shuffle after the barrier stage makes it a ShuffleMapStage, which Spark retries as a whole on a
       // task failure (up to spark.stage.maxConsecutiveAttempts); a failed barrier ResultStage is never retried.
       out = JavaRDD.fromRDD(data.rdd().barrier()
-          .mapPartitions(new RankTask<E, T>(options, fn, withData), false, tag), tag).repartition(1).collect();
+          .mapPartitions(new RankTask<E, T>(options, fn, withData, worldSize), false, tag), tag).repartition(1)
+          .collect();
     } catch (Exception e) { // SparkException is checked but thrown undeclared from Scala
       if (e instanceof LaunchFailedException lfe) {
         throw lfe;
@@ -190,8 +192,10 @@ public final class BarrierLauncher {
     private final ProcessGroupOptions options;
     private final RankFunction<T> fn;
     private final boolean withData;
+    private final int ranks;
 
-    RankTask(ProcessGroupOptions options, RankFunction<T> fn, boolean withData) {
+    RankTask(ProcessGroupOptions options, RankFunction<T> fn, boolean withData, int ranks) {
+      this.ranks = ranks;
       this.options = options;
       this.fn = fn;
       this.withData = withData;
@@ -204,6 +208,18 @@ public final class BarrierLauncher {
       int rank = ctx.partitionId();
       int worldSize = infos.length;
       int attempt = ctx.stageAttemptNumber();
+      if (worldSize != ranks) {
+        // Spark keeps the output of a task that finished while another failed, and re-runs only the failed
+        // partitions: here rank 0 already returned, so the run is over and this rank has nothing to do.
+        if (rank != 0) {
+          LOG.warn("rank {}: Spark re-ran {} of {} ranks (attempt {}) after rank 0 had finished; nothing to do",
+              rank, worldSize, ranks, attempt);
+          return CollectionConverters.asScala(Collections.emptyIterator());
+        }
+        throw new RankFailedException(rank, ranks, attempt, new IllegalStateException("Spark re-ran " + worldSize
+            + " of the " + ranks + " ranks, rank 0 among them, while the others had finished: the ranks can only"
+            + " run together"), false, List.of());
+      }
       int threads = intraOpThreads(infos, rank);
       GompSpinCount.setIfMissing(); // before the rank function loads libtorch (and libgomp) in this JVM
       if (System.getProperty("ai.djl.pytorch.num_threads") == null) {

@@ -150,4 +150,18 @@ class LaunchRetriesTest {
     assertEquals("the barrier stage of 2 ranks failed on rank 1 after 3 attempts:"
         + " java.lang.IllegalStateException: fails every time, attempt 2", always.getMessage());
   }
+
+  @Test
+  void aRankThatFailsAfterRankZeroFinishedDoesNotRedoTheRun() {
+    // Spark keeps rank 0's output when its success arrives after rank 1's failure, and re-runs rank 1 alone;
+    // otherwise it re-runs both. Either way rank 0's result comes back.
+    String result = BarrierLauncher.run(sc, 2, OPTIONS, ctx -> {
+      ctx.processGroup().barrier();
+      if (ctx.rank() == 1 && ctx.attempt() == 0) {
+        throw new IllegalStateException("rank 1 failed after the last collective");
+      }
+      return "rank 0 finished in attempt " + ctx.attempt();
+    });
+    assertTrue(result.matches("rank 0 finished in attempt [01]"), result);
+  }
 }
