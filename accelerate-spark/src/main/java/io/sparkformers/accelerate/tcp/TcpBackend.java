@@ -66,6 +66,11 @@ public final class TcpBackend implements ProcessGroupBackend {
       return address;
     }
 
+    /** Whether this endpoint's listening socket is still open (it closes once the group is complete). */
+    boolean isListening() {
+      return server.isOpen();
+    }
+
     /** How many connections were refused so far (failed authentication or not our protocol). */
     public synchronized int refusedConnections() {
       return acceptor == null ? 0 : acceptor.refusedConnections();
