@@ -51,8 +51,13 @@ import scala.runtime.AbstractFunction1;
  * timeout) and fails the stage; Spark retries the barrier stage as a whole, up to
  * {@code spark.stage.maxConsecutiveAttempts} (4) times, so every rank restarts (see
  * {@link RankContext#attempt()}; the stage is followed by a one-partition shuffle because Spark never
- * retries a barrier result stage). When Spark gives up, {@code run} throws {@link LaunchFailedException} whose
- * message names the rank and holds its stack trace.
+ * retries a barrier result stage). Each retry is reported in one line ("rank 1's executor was lost; retrying
+ * the stage (attempt 2 of 4)") to the run's {@link DriverChannel} listener, or to the log. An error that a retry
+ * cannot cure ({@link NonRetryable}, {@link IllegalArgumentException}) cancels the job at once instead. A rank
+ * that timed out waiting for another in a collective names it, and the driver has Spark replace that rank's
+ * executor (a stopped one would keep its task slot). When Spark gives up, {@code run} throws
+ * {@link LaunchFailedException}, whose message is one line naming the rank and its error (Spark's report, with
+ * the ranks' stack traces, is its cause).
  */
 public final class BarrierLauncher {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BarrierLauncher.class);
