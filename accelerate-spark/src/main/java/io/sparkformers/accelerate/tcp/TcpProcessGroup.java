@@ -217,6 +217,9 @@ final class TcpProcessGroup implements ProcessGroup {
       throw new CollectiveException("rank " + rank + ": the process group was closed during collective #" + seq
           + " " + what);
     }
+    if (Thread.currentThread().isInterrupted()) {
+      throw new CollectiveException("rank " + rank + ": interrupted during collective #" + seq + " " + what);
+    }
     try {
       for (int p = 0; p < worldSize; p++) {
         if (p != rank && keys[p].interestOps() != SelectionKey.OP_READ) {
@@ -904,6 +907,10 @@ final class TcpProcessGroup implements ProcessGroup {
     if (closed) {
       throw new CollectiveException("rank " + rank + ": the process group was closed during collective #" + seq
           + " " + op);
+    }
+    // An interrupted thread's select returns at once: without this the wait would spin until the timeout.
+    if (Thread.currentThread().isInterrupted()) {
+      throw new CollectiveException("rank " + rank + ": interrupted during collective #" + seq + " " + op);
     }
     watchdog.waiting(deadline - timeoutNanos, seq, op.name(), () -> awaitedRanks(sends, recvs));
     for (int p = 0; p < worldSize; p++) {

@@ -166,6 +166,30 @@ class RendezvousTest {
   }
 
   @Test
+  void anInterruptedRankLeavesACollectiveAtOnceInsteadOfSpinningToTheTimeout() throws Exception {
+    for (boolean sharedMemory : new boolean[] {false, true}) {
+      try (Ranks ranks = Ranks.open(2, LONG.toBuilder().sharedMemory(sharedMemory).build())) {
+        long start = System.nanoTime();
+        List<Object> outcomes = ranks.outcomes(pg -> {
+          if (pg.rank() == 1) {
+            return "never joins";
+          }
+          // Interrupted as it enters (an interrupt that arrives while it waits is the same to a selector or
+          // a park: both return at once from then on).
+          Thread.currentThread().interrupt();
+          pg.allReduce(ByteBuffer.allocateDirect(64).order(ByteOrder.nativeOrder()), ElementType.FLOAT32,
+              ReduceOp.SUM);
+          return "finished";
+        });
+        double seconds = (System.nanoTime() - start) / 1e9;
+        assertTrue(seconds < 10, "shared memory " + sharedMemory + ": took " + seconds + " s (the timeout is 60 s)");
+        CollectiveException e = assertInstanceOf(CollectiveException.class, outcomes.get(0));
+        assertTrue(e.getMessage().startsWith("rank 0: interrupted during collective #0"), e.getMessage());
+      }
+    }
+  }
+
+  @Test
   void theWatchdogIntervalIsASixthOfTheTimeoutBetweenOneSecondAndAMinute() {
     assertEquals(Duration.ofSeconds(1), Watchdog.interval(Duration.ofSeconds(3)));
     assertEquals(Duration.ofSeconds(10), Watchdog.interval(Duration.ofSeconds(60)));
