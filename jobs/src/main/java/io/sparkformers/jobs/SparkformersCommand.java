@@ -1,5 +1,6 @@
 package io.sparkformers.jobs;
 
+import io.sparkformers.accelerate.LaunchFailedException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -62,8 +63,9 @@ public final class SparkformersCommand implements Runnable {
   /** The first bad-input error in the cause chain, or null. */
   static Throwable badInput(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      // A failed launch's message is one line already: the failed rank and its own error.
       if (t instanceof IllegalArgumentException || t instanceof java.nio.file.NoSuchFileException
-          || t instanceof java.io.FileNotFoundException) {
+          || t instanceof java.io.FileNotFoundException || t instanceof LaunchFailedException) {
         return t;
       }
     }
@@ -72,6 +74,9 @@ public final class SparkformersCommand implements Runnable {
 
   public static void main(String[] args) {
     io.sparkformers.accelerate.GpuDetection.quietProbeWithoutDriver();
+    if (System.getenv("SPARKFORMERS_STACKTRACE") == null) {
+      quietTaskFailureTraces();
+    }
     int code = commandLine().execute(args);
     // This process ends here: stop a Spark a command left running (under spark-submit the job's context is
     // not stopped by the job itself, and System.exit would skip spark-submit's own stop).
@@ -80,6 +85,22 @@ public final class SparkformersCommand implements Runnable {
       spark.get().stop();
     }
     System.exit(code);
+  }
+
+  /**
+   * Spark logs every failed task of a barrier stage with its stack trace (the scheduler's "Lost task", and in
+   * an embedded Spark the executor's "Exception in task"): tens of lines per retry that bury the launcher's
+   * one line about it. Only this command line quiets them; SPARKFORMERS_STACKTRACE=1 keeps them.
+   */
+  static void quietTaskFailureTraces() {
+    try {
+      org.apache.logging.log4j.core.config.Configurator.setLevel("org.apache.spark.scheduler.TaskSetManager",
+          org.apache.logging.log4j.Level.ERROR);
+      org.apache.logging.log4j.core.config.Configurator.setLevel("org.apache.spark.executor.Executor",
+          org.apache.logging.log4j.Level.FATAL);
+    } catch (LinkageError | RuntimeException notLog4j) {
+      // Spark logging through another backend: its lines stay as they are.
+    }
   }
 
   /** The versions baked into the jar at build time. */
