@@ -45,7 +45,7 @@ class LossKernels(torch.nn.Module):
             picked = torch.where(counted, labels, torch.zeros_like(labels))
             # count == 0 gives inf here, and NaN below, as torch's mean over no tokens.
             row_scale = counted.to(hidden.dtype) / count.to(hidden.dtype)
-            row_loss = torch.empty([rows], dtype=hidden.dtype)
+            row_loss = torch.empty([rows], dtype=hidden.dtype, device=hidden.device)
             block_rows = workspace.size(0)
             for start in range(0, rows, block_rows):
                 end = min(start + block_rows, rows)

@@ -3,6 +3,7 @@ package io.sparkformers.accelerate;
 import ai.djl.Device;
 import io.sparkformers.accelerate.internal.Backends;
 import io.sparkformers.accelerate.internal.SingleRankProcessGroup;
+import io.sparkformers.accelerate.internal.TaskKillWatcher;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -10,6 +11,7 @@ import java.util.Base64;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.spark.BarrierTaskContext;
@@ -18,7 +20,8 @@ import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.resource.ResourceInformation;
-import scala.jdk.javaapi.CollectionConverters;
+// JavaConverters, not scala.jdk.javaapi: the one converter API both Scala 2.12 (Spark 3.5) and 2.13 have.
+import scala.collection.JavaConverters;
 import scala.reflect.ClassTag;
 import scala.reflect.ClassTag$;
 import scala.runtime.AbstractFunction1;
@@ -49,10 +52,16 @@ import scala.runtime.AbstractFunction1;
  * timeout) and fails the stage; Spark retries the barrier stage as a whole, up to
  * {@code spark.stage.maxConsecutiveAttempts} (4) times, so every rank restarts (see
  * {@link RankContext#attempt()}; the stage is followed by a one-partition shuffle because Spark never
- * retries a barrier result stage). When Spark gives up, {@code run} throws {@link LaunchFailedException} whose
- * message names the rank and holds its stack trace.
+ * retries a barrier result stage). Each retry is reported in one line ("rank 1's executor was lost; retrying
+ * the stage (attempt 2 of 4)") to the run's {@link DriverChannel} listener, or to the log. An error that a retry
+ * cannot cure ({@link NonRetryable}, {@link IllegalArgumentException}) cancels the job at once instead. A rank
+ * that timed out waiting for another in a collective names it, and the driver has Spark replace that rank's
+ * executor (a stopped one would keep its task slot). When Spark gives up, {@code run} throws
+ * {@link LaunchFailedException}, whose message is one line naming the rank and its error (Spark's report, with
+ * the ranks' stack traces, is its cause).
  */
 public final class BarrierLauncher {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BarrierLauncher.class);
   private static final Pattern RANK_IN_MESSAGE = Pattern.compile("RankFailedException: rank (\\d+) of");
 
   private BarrierLauncher() {}
@@ -87,26 +96,86 @@ public final class BarrierLauncher {
   @SuppressWarnings("unchecked")
   private static <E, T> T launch(JavaRDD<E> data, int worldSize, ProcessGroupOptions options, RankFunction<T> fn,
       boolean withData) {
-    Backends.named(options.backend()); // fail on the driver, not in every task, for a misspelt backend
+    // Fail on the driver, not in every task, for a misspelt backend ("auto" is resolved by each rank).
+    Backends.named(DeviceSelection.chooseBackend(options.backend(), Device.cpu()));
     ClassTag<Object> tag = ClassTag$.MODULE$.apply(Object.class);
+    JavaSparkContext sc = JavaSparkContext.fromSparkContext(data.context());
+    String launchId = UUID.randomUUID().toString();
+    LaunchMonitor.Reporter reporter = DriverChannel.listenerForThisThread(sc)
+        .<LaunchMonitor.Reporter>map(l -> new LaunchMonitor.Reporter() {
+          @Override
+          public void retry(String reason, int attempt, int maxAttempts) {
+            l.onStageRetry(reason, attempt, maxAttempts);
+          }
+
+          @Override
+          public void note(String line) {
+            l.onLaunchNote(line);
+          }
+        }).orElseGet(LaunchMonitor::logReporter);
+    LaunchMonitor monitor = new LaunchMonitor(sc.sc(), launchId, reporter);
+    String previousId = sc.getLocalProperty(LaunchMonitor.LAUNCH_PROPERTY);
+    sc.setLocalProperty(LaunchMonitor.LAUNCH_PROPERTY, launchId);
+    sc.sc().addSparkListener(monitor);
     List<Object> out;
     try {
       // The shuffle after the barrier stage makes it a ShuffleMapStage, which Spark retries as a whole on a
       // task failure (up to spark.stage.maxConsecutiveAttempts); a failed barrier ResultStage is never retried.
       out = JavaRDD.fromRDD(data.rdd().barrier()
-          .mapPartitions(new RankTask<E, T>(options, fn, withData), false, tag), tag).repartition(1).collect();
+          .mapPartitions(new RankTask<E, T>(options, fn, withData, worldSize), false, tag), tag).repartition(1)
+          .collect();
     } catch (Exception e) { // SparkException is checked but thrown undeclared from Scala
       if (e instanceof LaunchFailedException lfe) {
         throw lfe;
       }
-      int rank = failedRank(e);
-      throw new LaunchFailedException("the barrier stage of " + worldSize + " ranks failed"
-          + (rank >= 0 ? " on rank " + rank : "") + ": " + e.getMessage(), rank, e);
+      throw launchFailure(e, worldSize, monitor);
+    } finally {
+      sc.sc().removeSparkListener(monitor);
+      sc.setLocalProperty(LaunchMonitor.LAUNCH_PROPERTY, previousId);
     }
     if (out.size() != 1) {
       throw new IllegalStateException("expected rank 0's result only, got " + out.size() + " results");
     }
     return (T) ((List<Object>) out.get(0)).get(0);
+  }
+
+  /**
+   * One line for the caller: the failed rank and its own error, not Spark's report with its stack traces
+   * (that stays the exception's cause).
+   */
+  private static LaunchFailedException launchFailure(Exception e, int worldSize, LaunchMonitor monitor) {
+    RankFailedException.Parsed fatal = monitor.fatal();
+    if (fatal != null) {
+      fatal = fatal.origin();
+      LaunchFailedException f = new LaunchFailedException("rank " + fatal.rank() + " of " + worldSize
+          + " failed, and a retry cannot cure it (so the stage was not retried): " + readable(fatal.cause()),
+          fatal.rank(), e, false);
+      if (monitor.fatalTrace() != null) {
+        // Spark's exception only says the job was cancelled: keep the rank's own stack trace with it.
+        f.addSuppressed(new RankFailedException.RemoteTrace(monitor.fatalTrace()));
+      }
+      return f;
+    }
+    RankFailedException.Parsed parsed = null;
+    for (Throwable t = e; t != null && parsed == null; t = t.getCause() == t ? null : t.getCause()) {
+      parsed = RankFailedException.parse(t.getMessage());
+    }
+    if (parsed != null) {
+      parsed = parsed.origin();
+      return new LaunchFailedException("the barrier stage of " + worldSize + " ranks failed on rank "
+          + parsed.rank() + (monitor.maxAttempts() > 1 ? " after " + monitor.maxAttempts()
+          + " attempts" : "") + ": " + readable(parsed.cause()), parsed.rank(), e, parsed.retryable());
+    }
+    int rank = failedRank(e);
+    return new LaunchFailedException("the barrier stage of " + worldSize + " ranks failed"
+        + (rank >= 0 ? " on rank " + rank : "") + ": " + LaunchMonitor.firstLine(e.getMessage()), rank, e, true);
+  }
+
+  /** A rank's error as its first line, without the class name of a plain bad-input error. */
+  private static String readable(String cause) {
+    String line = LaunchMonitor.firstLine(cause);
+    String iae = IllegalArgumentException.class.getName() + ": ";
+    return line.startsWith(iae) ? line.substring(iae.length()) : line;
   }
 
   private static int failedRank(Throwable e) {
@@ -130,8 +199,10 @@ public final class BarrierLauncher {
     private final ProcessGroupOptions options;
     private final RankFunction<T> fn;
     private final boolean withData;
+    private final int ranks;
 
-    RankTask(ProcessGroupOptions options, RankFunction<T> fn, boolean withData) {
+    RankTask(ProcessGroupOptions options, RankFunction<T> fn, boolean withData, int ranks) {
+      this.ranks = ranks;
       this.options = options;
       this.fn = fn;
       this.withData = withData;
@@ -144,39 +215,72 @@ public final class BarrierLauncher {
       int rank = ctx.partitionId();
       int worldSize = infos.length;
       int attempt = ctx.stageAttemptNumber();
+      if (worldSize != ranks) {
+        // Spark keeps the output of a task that finished while another failed, and re-runs only the failed
+        // partitions: here rank 0 already returned, so the run is over and this rank has nothing to do.
+        if (rank != 0) {
+          LOG.warn("rank {}: Spark re-ran {} of {} ranks (attempt {}) after rank 0 had finished; nothing to do",
+              rank, worldSize, ranks, attempt);
+          return JavaConverters.asScalaIteratorConverter(Collections.<Object>emptyIterator()).asScala();
+        }
+        throw new RankFailedException(rank, ranks, attempt, new IllegalStateException("Spark re-ran " + worldSize
+            + " of the " + ranks + " ranks, rank 0 among them, while the others had finished: the ranks can only"
+            + " run together"), false, List.of());
+      }
       int threads = intraOpThreads(infos, rank);
       GompSpinCount.setIfMissing(); // before the rank function loads libtorch (and libgomp) in this JVM
       if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
         // Read once per JVM when DJL's engine loads; harmless when it is loaded already.
         System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
       }
-      ProcessGroup pg = openGroup(ctx, infos, rank, worldSize);
+      Device device = device(ctx);
       T result;
-      try {
-        RankContext rc = new RankContext(pg, device(ctx), threads, attempt,
-            withData ? CollectionConverters.asJava(partition) : Collections.emptyIterator());
-        result = fn.apply(rc);
-      } catch (Throwable t) {
-        pg.abort(t);
-        throw new RankFailedException(rank, worldSize, attempt, t);
-      } finally {
-        pg.close();
+      // Spark kills the tasks of a failed barrier stage without interrupting their threads: the watcher
+      // closes this rank's sockets then, so that no wait (accept, handshake, collective) outlives the kill.
+      try (TaskKillWatcher watcher = TaskKillWatcher.start(ctx, rank)) {
+        ProcessGroup pg;
+        try {
+          pg = openGroup(ctx, infos, rank, worldSize, device, watcher);
+        } catch (RuntimeException e) {
+          throw failure(rank, worldSize, attempt, e);
+        }
+        watcher.guard(pg);
+        try {
+          RankContext rc = new RankContext(pg, device, threads, attempt,
+              withData ? JavaConverters.asJavaIteratorConverter(partition).asJava() : Collections.emptyIterator());
+          result = fn.apply(rc);
+        } catch (Throwable t) {
+          RankFailedException failed = failure(rank, worldSize, attempt, t);
+          pg.abort(failed); // the peers fail quoting this, "[not retryable]" included
+          throw failed;
+        } finally {
+          pg.close();
+        }
       }
       if (rank != 0) {
-        return CollectionConverters.asScala(Collections.emptyIterator());
+        return JavaConverters.asScalaIteratorConverter(Collections.<Object>emptyIterator()).asScala();
       }
       List<Object> holder = new ArrayList<>(1); // a holder, so that a null result comes back too
       holder.add(result);
-      return CollectionConverters.asScala(Collections.<Object>singletonList(holder).iterator());
+      return JavaConverters.asScalaIteratorConverter(Collections.<Object>singletonList(holder).iterator()).asScala();
     }
 
-    private ProcessGroup openGroup(BarrierTaskContext ctx, BarrierTaskInfo[] infos, int rank, int worldSize) {
+    private static RankFailedException failure(int rank, int worldSize, int attempt, Throwable t) {
+      return new RankFailedException(rank, worldSize, attempt, t, !Failures.notRetryable(t),
+          Failures.unresponsiveRanks(t));
+    }
+
+    private ProcessGroup openGroup(BarrierTaskContext ctx, BarrierTaskInfo[] infos, int rank, int worldSize,
+        Device device, TaskKillWatcher watcher) {
       if (worldSize == 1) {
         return new SingleRankProcessGroup();
       }
       String host = hostOf(infos[rank].address());
-      ProcessGroupBackend.Endpoint endpoint = Backends.named(options.backend())
-          .listen(rank, worldSize, host, options);
+      ProcessGroupOptions rankOptions = options.toBuilder().cudaDevice(device.isGpu() ? device.getDeviceId() : -1)
+          .build();
+      ProcessGroupBackend.Endpoint endpoint = Backends.named(DeviceSelection.chooseBackend(options.backend(),
+          device)).listen(rank, worldSize, host, rankOptions);
+      watcher.guard(endpoint);
       try {
         String secret = "";
         if (rank == 0) {
@@ -204,12 +308,9 @@ public final class BarrierLauncher {
     }
 
     private static Device device(BarrierTaskContext ctx) {
-      Map<String, ResourceInformation> resources = ctx.resourcesJMap();
-      ResourceInformation gpu = resources.get("gpu");
-      if (gpu != null && gpu.addresses().length > 0) {
-        return Device.gpu(Integer.parseInt(gpu.addresses()[0].trim()));
-      }
-      return Device.cpu();
+      ResourceInformation gpu = ctx.resourcesJMap().get("gpu");
+      return DeviceSelection.forSparkTask(DeviceSelection.Mode.AUTO,
+          gpu == null ? List.of() : Arrays.asList(gpu.addresses()), DeviceSelection::visibleGpus);
     }
 
     /** This rank's share of its executor's cores: executor cores divided by the ranks on that executor. */

@@ -14,9 +14,11 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -52,11 +54,31 @@ public final class DriverChannel implements AutoCloseable {
   /** How long {@link #close()} waits for connected ranks to finish sending before it cuts them off. */
   private static final long DRAIN_MILLIS = 5_000;
 
-  /** Receives the ranks' messages on the driver, on one thread per connected rank. */
+  /**
+   * Receives the ranks' messages on the driver, on one thread per connected rank, and the launcher's lines
+   * about the run's barrier stage (retries, replaced executors) on a Spark listener thread; those go to the
+   * log unless overridden.
+   */
   @FunctionalInterface
   public interface Listener {
     void onMessage(int rank, String message);
+
+    /**
+     * The barrier stage is run again because of {@code reason} ("rank 1's executor was lost"); this is
+     * attempt {@code attempt} (from 1) of at most {@code maxAttempts}.
+     */
+    default void onStageRetry(String reason, int attempt, int maxAttempts) {
+      LOG.warn("{}; retrying the stage (attempt {} of {})", reason, attempt, maxAttempts);
+    }
+
+    /** Something the launcher did about the run, in one line (an executor replaced, ...). */
+    default void onLaunchNote(String line) {
+      LOG.warn(line);
+    }
   }
+
+  /** Open channels by endpoint: the launcher finds the run's channel from its launching thread's property. */
+  private static final Map<String, DriverChannel> OPEN = new ConcurrentHashMap<>();
 
   private final ServerSocketChannel server;
   private final String endpoint;
@@ -89,6 +111,14 @@ public final class DriverChannel implements AutoCloseable {
     if (sc != null) {
       sc.setLocalProperty(LOCAL_PROPERTY, endpoint);
     }
+    OPEN.put(endpoint, this);
+  }
+
+  /** The listener of the channel open for the tasks this thread launches next, if any. */
+  static Optional<Listener> listenerForThisThread(JavaSparkContext sc) {
+    String spec = sc.getLocalProperty(LOCAL_PROPERTY);
+    DriverChannel c = spec == null ? null : OPEN.get(spec);
+    return c == null ? Optional.empty() : Optional.of(c.listener);
   }
 
   /**
@@ -199,6 +229,7 @@ public final class DriverChannel implements AutoCloseable {
   @Override
   public void close() {
     closing = true;
+    OPEN.remove(endpoint, this);
     closeQuietly(server);
     try {
       acceptor.join(DRAIN_MILLIS);

@@ -49,6 +49,8 @@ public final class GompSpinCount {
    * loaded yet; once per JVM (later calls return the first outcome).
    */
   public static synchronized Outcome setIfMissing() {
+    // The same moment, before libtorch loads, is when DJL probes for GPUs.
+    GpuDetection.quietProbeWithoutDriver();
     if (outcome == null) {
       outcome = apply();
     }

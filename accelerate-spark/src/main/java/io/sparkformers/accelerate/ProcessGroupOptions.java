@@ -24,6 +24,8 @@ import java.util.Objects;
  *       {@link ProcessGroup#allocate registered buffers} each rank can allocate (default 1 GiB; the arena is a
  *       sparse file, it takes memory only as buffers are allocated). Allocations beyond it are plain direct
  *       buffers.
+ *   <li>{@code cudaDevice}: the CUDA device index of this rank's tensors, or -1 (the CPU): the {@code nccl}
+ *       backend opens its communicator on it. Set by the launcher from the rank's device, not a config key.
  * </ul>
  *
  * <p>The last three are also keys of a job file's {@code process_group:} section, declared once in
@@ -65,6 +67,7 @@ public final class ProcessGroupOptions implements java.io.Serializable {
   private final int ringThresholdBytes;
   private final boolean sharedMemory;
   private final long sharedMemoryArenaBytes;
+  private final int cudaDevice;
 
   private ProcessGroupOptions(Builder b) {
     this.backend = b.backend;
@@ -72,6 +75,7 @@ public final class ProcessGroupOptions implements java.io.Serializable {
     this.ringThresholdBytes = b.ringThresholdBytes;
     this.sharedMemory = b.sharedMemory;
     this.sharedMemoryArenaBytes = b.sharedMemoryArenaBytes;
+    this.cudaDevice = b.cudaDevice;
   }
 
   /** The keys of a job file's {@code process_group:} section. */
@@ -117,9 +121,14 @@ public final class ProcessGroupOptions implements java.io.Serializable {
     return sharedMemoryArenaBytes;
   }
 
+  /** The CUDA device index of this rank's tensors, or -1 for the CPU. */
+  public int cudaDevice() {
+    return cudaDevice;
+  }
+
   public Builder toBuilder() {
     return new Builder().backend(backend).timeout(timeout).ringThresholdBytes(ringThresholdBytes)
-        .sharedMemory(sharedMemory).sharedMemoryArenaBytes(sharedMemoryArenaBytes);
+        .sharedMemory(sharedMemory).sharedMemoryArenaBytes(sharedMemoryArenaBytes).cudaDevice(cudaDevice);
   }
 
   @Override
@@ -135,8 +144,18 @@ public final class ProcessGroupOptions implements java.io.Serializable {
     private int ringThresholdBytes = RING_THRESHOLD_BYTES.defaultValue();
     private boolean sharedMemory = SHARED_MEMORY.defaultValue();
     private long sharedMemoryArenaBytes = SHARED_MEMORY_ARENA_BYTES.defaultValue();
+    private int cudaDevice = -1;
 
     private Builder() {}
+
+    /** The CUDA device index of this rank's tensors; -1 (the default) for the CPU. */
+    public Builder cudaDevice(int index) {
+      if (index < -1) {
+        throw new IllegalArgumentException("cudaDevice must be -1 (the CPU) or a device index, got " + index);
+      }
+      this.cudaDevice = index;
+      return this;
+    }
 
     public Builder backend(String backend) {
       this.backend = Objects.requireNonNull(backend, "backend");

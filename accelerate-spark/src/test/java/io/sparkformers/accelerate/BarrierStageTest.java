@@ -12,7 +12,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import scala.Function1;
-import scala.jdk.javaapi.CollectionConverters;
+import scala.collection.JavaConverters;
 import scala.reflect.ClassTag;
 import scala.reflect.ClassTag$;
 
@@ -42,7 +42,7 @@ class BarrierStageTest {
   void twoBarrierTasksSeeEachOthersValuesInPartitionOrder() {
     Function1<scala.collection.Iterator<Integer>, scala.collection.Iterator<String>> f =
         (Function1<scala.collection.Iterator<Integer>, scala.collection.Iterator<String>> & Serializable)
-            it -> CollectionConverters.asScala(gatherSquares(CollectionConverters.asJava(it)));
+            it -> JavaConverters.asScalaIteratorConverter(gatherSquares(JavaConverters.asJavaIteratorConverter(it).asJava())).asScala();
     ClassTag<String> tag = ClassTag$.MODULE$.apply(String.class);
     String[] results =
         (String[]) sc.parallelize(Arrays.asList(3, 5), 2).rdd().barrier().mapPartitions(f, false, tag).collect();

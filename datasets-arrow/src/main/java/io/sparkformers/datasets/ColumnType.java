@@ -24,7 +24,9 @@ public enum ColumnType {
   /** Read as {@code float[]}. */
   FLOAT32_LIST(float[].class),
   /** Read as {@code double[]}. */
-  FLOAT64_LIST(double[].class);
+  FLOAT64_LIST(double[].class),
+  /** A list of strings, e.g. the references of a prediction (read back as {@code String[]}). */
+  STRING_LIST(String[].class);
 
   private final Class<?> javaClass;
 
@@ -58,6 +60,7 @@ public enum ColumnType {
       case INT64_LIST: return INT64;
       case FLOAT32_LIST: return FLOAT32;
       case FLOAT64_LIST: return FLOAT64;
+      case STRING_LIST: return STRING;
       default: throw new IllegalStateException(this + " is not a list type");
     }
   }
@@ -84,6 +87,7 @@ public enum ColumnType {
         case INT64: return INT64_LIST;
         case FLOAT32: return FLOAT32_LIST;
         case FLOAT64: return FLOAT64_LIST;
+        case STRING: return STRING_LIST;
         default: throw unsupported(field);
       }
     }

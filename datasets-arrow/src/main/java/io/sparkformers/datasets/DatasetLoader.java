@@ -158,11 +158,26 @@ public final class DatasetLoader {
       merged = merge(merged, first, found, files.get(i));
     }
     if (merged == null) {
-      return format == DataFormat.TEXT ? Features.of("text", ColumnType.STRING) : Features.empty();
+      return noColumns(format, files);
     }
     Features.Builder b = Features.builder();
     merged.forEach((name, t) -> b.add(name, t == null ? ColumnType.STRING : t));
     return b.build();
+  }
+
+  /**
+   * The features of files that name no column: text files have their one column; CSV files without even a header
+   * row are an error, as pandas' "No columns to parse from file" under Hugging Face's csv loader.
+   */
+  private static Features noColumns(DataFormat format, List<InputFile> files) {
+    if (format == DataFormat.TEXT) {
+      return Features.of("text", ColumnType.STRING);
+    }
+    if (format == DataFormat.CSV && !files.isEmpty()) {
+      throw new IllegalArgumentException((files.size() == 1 ? files.get(0) + " is empty"
+          : files + " are all empty") + ": a CSV file needs a header row (or data rows without one)");
+    }
+    return Features.empty();
   }
 
   private static String identities(List<InputFile> files) {
@@ -190,7 +205,7 @@ public final class DatasetLoader {
       merged = merge(merged, first, found, f);
     }
     if (merged == null) {
-      return format == DataFormat.TEXT ? Features.of("text", ColumnType.STRING) : Features.empty();
+      return noColumns(format, files);
     }
     Features.Builder b = Features.builder();
     merged.forEach((n, t) -> b.add(n, t == null ? ColumnType.STRING : t)); // null throughout: STRING
@@ -220,6 +235,8 @@ public final class DatasetLoader {
           t = ColumnType.FLOAT64;
         } else if (pair.equals(Set.of(ColumnType.INT64_LIST, ColumnType.FLOAT64_LIST))) {
           t = ColumnType.FLOAT64_LIST;
+        } else if (pair.equals(Set.of(ColumnType.INT64_LIST, ColumnType.STRING_LIST))) {
+          t = ColumnType.STRING_LIST; // a file whose lists were all empty
         } else {
           throw new IllegalArgumentException("Column '" + name + "' is " + ta + " in " + fileA + " but " + tb
               + " in " + fileB);

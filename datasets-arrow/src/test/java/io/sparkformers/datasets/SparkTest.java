@@ -95,11 +95,32 @@ class SparkTest {
   }
 
   @Test
+  void anArrayOfStringsGoesBothWays() {
+    org.apache.spark.sql.Dataset<Row> df = spark.sql("SELECT 'p' AS prediction, array('a b', 'c') AS references");
+    try (Dataset d = Dataset.fromSpark(df, cache)) {
+      assertEquals(ColumnType.STRING_LIST, d.features().type("references"));
+      org.junit.jupiter.api.Assertions.assertArrayEquals(new String[] {"a b", "c"},
+          (String[]) d.column("references").get(0));
+      List<Row> back = d.toSpark(spark).collectAsList();
+      assertEquals(List.of("a b", "c"), back.get(0).getList(1));
+    }
+    // Parquet written by Spark: a list of strings reads back as the same column.
+    String parquet = cache.resolve("refs-parquet").toString();
+    df.write().parquet(parquet);
+    try (Dataset d = Dataset.load(DataFormat.PARQUET, LoadOptions.builder().cacheDir(cache.resolve("c")).build(),
+        parquet + "/*.parquet")) {
+      assertEquals(ColumnType.STRING_LIST, d.features().type("references"));
+      org.junit.jupiter.api.Assertions.assertArrayEquals(new String[] {"a b", "c"},
+          (String[]) d.column("references").get(0));
+    }
+  }
+
+  @Test
   void aDataFrameWithAnUnsupportedTypeNamesTheColumn() {
     org.apache.spark.sql.Dataset<Row> df = spark.sql("SELECT map('a', 1) AS m");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Dataset.fromSpark(df, cache));
     assertEquals("DataFrame column 'm' has Spark type map<string,int>; supported: int, bigint, float, double,"
-        + " boolean, string and arrays of int, bigint, float, double", e.getMessage());
+        + " boolean, string and arrays of int, bigint, float, double, string", e.getMessage());
   }
 
   @Test

@@ -20,6 +20,12 @@ import org.apache.spark.sql.functions;
  * two label columns (integers or strings) and return a double.
  */
 public final class EvaluateFunctions {
+  /**
+   * Accuracy does not depend on the average, but average binary refuses more than two labels (as
+   * scikit-learn's f1_score does): accuracy is computed under micro, which accepts any labels.
+   */
+  private static final Classification.Options ACCURACY = Classification.Options.builder().average("micro").build();
+
   private EvaluateFunctions() {}
 
   /** sacrebleu corpus BLEU with default options. */
@@ -76,8 +82,9 @@ public final class EvaluateFunctions {
     return label(new Classification(options), "recall", prediction, reference);
   }
 
+  /** scikit-learn's accuracy_score: the share of exact matches, for any number of labels. */
   public static Column accuracy(Column prediction, Column reference) {
-    return label(new Classification(), "accuracy", prediction, reference);
+    return label(new Classification(ACCURACY), "accuracy", prediction, reference);
   }
 
   /** The whole classification result as a struct (needed for average none). */
@@ -107,7 +114,7 @@ public final class EvaluateFunctions {
   /**
    * Registers the SQL functions bleu, chrf, chrf_pp, rouge, rouge_stem, exact_match, hf_bleu (text: a string
    * and an array&lt;string&gt;) and f1, precision, recall (average binary, pos_label 1), f1_macro, f1_micro,
-   * f1_weighted and accuracy (labels: SQL casts them to strings, so integer-looking strings count as integers).
+   * f1_weighted and accuracy (any number of labels; labels: SQL casts them to strings, so integer-looking strings count as integers).
    */
   public static void register(SparkSession spark) {
     register(spark, "bleu", new Bleu());
@@ -121,7 +128,7 @@ public final class EvaluateFunctions {
     registerLabel(spark, "f1", new Classification(binary), "f1");
     registerLabel(spark, "precision", new Classification(binary), "precision");
     registerLabel(spark, "recall", new Classification(binary), "recall");
-    registerLabel(spark, "accuracy", new Classification(binary), "accuracy");
+    registerLabel(spark, "accuracy", new Classification(ACCURACY), "accuracy");
     for (String avg : List.of("macro", "micro", "weighted")) {
       registerLabel(spark, "f1_" + avg, new Classification(Classification.Options.builder().average(avg).build()), "f1");
     }

@@ -193,7 +193,7 @@ public final class MetricAggregator<OUT> extends Aggregator<Row, MetricAggregato
       return "null";
     }
     String s = v instanceof scala.collection.Seq
-        ? scala.jdk.javaapi.CollectionConverters.asJava((scala.collection.Seq<?>) v).toString() : v.toString();
+        ? scala.collection.JavaConverters.seqAsJavaListConverter((scala.collection.Seq<?>) v).asJava().toString() : v.toString();
     return s.length() > 120 ? s.substring(0, 117) + "..." : s;
   }
 
@@ -231,8 +231,8 @@ public final class MetricAggregator<OUT> extends Aggregator<Row, MetricAggregato
       }
       List<String> refs = null;
       if (r instanceof scala.collection.Seq) {
-        refs = new ArrayList<>(scala.jdk.javaapi.CollectionConverters.asJava((scala.collection.Seq<Object>) r).size());
-        for (Object x : scala.jdk.javaapi.CollectionConverters.asJava((scala.collection.Seq<Object>) r)) {
+        refs = new ArrayList<>(scala.collection.JavaConverters.seqAsJavaListConverter((scala.collection.Seq<Object>) r).asJava().size());
+        for (Object x : scala.collection.JavaConverters.seqAsJavaListConverter((scala.collection.Seq<Object>) r).asJava()) {
           if (x != null && !(x instanceof String)) {
             throw new InvalidInputException("references holds a " + x.getClass().getSimpleName() + "; expected strings");
           }

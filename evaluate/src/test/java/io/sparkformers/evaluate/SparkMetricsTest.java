@@ -151,7 +151,7 @@ class SparkMetricsTest {
       } else if (want instanceof Double d) {
         assertEquals(d, (Double) got, 1e-12, e.getKey());
       } else if (want instanceof List) {
-        List<Object> g = scala.jdk.javaapi.CollectionConverters.asJava((scala.collection.Seq<Object>) got);
+        List<Object> g = scala.collection.JavaConverters.seqAsJavaListConverter((scala.collection.Seq<Object>) got).asJava();
         assertEquals(want, g, e.getKey());
       } else {
         assertEquals(want, got, e.getKey());
@@ -185,9 +185,15 @@ class SparkMetricsTest {
 
     JsonNode multi = ReferenceData.expected("f1/multiclass_string").get("scores");
     labelFrame("multiclass_string", false).createOrReplaceTempView("labels");
-    Row s = spark.sql("SELECT f1_macro(prediction, reference), f1_weighted(prediction, reference) FROM labels").head();
+    Row s = spark.sql("SELECT f1_macro(prediction, reference), f1_weighted(prediction, reference),"
+        + " accuracy(prediction, reference) FROM labels").head();
     assertEquals(ReferenceData.num(multi.get("average=macro,zero_division=warn").get("f1_score").get("value")), s.getDouble(0), 1e-12);
     assertEquals(ReferenceData.num(multi.get("average=weighted,zero_division=warn").get("f1_score").get("value")), s.getDouble(1), 1e-12);
+    // accuracy_score over six labels (the binary average's refusal is f1's, not accuracy's).
+    assertEquals(ReferenceData.num(ReferenceData.expected("f1/multiclass_string").get("accuracy").get("value")),
+        s.getDouble(2), 1e-12);
+    assertEquals(s.getDouble(2), labelFrame("multiclass_string", false)
+        .agg(EvaluateFunctions.accuracy(col("prediction"), col("reference"))).head().getDouble(0), 1e-12);
     // sklearn's error, not a number: binary average over six labels.
     Exception e = assertThrows(Exception.class, () -> spark.sql("SELECT f1(prediction, reference) FROM labels").head());
     assertTrue(rootMessage(e).contains("Target is multiclass but average='binary'"), rootMessage(e));

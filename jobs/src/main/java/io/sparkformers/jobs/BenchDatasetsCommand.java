@@ -37,7 +37,7 @@ import picocli.CommandLine.Option;
  * throughput on one thread and on Spark; (3) the time to the first batch when streaming a 1 GB JSON-lines
  * file. The data is generated into a temporary folder and deleted afterwards.
  */
-@Command(name = "datasets", mixinStandardHelpOptions = true,
+@Command(name = "datasets", mixinStandardHelpOptions = true, showDefaultValues = true,
     description = "Benchmark Arrow iteration, tokenization and streaming of the datasets module.")
 public final class BenchDatasetsCommand implements Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -41,6 +41,7 @@ import picocli.CommandLine.Option;
 @Command(
     name = "evaluate",
     mixinStandardHelpOptions = true,
+    showDefaultValues = true,
     description = "Benchmark the evaluate metrics on one thread, on Spark, and at a larger scale.")
 public final class BenchEvaluateCommand implements Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -37,7 +37,8 @@ import picocli.CommandLine.Option;
  * Prints the median step time, samples/s (tokens/s for the GPT) and the share of step time spent waiting on
  * all-reduce. {@code --lora} adds a small Llama (d 256, 4 layers, 4/2 heads, the shape of {@code bench models
  * --model llama}) trained in full and with a LoRA adapter (r 16, alpha 32, q_proj and v_proj), and prints the
- * bytes each all-reduces per step.
+ * bytes each all-reduces per step. {@code --overlap on,off} runs the data-parallel configurations with
+ * {@code ddp_overlap_backward} on and off, interleaved, and prints how many buckets went on the wire during backward.
  *
  * <p>Ranks of {@code local[N]} are threads of one JVM; each rank's Trainer runs with the launcher's share of the
  * cores as its libtorch intra-op threads ({@code RankContext.intraOpThreads()}: 1 per rank for 2 ranks on
@@ -64,8 +65,8 @@ public final class BenchTrainCommand implements Callable<Integer> {
   int mlpSteps = 150;
 
   @Option(names = "--mlp-warmup", description = "untimed MLP steps first (default: 2000; the JVM compiles the"
-      + " step's Java path while it runs: after the script's 20 steps a step is about 25% slower, after 300"
-      + " about 15%)")
+      + " step's Java path while it runs: after the script's 20 steps a step is about 25%% slower, after 300"
+      + " about 15%%)")
   int mlpWarmup = 2000;
 
   @Option(names = "--gpt-steps", description = "timed GPT steps per run (default: 6)")
@@ -77,6 +78,14 @@ public final class BenchTrainCommand implements Callable<Integer> {
   @Option(names = "--threads", description = "libtorch intra-op threads per rank (default: the rank's share of"
       + " the cores; 1 compares with the script's single1, 2 with single2)")
   int threads = 0;
+
+  @Option(names = "--overlap", split = ",", description = "ddp_overlap_backward values to run on more than one rank,"
+      + " interleaved (default: the training argument's default; on,off compares both)")
+  List<String> overlap = List.of();
+
+  @Option(names = "--bucket-cap-mb", description = "ddp_bucket_cap_mb (default: the training argument's, 25 as"
+      + " PyTorch DDP)")
+  int bucketCapMb = 0;
 
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
@@ -90,6 +99,9 @@ public final class BenchTrainCommand implements Callable<Integer> {
         throw new picocli.CommandLine.ParameterException(spec.commandLine(),
             "--models: unknown model '" + m + "' (expected mlp, gpt, llama, llama-lora)");
       }
+    }
+    if (overlap.stream().anyMatch(o -> !o.equals("on") && !o.equals("off"))) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--overlap takes on and off, got " + overlap);
     }
     if (ranks.isEmpty() || ranks.stream().anyMatch(r -> r < 1) || repeats < 1 || mlpSteps < 1 || gptSteps < 1
         || mlpWarmup < 0 || gptWarmup < 0 || threads < 0) {
@@ -107,10 +119,14 @@ public final class BenchTrainCommand implements Callable<Integer> {
           for (int ws : ranks) {
             int steps = model.equals("mlp") ? mlpSteps : gptSteps;
             int warmup = model.equals("mlp") ? mlpWarmup : gptWarmup;
-            double[] r = BarrierLauncher.run(sc, ws, new Run(model, warmup, steps, threads));
-            String key = model + "/ranks=" + ws;
-            results.computeIfAbsent(key, k -> new ArrayList<>()).add(r);
-            System.out.println(format(rep, key, model, ws, r));
+            List<Boolean> overlaps = ws == 1 || overlap.isEmpty() ? java.util.Collections.singletonList(null)
+                : overlap.stream().map("on"::equals).toList();
+            for (Boolean o : overlaps) {
+              double[] r = BarrierLauncher.run(sc, ws, new Run(model, warmup, steps, threads, o, bucketCapMb));
+              String key = model + "/ranks=" + ws + (o == null ? "" : o ? "/overlap" : "/no-overlap");
+              results.computeIfAbsent(key, k -> new ArrayList<>()).add(r);
+              System.out.println(format(rep, key, model, ws, r));
+            }
           }
         }
       }
@@ -124,7 +140,7 @@ public final class BenchTrainCommand implements Callable<Integer> {
         med[i] = median(e.getValue().stream().mapToDouble(a -> a[k]).toArray());
       }
       String[] parts = e.getKey().split("/ranks=");
-      System.out.println(format(-1, e.getKey(), parts[0], Integer.parseInt(parts[1]), med));
+      System.out.println(format(-1, e.getKey(), parts[0], Integer.parseInt(parts[1].split("/")[0]), med));
     }
     return 0;
   }
@@ -134,13 +150,14 @@ public final class BenchTrainCommand implements Callable<Integer> {
     boolean tokens = !model.equals("mlp");
     double rows = ws * (tokens ? 8 : 64);
     double samples = rows / r[0];
-    return String.format(Locale.ROOT, "%s%-20s step %8.2f ms (fwd+bwd %7.2f, opt+sync %6.2f = copy-out %5.2f"
+    return String.format(Locale.ROOT, "%s%-26s step %8.2f ms (fwd+bwd %7.2f, opt+sync %6.2f = copy-out %5.2f"
         + " + all-reduce %5.2f + copy-in %5.2f + update %5.2f)  samples/s %9.1f%s  all-reduce share %5.1f%%"
-        + "  threads/rank %d  registered buckets %d/%d  all-reduced %,d bytes/step",
+        + "  threads/rank %d  registered buckets %d/%d  all-reduced %,d bytes/step"
+        + "  buckets launched during backward %.1f/step",
         rep >= 0 ? "[rep " + rep + "] " : "", key, stepMs, r[3] * 1e3, r[4] * 1e3, r[5] * 1e3, r[6] * 1e3,
         r[7] * 1e3, (r[4] - r[5] - r[6] - r[7]) * 1e3, samples,
         tokens ? String.format(Locale.ROOT, "  tokens/s %8.0f", samples * 128) : "", r[1] * 100,
-        (int) r[2], (int) r[8], (int) r[9], (long) r[10]);
+        (int) r[2], (int) r[8], (int) r[9], (long) r[10], r[11]);
   }
 
   static double median(double[] v) {
@@ -156,12 +173,16 @@ public final class BenchTrainCommand implements Callable<Integer> {
     private final int warmup;
     private final int steps;
     private final int threads;
+    private final Boolean overlap;
+    private final int bucketCapMb;
 
-    Run(String model, int warmup, int steps, int threads) {
+    Run(String model, int warmup, int steps, int threads, Boolean overlap, int bucketCapMb) {
       this.model = model;
       this.warmup = warmup;
       this.steps = steps;
       this.threads = threads;
+      this.overlap = overlap;
+      this.bucketCapMb = bucketCapMb;
     }
 
     @Override
@@ -185,10 +206,17 @@ public final class BenchTrainCommand implements Callable<Integer> {
       PreTrainedModel base = AutoModel.fromConfig(AutoConfig.fromJson(config, "bench " + model));
       try (PreTrainedModel m = !model.equals("llama-lora") ? base : PeftModel.inject(base,
           LoraConfig.builder().r(16).loraAlpha(32).targetModules("q_proj", "v_proj").build())) {
-        TrainingArguments args = TrainingArguments.builder(Files.createTempDirectory("bench-train").toString())
+        TrainingArguments.Builder ab = TrainingArguments.builder(Files.createTempDirectory("bench-train").toString())
             .optim("sgd").learningRate(0.01).lrSchedulerType("constant").maxGradNorm(0)
             .perDeviceTrainBatchSize(perRank).maxSteps(warmup + steps).loggingSteps(1_000_000)
-            .saveStrategy("no").disableTqdm(true).build();
+            .saveStrategy("no").disableTqdm(true);
+        if (overlap != null) {
+          ab.ddpOverlapBackward(overlap);
+        }
+        if (bucketCapMb > 0) {
+          ab.ddpBucketCapMb(bucketCapMb);
+        }
+        TrainingArguments args = ab.build();
         Trainer trainer = Trainer.builder(m, args).trainData(data).shuffle(false)
             .rankContext(ctx)
             .intraOpThreads(threads > 0 ? threads : ctx.intraOpThreads())
@@ -218,10 +246,12 @@ public final class BenchTrainCommand implements Callable<Integer> {
           atWarmupEnd.get(0).forEach((k, v) -> t.merge(k, -v, Double::sum));
         }
         double perStep = 1.0 / (atWarmupEnd.isEmpty() ? warmup + steps : steps);
+        // Launches during backward over every step: the first step never overlaps (its gradients bind then).
+        double overlapped = (double) trainer.bucketsLaunchedDuringBackward() / Math.max(1, warmup + steps - 1);
         return new double[] {median(secs), trainer.allReduceShare(), threads > 0 ? threads : ctx.intraOpThreads(),
             t.get("forward_backward") * perStep, t.get("optimizer") * perStep, t.get("copy_out") * perStep,
             t.get("all_reduce") * perStep, t.get("copy_in") * perStep, trainer.gradientBuckets()[0],
-            trainer.gradientBuckets()[1], trainer.allReducedBytesPerStep()};
+            trainer.gradientBuckets()[1], trainer.allReducedBytesPerStep(), overlapped};
       }
     }
 

@@ -125,7 +125,7 @@ public final class ChatCommand implements Runnable {
         try {
           text = Files.readString(source.template, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
-          throw new IllegalArgumentException("no such template file: " + source.template);
+          throw new io.sparkformers.jobs.train.InputMissingException("no such template file: " + source.template);
         } catch (IOException e) {
           throw new UncheckedIOException("cannot read " + source.template + ": " + e.getMessage(), e);
         }
@@ -193,7 +193,7 @@ public final class ChatCommand implements Runnable {
           out.add(new Conversation(JSON.convertValue(messages, List.class), variables));
         }
       } catch (NoSuchFileException e) {
-        throw new IllegalArgumentException("no such input file: " + input);
+        throw new io.sparkformers.jobs.train.InputMissingException("no such input file: " + input);
       } catch (IOException e) {
         throw new UncheckedIOException("cannot read " + input + ": " + e.getMessage(), e);
       }

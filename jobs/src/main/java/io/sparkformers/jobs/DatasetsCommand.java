@@ -36,15 +36,12 @@ public final class DatasetsCommand implements Runnable {
     throw new CommandLine.ParameterException(spec.commandLine(), "Missing subcommand: convert, info or head");
   }
 
-  /** Runs {@code body}; bad input prints "error: message" and exits 1 instead of a stack trace. */
+  /** Runs {@code body}; bad input prints one line, as every command does, instead of a stack trace. */
   static int guarded(CommandLine.Model.CommandSpec spec, Callable<Integer> body) throws Exception {
     try {
       return body.call();
     } catch (IllegalArgumentException | IllegalStateException | UncheckedIOException e) {
-      PrintWriter err = spec.commandLine().getErr();
-      err.println("error: " + e.getMessage());
-      err.flush();
-      return 1;
+      return ExitCodes.report(spec, e);
     }
   }
 
@@ -54,7 +51,8 @@ public final class DatasetsCommand implements Runnable {
   static final class Convert implements Callable<Integer> {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--format", required = true, description = "csv, json (also JSON lines), parquet, arrow, text")
+    @Option(names = "--format", description = "csv, tsv, json (also JSON lines), parquet, arrow, text (default: the"
+        + " first INPUT's extension, .gz aside, as train does)")
     String format;
 
     @Parameters(arity = "1..*", paramLabel = "INPUT", description = "files, globs or folders")
@@ -77,8 +75,15 @@ public final class DatasetsCommand implements Runnable {
     public Integer call() throws Exception {
       return guarded(spec, () -> {
         LoadOptions.Builder options = LoadOptions.builder().cacheDir(cacheDir).hadoopConfiguration(hadoop);
-        if (delimiter != null) {
-          String d = delimiter.equals("\\t") ? "\t" : delimiter;
+        String name = format != null ? format : io.sparkformers.jobs.train.JobConfig.extensionFormat(inputs.get(0));
+        if (name == null) {
+          throw new CommandLine.ParameterException(spec.commandLine(), "--format is needed: '" + inputs.get(0)
+              + "' has no extension to tell the format (csv, tsv, json, jsonl, parquet, arrow or text)");
+        }
+        // A tsv file is CSV with tabs, unless --delimiter says otherwise.
+        String fieldDelimiter = delimiter == null && name.equalsIgnoreCase("tsv") ? "\\t" : delimiter;
+        if (fieldDelimiter != null) {
+          String d = fieldDelimiter.equals("\\t") ? "\t" : fieldDelimiter;
           if (d.length() != 1) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--delimiter must be one character");
           }
@@ -86,9 +91,10 @@ public final class DatasetsCommand implements Runnable {
         }
         DataFormat f;
         try {
-          f = DataFormat.parse(format);
+          f = DataFormat.parse(name);
         } catch (IllegalArgumentException e) {
-          throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+          throw new CommandLine.ParameterException(spec.commandLine(), (format == null ? "--format (from the"
+              + " extension of " + inputs.get(0) + "): " : "") + e.getMessage());
         }
         try (Dataset d = Dataset.load(f, options.build(), inputs.toArray(new String[0]))) {
           d.saveToDisk(output);

@@ -50,6 +50,7 @@ import picocli.CommandLine.Option;
 @Command(
     name = "evaluate",
     mixinStandardHelpOptions = true,
+    showDefaultValues = true,
     description = {
       "Score predictions against references as sacrebleu, rouge-score and scikit-learn do, and print one JSON object.",
       "Text lines: {\"prediction\": str, \"references\": [str, ...]}; label lines: {\"prediction\": L, \"reference\": L}."
@@ -98,13 +99,16 @@ public final class EvaluateCommand implements Callable<Integer> {
   @Option(names = "--spark", paramLabel = "MASTER", description = "compute as a Spark aggregation, e.g. local[2]")
   String spark;
 
+  @Option(names = "--result-json", paramLabel = "FILE", description = "also write the outcome as JSON (status,"
+      + " exit_code, input, metrics or error), as train --result-json: a local path or a Hadoop URI")
+  String resultJson;
+
   /** One parsed input line. */
   record Example(int line, Object prediction, List<String> references, Object reference) {}
 
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
     List<String> unknown = new ArrayList<>();
     for (String m : metrics) {
       if (!TEXT_METRICS.contains(m) && !LABEL_METRICS.contains(m)) {
@@ -128,6 +132,8 @@ public final class EvaluateCommand implements Callable<Integer> {
     }
     boolean text = metrics.stream().anyMatch(TEXT_METRICS::contains);
     boolean labels = metrics.stream().anyMatch(LABEL_METRICS::contains);
+    ResultFile outcome = new ResultFile(spec.qualifiedName()).put("input", input.toString());
+    RuntimeException failure;
     try {
       List<Example> examples = read(input, text, labels);
       ObjectNode result = spark == null
@@ -135,15 +141,30 @@ public final class EvaluateCommand implements Callable<Integer> {
           : computeOnSpark(examples, bleuOptions, labelOptions);
       out.println(JSON.writeValueAsString(result));
       out.flush();
-      return 0;
+      outcome.put("metrics", JSON.convertValue(result, java.util.Map.class));
+      return finish(outcome, ExitCodes.OK, null);
     } catch (BadInput | InvalidInputException | MetricException e) {
-      err.println("evaluate: " + e.getMessage());
-      err.flush();
-      return 1;
+      failure = e;
+    } catch (java.nio.file.NoSuchFileException e) {
+      failure = new java.io.UncheckedIOException("--input: no such file " + input, e);
     } catch (IOException e) {
-      err.println("evaluate: cannot read " + input + ": " + e.getMessage());
-      err.flush();
-      return 1;
+      failure = new java.io.UncheckedIOException("cannot read " + input + ": " + e.getMessage(), e);
+    }
+    return finish(outcome, ExitCodes.report(spec, failure), failure);
+  }
+
+  /** Writes --result-json when asked; a file that cannot be written is a failure of its own. */
+  private int finish(ResultFile outcome, int code, Throwable failure) {
+    if (resultJson == null) {
+      return code;
+    }
+    try {
+      outcome.write(resultJson, code, failure, java.util.Map.of());
+      return code;
+    } catch (IOException | RuntimeException e) {
+      int own = ExitCodes.report(spec, new java.io.UncheckedIOException("could not write --result-json "
+          + resultJson + ": " + e.getMessage(), e instanceof IOException io ? io : new IOException(e)));
+      return code == ExitCodes.OK ? own : code;
     }
   }
 
@@ -240,6 +261,12 @@ public final class EvaluateCommand implements Callable<Integer> {
   }
 
   private Map<String, TextMetric<?>> textMetrics(Bleu.Options bleuOptions) {
+    return textMetrics(metrics, bleuOptions, lowercase, useStemmer);
+  }
+
+  /** The text metrics among {@code metrics}, by name, in their order (also for {@link Sparkformers#evaluate}). */
+  static Map<String, TextMetric<?>> textMetrics(List<String> metrics, Bleu.Options bleuOptions, boolean lowercase,
+      boolean useStemmer) {
     Map<String, TextMetric<?>> m = new LinkedHashMap<>();
     for (String name : metrics) {
       switch (name) {
@@ -340,7 +367,7 @@ public final class EvaluateCommand implements Callable<Integer> {
       } else if (v instanceof Row) {
         o.set(e.getKey(), toJson(e.getKey(), rowMap((Row) v)));
       } else if (v instanceof scala.collection.Seq) {
-        o.set(e.getKey(), JSON.valueToTree(scala.jdk.javaapi.CollectionConverters.asJava((scala.collection.Seq<?>) v)));
+        o.set(e.getKey(), JSON.valueToTree(scala.collection.JavaConverters.seqAsJavaListConverter((scala.collection.Seq<?>) v).asJava()));
       } else {
         o.set(e.getKey(), JSON.valueToTree(v));
       }
@@ -402,7 +429,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         for (Map.Entry<String, Object> e : rowMap(r).entrySet()) {
           Object v = e.getValue();
           values.put(e.getKey(), v instanceof scala.collection.Seq
-              ? scala.jdk.javaapi.CollectionConverters.asJava((scala.collection.Seq<?>) v) : v);
+              ? scala.collection.JavaConverters.seqAsJavaListConverter((scala.collection.Seq<?>) v).asJava() : v);
         }
         putLabels(result, values);
       }

@@ -93,7 +93,6 @@ public final class GenerateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    PrintWriter err = spec.commandLine().getErr();
     try {
       if (batchSize < 1) {
         throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
@@ -159,9 +158,7 @@ public final class GenerateCommand implements Callable<Integer> {
       }
       return 0;
     } catch (IOException | java.io.UncheckedIOException | IllegalArgumentException | IllegalStateException e) {
-      err.println("generate: " + e.getMessage());
-      err.flush();
-      return 1;
+      return ExitCodes.report(spec, e);
     }
   }
 

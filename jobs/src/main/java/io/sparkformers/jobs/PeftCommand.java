@@ -4,7 +4,6 @@ import io.sparkformers.training.models.AutoModel;
 import io.sparkformers.training.models.PreTrainedModel;
 import io.sparkformers.training.peft.PeftModel;
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -50,7 +49,6 @@ public final class PeftCommand implements Runnable {
 
     @Override
     public Integer call() {
-      PrintWriter err = spec.commandLine().getErr();
       try (PreTrainedModel base = AutoModel.fromPretrained(model)) {
         PreTrainedModel merged = PeftModel.fromPretrained(base, adapter).mergeAndUnload();
         merged.savePretrained(output);
@@ -64,9 +62,7 @@ public final class PeftCommand implements Runnable {
         spec.commandLine().getOut().flush();
         return 0;
       } catch (IOException | java.io.UncheckedIOException | IllegalArgumentException | IllegalStateException e) {
-        err.println("peft merge: " + e.getMessage());
-        err.flush();
-        return 1;
+        return ExitCodes.report(spec, e);
       }
     }
   }

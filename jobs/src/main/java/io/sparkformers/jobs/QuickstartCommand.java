@@ -8,7 +8,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code sparkformers quickstart}: the job of {@code conf/quickstart.yaml} (kept in the jar): an MLP on the
@@ -25,13 +27,20 @@ public final class QuickstartCommand implements Callable<Integer> {
   @Option(names = "--set", description = "override a key of conf/quickstart.yaml, e.g. num_train_epochs=2")
   List<String> overrides = new ArrayList<>();
 
+  @Option(names = "--result-json", paramLabel = "FILE", description = "write the outcome as JSON when the job"
+      + " ends (as train --result-json): a local path or a Hadoop URI")
+  String resultJson;
+
+  @Spec
+  CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
     List<String> all = new ArrayList<>(overrides);
     if (output != null) {
       all.add("training_args.output_dir=" + output);
     }
-    return TrainCommand.run(config(all));
+    return TrainCommand.run(spec, resultJson, () -> config(all));
   }
 
   /** The quickstart job, from the copy of conf/quickstart.yaml in the jar. */

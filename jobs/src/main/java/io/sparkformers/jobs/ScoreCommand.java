@@ -42,7 +42,6 @@ public final class ScoreCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
     try (PreTrainedModel loaded = GenerateCommand.loadModel(model, adapter);
         io.sparkformers.datasets.Tokenizer tokenizer = GenerateCommand.openTokenizer(model)) {
       CausalLM lm = GenerateCommand.requireCausalLm(loaded, model);
@@ -95,9 +94,7 @@ public final class ScoreCommand implements Callable<Integer> {
       out.flush();
       return 0;
     } catch (IOException | java.io.UncheckedIOException | IllegalArgumentException | IllegalStateException e) {
-      err.println("score: " + e.getMessage());
-      err.flush();
-      return 1;
+      return ExitCodes.report(spec, e);
     }
   }
 }

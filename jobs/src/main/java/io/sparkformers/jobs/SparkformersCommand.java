@@ -1,5 +1,6 @@
 package io.sparkformers.jobs;
 
+import io.sparkformers.accelerate.LaunchFailedException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -18,10 +19,10 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = SparkformersCommand.Version.class,
     description = "Train and evaluate models the Hugging Face way, on Apache Spark.",
-    subcommands = {CommandLine.HelpCommand.class, BenchCommand.class, DatasetsCommand.class, GenerateCommand.class,
+    subcommands = {HelpCommand.class, BenchCommand.class, DatasetsCommand.class, GenerateCommand.class,
         TokenizerCommand.class,
         ScoreCommand.class, QuickstartCommand.class, TrainCommand.class, EvaluateCommand.class, ChatCommand.class,
-        PeftCommand.class})
+        PeftCommand.class, ModelCommand.class})
 public final class SparkformersCommand implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -32,7 +33,7 @@ public final class SparkformersCommand implements Runnable {
     throw new CommandLine.ParameterException(spec.commandLine(), "Missing subcommand");
   }
 
-  /** Builds the command line, with its exit codes: 0 success, 1 a failed job, 2 a usage error. */
+  /** Builds the command line, with the exit codes of {@link ExitCodes}. */
   public static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new SparkformersCommand());
     cli.setExecutionExceptionHandler(SparkformersCommand::reportFailure);
@@ -41,8 +42,8 @@ public final class SparkformersCommand implements Runnable {
 
   /**
    * A job stopped by bad input (a wrong key or value, a missing file or column: our errors name them) prints
-   * that message alone, not a stack trace that buries it; other failures keep picocli's stack trace. Both exit
-   * with 1. {@code SPARKFORMERS_STACKTRACE=1} always shows the trace.
+   * that message alone, not a stack trace that buries it, and exits with its {@link ExitCodes} code; other
+   * failures keep picocli's stack trace and exit 1. {@code SPARKFORMERS_STACKTRACE=1} always shows the trace.
    */
   static int reportFailure(Exception e, CommandLine cli, CommandLine.ParseResult parsed) throws Exception {
     Throwable bad = badInput(e);
@@ -50,20 +51,21 @@ public final class SparkformersCommand implements Runnable {
       throw e;
     }
     PrintWriter err = cli.getErr();
-    err.println("sparkformers " + cli.getCommandName() + ": " + e.getMessage());
+    err.println(ExitCodes.prefix(cli.getCommandSpec()) + ExitCodes.message(e));
     if (bad != e && !String.valueOf(e.getMessage()).contains(String.valueOf(bad.getMessage()))) {
       err.println("  caused by: " + bad.getMessage());
     }
     err.println("  (SPARKFORMERS_STACKTRACE=1 shows the stack trace)");
     err.flush();
-    return cli.getCommandSpec().exitCodeOnExecutionException();
+    return ExitCodes.of(e);
   }
 
   /** The first bad-input error in the cause chain, or null. */
   static Throwable badInput(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      // A failed launch's message is one line already: the failed rank and its own error.
       if (t instanceof IllegalArgumentException || t instanceof java.nio.file.NoSuchFileException
-          || t instanceof java.io.FileNotFoundException) {
+          || t instanceof java.io.FileNotFoundException || t instanceof LaunchFailedException) {
         return t;
       }
     }
@@ -71,6 +73,10 @@ public final class SparkformersCommand implements Runnable {
   }
 
   public static void main(String[] args) {
+    io.sparkformers.accelerate.GpuDetection.quietProbeWithoutDriver();
+    if (System.getenv("SPARKFORMERS_STACKTRACE") == null) {
+      quietTaskFailureTraces();
+    }
     int code = commandLine().execute(args);
     // This process ends here: stop a Spark a command left running (under spark-submit the job's context is
     // not stopped by the job itself, and System.exit would skip spark-submit's own stop).
@@ -79,6 +85,22 @@ public final class SparkformersCommand implements Runnable {
       spark.get().stop();
     }
     System.exit(code);
+  }
+
+  /**
+   * Spark logs every failed task of a barrier stage with its stack trace (the scheduler's "Lost task", and in
+   * an embedded Spark the executor's "Exception in task"): tens of lines per retry that bury the launcher's
+   * one line about it. Only this command line quiets them; SPARKFORMERS_STACKTRACE=1 keeps them.
+   */
+  static void quietTaskFailureTraces() {
+    try {
+      org.apache.logging.log4j.core.config.Configurator.setLevel("org.apache.spark.scheduler.TaskSetManager",
+          org.apache.logging.log4j.Level.ERROR);
+      org.apache.logging.log4j.core.config.Configurator.setLevel("org.apache.spark.executor.Executor",
+          org.apache.logging.log4j.Level.FATAL);
+    } catch (LinkageError | RuntimeException notLog4j) {
+      // Spark logging through another backend: its lines stay as they are.
+    }
   }
 
   /** The versions baked into the jar at build time. */

@@ -41,7 +41,7 @@ public final class TokenizerCommand implements Runnable {
     throw new CommandLine.ParameterException(spec.commandLine(), "Missing subcommand: train or encode");
   }
 
-  /** {@code tokenizer train --type T --vocab-size N --input FILE... --output tokenizer.json}. */
+  /** {@code tokenizer train --type T --vocab-size N --input FILE... --output (tokenizer.json | DIR)}. */
   @Command(name = "train", mixinStandardHelpOptions = true,
       description = "Train a tokenizer on text files (one text a line) and write its tokenizer.json. Presets as the"
           + " tokenizers library's: ByteLevel for bytelevel-bpe; BertNormalizer (lowercase) and BertPreTokenizer"
@@ -67,7 +67,9 @@ public final class TokenizerCommand implements Runnable {
     @Option(names = "--input", required = true, arity = "1..*", paramLabel = "FILE", description = "text files")
     List<Path> inputs;
 
-    @Option(names = "--output", required = true, paramLabel = "FILE", description = "the tokenizer.json to write")
+    @Option(names = "--output", required = true, paramLabel = "FILE|DIR", description = "the tokenizer.json to"
+        + " write, or a model folder (a name not ending in .json) to write tokenizer.json and tokenizer_config.json"
+        + " (special tokens, model_max_length) into")
     Path output;
 
     @Override
@@ -108,7 +110,11 @@ public final class TokenizerCommand implements Runnable {
             throw new IllegalArgumentException("Cannot read " + input + ": " + e, e);
           }
         }
-        trainer.trainFile(texts, output);
+        if (output.getFileName().toString().endsWith(".json")) {
+          trainer.trainFile(texts, output);
+        } else {
+          trainer.train(texts, output);
+        }
         PrintWriter out = spec.commandLine().getOut();
         out.println("Wrote a " + type + " tokenizer of " + vocabSize + " tokens, trained on " + texts.size()
             + " lines, to " + output);

@@ -62,6 +62,30 @@ class BenchTrainCommandTest {
   }
 
   @Test
+  void overlapOnAndOffRunInterleavedAndOnlyOnLaunchesDuringBackward() {
+    StringWriter err = new StringWriter();
+    java.io.PrintStream stdout = System.out;
+    java.io.ByteArrayOutputStream printed = new java.io.ByteArrayOutputStream();
+    System.setOut(new java.io.PrintStream(printed, true));
+    try {
+      assertEquals(0, run(new StringWriter(), err, "bench", "train", "--models", "llama", "--ranks", "2",
+          "--overlap", "on,off", "--bucket-cap-mb", "4", "--repeats", "1", "--gpt-steps", "1", "--gpt-warmup", "1"),
+          err.toString());
+    } finally {
+      System.setOut(stdout);
+    }
+    String text = printed.toString();
+    Matcher on = Pattern.compile("\\[rep 0\\] llama/ranks=2/overlap .*registered buckets \\d+/(\\d+) .*"
+        + "launched during backward ([0-9.]+)/step").matcher(text);
+    Matcher off = Pattern.compile("\\[rep 0\\] llama/ranks=2/no-overlap .*launched during backward ([0-9.]+)/step")
+        .matcher(text);
+    assertTrue(on.find() && off.find(), text);
+    // 4 MiB buckets of the untied llama (28 MB): all but the one holding the token embedding go during backward.
+    assertEquals(Integer.parseInt(on.group(1)) - 1, Double.parseDouble(on.group(2)), 0.0, text);
+    assertEquals(0.0, Double.parseDouble(off.group(1)), 0.0, text);
+  }
+
+  @Test
   void badValuesAreUsageErrors() {
     StringWriter err = new StringWriter();
     assertEquals(2, run(new StringWriter(), err, "bench", "train", "--models", "bert"));
@@ -69,5 +93,7 @@ class BenchTrainCommandTest {
         err.toString());
     assertEquals(2, run(new StringWriter(), err, "bench", "train", "--threads", "-1"));
     assertTrue(err.toString().contains("--threads at least 0"), err.toString());
+    assertEquals(2, run(new StringWriter(), err, "bench", "train", "--overlap", "yes"));
+    assertTrue(err.toString().contains("--overlap takes on and off, got [yes]"), err.toString());
   }
 }

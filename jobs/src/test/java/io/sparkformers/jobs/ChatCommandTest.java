@@ -108,7 +108,7 @@ class ChatCommandTest {
     for (String[] c : bad) {
       Path input = Files.writeString(dir.resolve("bad.jsonl"), c[0]);
       assertEquals(1, run("chat", "render", "--template", template.toString(), "--input", input.toString()), c[0]);
-      assertTrue(err.toString().startsWith("error: " + input + c[1]), err.toString());
+      assertTrue(err.toString().startsWith("sparkformers chat render: " + input + c[1]), err.toString());
       assertEquals("", out.toString(), "nothing is rendered from a bad file");
     }
   }
@@ -118,21 +118,21 @@ class ChatCommandTest {
     Path input = conversations();
     Path broken = Files.writeString(dir.resolve("broken.jinja"), "{% for m in messages %}\n{{ m.content }}");
     assertEquals(1, run("chat", "render", "--template", broken.toString(), "--input", input.toString()));
-    assertTrue(err.toString().startsWith("error: " + broken + ": chat template syntax error"), err.toString());
+    assertTrue(err.toString().startsWith("sparkformers chat render: " + broken + ": chat template syntax error"), err.toString());
     assertTrue(err.toString().contains("endfor"), err.toString());
 
-    assertEquals(1, run("chat", "render", "--template", dir.resolve("nope.jinja").toString(), "--input",
-        input.toString()));
-    assertEquals("error: no such template file: " + dir.resolve("nope.jinja") + "\n", err.toString());
+    assertEquals(ExitCodes.INPUT_MISSING, run("chat", "render", "--template", dir.resolve("nope.jinja").toString(),
+        "--input", input.toString()));
+    assertEquals("sparkformers chat render: no such template file: " + dir.resolve("nope.jinja") + "\n", err.toString());
 
     Path template = Files.writeString(dir.resolve("t.jinja"), "x");
-    assertEquals(1, run("chat", "render", "--template", template.toString(), "--input",
+    assertEquals(ExitCodes.INPUT_MISSING, run("chat", "render", "--template", template.toString(), "--input",
         dir.resolve("nope.jsonl").toString()));
-    assertEquals("error: no such input file: " + dir.resolve("nope.jsonl") + "\n", err.toString());
+    assertEquals("sparkformers chat render: no such input file: " + dir.resolve("nope.jsonl") + "\n", err.toString());
 
     Path empty = Files.createDirectories(dir.resolve("empty-model"));
     assertEquals(1, run("chat", "render", "--model", empty.toString(), "--input", input.toString()));
-    assertTrue(err.toString().startsWith("error: no chat template in " + empty), err.toString());
+    assertTrue(err.toString().startsWith("sparkformers chat render: no chat template in " + empty), err.toString());
   }
 
   @Test

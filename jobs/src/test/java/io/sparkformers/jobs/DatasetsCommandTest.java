@@ -51,14 +51,34 @@ class DatasetsCommandTest {
   }
 
   @Test
+  void convertTakesTheFormatFromTheExtensionAsTrainDoes() throws IOException {
+    String cache = dir.resolve("cache").toString();
+    Path csv = Files.writeString(dir.resolve("t.csv"), "a,b\n1,x\n2,y\n");
+    assertEquals(0, run("datasets", "convert", csv.toString(), "--output", dir.resolve("c").toString(),
+        "--cache-dir", cache), err.toString());
+    assertEquals("Wrote 2 rows {a: INT64, b: STRING} to " + dir.resolve("c") + "\n", out.toString());
+    Path tsv = Files.writeString(dir.resolve("t.tsv"), "a\tb\n1\tx,z\n");
+    assertEquals(0, run("datasets", "convert", tsv.toString(), "--output", dir.resolve("t").toString(),
+        "--cache-dir", cache), err.toString());
+    assertEquals("Wrote 1 rows {a: INT64, b: STRING} to " + dir.resolve("t") + "\n", out.toString());
+    Path none = Files.writeString(dir.resolve("noext"), "a\n1\n");
+    assertEquals(2, run("datasets", "convert", none.toString(), "--output", dir.resolve("n").toString()));
+    assertTrue(err.toString().startsWith("--format is needed: '" + none + "' has no extension"), err.toString());
+    Path odd = Files.writeString(dir.resolve("t.xlsx"), "a\n1\n");
+    assertEquals(2, run("datasets", "convert", odd.toString(), "--output", dir.resolve("o").toString()));
+    assertTrue(err.toString().startsWith("--format (from the extension of " + odd + "): Unknown format 'xlsx'"),
+        err.toString());
+  }
+
+  @Test
   void badInputExitsOneWithTheFileAndLine() throws IOException {
     Path csv = dir.resolve("bad.csv");
     Files.writeString(csv, "a,b\n1,2\n3\"x,4,5\n");
     assertEquals(1, run("datasets", "convert", "--format", "csv", csv.toString(), "--output",
         dir.resolve("o").toString(), "--cache-dir", dir.resolve("cache").toString()));
-    assertEquals("error: file:" + csv + ": line 3: expected 2 fields (as in the header), found 3\n", err.toString());
+    assertEquals("sparkformers datasets convert: file:" + csv + ": line 3: expected 2 fields (as in the header), found 3\n", err.toString());
     assertEquals(1, run("datasets", "info", dir.resolve("missing").toString()));
-    assertEquals("error: " + dir.resolve("missing") + " is not a dataset folder: it has no state.json\n",
+    assertEquals("sparkformers datasets info: " + dir.resolve("missing") + " is not a dataset folder: it has no state.json\n",
         err.toString());
   }
 

@@ -125,8 +125,8 @@ class EvaluateCommandTest {
     assertTrue(err.toString().contains(label + ":1: missing key 'reference'"), err.toString());
 
     Path absent = dir.resolve("absent.jsonl");
-    assertEquals(1, run("evaluate", "--input", absent.toString(), "--metrics", "bleu"));
-    assertTrue(err.toString().contains("cannot read " + absent), err.toString());
+    assertEquals(ExitCodes.INPUT_MISSING, run("evaluate", "--input", absent.toString(), "--metrics", "bleu"));
+    assertTrue(err.toString().contains("sparkformers evaluate: --input: no such file " + absent), err.toString());
 
     Path mixed = write("mixed.jsonl", "{\"prediction\": 1, \"reference\": 1}\n{\"prediction\": \"1\", \"reference\": 1}\n");
     assertEquals(1, run("evaluate", "--input", mixed.toString(), "--metrics", "accuracy"));

@@ -82,7 +82,7 @@ class QuickstartCommandTest {
           "--set", "num_train_epochs=1", "--set", "disable_tqdm=true");
       assertEquals(0, code);
       assertTrue(!sc.isStopped(), "the job stopped the caller's SparkContext");
-      assertEquals(3L, sc.parallelize(scala.jdk.javaapi.CollectionConverters.asScala(java.util.List.of(1, 2, 3)).toSeq(),
+      assertEquals(3L, sc.parallelize(scala.collection.JavaConverters.asScalaBufferConverter(java.util.List.of(1, 2, 3)).asScala().toSeq(),
           2, scala.reflect.ClassTag$.MODULE$.apply(Integer.class)).count());
     } finally {
       System.clearProperty("spark.master");
@@ -98,7 +98,7 @@ class QuickstartCommandTest {
     picocli.CommandLine cli = SparkformersCommand.commandLine();
     cli.setErr(new java.io.PrintWriter(err));
     int code = cli.execute("quickstart", "--set", "num_train_epoch=1");
-    assertEquals(1, code);
+    assertEquals(ExitCodes.USAGE, code);
     String message = err.toString();
     assertTrue(message.startsWith("sparkformers quickstart: "), message);
     assertTrue(message.contains("num_train_epoch") && message.contains("num_train_epochs"), message);

@@ -52,4 +52,36 @@ class SparkformersCommandTest {
     assertEquals(2, run("bench"));
     assertTrue(err.toString().contains("Missing benchmark"), err.toString());
   }
+
+  @Test
+  void aFailedLaunchIsReportedInItsOneLine() throws Exception {
+    io.sparkformers.accelerate.LaunchFailedException launch = new io.sparkformers.accelerate.LaunchFailedException(
+        "the barrier stage of 2 ranks failed on rank 1 after 4 attempts: rank 1's executor was lost",
+        1, new IllegalStateException("Spark's report\n\tat some.Frame(Frame.java:1)"));
+    CommandLine cli = SparkformersCommand.commandLine();
+    cli.setErr(new PrintWriter(err));
+    int code = SparkformersCommand.reportFailure(launch, cli, null);
+    assertEquals(1, code);
+    assertEquals("sparkformers sparkformers: the barrier stage of 2 ranks failed on rank 1 after 4 attempts: rank 1's"
+        + " executor was lost\n  (SPARKFORMERS_STACKTRACE=1 shows the stack trace)\n", err.toString());
+  }
+
+  @Test
+  void theCommandLineQuietsSparksPerTaskFailureTraces() {
+    org.apache.logging.log4j.core.LoggerContext context =
+        (org.apache.logging.log4j.core.LoggerContext) org.apache.logging.log4j.LogManager.getContext(false);
+    String tsm = "org.apache.spark.scheduler.TaskSetManager";
+    String executor = "org.apache.spark.executor.Executor";
+    org.apache.logging.log4j.Level tsmBefore = context.getLogger(tsm).getLevel();
+    org.apache.logging.log4j.Level executorBefore = context.getLogger(executor).getLevel();
+    try {
+      SparkformersCommand.quietTaskFailureTraces();
+      // "Lost task ... <stack trace>" is a WARN of the scheduler, "Exception in task" an ERROR of the executor.
+      assertTrue(!context.getLogger(tsm).isWarnEnabled() && context.getLogger(tsm).isErrorEnabled());
+      assertTrue(!context.getLogger(executor).isErrorEnabled() && context.getLogger(executor).isFatalEnabled());
+    } finally {
+      org.apache.logging.log4j.core.config.Configurator.setLevel(tsm, tsmBefore);
+      org.apache.logging.log4j.core.config.Configurator.setLevel(executor, executorBefore);
+    }
+  }
 }

@@ -93,11 +93,11 @@ class TokenizerCommandTest {
     Path bad = dir.resolve("bad.jsonl");
     Files.writeString(bad, "{\"text\": \"a b\"}\n{\"txt\": \"c\"}\n");
     assertEquals(1, run("tokenizer", "encode", "--tokenizer", tokenizer.toString(), "--input", bad.toString()));
-    assertEquals("error: " + bad + ": line 2: expected an object with a string \"text\", got {\"txt\": \"c\"}\n",
+    assertEquals("sparkformers tokenizer encode: " + bad + ": line 2: expected an object with a string \"text\", got {\"txt\": \"c\"}\n",
         err.toString());
     Files.writeString(bad, "{\"text\": \"a b\"}\n{\"text\": \"c\"\n");
     assertEquals(1, run("tokenizer", "encode", "--tokenizer", tokenizer.toString(), "--input", bad.toString()));
-    assertTrue(err.toString().startsWith("error: " + bad + ": line 2: not JSON: "), err.toString());
+    assertTrue(err.toString().startsWith("sparkformers tokenizer encode: " + bad + ": line 2: not JSON: "), err.toString());
     // The WordPiece preset lowercases ("a" is 5, after 5 special tokens) and adds [CLS] and [SEP] unless told not to.
     Files.writeString(bad, "{\"text\": \"A b\"}\n");
     assertEquals(0, run("tokenizer", "encode", "--tokenizer", tokenizer.toString(), "--input", bad.toString()));

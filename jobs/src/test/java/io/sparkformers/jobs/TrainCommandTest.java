@@ -259,8 +259,8 @@ class TrainCommandTest {
     assertEquals(0, SparkformersCommand.commandLine().execute("peft", "merge", "--model", model.toString(),
         "--adapter", adapter.toString(), "--output", merged.toString()));
     assertTrue(Files.isRegularFile(merged.resolve("model.safetensors")));
-    assertEquals(1, SparkformersCommand.commandLine().execute("train", "--config", conf("sft-lora.yaml").toString(),
-        "--set", "model.path=" + model, "--set", "peft.rank=4"));
+    assertEquals(ExitCodes.USAGE, SparkformersCommand.commandLine().execute("train", "--config",
+        conf("sft-lora.yaml").toString(), "--set", "model.path=" + model, "--set", "peft.rank=4"));
   }
 
   @Test
@@ -286,12 +286,12 @@ class TrainCommandTest {
   }
 
   @Test
-  void aMissingDataFileIsNamedAndTheJobFails() throws IOException {
+  void aMissingDataFileIsNamedAndExitsWithInputMissing() throws IOException {
     Path missing = tmp.resolve("nowhere/train.csv");
     java.io.StringWriter err = new java.io.StringWriter();
     picocli.CommandLine cli = SparkformersCommand.commandLine();
     cli.setErr(new java.io.PrintWriter(err));
-    assertEquals(1, cli.execute("train", "--config",
+    assertEquals(ExitCodes.INPUT_MISSING, cli.execute("train", "--config",
         conf("tabular-classification.yaml").toString(), "--set", "data.train_file=" + missing, "--set",
         "data.use_spark=false", "--set", "training_args.output_dir=" + tmp.resolve("o")));
     assertTrue(err.toString().contains(missing.toString()), err.toString());

@@ -76,29 +76,42 @@ public final class ArrayData implements TrainingData {
   public Map<String, NDArray> batch(NDManager manager, long[] rowIds) {
     Map<String, NDArray> out = new LinkedHashMap<>();
     int n = rowIds.length;
+    // Rows are written in host memory and, for a GPU manager, copied to the device once per batch.
+    NDManager host = Views.hostManager(manager);
+    try {
+      fill(host, manager, rowIds, out);
+    } finally {
+      if (host != manager) {
+        host.close();
+      }
+    }
+    return out;
+  }
+
+  private void fill(NDManager host, NDManager manager, long[] rowIds, Map<String, NDArray> out) {
+    int n = rowIds.length;
     for (Map.Entry<String, Integer> e : widths.entrySet()) {
       int w = e.getValue();
       Shape shape = w == 1 && longs.containsKey(e.getKey()) ? new Shape(n) : new Shape(n, w);
       // Rows go straight into the new tensor's own memory: no Java array or direct buffer in between.
       if (floats.containsKey(e.getKey())) {
         float[] src = floats.get(e.getKey());
-        NDArray t = manager.create(shape, DataType.FLOAT32);
+        NDArray t = host.create(shape, DataType.FLOAT32);
         FloatBuffer dst = n == 0 ? null : Views.view(t).asFloatBuffer(); // an empty tensor has no memory to view
         for (int i = 0; i < n; i++) {
           dst.put(i * w, src, (int) rowIds[i] * w, w);
         }
-        out.put(e.getKey(), t);
+        out.put(e.getKey(), Views.moveTo(t, manager));
       } else {
         long[] src = longs.get(e.getKey());
-        NDArray t = manager.create(shape, DataType.INT64);
+        NDArray t = host.create(shape, DataType.INT64);
         LongBuffer dst = n == 0 ? null : Views.view(t).asLongBuffer();
         for (int i = 0; i < n; i++) {
           dst.put(i * w, src, (int) rowIds[i] * w, w);
         }
-        out.put(e.getKey(), t);
+        out.put(e.getKey(), Views.moveTo(t, manager));
       }
     }
-    return out;
   }
 
   /** Builds an {@link ArrayData}; every column must have the same number of rows. */

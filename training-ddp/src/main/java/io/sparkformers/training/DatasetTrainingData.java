@@ -84,7 +84,7 @@ public final class DatasetTrainingData implements TrainingData, AutoCloseable {
       optional.stream().filter(source.columnNames()::contains).forEach(wanted::add);
       for (String name : wanted) {
         ColumnType type = source.features().type(name);
-        if (type == ColumnType.STRING || type == ColumnType.BOOL) {
+        if (type == ColumnType.STRING || type == ColumnType.STRING_LIST || type == ColumnType.BOOL) {
           throw new IllegalArgumentException("column '" + name + "' holds " + type + " values: the Trainer takes"
               + " numbers or lists of numbers (tokenize text columns first)");
         }
@@ -133,13 +133,21 @@ public final class DatasetTrainingData implements TrainingData, AutoCloseable {
   public Map<String, NDArray> batch(NDManager manager, long[] rowIds) {
     Map<String, NDArray> out = new LinkedHashMap<>();
     int n = rowIds.length;
-    for (Column c : columns.values()) {
-      Shape shape = c.isList() ? new Shape(n, c.width()) : new Shape(n);
-      NDArray t = manager.create(shape, c.isFloat() ? DataType.FLOAT32 : DataType.INT64);
-      if (n > 0 && c.width() > 0) {
-        fill(c, rowIds, Views.view(t));
+    // Rows are written in host memory and, for a GPU manager, copied to the device once per batch.
+    NDManager host = Views.hostManager(manager);
+    try {
+      for (Column c : columns.values()) {
+        Shape shape = c.isList() ? new Shape(n, c.width()) : new Shape(n);
+        NDArray t = host.create(shape, c.isFloat() ? DataType.FLOAT32 : DataType.INT64);
+        if (n > 0 && c.width() > 0) {
+          fill(c, rowIds, Views.view(t));
+        }
+        out.put(c.name(), Views.moveTo(t, manager));
       }
-      out.put(c.name(), t);
+    } finally {
+      if (host != manager) {
+        host.close();
+      }
     }
     return out;
   }

@@ -7,7 +7,7 @@ import io.sparkformers.config.ConfigTypes;
 public enum DdpBackend implements ConfigEnum {
   /** TCP sockets between hosts and shared memory within one: CPU tensors. */
   TCP("tcp"),
-  /** NVIDIA NCCL on GPUs: declared, not yet available (it needs a GPU build); {@link TrainingArguments} refuses it. */
+  /** NVIDIA NCCL on GPU memory, through the system's libnccl.so.2 (tcp where it cannot be used). */
   NCCL("nccl");
 
   private final String value;

@@ -42,11 +42,47 @@ public final class DriverLogListener implements AutoCloseable {
   private final PrintStream out;
   private TrainingArguments args;
   private boolean ended;
+  private String lastCheckpoint;
 
   private DriverLogListener(JavaSparkContext sc, int worldSize, PrintStream out, List<TrainerCallback> callbacks) {
     this.out = out;
     this.callbacks = new ArrayList<>(callbacks);
-    this.channel = DriverChannel.open(sc, worldSize, this::onMessage);
+    this.channel = DriverChannel.open(sc, worldSize, new DriverChannel.Listener() {
+      @Override
+      public void onMessage(int rank, String message) {
+        DriverLogListener.this.onMessage(rank, message);
+      }
+
+      @Override
+      public void onStageRetry(String reason, int attempt, int maxAttempts) {
+        DriverLogListener.this.onStageRetry(reason, attempt, maxAttempts);
+      }
+
+      @Override
+      public void onLaunchNote(String line) {
+        DriverLogListener.this.println(line);
+      }
+    });
+  }
+
+  /**
+   * One line where the job was launched: why the stage runs again and from which checkpoint (the newest that
+   * rank 0 reported complete, which is the one every rank of a retried stage resumes from).
+   */
+  private synchronized void onStageRetry(String reason, int attempt, int maxAttempts) {
+    println(reason + "; retrying the stage (attempt " + attempt + " of " + maxAttempts + ") from "
+        + (lastCheckpoint != null ? lastCheckpoint : "the start (no checkpoint was saved)"));
+  }
+
+  /** A line below the progress bar (or in the log when there is no bar). */
+  private synchronized void println(String line) {
+    if (out == null) {
+      java.util.logging.Logger.getLogger(DriverLogListener.class.getName()).warning(line);
+      return;
+    }
+    out.println();
+    out.println(line);
+    out.flush();
   }
 
   /** Listens for a run of {@code worldSize} ranks and draws the progress bar and log lines on System.err. */
@@ -86,6 +122,9 @@ public final class DriverLogListener implements AutoCloseable {
     switch (String.valueOf(e.get("event"))) {
       case "train_begin" -> {
         state.maxSteps = ((Number) e.get("max_steps")).longValue();
+        // A retried stage resumes from a checkpoint and logs the steps after it again: keep each step once.
+        history.removeIf(h -> ((Number) h.get("step")).longValue() > state.globalStep);
+        state.logHistory.removeIf(h -> ((Number) h.get("step")).longValue() > state.globalStep);
         try {
           args = TrainingArguments.fromMap((Map<String, ?>) e.get("args"), "rank " + rank + "'s arguments");
         } catch (RuntimeException ex) {
@@ -108,6 +147,7 @@ public final class DriverLogListener implements AutoCloseable {
         }
         callbacks.forEach(c -> c.onLog(args, state, control, logs));
       }
+      case "save" -> lastCheckpoint = String.valueOf(e.get("checkpoint"));
       case "train_end" -> {
         ended = true;
         callbacks.forEach(c -> c.onTrainEnd(args, state, control));

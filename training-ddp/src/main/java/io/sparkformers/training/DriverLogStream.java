@@ -9,7 +9,7 @@ import java.util.Map;
 /**
  * Rank 0's side of log streaming: a callback that sends the training's events to the driver's
  * {@link DriverLogListener} as JSON lines ({@code train_begin}, {@code step_end}, {@code log},
- * {@code train_end}). Step ends are sent at most every 100 ms (the bar needs no more), logs always.
+ * {@code save}, {@code train_end}). Step ends are sent at most every 100 ms (the bar needs no more), logs always.
  */
 final class DriverLogStream implements TrainerCallback {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -47,6 +47,14 @@ final class DriverLogStream implements TrainerCallback {
   public void onLog(TrainingArguments args, TrainerState state, TrainerControl control, Map<String, Object> logs) {
     Map<String, Object> e = event("log", state);
     e.put("logs", logs);
+    send(e);
+  }
+
+  /** The driver names this checkpoint as where a retried stage resumes (the newest complete one). */
+  @Override
+  public void onSave(TrainingArguments args, TrainerState state, TrainerControl control) {
+    Map<String, Object> e = event("save", state);
+    e.put("checkpoint", "checkpoint-" + state.globalStep);
     send(e);
   }
 

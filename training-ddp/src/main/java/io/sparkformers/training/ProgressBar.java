@@ -12,6 +12,9 @@ public final class ProgressBar implements TrainerCallback {
   private final PrintStream out;
   private long startNanos;
   private long startStep;
+  private long lastStep;
+  /** Steps run by earlier attempts of a retried stage. */
+  private long stepsBefore;
   private double lastLoss = Double.NaN;
   private double lastLr = Double.NaN;
   private final long samplesPerStep;
@@ -22,10 +25,19 @@ public final class ProgressBar implements TrainerCallback {
     this.samplesPerStep = samplesPerStep;
   }
 
+  /**
+   * The first begin starts the clock. A later one is a retried stage resuming from a checkpoint: the clock
+   * goes on, and the bar counts from the resumed step, the steps already run included in the throughput.
+   */
   @Override
   public void onTrainBegin(TrainingArguments args, TrainerState state, TrainerControl control) {
-    startNanos = System.nanoTime();
+    if (startNanos == 0) {
+      startNanos = System.nanoTime();
+    } else {
+      stepsBefore += lastStep - startStep;
+    }
     startStep = state.globalStep();
+    lastStep = startStep;
   }
 
   @Override
@@ -33,7 +45,8 @@ public final class ProgressBar implements TrainerCallback {
     if (!state.isWorldProcessZero()) {
       return;
     }
-    long done = state.globalStep() - startStep;
+    lastStep = state.globalStep();
+    long done = stepsBefore + state.globalStep() - startStep;
     double seconds = (System.nanoTime() - startNanos) / 1e9;
     int width = 30;
     int filled = (int) (width * state.globalStep() / Math.max(1, state.maxSteps()));
@@ -58,7 +71,7 @@ public final class ProgressBar implements TrainerCallback {
     }
     if (state.isWorldProcessZero() && !logs.containsKey("loss")) {
       out.println();
-      out.println(logs);
+      out.println(LogPrinter.json(logs));
     }
   }
 

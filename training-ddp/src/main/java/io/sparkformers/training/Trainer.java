@@ -10,7 +10,9 @@ import io.sparkformers.datasets.Dataset;
 import io.sparkformers.datasets.EpochSampler;
 import io.sparkformers.training.checkpoint.CheckpointStore;
 import io.sparkformers.training.ddp.GradientBuckets;
+import io.sparkformers.training.internal.Autocast;
 import io.sparkformers.training.internal.Autograd;
+import io.sparkformers.training.internal.MixedPrecision;
 import io.sparkformers.training.internal.TorchRandom;
 import io.sparkformers.training.internal.Views;
 import io.sparkformers.training.models.ModelOutput;
@@ -66,6 +68,7 @@ public class Trainer implements AutoCloseable {
   private final boolean ownsModel; // made by the builder's modelInit
   GradientBuckets buckets; // set by the training loop while data-parallel
   GradScaler scaler; // set by the training loop under fp16
+  final Autocast autocast; // bf16 or fp16 matrix products; null in float32
 
   /** Builds the Trainer {@code builder} describes; subclasses pass their builder here. */
   protected Trainer(Builder b) {
@@ -90,8 +93,21 @@ public class Trainer implements AutoCloseable {
     this.params = OptimizerFactory.parameterGroups(model.trainableParameters());
     this.store = new CheckpointStore(args.outputDir(), b.hadoopConf);
     this.checkpoints = new TrainingCheckpoints(model, args, state, store, group, params);
+    if (args.fp16() && !model.manager().getDevice().isGpu()) {
+      // As transformers: float16 with loss scaling is a GPU mode (CPU float16 matrix products are slow and
+      // overflow-prone); bfloat16 has float32's range and runs on CPU.
+      throw new IllegalArgumentException("fp16 mixed precision requires a GPU (the model is on "
+          + model.manager().getDevice() + "); use bf16=true on CPU");
+    }
+    this.autocast = args.bf16() ? Autocast.load(model.manager(), MixedPrecision.BF16)
+        : args.fp16() ? Autocast.load(model.manager(), MixedPrecision.FP16) : null;
+    // Evaluation runs under the same autocast as training, as transformers' prediction_step does.
     this.predictor = new Predictor(model.manager(), args.perDeviceEvalBatchSize(), group, b.preprocessLogits,
-        b.computeMetrics, inputs -> predictionStep(model, inputs), b.rankShards);
+        b.computeMetrics, inputs -> {
+          try (Autocast.Scope scope = enterAutocast()) {
+            return predictionStep(model, inputs);
+          }
+        }, b.rankShards);
     state.worldProcessZero = rank() == 0;
     if (args.evalStrategy() != IntervalStrategy.NO && evalData == null) {
       throw new IllegalArgumentException("eval_strategy=" + args.evalStrategy()
@@ -160,6 +176,11 @@ public class Trainer implements AutoCloseable {
     return buckets == null ? 0 : buckets.bucketBytes().stream().mapToLong(Integer::longValue).sum();
   }
 
+  /** Gradient buckets whose all-reduce started while backward still ran, over all steps (ddp_overlap_backward). */
+  public long bucketsLaunchedDuringBackward() {
+    return buckets == null ? 0 : buckets.bucketsLaunchedDuringBackward();
+  }
+
   /** Gradient buckets of data-parallel training: {registered in shared memory, total}; {0, 0} on one rank. */
   public int[] gradientBuckets() {
     return buckets == null ? new int[2] : new int[] {buckets.registeredBuckets(), buckets.bucketBytes().size()};
@@ -194,7 +215,10 @@ public class Trainer implements AutoCloseable {
     boolean wasRecording = Autograd.isEnabled();
     try {
       Autograd.enable();
-      NDArray loss = computeLoss(model, inputs);
+      NDArray loss;
+      try (Autocast.Scope scope = enterAutocast()) { // the forward pass only, as torch.autocast is used
+        loss = computeLoss(model, inputs);
+      }
       loss.attach(batch);
       float value = loss.getFloat();
       if (!Float.isFinite(value) && scaler == null) {
@@ -211,6 +235,11 @@ public class Trainer implements AutoCloseable {
     } finally {
       Autograd.setEnabled(wasRecording);
     }
+  }
+
+  /** Enters this trainer's autocast on the calling thread (a no-op scope in float32). */
+  private Autocast.Scope enterAutocast() {
+    return autocast == null ? () -> { } : autocast.enter();
   }
 
   /** One batch's forward pass for evaluation (no gradients): logits, and the loss when labels are given. */
@@ -317,7 +346,7 @@ public class Trainer implements AutoCloseable {
     try {
       MessageDigest md = MessageDigest.getInstance("SHA-256");
       for (Param p : params) {
-        md.update(Views.view(p.array()).duplicate());
+        md.update(Views.read(p.array()).duplicate());
       }
       return HexFormat.of().formatHex(md.digest());
     } catch (NoSuchAlgorithmException e) {
@@ -329,6 +358,9 @@ public class Trainer implements AutoCloseable {
   public void close() {
     // A model given to the builder and the process group belong to the caller; train() closes the optimizer.
     owned.forEach(DatasetTrainingData::close);
+    if (autocast != null) {
+      autocast.close();
+    }
     if (ownsModel) {
       model.close();
     }

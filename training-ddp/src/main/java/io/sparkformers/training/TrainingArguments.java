@@ -55,6 +55,11 @@ public final class TrainingArguments implements Serializable {
       .invalidMessage((key, v) -> key + " must be set")
       .doc("where checkpoints, training_args.json, the model and metrics.json are written: a local folder, a"
           + " Hadoop URI (hdfs://, s3a://)"));
+  private static final ConfigKey<Boolean> OVERWRITE_OUTPUT_DIR = DEF.define(
+      ConfigKey.builder("overwrite_output_dir", ConfigTypes.BOOLEAN).defaultValue(false).group(OUTPUT)
+          .doc("a train job whose output_dir already holds files fails unless this is true (the previous run's"
+              + " checkpoints, model, metrics and logs are then removed first) or resume_from_checkpoint is set, as"
+              + " transformers' example scripts"));
   private static final ConfigKey<Long> SEED = DEF.define(ConfigKey.builder("seed", ConfigTypes.LONG)
       .defaultValue(42L).group(OUTPUT)
       .doc("the random seed of model initialisation and dropout (and of the data order unless data_seed is set)"));
@@ -124,11 +129,12 @@ public final class TrainingArguments implements Serializable {
           .doc("gradients are clipped to this global L2 norm; 0 turns clipping off"));
   private static final ConfigKey<Boolean> FP16 = DEF.define(ConfigKey.builder("fp16", ConfigTypes.BOOLEAN)
       .defaultValue(false).group(PRECISION)
-      .doc("mixed precision: float16 compute, float32 master weights, dynamic loss scaling"));
+      .doc("float16 mixed precision (GPU only): matrix products in float16, float32 master weights, dynamic loss"
+          + " scaling"));
   private static final ConfigKey<Boolean> BF16 = DEF.define(ConfigKey.builder("bf16", ConfigTypes.BOOLEAN)
       .defaultValue(false).group(PRECISION)
-      .doc("bfloat16 mixed precision: refused for now (DJL 0.36's PyTorch JNI aborts the JVM on bfloat16"
-          + " tensors)"));
+      .doc("bfloat16 mixed precision (CPU and GPU), torch autocast's: matrix products in bfloat16; weights,"
+          + " gradients and optimizer state float32"));
   private static final ConfigKey<IntervalStrategy> LOGGING_STRATEGY = DEF.define(
       ConfigKey.builder("logging_strategy", ConfigTypes.enumOf(IntervalStrategy.class))
           .defaultValue(IntervalStrategy.STEPS).group(LOGGING).doc("when the loss and learning rate are logged"));
@@ -178,21 +184,26 @@ public final class TrainingArguments implements Serializable {
       ConfigKey.builder("ddp_bucket_cap_mb", ConfigTypes.INT).defaultValue(25).group(DISTRIBUTED)
           .validator(Validator.positive()).invalidMessage(TrainingArguments::positiveInteger)
           .doc("MiB of gradients per all-reduce bucket (buckets are all-reduced while the next is copied)"));
+  private static final ConfigKey<Boolean> DDP_OVERLAP_BACKWARD = DEF.define(
+      ConfigKey.builder("ddp_overlap_backward", ConfigTypes.BOOLEAN).defaultValue(false).group(DISTRIBUTED)
+          .doc("all-reduce each gradient bucket as soon as backward has finished it, while backward goes on"
+              + " (PyTorch DDP's overlap; GPT-2 and Llama-family backward then runs layer by layer, gradients"
+              + " bit-identical). Off by default: on CPU ranks the all-reduce takes cores from backward, and it"
+              + " measured no faster"));
   private static final ConfigKey<DdpBackend> DDP_BACKEND = DEF.define(
-      ConfigKey.builder("ddp_backend", ConfigTypes.enumOf(DdpBackend.class)).defaultValue(DdpBackend.TCP)
-          .group(DISTRIBUTED)
-          .validator(Validator.of("tcp", (DdpBackend b) -> b != DdpBackend.NCCL))
-          .invalidMessage((key, v) -> key + "=nccl needs a GPU build of sparkformers, which is not available yet;"
-              + " use tcp")
-          .doc("the transport between ranks: tcp (sockets between hosts, shared memory within one); nccl needs"
-              + " a GPU build, not yet available"));
+      ConfigKey.builder("ddp_backend", ConfigTypes.enumOf(DdpBackend.class))
+          .defaultDoc("nccl when the rank has a GPU, else tcp").group(DISTRIBUTED)
+          .doc("the transport between ranks: tcp (sockets between hosts, shared memory within one; GPU tensors are"
+              + " staged through host memory) or nccl (the system's libnccl.so.2 on GPU memory; where any rank has"
+              + " no GPU or cannot load libnccl, every rank falls back to tcp)"));
   private static final ConfigKey<Integer> DDP_TIMEOUT = DEF.define(ConfigKey.builder("ddp_timeout", ConfigTypes.INT)
       .defaultValue(1800).group(DISTRIBUTED).validator(Validator.positive())
       .invalidMessage(TrainingArguments::positiveInteger)
       .doc("seconds a collective (and connecting) waits for the other ranks before every rank fails"));
   private static final ConfigKey<Boolean> DISABLE_TQDM = DEF.define(
       ConfigKey.builder("disable_tqdm", ConfigTypes.BOOLEAN).defaultValue(false).group(LOGGING)
-          .doc("no progress bar on the driver"));
+          .doc("no progress bar on the driver: each log entry (loss, learning rate, evaluation) is printed as a"
+              + " line of JSON instead, as transformers' PrinterCallback"));
 
   static {
     DEF.seal();
@@ -257,6 +268,7 @@ public final class TrainingArguments implements Serializable {
   // ---- accessors (Java names of the snake_case keys)
 
   public String outputDir() { return get(OUTPUT_DIR); }
+  public boolean overwriteOutputDir() { return get(OVERWRITE_OUTPUT_DIR); }
   public long seed() { return get(SEED); }
   /** The seed of the data order: {@code data_seed}, or {@code seed} when unset (as transformers). */
   public long dataSeed() { return get(DATA_SEED) != null ? get(DATA_SEED) : seed(); }
@@ -277,6 +289,7 @@ public final class TrainingArguments implements Serializable {
   public long warmupSteps() { return get(WARMUP_STEPS); }
   public double maxGradNorm() { return get(MAX_GRAD_NORM); }
   public boolean fp16() { return get(FP16); }
+  public boolean bf16() { return get(BF16); }
   public IntervalStrategy loggingStrategy() { return get(LOGGING_STRATEGY); }
   public double loggingSteps() { return get(LOGGING_STEPS); }
   public boolean loggingFirstStep() { return get(LOGGING_FIRST_STEP); }
@@ -292,6 +305,8 @@ public final class TrainingArguments implements Serializable {
   public String resumeFromCheckpoint() { return get(RESUME_FROM_CHECKPOINT); }
   public boolean dataloaderDropLast() { return get(DATALOADER_DROP_LAST); }
   public int ddpBucketCapMb() { return get(DDP_BUCKET_CAP_MB); }
+  public boolean ddpOverlapBackward() { return get(DDP_OVERLAP_BACKWARD); }
+  /** {@code ddp_backend}, or null: nccl where the rank has a GPU, else tcp. */
   public DdpBackend ddpBackend() { return get(DDP_BACKEND); }
   /** {@code ddp_timeout}: the seconds a collective waits for the other ranks. */
   public int ddpTimeout() { return get(DDP_TIMEOUT); }
@@ -342,6 +357,7 @@ public final class TrainingArguments implements Serializable {
     }
 
     public Builder outputDir(String v) { return set(OUTPUT_DIR, v); }
+    public Builder overwriteOutputDir(boolean v) { return set(OVERWRITE_OUTPUT_DIR, v); }
     public Builder seed(long v) { return set(SEED, v); }
     public Builder dataSeed(Long v) { return set(DATA_SEED, v); }
     public Builder perDeviceTrainBatchSize(int v) { return set(PER_DEVICE_TRAIN_BATCH_SIZE, v); }
@@ -386,8 +402,9 @@ public final class TrainingArguments implements Serializable {
     public Builder resumeFromCheckpoint(String v) { return set(RESUME_FROM_CHECKPOINT, v); }
     public Builder dataloaderDropLast(boolean v) { return set(DATALOADER_DROP_LAST, v); }
     public Builder ddpBucketCapMb(int v) { return set(DDP_BUCKET_CAP_MB, v); }
+    public Builder ddpOverlapBackward(boolean v) { return set(DDP_OVERLAP_BACKWARD, v); }
     public Builder ddpBackend(DdpBackend v) { return set(DDP_BACKEND, v); }
-    /** {@code ddp_backend} by name ({@code tcp}; {@code nccl} is refused by {@link #build()} for now). */
+    /** {@code ddp_backend} by name ({@code tcp} or {@code nccl}; null chooses by device). */
     public Builder ddpBackend(String v) { return parse(DDP_BACKEND, v); }
     /** {@code ddp_timeout} in seconds. */
     public Builder ddpTimeout(int seconds) { return set(DDP_TIMEOUT, seconds); }
@@ -398,10 +415,6 @@ public final class TrainingArguments implements Serializable {
       List<String> errors = new ArrayList<>();
       for (ConfigKey<?> key : DEF.keys()) {
         check(errors, key);
-      }
-      if (get(BF16)) {
-        errors.add("bf16=true is not supported: DJL 0.36's PyTorch JNI aborts the JVM on bfloat16 tensors;"
-            + " use fp16=true for mixed precision or neither for float32");
       }
       if (!errors.isEmpty()) {
         // The checks of combinations below read every value: a missing one is reported alone.

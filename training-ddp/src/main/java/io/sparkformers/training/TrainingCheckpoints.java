@@ -32,6 +32,17 @@ import java.util.Optional;
  */
 final class TrainingCheckpoints {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  /**
+   * What the final metrics of a resumed run need from the attempts before it. A file of its own: transformers
+   * builds its TrainerState from every key of trainer_state.json and fails on keys it does not know.
+   */
+  static final String RUN_TOTALS = "train_totals.json";
+
+  /**
+   * The rank-averaged sum of the losses of every step up to the checkpoint, and the seconds spent training
+   * them (each step counted once), so that a resumed run's train_loss and throughput are the whole run's.
+   */
+  record RunTotals(double lossSum, double runtimeSeconds) {}
 
   private final PreTrainedModel model;
   private final TrainingArguments args;
@@ -59,14 +70,14 @@ final class TrainingCheckpoints {
   }
 
   /** Rank 0 writes checkpoint-{global step} (and rotates old ones); every rank waits until it is complete. */
-  void save(Optimizer optimizer, LrScheduler scheduler, GradScaler scaler) {
+  void save(Optimizer optimizer, LrScheduler scheduler, GradScaler scaler, RunTotals totals) {
     long step = state.globalStep;
     if (state.bestGlobalStep != null && state.bestGlobalStep == step) {
       state.bestModelCheckpoint = store.location(step);
     }
     if (rank() == 0) {
       try {
-        store.save(step, folder -> write(folder, optimizer, scheduler, scaler));
+        store.save(step, folder -> write(folder, optimizer, scheduler, scaler, totals));
         if (args.saveTotalLimit() != null && args.saveTotalLimit() > 0) {
           store.rotate(args.saveTotalLimit(), state.bestModelCheckpoint);
         }
@@ -79,8 +90,8 @@ final class TrainingCheckpoints {
     }
   }
 
-  private void write(Path folder, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler)
-      throws IOException {
+  private void write(Path folder, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler,
+      RunTotals totals) throws IOException {
     model.savePretrained(folder);
     SafeTensorsWriter.write(folder.resolve("optimizer.safetensors"), optimizer.state(),
         Map.of("optim", args.optim().value()));
@@ -105,6 +116,11 @@ final class TrainingCheckpoints {
           rng);
     }
     JSON.writeValue(folder.resolve("training_args.json").toFile(), args.toMap());
+    Map<String, Object> sums = new LinkedHashMap<>();
+    sums.put("global_step", state.globalStep);
+    sums.put("loss_sum", totals.lossSum());
+    sums.put("train_runtime", totals.runtimeSeconds());
+    JSON.writeValue(folder.resolve(RUN_TOTALS).toFile(), sums);
     Files.writeString(folder.resolve("trainer_state.json"), state.toJson(), StandardCharsets.UTF_8);
   }
 
@@ -148,8 +164,11 @@ final class TrainingCheckpoints {
     }
   }
 
-  /** Loads the weights, optimizer, scheduler, scaler and trainer state of {@code folder}. */
-  void restore(Path folder, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler) {
+  /**
+   * Loads the weights, optimizer, scheduler, scaler and trainer state of {@code folder}; returns its run totals,
+   * or null for a checkpoint written without them (by transformers, or before they were recorded).
+   */
+  RunTotals restore(Path folder, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler) {
     try {
       loadWeights(folder);
       try (NDManager m = model.manager().newSubManager()) {
@@ -178,6 +197,17 @@ final class TrainingCheckpoints {
       state.bestModelCheckpoint = saved.bestModelCheckpoint;
       state.logHistory.clear();
       state.logHistory.addAll(saved.logHistory);
+      Path totals = folder.resolve(RUN_TOTALS);
+      if (!Files.exists(totals)) {
+        return null;
+      }
+      @SuppressWarnings("unchecked")
+      Map<String, Object> t = JSON.readValue(totals.toFile(), Map.class);
+      if (!(t.get("loss_sum") instanceof Number loss) || !(t.get("train_runtime") instanceof Number runtime)) {
+        throw new IllegalArgumentException(totals + ": expected numbers under \"loss_sum\" and \"train_runtime\","
+            + " found " + t);
+      }
+      return new RunTotals(loss.doubleValue(), runtime.doubleValue());
     } catch (IOException e) {
       throw new UncheckedIOException("could not resume from " + folder, e);
     }

@@ -6,6 +6,7 @@ import io.sparkformers.accelerate.ElementType;
 import io.sparkformers.datasets.EpochSampler;
 import io.sparkformers.training.ddp.GradientBuckets;
 import io.sparkformers.training.internal.Autograd;
+import io.sparkformers.training.internal.BackwardSegments;
 import io.sparkformers.training.internal.TorchRandom;
 import io.sparkformers.training.optim.GradClipping;
 import io.sparkformers.training.optim.GradScaler;
@@ -33,6 +34,15 @@ final class TrainingLoop {
   private static final Logger LOG = Logger.getLogger(Trainer.class.getName());
   private final Trainer t;
   private final DriverChannel.Sender toDriver;
+  /** Rank-averaged sum of every finished step's loss that has been logged (or saved) so far, all attempts. */
+  private double totalLoss;
+  /** This rank's loss of the steps since the last log. */
+  private double trLoss;
+  /** Training seconds of earlier attempts, up to the checkpoint this run resumed from. */
+  private double priorRuntime;
+  /** Steps whose losses are not in {@link #totalLoss}: those before a checkpoint that did not record its sum. */
+  private long stepsWithoutLoss;
+  private long start;
 
   TrainingLoop(Trainer trainer, DriverChannel.Sender toDriver) {
     this.t = trainer;
@@ -41,7 +51,7 @@ final class TrainingLoop {
 
   /** Trains as configured and returns the final metrics (train_loss, train_runtime, ...). */
   Map<String, Double> run() {
-    long start = System.nanoTime();
+    start = System.nanoTime();
     TorchRandom.manualSeed(t.args.seed());
     EpochSampler sampler = sampler();
     long batchesPerEpoch = sampler.batchesPerEpoch();
@@ -79,21 +89,28 @@ final class TrainingLoop {
       all.add(new DriverLogStream(toDriver, samplesPerStep)); // the driver draws the bar
     } else if (!t.args.disableTqdm()) {
       all.add(new ProgressBar(System.err, samplesPerStep));
+    } else {
+      all.add(new LogPrinter(System.err));
     }
     try (Optimizer optimizer = t.createOptimizer(t.params)) {
       long epochsTrained = 0;
       long stepsToSkip = 0;
       Optional<Path> resumeFrom = t.checkpoints.resumeFrom();
       if (resumeFrom.isPresent()) {
-        t.checkpoints.restore(resumeFrom.get(), optimizer, scheduler, t.scaler);
+        TrainingCheckpoints.RunTotals totals = t.checkpoints.restore(resumeFrom.get(), optimizer, scheduler,
+            t.scaler);
+        if (totals != null) {
+          totalLoss = totals.lossSum();
+          priorRuntime = totals.runtimeSeconds();
+        } else {
+          stepsWithoutLoss = t.state.globalStep;
+        }
         epochsTrained = t.state.globalStep / updatesPerEpoch;
         stepsToSkip = (t.state.globalStep % updatesPerEpoch) * gas;
         LOG.info("rank " + t.rank() + ": resuming from " + resumeFrom.get() + " at step " + t.state.globalStep);
       }
       all.forEach(c -> c.onTrainBegin(t.args, t.state, t.control));
-      double trLoss = 0;
-      double totalLoss = 0;
-      long firstStep = t.state.globalStep;
+      trLoss = 0;
       long lastLoggedStep = t.state.globalStep;
       for (long epoch = epochsTrained; epoch < numEpochs && !t.control.shouldTrainingStop; epoch++) {
         List<long[]> batches = sampler.batches(epoch);
@@ -107,10 +124,14 @@ final class TrainingLoop {
             TorchRandom.beginStep(t.args.seed() + t.state.globalStep);
             all.forEach(c -> c.onStepBegin(t.args, t.state, t.control));
           }
-          try (NDManager batchManager = t.model.manager().newSubManager()) {
+          boolean lastMicroStep = (i + 1) % gas == 0 || i + 1 == batches.size();
+          // The step whose backward finishes the gradients can put buckets on the wire while it runs.
+          try (NDManager batchManager = t.model.manager().newSubManager();
+              BackwardSegments overlap = lastMicroStep && t.buckets != null && t.args.ddpOverlapBackward()
+                  ? t.buckets.overlapNextBackward() : null) {
             trLoss += t.trainingStep(t.model, t.trainData.batch(batchManager, batches.get(i)));
           }
-          if ((i + 1) % gas != 0 && i + 1 != batches.size()) {
+          if (!lastMicroStep) {
             continue;
           }
           all.forEach(c -> c.onPreOptimizerStep(t.args, t.state, t.control));
@@ -133,7 +154,7 @@ final class TrainingLoop {
             }
             logs.put("learning_rate", scheduler.lr());
             logs.put("epoch", t.state.epoch);
-            double seconds = (System.nanoTime() - start) / 1e9;
+            double seconds = runtimeSoFar();
             logs.put("train_samples_per_second",
                 Math.round((double) t.state.globalStep * samplesPerStep / seconds * 1000) / 1000.0);
             t.log(all, logs);
@@ -162,14 +183,16 @@ final class TrainingLoop {
       if (t.args.loadBestModelAtEnd() && t.state.bestModelCheckpoint != null) {
         loadBestModel();
       }
-      double runtime = (System.nanoTime() - start) / 1e9;
+      // Over all attempts: each step counted once, the work lost to a failure after the last checkpoint not
+      // counted, so a resumed run reports what an uninterrupted one would.
+      double runtime = runtimeSoFar();
       Map<String, Object> end = new LinkedHashMap<>();
       end.put("train_runtime", Math.round(runtime * 1e4) / 1e4);
       end.put("train_samples_per_second", Math.round(t.state.globalStep * samplesPerStep / runtime * 1e3) / 1e3);
       end.put("train_steps_per_second", Math.round(t.state.globalStep / runtime * 1e3) / 1e3);
       // transformers: the mean of every step's loss (rank-averaged), not only of the logged ones.
       totalLoss += meanOverRanks(trLoss);
-      end.put("train_loss", totalLoss / Math.max(1, t.state.globalStep - firstStep));
+      end.put("train_loss", totalLoss / Math.max(1, t.state.globalStep - stepsWithoutLoss));
       end.put("epoch", t.state.epoch);
       t.log(all, end);
       all.forEach(c -> c.onTrainEnd(t.args, t.state, t.control));
@@ -214,7 +237,10 @@ final class TrainingLoop {
     }
     if (t.control.shouldSave) {
       t.control.shouldSave = false;
-      t.checkpoints.save(optimizer, scheduler, t.scaler);
+      // The loss sum is a collective's result: every rank saves at the same steps.
+      double lossSum = totalLoss + meanOverRanks(trLoss);
+      t.checkpoints.save(optimizer, scheduler, t.scaler,
+          new TrainingCheckpoints.RunTotals(lossSum, runtimeSoFar()));
       all.forEach(c -> c.onSave(t.args, t.state, t.control));
     }
   }
@@ -250,6 +276,11 @@ final class TrainingLoop {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** Seconds trained: this attempt's and those of the attempts before the checkpoint it resumed from. */
+  private double runtimeSoFar() {
+    return priorRuntime + (System.nanoTime() - start) / 1e9;
   }
 
   /** The mean of a value over the ranks, through an all-gather of its float64 bits. */

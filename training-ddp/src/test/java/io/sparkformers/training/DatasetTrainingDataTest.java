@@ -69,6 +69,12 @@ class DatasetTrainingDataTest {
           + " text columns first)", assertThrows(IllegalArgumentException.class,
               () -> new DatasetTrainingData(d, List.of("text"), List.of())).getMessage());
     }
+    try (Dataset d = Dataset.fromRows(Features.of("refs", ColumnType.STRING_LIST),
+        List.of(Map.of("refs", new String[] {"a"})), cache)) {
+      assertEquals("column 'refs' holds STRING_LIST values: the Trainer takes numbers or lists of numbers (tokenize"
+          + " text columns first)", assertThrows(IllegalArgumentException.class,
+              () -> new DatasetTrainingData(d, List.of("refs"), List.of())).getMessage());
+    }
     List<Map<String, Object>> ragged = List.of(Map.of("input_ids", new int[] {1, 2}),
         Map.of("input_ids", new int[] {3}));
     try (Dataset d = Dataset.fromRows(Features.of("input_ids", ColumnType.INT32_LIST), ragged, cache)) {

@@ -2,9 +2,11 @@ package io.sparkformers.training;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sparkformers.training.checkpoint.CheckpointStore;
 import io.sparkformers.training.models.AutoModel;
 import io.sparkformers.training.models.PreTrainedModel;
@@ -114,6 +116,61 @@ class TrainerAdamWReferenceTest {
           .trainData(data).build();
       t.train();
       assertEquals(uninterrupted, t.parameterChecksum());
+    }
+  }
+
+  @Test
+  void aRunResumedAfterAFailureReportsTheWholeRunsLossAndLogsEachStepOnce() throws Exception {
+    Path init = MlpReference.modelFolder(tmp.resolve("init"));
+    ArrayData data = MlpReference.data();
+    Map<String, Double> uninterrupted;
+    List<String> uninterruptedLog;
+    try (PreTrainedModel model = AutoModel.fromPretrained(init)) {
+      Path out = tmp.resolve("full");
+      uninterrupted = Trainer.builder(model, adamw(out).saveSteps(2).build()).trainData(data).build().train();
+      uninterruptedLog = Files.readAllLines(out.resolve("log_history.jsonl"));
+    }
+    Path out = tmp.resolve("failed");
+    try (PreTrainedModel model = AutoModel.fromPretrained(init)) {
+      // Dies after step 3 was logged, one step past checkpoint-2.
+      Trainer t = Trainer.builder(model, adamw(out).saveSteps(2).build()).trainData(data)
+          .callback(new TrainerCallback() {
+            @Override
+            public void onLog(TrainingArguments a, TrainerState s, TrainerControl c, Map<String, Object> logs) {
+              if (s.globalStep() == 3) {
+                throw new IllegalStateException("executor lost");
+              }
+            }
+          }).build();
+      assertThrows(IllegalStateException.class, t::train);
+    }
+    assertEquals(3, Files.readAllLines(out.resolve("log_history.jsonl")).size());
+    Map<String, Double> resumed;
+    try (PreTrainedModel model = AutoModel.fromPretrained(init)) {
+      resumed = Trainer.builder(model, adamw(out).saveSteps(2).resumeFromCheckpoint("true").build())
+          .trainData(data).build().train();
+    }
+    // transformers divides only the resumed steps' losses by all steps; here the sum of the steps before the
+    // checkpoint travels with it, so the mean is over every step, bit for bit the uninterrupted run's.
+    assertEquals(uninterrupted.get("train_loss"), resumed.get("train_loss"));
+    double perSample = 64 * 2; // per_device_train_batch_size x gradient_accumulation_steps x 1 rank
+    // train_runtime is rounded to 0.1 ms, a few parts in a thousand of this short run.
+    double throughput = 5 * perSample / resumed.get("train_runtime");
+    assertEquals(throughput, resumed.get("train_samples_per_second"), 5e-3 * throughput);
+    ObjectMapper json = new ObjectMapper();
+    double savedRuntime = json.readTree(out.resolve("checkpoint-2").resolve(TrainingCheckpoints.RUN_TOTALS)
+        .toFile()).get("train_runtime").asDouble();
+    assertTrue(resumed.get("train_runtime") > savedRuntime, "the runtime includes the attempt before the failure");
+
+    List<String> log = Files.readAllLines(out.resolve("log_history.jsonl"));
+    assertEquals(uninterruptedLog.size(), log.size(), String.join("\n", log));
+    for (int i = 0; i < log.size(); i++) {
+      JsonNode got = json.readTree(log.get(i));
+      JsonNode want = json.readTree(uninterruptedLog.get(i));
+      assertEquals(want.get("step"), got.get("step"), "line " + (i + 1));
+      for (String key : List.of("loss", "grad_norm", "learning_rate", "train_loss")) {
+        assertEquals(want.get(key), got.get(key), key + " on line " + (i + 1));
+      }
     }
   }
 }

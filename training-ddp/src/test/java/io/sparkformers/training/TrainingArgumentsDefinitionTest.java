@@ -32,7 +32,7 @@ class TrainingArgumentsDefinitionTest {
       assertFalse(k.doc().isBlank(), k.name());
       assertFalse(k.group().isBlank(), k.name());
     }
-    assertEquals(38, names.size());
+    assertEquals(40, names.size());
     assertEquals(names, List.copyOf(TrainingArguments.keys()));
     assertEquals(names, List.copyOf(TrainingArguments.builder("o").build().toMap().keySet()));
     assertThrows(IllegalStateException.class, () -> TrainingArguments.definition()
@@ -101,7 +101,7 @@ class TrainingArgumentsDefinitionTest {
     assertEquals(500.0, m.get("save_steps"));
     assertEquals(null, m.get("eval_steps"));
     assertTrue(m.containsKey("eval_steps"));
-    assertEquals("tcp", m.get("ddp_backend"));
+    assertEquals(null, m.get("ddp_backend"), "chosen by device");
     assertEquals(1800, m.get("ddp_timeout"));
   }
 
@@ -132,13 +132,12 @@ class TrainingArgumentsDefinitionTest {
   @Test
   void ddpBackendAndTimeout() {
     TrainingArguments a = TrainingArguments.builder("o").build();
-    assertEquals(DdpBackend.TCP, a.ddpBackend());
+    assertEquals(null, a.ddpBackend(), "transformers' None: chosen by the rank's device");
     assertEquals(1800, a.ddpTimeout(), "transformers' default");
     assertEquals(60, TrainingArguments.fromMap(Map.of("ddp_timeout", "60"), "job.yaml").ddpTimeout());
     assertTrue(error(Map.of("ddp_timeout", 0)).contains("ddp_timeout must be a positive integer, got 0"));
     assertEquals("job.yaml: key 'ddp_timeout': expected an integer, got '1.5'", error(Map.of("ddp_timeout", 1.5)));
-    assertEquals("Invalid TrainingArguments: ddp_backend=nccl needs a GPU build of sparkformers, which is not"
-        + " available yet; use tcp", error(Map.of("ddp_backend", "nccl")));
+    assertEquals(DdpBackend.NCCL, TrainingArguments.fromMap(Map.of("ddp_backend", "nccl"), "job.yaml").ddpBackend());
     assertTrue(error(Map.of("ddp_backend", "gloo")).contains("gloo is not a valid DdpBackend"));
   }
 }

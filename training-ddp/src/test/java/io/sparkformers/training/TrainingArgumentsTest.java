@@ -87,9 +87,10 @@ class TrainingArgumentsTest {
   }
 
   @Test
-  void bf16IsRefusedWithTheReason() {
-    String e = error(Map.of("bf16", true));
-    assertTrue(e.contains("bf16=true is not supported") && e.contains("aborts the JVM"), e);
+  void bf16IsAcceptedAndNotTogetherWithFp16() {
+    assertTrue(TrainingArguments.builder("out").bf16(true).build().bf16());
+    String e = error(Map.of("bf16", true, "fp16", true));
+    assertTrue(e.contains("At most one of fp16 and bf16 can be True, but not both"), e);
   }
 
   @Test

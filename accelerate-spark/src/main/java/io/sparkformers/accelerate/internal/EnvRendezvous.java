@@ -2,6 +2,7 @@ package io.sparkformers.accelerate.internal;
 
 import io.sparkformers.accelerate.CollectiveException;
 import io.sparkformers.accelerate.ProcessGroup;
+import io.sparkformers.accelerate.DeviceSelection;
 import io.sparkformers.accelerate.ProcessGroupBackend;
 import io.sparkformers.accelerate.ProcessGroupOptions;
 import java.io.DataInputStream;
@@ -9,16 +10,19 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Rendezvous without Spark, from the variables torchrun sets: MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE.
@@ -30,6 +34,8 @@ import java.util.Map;
  */
 public final class EnvRendezvous {
   private static final int MAGIC = 0x53465256; // "SFRV"
+  /** How long a connection to the rendezvous may take to say hello before it is dropped. */
+  private static final Duration HELLO_TIMEOUT = Duration.ofSeconds(10);
 
   private EnvRendezvous() {}
 
@@ -60,7 +66,8 @@ public final class EnvRendezvous {
           + " network in the clear. Set SPARKFORMERS_SECRET to the same base64 value on every rank (for example"
           + " the output of 'openssl rand -base64 32')");
     }
-    ProcessGroupBackend backend = Backends.named(options.backend());
+    ProcessGroupBackend backend = Backends.named(DeviceSelection.chooseBackend(options.backend(),
+        options.cudaDevice() >= 0 ? ai.djl.Device.gpu(options.cudaDevice()) : ai.djl.Device.cpu()));
     ProcessGroupBackend.Endpoint endpoint = backend.listen(rank, worldSize, host, options);
     try {
       long deadline = System.nanoTime() + options.timeout().toNanos();
@@ -88,51 +95,34 @@ public final class EnvRendezvous {
     }
     String[] addresses = new String[worldSize];
     addresses[0] = ownAddress;
-    List<Socket> clients = new ArrayList<>();
-    try (ServerSocket server = new ServerSocket()) {
-      server.setReuseAddress(true);
-      server.bind(new InetSocketAddress(host, port), worldSize);
-      int joined = 1;
-      while (joined < worldSize) {
-        long left = (deadline - System.nanoTime()) / 1_000_000;
-        if (left <= 0) {
-          List<Integer> missing = new ArrayList<>();
-          for (int r = 0; r < worldSize; r++) {
-            if (addresses[r] == null) {
-              missing.add(r);
-            }
-          }
-          throw new CollectiveException("rank 0: ranks " + missing + " did not join the rendezvous at " + host
-              + ":" + port + " within " + options.timeout());
-        }
-        server.setSoTimeout((int) Math.min(Integer.MAX_VALUE, left));
-        Socket s;
-        try {
-          s = server.accept();
-        } catch (SocketTimeoutException e) {
-          continue;
-        }
-        clients.add(s);
-        s.setSoTimeout(10_000);
-        DataInputStream in = new DataInputStream(s.getInputStream());
-        if (in.readInt() != MAGIC) {
-          throw new CollectiveException("rank 0: a connection to the rendezvous at " + host + ":" + port
-              + " from " + s.getRemoteSocketAddress() + " is not a sparkformers rank");
-        }
-        int r = in.readInt();
-        int w = in.readInt();
-        String address = in.readUTF();
-        if (w != worldSize || r < 1 || r >= worldSize || addresses[r] != null) {
-          throw new CollectiveException("rank 0: a rank joined the rendezvous as rank " + r + " of " + w
-              + "; expected a new rank in 1.." + (worldSize - 1) + " of WORLD_SIZE=" + worldSize);
-        }
-        addresses[r] = address;
-        joined++;
+    Set<Integer> others = new TreeSet<>();
+    for (int r = 1; r < worldSize; r++) {
+      others.add(r);
+    }
+    ServerSocketChannel server = ServerSocketChannel.open();
+    Map<Integer, PeerAcceptor.Accepted<String>> joined = Map.of();
+    // Each connection says hello on its own thread with a short deadline: a stranger that connects and stays
+    // silent, or speaks another protocol, is dropped without holding up the ranks.
+    try (PeerAcceptor<String> acceptor = new PeerAcceptor<>("rank 0", bind(server, host, port, worldSize), others,
+        HELLO_TIMEOUT, ch -> hello(ch, worldSize))) {
+      boolean complete;
+      try {
+        complete = acceptor.await(deadline);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new CollectiveException("rank 0: interrupted while waiting for the ranks to join the rendezvous", e);
       }
-      for (Socket s : clients) {
-        DataOutputStream out = new DataOutputStream(s.getOutputStream());
-        for (String a : addresses) {
-          out.writeUTF(a);
+      if (!complete) {
+        throw new CollectiveException("rank 0: ranks " + acceptor.missing() + " did not join the rendezvous at "
+            + host + ":" + port + " within " + options.timeout());
+      }
+      joined = acceptor.takeAccepted();
+      joined.forEach((r, a) -> addresses[r] = a.value());
+      for (PeerAcceptor.Accepted<String> a : joined.values()) {
+        SocketChannel ch = a.channel();
+        DataOutputStream out = new DataOutputStream(ch.socket().getOutputStream());
+        for (String address : addresses) {
+          out.writeUTF(address);
         }
         out.writeInt(fixedSecret == null ? secret.length : 0);
         if (fixedSecret == null) {
@@ -141,11 +131,41 @@ public final class EnvRendezvous {
         out.flush();
       }
     } finally {
-      for (Socket s : clients) {
-        s.close();
+      server.close();
+      for (PeerAcceptor.Accepted<String> a : joined.values()) {
+        a.channel().close();
       }
     }
     return new Exchange(Arrays.asList(addresses), secret);
+  }
+
+  private static ServerSocketChannel bind(ServerSocketChannel server, String host, int port, int worldSize)
+      throws IOException {
+    try {
+      server.setOption(java.net.StandardSocketOptions.SO_REUSEADDR, true);
+      server.bind(new InetSocketAddress(host, port), Math.max(64, worldSize));
+      return server;
+    } catch (IOException | RuntimeException e) {
+      server.close();
+      throw e;
+    }
+  }
+
+  /** Reads a joining rank's hello: magic, rank, world size, its endpoint's address. */
+  private static PeerAcceptor.Peer<String> hello(SocketChannel ch, int worldSize) throws IOException {
+    DataInputStream in = new DataInputStream(ch.socket().getInputStream());
+    int magic = in.readInt();
+    if (magic != MAGIC) {
+      throw new IOException(String.format("not a sparkformers rank (first bytes 0x%08x)", magic));
+    }
+    int r = in.readInt();
+    int w = in.readInt();
+    String address = in.readUTF();
+    if (w != worldSize || r < 1 || r >= worldSize) {
+      throw new IOException("joined as rank " + r + " of " + w + "; expected a rank in 1.." + (worldSize - 1)
+          + " of WORLD_SIZE=" + worldSize);
+    }
+    return new PeerAcceptor.Peer<>(r, address);
   }
 
   private static Exchange join(String host, int port, int rank, int worldSize, String ownAddress, long deadline,

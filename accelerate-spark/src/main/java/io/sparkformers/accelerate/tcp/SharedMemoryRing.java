@@ -14,6 +14,7 @@ import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -48,6 +49,7 @@ final class SharedMemoryRing {
   private final long timeoutNanos;
   private final Reducer reducer;
   private final PeerCheck checkPeers;
+  private final Watchdog watchdog;
   /** More ranks on this host than cores for them (see {@link #backOff}). */
   private final boolean oversubscribed;
   /** Each rank's registered-buffer offset in the current collective, -1 for none; read in {@link #awaitAll}. */
@@ -64,7 +66,8 @@ final class SharedMemoryRing {
   long inPlaceCollectives;
 
   private SharedMemoryRing(int rank, int worldSize, MappedByteBuffer map, long timeoutNanos, Reducer reducer,
-      PeerCheck checkPeers) {
+      PeerCheck checkPeers, Watchdog watchdog) {
+    this.watchdog = watchdog;
     this.offsets = new long[worldSize];
     this.rank = rank;
     this.worldSize = worldSize;
@@ -86,13 +89,13 @@ final class SharedMemoryRing {
 
   /** Maps the file; {@code checkPeers} is called now and then while waiting and throws if a peer is gone. */
   static SharedMemoryRing map(Path file, boolean create, int rank, int worldSize, long timeoutNanos,
-      Reducer reducer, PeerCheck checkPeers) throws IOException {
+      Reducer reducer, PeerCheck checkPeers, Watchdog watchdog) throws IOException {
     try (FileChannel fc = create
         ? FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE)
         : FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
       MappedByteBuffer map = fc.map(FileChannel.MapMode.READ_WRITE, 0, fileBytes(worldSize));
       map.order(ByteOrder.nativeOrder());
-      return new SharedMemoryRing(rank, worldSize, map, timeoutNanos, reducer, checkPeers);
+      return new SharedMemoryRing(rank, worldSize, map, timeoutNanos, reducer, checkPeers, watchdog);
     }
   }
 
@@ -135,11 +138,13 @@ final class SharedMemoryRing {
           if (waited > timeoutNanos) {
             throw new CollectiveException("rank " + rank + ": collective #" + seq + " " + what
                 + " timed out after " + Math.round(timeoutNanos / 1e9) + " s waiting for rank " + r
-                + " (shared memory); that rank is stuck, dead, or issued other collectives");
+                + " (shared memory); that rank is stuck, dead, or issued other collectives", List.of(r));
           }
           backOff(waited);
           if ((spins & 255) == 0) {
             checkPeers.check(seq, bytes, what);
+            int waitedFor = r;
+            watchdog.waiting(start, seq, what, () -> "rank " + waitedFor);
           }
         }
       }
@@ -352,22 +357,38 @@ final class SharedMemoryRing {
       }
       long waited = System.nanoTime() - start;
       if (waited > timeoutNanos) {
-        java.util.List<String> holders = new java.util.ArrayList<>();
-        for (int r = 0; r < worldSize; r++) {
-          long w = (long) LONGS.getAcquire(map, r * LINE + BUSY);
-          if (w > 0) {
-            holders.add("rank " + r + " (window " + (w - 1) + ")");
-          }
-        }
         throw new CollectiveException("rank " + rank + ": collective #" + seq + " " + what + " timed out after "
-            + Math.round(timeoutNanos / 1e9) + " s waiting for " + (holders.isEmpty() ? "the other ranks"
-            : String.join(", ", holders)) + " (shared memory); that rank is stuck or dead");
+            + Math.round(timeoutNanos / 1e9) + " s waiting for " + windowHolders()
+            + " (shared memory); that rank is stuck or dead", windowHolderRanks());
       }
       backOff(waited);
       if ((spins & 255) == 0) {
         checkPeers.check(seq, bytes, what);
+        watchdog.waiting(start, seq, what, () -> windowHolders());
       }
     }
+  }
+
+  private List<Integer> windowHolderRanks() {
+    List<Integer> ranks = new java.util.ArrayList<>();
+    for (int r = 0; r < worldSize; r++) {
+      if ((long) LONGS.getAcquire(map, r * LINE + BUSY) > 0) {
+        ranks.add(r);
+      }
+    }
+    return ranks;
+  }
+
+  /** The ranks holding a window of the current collective ("rank 1 (window 3)"), or "the other ranks". */
+  private String windowHolders() {
+    java.util.List<String> holders = new java.util.ArrayList<>();
+    for (int r = 0; r < worldSize; r++) {
+      long w = (long) LONGS.getAcquire(map, r * LINE + BUSY);
+      if (w > 0) {
+        holders.add("rank " + r + " (window " + (w - 1) + ")");
+      }
+    }
+    return holders.isEmpty() ? "the other ranks" : String.join(", ", holders);
   }
 
   private void allReduceStaged(ByteBuffer data, ElementType type, ReduceOp op) {

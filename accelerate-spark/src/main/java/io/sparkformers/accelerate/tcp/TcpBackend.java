@@ -4,23 +4,22 @@ import io.sparkformers.accelerate.CollectiveException;
 import io.sparkformers.accelerate.ProcessGroup;
 import io.sparkformers.accelerate.ProcessGroupBackend;
 import io.sparkformers.accelerate.ProcessGroupOptions;
+import io.sparkformers.accelerate.internal.PeerAcceptor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.SocketTimeoutException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import java.util.Set;
+import java.util.TreeSet;
 
 /** The {@code "tcp"} backend: every pair of ranks shares one authenticated TCP connection. */
 public final class TcpBackend implements ProcessGroupBackend {
-  private static final Logger LOG = LoggerFactory.getLogger(TcpBackend.class);
+  /** How long one connection may take over its handshake; a silent one is dropped after it. */
+  static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
 
   @Override
   public String name() {
@@ -48,7 +47,10 @@ public final class TcpBackend implements ProcessGroupBackend {
     private final String host;
     private final ServerSocketChannel server;
     private final ProcessGroupOptions options;
-    private final AtomicInteger refused = new AtomicInteger();
+    private final String address;
+    private volatile boolean closed;
+    private PeerAcceptor<Void> acceptor;
+    private volatile SocketChannel connecting;
 
     TcpEndpoint(int rank, int worldSize, String host, ServerSocketChannel server, ProcessGroupOptions options) {
       this.rank = rank;
@@ -56,16 +58,22 @@ public final class TcpBackend implements ProcessGroupBackend {
       this.host = host;
       this.server = server;
       this.options = options;
+      this.address = host + ":" + server.socket().getLocalPort();
     }
 
     @Override
     public String address() {
-      return host + ":" + server.socket().getLocalPort();
+      return address;
+    }
+
+    /** Whether this endpoint's listening socket is still open (it closes once the group is complete). */
+    boolean isListening() {
+      return server.isOpen();
     }
 
     /** How many connections were refused so far (failed authentication or not our protocol). */
-    public int refusedConnections() {
-      return refused.get();
+    public synchronized int refusedConnections() {
+      return acceptor == null ? 0 : acceptor.refusedConnections();
     }
 
     @Override
@@ -76,22 +84,46 @@ public final class TcpBackend implements ProcessGroupBackend {
       }
       long deadline = System.nanoTime() + options.timeout().toNanos();
       SocketChannel[] channels = new SocketChannel[worldSize];
+      Set<Integer> higher = new TreeSet<>();
+      for (int p = rank + 1; p < worldSize; p++) {
+        higher.add(p);
+      }
+      // Higher ranks are accepted concurrently while this rank connects to the lower ones: each connection
+      // handshakes on its own thread with a short deadline, so a stranger holds up no one.
+      PeerAcceptor<Void> acceptor;
+      synchronized (this) {
+        if (closed) {
+          throw new CollectiveException("rank " + rank + ": the endpoint was closed before the group formed");
+        }
+        acceptor = new PeerAcceptor<>("rank " + rank, server, higher, HANDSHAKE_TIMEOUT, ch ->
+            new PeerAcceptor.Peer<>(Handshake.asAcceptor(ch, rank, worldSize, secret), null));
+        this.acceptor = acceptor;
+      }
       try {
         for (int peer = 0; peer < rank; peer++) {
           channels[peer] = connectTo(peer, addresses.get(peer), secret, deadline);
         }
-        acceptHigherRanks(channels, secret, deadline);
-        server.close();
+        if (!acceptor.await(deadline)) {
+          throwIfClosed();
+          throw new CollectiveException("rank " + rank + ": ranks " + acceptor.missing()
+              + " did not connect within " + options.timeout());
+        }
+        acceptor.takeAccepted().forEach((peer, a) -> channels[peer] = a.channel());
+        acceptor.close();
         TcpProcessGroup group = new TcpProcessGroup(rank, worldSize, channels, options);
         if (options.sharedMemory() && addresses.stream().map(TcpEndpoint::hostOf).distinct().count() == 1) {
           group.setUpSharedMemory();
         }
         return group;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        closeAll(channels, acceptor);
+        throw new CollectiveException("rank " + rank + ": interrupted while forming the process group", e);
       } catch (IOException | RuntimeException e) {
-        for (SocketChannel c : channels) {
-          closeQuietly(c);
+        closeAll(channels, acceptor);
+        if (closed && !(e instanceof CollectiveException)) {
+          throw new CollectiveException("rank " + rank + ": the endpoint was closed while forming the group", e);
         }
-        closeQuietly(server);
         if (e instanceof CollectiveException ce) {
           throw ce;
         }
@@ -99,11 +131,27 @@ public final class TcpBackend implements ProcessGroupBackend {
       }
     }
 
+    private void closeAll(SocketChannel[] channels, PeerAcceptor<Void> acceptor) {
+      acceptor.close();
+      for (SocketChannel c : channels) {
+        closeQuietly(c);
+      }
+      closeQuietly(server);
+    }
+
+    private void throwIfClosed() {
+      if (closed) {
+        throw new CollectiveException("rank " + rank + ": the endpoint was closed before the group formed");
+      }
+    }
+
     private SocketChannel connectTo(int peer, String address, byte[] secret, long deadline) throws IOException {
       InetSocketAddress target = parse(peer, address);
       IOException last = null;
       while (System.nanoTime() < deadline) {
+        throwIfClosed();
         SocketChannel ch = SocketChannel.open();
+        connecting = ch;
         try {
           Socket s = ch.socket();
           s.setSoTimeout(handshakeTimeoutMs(deadline));
@@ -116,8 +164,14 @@ public final class TcpBackend implements ProcessGroupBackend {
           sleep(50);
         } catch (IOException | RuntimeException e) {
           closeQuietly(ch);
+          throwIfClosed();
+          if (Thread.currentThread().isInterrupted()) {
+            throw new CollectiveException("rank " + rank + ": interrupted while connecting to rank " + peer, e);
+          }
           throw new CollectiveException("rank " + rank + ": cannot connect to rank " + peer + " at " + address
               + ": " + e.getMessage(), e);
+        } finally {
+          connecting = null;
         }
       }
       throw new CollectiveException("rank " + rank + ": rank " + peer + " at " + address
@@ -125,54 +179,9 @@ public final class TcpBackend implements ProcessGroupBackend {
           + (last == null ? "" : " (" + last.getMessage() + ")"));
     }
 
-    private void acceptHigherRanks(SocketChannel[] channels, byte[] secret, long deadline) throws IOException {
-      int missing = worldSize - 1 - rank;
-      ServerSocket ss = server.socket();
-      while (missing > 0) {
-        long left = deadline - System.nanoTime();
-        if (left <= 0) {
-          throw new CollectiveException("rank " + rank + ": ranks " + missingRanks(channels)
-              + " did not connect within " + options.timeout());
-        }
-        ss.setSoTimeout((int) Math.max(1, Math.min(Integer.MAX_VALUE, left / 1_000_000)));
-        Socket socket;
-        try {
-          socket = ss.accept();
-        } catch (SocketTimeoutException e) {
-          continue;
-        }
-        SocketChannel ch = socket.getChannel();
-        String from = String.valueOf(socket.getRemoteSocketAddress());
-        try {
-          socket.setSoTimeout(handshakeTimeoutMs(deadline));
-          int peer = Handshake.asAcceptor(ch, rank, worldSize, secret);
-          if (channels[peer] != null) {
-            throw new Handshake.Refused("rank " + peer + " is already connected");
-          }
-          channels[peer] = ch;
-          missing--;
-        } catch (Handshake.Refused | IOException e) {
-          refused.incrementAndGet();
-          LOG.warn("rank {}: refused a connection from {}: {}", rank, from, e.getMessage());
-          closeQuietly(ch);
-        }
-      }
-    }
-
-    private List<Integer> missingRanks(SocketChannel[] channels) {
-      List<Integer> missing = new ArrayList<>();
-      for (int p = rank + 1; p < worldSize; p++) {
-        if (channels[p] == null) {
-          missing.add(p);
-        }
-      }
-      return missing;
-    }
-
     private static int handshakeTimeoutMs(long deadline) {
       long left = (deadline - System.nanoTime()) / 1_000_000;
-      // A stranger that connects and says nothing must not hold up the peers for long.
-      return (int) Math.max(1, Math.min(10_000, left));
+      return (int) Math.max(1, Math.min(HANDSHAKE_TIMEOUT.toMillis(), left));
     }
 
     private static String hostOf(String address) {
@@ -192,9 +201,24 @@ public final class TcpBackend implements ProcessGroupBackend {
       }
     }
 
+    /**
+     * Closes the listening socket and, while {@link #connect} runs, every connection it is making or
+     * accepting: {@code connect} then fails at once. Safe from any thread (a killed task's watcher calls it).
+     */
     @Override
     public void close() {
+      PeerAcceptor<Void> a;
+      SocketChannel c;
+      synchronized (this) {
+        closed = true;
+        a = acceptor;
+        c = connecting;
+      }
       closeQuietly(server);
+      if (a != null) {
+        a.close();
+      }
+      closeQuietly(c);
     }
   }
 

@@ -55,6 +55,8 @@ final class TcpProcessGroup implements ProcessGroup {
   private final Selector selector;
   private final ProcessGroupOptions options;
   private final long timeoutNanos;
+  private final Watchdog watchdog;
+  private final long watchdogIntervalNanos;
   private final Reducer reducer = new Reducer();
   private final ReentrantLock opLock = new ReentrantLock();
   private final long[] p2pSent;
@@ -82,6 +84,8 @@ final class TcpProcessGroup implements ProcessGroup {
     this.channels = channels;
     this.options = options;
     this.timeoutNanos = options.timeout().toNanos();
+    this.watchdog = new Watchdog(rank, options.timeout());
+    this.watchdogIntervalNanos = Watchdog.interval(options.timeout()).toNanos();
     this.selector = Selector.open();
     this.keys = new SelectionKey[worldSize];
     this.p2pSent = new long[worldSize];
@@ -138,7 +142,7 @@ final class TcpProcessGroup implements ProcessGroup {
         if (java.nio.file.Files.isDirectory(dir) && java.nio.file.Files.isWritable(dir)
             && java.nio.file.Files.getFileStore(dir).getUsableSpace() > 2 * SharedMemoryRing.fileBytes(worldSize)) {
           file = dir.resolve("sparkformers-" + Long.toHexString(new java.security.SecureRandom().nextLong()));
-          ring = SharedMemoryRing.map(file, true, rank, worldSize, timeoutNanos, reducer, this::checkPeers);
+          ring = SharedMemoryRing.map(file, true, rank, worldSize, timeoutNanos, reducer, this::checkPeers, watchdog);
           name.put(0, file.toString().getBytes(StandardCharsets.UTF_8));
         }
       } catch (IOException | RuntimeException e) {
@@ -156,7 +160,7 @@ final class TcpProcessGroup implements ProcessGroup {
         : null;
     if (ringFile != null && rank != 0) {
       try {
-        ring = SharedMemoryRing.map(ringFile, false, rank, worldSize, timeoutNanos, reducer, this::checkPeers);
+        ring = SharedMemoryRing.map(ringFile, false, rank, worldSize, timeoutNanos, reducer, this::checkPeers, watchdog);
       } catch (IOException | RuntimeException e) {
         ring = null;
       }
@@ -212,6 +216,9 @@ final class TcpProcessGroup implements ProcessGroup {
     if (closed) {
       throw new CollectiveException("rank " + rank + ": the process group was closed during collective #" + seq
           + " " + what);
+    }
+    if (Thread.currentThread().isInterrupted()) {
+      throw new CollectiveException("rank " + rank + ": interrupted during collective #" + seq + " " + what);
     }
     try {
       for (int p = 0; p < worldSize; p++) {
@@ -897,6 +904,15 @@ final class TcpProcessGroup implements ProcessGroup {
     if (left <= 0) {
       throw timedOut(op, seq, sends, recvs);
     }
+    if (closed) {
+      throw new CollectiveException("rank " + rank + ": the process group was closed during collective #" + seq
+          + " " + op);
+    }
+    // An interrupted thread's select returns at once: without this the wait would spin until the timeout.
+    if (Thread.currentThread().isInterrupted()) {
+      throw new CollectiveException("rank " + rank + ": interrupted during collective #" + seq + " " + op);
+    }
+    watchdog.waiting(deadline - timeoutNanos, seq, op.name(), () -> awaitedRanks(sends, recvs));
     for (int p = 0; p < worldSize; p++) {
       if (p == rank) {
         continue;
@@ -912,25 +928,40 @@ final class TcpProcessGroup implements ProcessGroup {
         keys[p].interestOps(interest);
       }
     }
-    selector.select(Math.max(1, left / 1_000_000));
+    // Wake at the watchdog's interval at least, to say what this rank waits for.
+    selector.select(Math.max(1, Math.min(left, watchdogIntervalNanos) / 1_000_000));
     selector.selectedKeys().clear();
+  }
+
+  /** The ranks a wait is for: those whose message has not arrived, or that do not read what this rank sends. */
+  private String awaitedRanks(ArrayDeque<Transfer>[] sends, ArrayDeque<Transfer>[] recvs) {
+    List<String> ranks = new ArrayList<>();
+    for (int p = 0; p < worldSize; p++) {
+      if ((recvs[p] != null && !recvs[p].isEmpty()) || (sends[p] != null && !sends[p].isEmpty())) {
+        ranks.add(Integer.toString(p));
+      }
+    }
+    return (ranks.size() == 1 ? "rank " : "ranks ") + String.join(", ", ranks);
   }
 
   private CollectiveException timedOut(Op op, long seq, ArrayDeque<Transfer>[] sends,
       ArrayDeque<Transfer>[] recvs) {
     List<String> waiting = new ArrayList<>();
+    List<Integer> ranks = new ArrayList<>();
     for (int p = 0; p < worldSize; p++) {
       if (recvs[p] != null && !recvs[p].isEmpty()) {
         Transfer t = recvs[p].peekFirst();
         waiting.add("rank " + p + " (received " + (HEADER_BYTES - t.header.remaining() + t.payload.position())
             + " of " + (HEADER_BYTES + t.expectedBytes()) + " bytes)");
+        ranks.add(p);
       } else if (sends[p] != null && !sends[p].isEmpty()) {
         waiting.add("rank " + p + " (not reading what this rank sends)");
+        ranks.add(p);
       }
     }
     return new CollectiveException("rank " + rank + ": collective #" + seq + " " + op + " timed out after "
         + options.timeout() + " waiting for " + String.join(", ", waiting)
-        + "; that rank is stuck, dead, or issued other collectives");
+        + "; that rank is stuck, dead, or issued other collectives", ranks);
   }
 
   private CollectiveException peerGone(Op op, long seq, int peer, IOException e) {

@@ -67,6 +67,14 @@ public final class ArrowValues {
         }
         return out;
       }
+      case STRING_LIST: {
+        String[] out = new String[n];
+        VarCharVector d = (VarCharVector) data;
+        for (int k = 0; k < n; k++) {
+          out[k] = new String(d.get(start + k), StandardCharsets.UTF_8);
+        }
+        return out;
+      }
       default: throw new IllegalStateException(type.toString());
     }
   }
@@ -156,6 +164,9 @@ public final class ArrowValues {
     if (value instanceof List) {
       return (List<?>) value;
     }
+    if (value instanceof String[]) {
+      return java.util.Arrays.asList((String[]) value);
+    }
     if (value instanceof int[]) {
       return java.util.Arrays.stream((int[]) value).boxed().toList();
     }
@@ -202,6 +213,7 @@ public final class ArrowValues {
         : value instanceof long[] ? java.util.Arrays.toString((long[]) value)
         : value instanceof float[] ? java.util.Arrays.toString((float[]) value)
         : value instanceof double[] ? java.util.Arrays.toString((double[]) value)
+        : value instanceof String[] ? java.util.Arrays.toString((String[]) value)
         : String.valueOf(value);
     if (shown.length() > 60) {
       shown = shown.substring(0, 57) + "...";
@@ -244,6 +256,9 @@ public final class ArrowValues {
     if (value instanceof double[]) {
       return ColumnType.FLOAT64_LIST;
     }
+    if (value instanceof String[]) {
+      return ColumnType.STRING_LIST;
+    }
     if (value instanceof List) {
       ColumnType element = null;
       for (Object item : (List<?>) value) {
@@ -258,10 +273,12 @@ public final class ArrowValues {
         case INT32: return ColumnType.INT32_LIST;
         case FLOAT32: return ColumnType.FLOAT32_LIST;
         case FLOAT64: return ColumnType.FLOAT64_LIST;
+        case STRING: return ColumnType.STRING_LIST;
         default: break;
       }
     }
     throw new IllegalArgumentException("Cannot store " + describe(value)
-        + " in a dataset: use Integer, Long, Float, Double, Boolean, String, int[], long[], float[] or double[]");
+        + " in a dataset: use Integer, Long, Float, Double, Boolean, String, int[], long[], float[], double[] or"
+        + " String[]");
   }
 }

@@ -71,6 +71,9 @@ public final class FolderWriter implements AutoCloseable {
     if (numeric.contains(a) && numeric.contains(b)) {
       return numeric.get(Math.max(numeric.indexOf(a), numeric.indexOf(b)));
     }
+    if ((a == ColumnType.STRING_LIST) != (b == ColumnType.STRING_LIST)) {
+      throw new IllegalArgumentException("Column '" + column + "' holds both " + a + " and " + b + " values");
+    }
     if (a.isList() && b.isList() && a != b) {
       return a == ColumnType.FLOAT64_LIST || b == ColumnType.FLOAT64_LIST ? ColumnType.FLOAT64_LIST
           : ColumnType.FLOAT32_LIST;

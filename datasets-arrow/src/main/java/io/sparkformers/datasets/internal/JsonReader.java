@@ -164,6 +164,11 @@ public final class JsonReader {
         || (a == ColumnType.FLOAT64_LIST && b == ColumnType.INT64_LIST)) {
       return ColumnType.FLOAT64_LIST;
     }
+    // An empty array is typed INT64_LIST: strings in a later row decide the element type.
+    if ((a == ColumnType.INT64_LIST && b == ColumnType.STRING_LIST)
+        || (a == ColumnType.STRING_LIST && b == ColumnType.INT64_LIST)) {
+      return ColumnType.STRING_LIST;
+    }
     throw new IllegalArgumentException(source + ": line " + line + ": key '" + key + "' holds a " + b
         + " value where earlier rows hold " + a);
   }
@@ -194,11 +199,22 @@ public final class JsonReader {
         // A list of records (a chat's messages) is kept as its JSON text, which the reader of the column parses.
         return ColumnType.STRING;
       }
+      if (!v.isEmpty() && v.get(0).isTextual()) {
+        for (JsonNode item : v) {
+          if (!item.isTextual()) {
+            throw new IllegalArgumentException(source + ": line " + line + ": key '" + key + "': an array of"
+                + " strings holds a " + item.getNodeType().toString().toLowerCase() + "; arrays hold numbers only"
+                + " or strings only");
+          }
+        }
+        return ColumnType.STRING_LIST;
+      }
       boolean anyFloat = false;
       for (JsonNode item : v) {
         if (!item.isNumber()) {
           throw new IllegalArgumentException(source + ": line " + line + ": key '" + key
-              + "': only arrays of numbers are supported, found " + item.getNodeType().toString().toLowerCase());
+              + "': only arrays of numbers or of strings are supported, found "
+              + item.getNodeType().toString().toLowerCase());
         }
         anyFloat |= !item.isIntegralNumber();
       }

@@ -74,6 +74,7 @@ public final class ParquetRows {
         case INT64: return ColumnType.INT64_LIST;
         case FLOAT32: return ColumnType.FLOAT32_LIST;
         case FLOAT64: return ColumnType.FLOAT64_LIST;
+        case STRING: return ColumnType.STRING_LIST;
         default: break;
       }
     }

@@ -47,6 +47,9 @@ public final class SparkArrow {
       if (e.equals(DataTypes.DoubleType)) {
         return ColumnType.FLOAT64_LIST;
       }
+      if (e.equals(DataTypes.StringType)) {
+        return ColumnType.STRING_LIST;
+      }
     } else if (t.equals(DataTypes.IntegerType) || t.equals(DataTypes.ShortType) || t.equals(DataTypes.ByteType)) {
       return ColumnType.INT32;
     } else if (t.equals(DataTypes.LongType)) {
@@ -61,7 +64,8 @@ public final class SparkArrow {
       return ColumnType.STRING;
     }
     throw new IllegalArgumentException("DataFrame column '" + field.name() + "' has Spark type " + t.simpleString()
-        + "; supported: int, bigint, float, double, boolean, string and arrays of int, bigint, float, double");
+        + "; supported: int, bigint, float, double, boolean, string and arrays of int, bigint, float, double,"
+        + " string");
   }
 
   public static DataType sparkType(ColumnType t) {

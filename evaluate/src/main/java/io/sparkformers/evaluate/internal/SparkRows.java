@@ -80,7 +80,8 @@ public final class SparkRows {
       for (int i = 0; i < arr.length; i++) {
         arr[i] = convert(l.get(i), el, nested);
       }
-      return scala.jdk.javaapi.CollectionConverters.asScala(java.util.Arrays.asList(arr)).toSeq();
+      // JavaConverters: the converter API both Scala 2.12 (Spark 3.5) and 2.13 (Spark 4.0) have.
+      return scala.collection.JavaConverters.asScalaBufferConverter(java.util.Arrays.asList(arr)).asScala().toSeq();
     }
     if (type instanceof StructType) {
       return toRow(nested.apply(v), (StructType) type, nested);

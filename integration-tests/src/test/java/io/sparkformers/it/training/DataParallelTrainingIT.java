@@ -87,21 +87,10 @@ class DataParallelTrainingIT {
 
     @Override
     public String apply(RankContext ctx) throws Exception {
-      SplittableRandom rng = new SplittableRandom(7);
-      int rows = 384;
-      float[] x = new float[rows * 16];
-      long[] y = new long[rows];
-      for (int i = 0; i < rows; i++) {
-        y[i] = rng.nextInt(3);
-        for (int j = 0; j < 16; j++) {
-          x[i * 16 + j] = (float) (rng.nextGaussian() + (j % 3 == y[i] ? 1.5 : 0));
-        }
-      }
-      ArrayData data = ArrayData.builder().floats("features", x, 16).longs("labels", y, 1).build();
+      ArrayData data = SeparableData.of(384);
       // Each rank starts from its own seed: rank 0's weights must reach rank 1 by broadcast.
       Engine.getInstance().setRandomSeed(100 + ctx.rank());
-      try (PreTrainedModel model = AutoModel.fromConfig(AutoConfig.fromJson("{\"model_type\": \"mlp\","
-          + " \"input_size\": 16, \"hidden_sizes\": [32], \"num_labels\": 3}", "it"))) {
+      try (PreTrainedModel model = AutoModel.fromConfig(AutoConfig.fromJson(SeparableData.MLP_CONFIG, "it"))) {
         TrainingArguments args = TrainingArguments.builder(outputDir).learningRate(1e-2).weightDecay(0.01)
             .perDeviceTrainBatchSize(16).maxSteps(12).saveSteps(4).loggingSteps(2).warmupSteps(2)
             .disableTqdm(true).build();

@@ -2,6 +2,7 @@ package io.sparkformers.jobs.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.sparkformers.accelerate.DeviceSelection;
 import io.sparkformers.accelerate.ProcessGroupOptions;
 import io.sparkformers.config.ConfigDef;
 import io.sparkformers.config.ConfigKey;
@@ -116,6 +117,11 @@ public final class JobConfig implements Serializable {
   private static final ConfigKey<Integer> WORLD_SIZE = TOP_DEF.define(
       ConfigKey.builder("world_size", ConfigTypes.INT).defaultValue(1).validator(Validator.positive())
           .expected("a positive integer").doc("data-parallel ranks, one Spark barrier task each"));
+  private static final ConfigKey<DeviceSelection.Mode> DEVICE = TOP_DEF.define(
+      ConfigKey.builder("device", ConfigTypes.enumOf(DeviceSelection.Mode.class))
+          .defaultValue(DeviceSelection.Mode.AUTO)
+          .doc("where each rank trains: auto (the GPU its Spark task was given through"
+              + " spark.task.resource.gpu.amount, else the CPU), cpu, or cuda (that GPU; a rank without one fails)"));
   private static final ConfigKey<Map<String, Object>> MODEL_SECTION = TOP_DEF.define(
       ConfigKey.builder("model", ConfigTypes.MAP).required().doc("the model section (model.*)"));
   private static final ConfigKey<Map<String, Object>> DATA_SECTION = TOP_DEF.define(
@@ -283,6 +289,7 @@ public final class JobConfig implements Serializable {
   private final Task task;
   private final String sparkMaster;
   private final int worldSize;
+  private final DeviceSelection.Mode device;
   private final String modelPath;
   private final Map<String, Object> modelConfig;
   /** The data section's values by key name, defaults filled in. */
@@ -306,6 +313,7 @@ public final class JobConfig implements Serializable {
     ConfigDef.Values top = TOP_DEF.parse(source, root);
     this.sparkMaster = top.get(SPARK_MASTER);
     this.worldSize = top.get(WORLD_SIZE);
+    this.device = top.get(DEVICE);
     ConfigDef.Values model = MODEL_DEF.parse(source, top.get(MODEL_SECTION));
     this.modelPath = model.get(MODEL_PATH);
     this.modelConfig = model.get(MODEL_CONFIG);
@@ -460,6 +468,11 @@ public final class JobConfig implements Serializable {
       }
       m = (Map<String, Object>) next;
     }
+    // model.path and model.config are the two ways to name the model: setting one replaces the file's other.
+    if (path.length == 2 && path[0].equals("model") && (path[1].equals("path") || path[1].equals("config"))
+        && value != null) {
+      m.remove(path[1].equals("path") ? "config" : "path");
+    }
     m.put(path[path.length - 1], value);
   }
 
@@ -514,6 +527,7 @@ public final class JobConfig implements Serializable {
 
   public String sparkMaster() { return sparkMaster; }
   public int worldSize() { return worldSize; }
+  public DeviceSelection.Mode device() { return device; }
   public String modelPath() { return modelPath; }
   public Map<String, Object> modelConfig() { return modelConfig; }
   public List<String> metrics() { return metrics; }
@@ -529,7 +543,7 @@ public final class JobConfig implements Serializable {
    */
   public ProcessGroupOptions processGroupOptions() {
     TrainingArguments args = trainingArguments();
-    return processGroup.toBuilder().backend(args.ddpBackend().value())
+    return processGroup.toBuilder().backend(args.ddpBackend() == null ? "auto" : args.ddpBackend().value())
         .timeout(java.time.Duration.ofSeconds(args.ddpTimeout())).build();
   }
 
@@ -556,16 +570,10 @@ public final class JobConfig implements Serializable {
       name = f;
     } else {
       String first = trainFiles().get(0);
-      String file = first.endsWith(".gz") ? first.substring(0, first.length() - 3) : first;
-      int dot = file.lastIndexOf('.');
-      int slash = file.lastIndexOf('/');
-      if (dot <= slash) {
+      name = extensionFormat(first);
+      if (name == null) {
         throw new IllegalArgumentException(source + ": key 'data.format' is needed: '" + first
             + "' has no extension to tell the format (csv, json, jsonl, parquet, arrow or text)");
-      }
-      name = file.substring(dot + 1);
-      if (name.equals("txt")) {
-        name = "text";
       }
     }
     try {
@@ -574,6 +582,18 @@ public final class JobConfig implements Serializable {
       throw new IllegalArgumentException(source + ": key 'data.format'" + (f == null ? " (from the train_file's"
           + " extension)" : "") + ": " + e.getMessage(), e);
     }
+  }
+
+  /** The format name a location's extension gives (.gz stripped, txt as text), or null when it has none. */
+  public static String extensionFormat(String location) {
+    String file = location.endsWith(".gz") ? location.substring(0, location.length() - 3) : location;
+    int dot = file.lastIndexOf('.');
+    int slash = file.lastIndexOf('/');
+    if (dot <= slash) {
+      return null;
+    }
+    String name = file.substring(dot + 1);
+    return name.equals("txt") ? "text" : name;
   }
 
   public boolean header() {

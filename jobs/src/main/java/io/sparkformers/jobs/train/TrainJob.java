@@ -1,11 +1,13 @@
 package io.sparkformers.jobs.train;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.sparkformers.accelerate.BarrierLauncher;
+import io.sparkformers.accelerate.DeviceSelection;
 import io.sparkformers.accelerate.RankContext;
 import io.sparkformers.accelerate.RankFunction;
 import io.sparkformers.datasets.AutoTokenizer;
@@ -23,6 +25,7 @@ import io.sparkformers.training.TrainingArguments;
 import io.sparkformers.training.models.AutoConfig;
 import io.sparkformers.training.peft.PeftModel;
 import io.sparkformers.training.models.AutoModel;
+import io.sparkformers.training.models.FromPretrainedOptions;
 import io.sparkformers.training.models.ModelConfig;
 import io.sparkformers.training.models.PreTrainedModel;
 import java.io.IOException;
@@ -52,6 +55,7 @@ public final class TrainJob {
 
   /** Runs the job and returns rank 0's final metrics (train and eval). */
   public static Map<String, Double> run(JobConfig job) throws IOException {
+    Preflight.beforeLaunch(job, new SparkConf());
     ModelConfig modelConfig = modelConfig(job);
     JobConfig.Task task = taskOf(job, modelConfig);
     SparkConf conf = new SparkConf().setAppName("sparkformers train " + job.source())
@@ -81,6 +85,7 @@ public final class TrainJob {
    * {@code spark_master} in the job file is ignored. Returns rank 0's final metrics.
    */
   public static Map<String, Double> run(JobConfig job, SparkSession spark) throws IOException {
+    Preflight.beforeLaunch(job, spark.sparkContext().getConf());
     ModelConfig modelConfig = modelConfig(job);
     return runOn(job, modelConfig, taskOf(job, modelConfig), spark);
   }
@@ -97,8 +102,7 @@ public final class TrainJob {
     JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     if (job.streaming()) {
       StreamBlocks.Spec spec = streamSpec(job, task, modelConfig);
-      try (DriverLogListener logs = DriverLogListener.open(sc, job.worldSize(),
-          job.trainingArguments().disableTqdm() ? null : System.err, List.of())) {
+      try (DriverLogListener logs = openLogs(sc, job)) {
         // No Spark job reads the data: each rank streams its part of the files itself.
         return BarrierLauncher.run(sc, job.worldSize(), job.processGroupOptions(), new Rank(job, task, null, spec));
       }
@@ -106,9 +110,7 @@ public final class TrainJob {
     long start = System.nanoTime();
     RankShards.Prepared data = prepare(job, task, modelConfig, spark);
     double prepareSeconds = (System.nanoTime() - start) / 1e9;
-    // Rank 0's progress and log lines come back to this driver, wherever the ranks run.
-    try (DriverLogListener logs = DriverLogListener.open(sc, job.worldSize(),
-        job.trainingArguments().disableTqdm() ? null : System.err, List.of())) {
+    try (DriverLogListener logs = openLogs(sc, job)) {
       // The barrier stage runs over the prepared rows, one partition per rank: the closure carries the
       // manifest only. The process_group section, ddp_backend and ddp_timeout reach every rank's group.
       Rank rank = new Rank(job, task, data.manifest());
@@ -124,6 +126,16 @@ public final class TrainJob {
       result.put("prepare_seconds", prepareSeconds);
       return result;
     }
+  }
+
+  /**
+   * Rank 0's progress and log lines come back to this driver, wherever the ranks run; disable_tqdm drops the
+   * bar but keeps the log lines.
+   */
+  private static DriverLogListener openLogs(JavaSparkContext sc, JobConfig job) {
+    boolean bar = !job.trainingArguments().disableTqdm();
+    return DriverLogListener.open(sc, job.worldSize(), bar ? System.err : null,
+        bar ? List.of() : List.of(new io.sparkformers.training.LogPrinter(System.err)));
   }
 
   /**
@@ -333,12 +345,16 @@ public final class TrainJob {
     @Override
     public Map<String, Double> apply(RankContext ctx) throws Exception {
       TrainingArguments args = job.trainingArguments();
+      // The model, and with it its optimizer state, gradients and batches, lives on the rank's device.
+      Device device = DeviceSelection.forRank(job.device(), ctx.device());
       // The Trainer creates the model with the seed set, so that ranks sharing this JVM draw it reproducibly.
       // With a peft section the base is frozen and wrapped: only the adapter trains, syncs and is saved.
       Supplier<PreTrainedModel> modelInit = () -> {
         try {
-          PreTrainedModel base = job.modelPath() != null ? AutoModel.fromPretrained(Path.of(job.modelPath()))
-              : AutoModel.fromConfig(modelConfig(job));
+          PreTrainedModel base = job.modelPath() != null
+              ? AutoModel.fromPretrained(Path.of(job.modelPath()), FromPretrainedOptions.builder().device(device)
+                  .build())
+              : AutoModel.fromConfig(modelConfig(job), device);
           if (!job.usesPeft()) {
             return base;
           }

@@ -3,6 +3,7 @@ package io.sparkformers.jobs.train;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sparkformers.accelerate.DeviceSelection;
 import io.sparkformers.accelerate.ProcessGroupOptions;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -36,12 +37,15 @@ class JobConfigKeysTest {
     assertEquals(List.of(), c.featureColumns());
     assertEquals(java.util.Map.of(), c.hadoop());
     assertEquals(1, JobConfig.parse(YAML.replace("world_size: 2\n", ""), "job.yaml", List.of()).worldSize());
+    assertEquals(DeviceSelection.Mode.AUTO, c.device());
+    assertEquals(DeviceSelection.Mode.CUDA, JobConfig.parse(YAML, "job.yaml", List.of("device=cuda")).device());
+    assertTrue(error(YAML, "device=gpu").contains("gpu is not a valid Mode"), error(YAML, "device=gpu"));
   }
 
   @Test
   void theProcessGroupGetsTheSectionTheBackendAndTheTimeout() {
     ProcessGroupOptions d = JobConfig.parse(YAML, "job.yaml", List.of()).processGroupOptions();
-    assertEquals("tcp", d.backend());
+    assertEquals("auto", d.backend(), "nccl on a GPU, else tcp");
     assertEquals(Duration.ofSeconds(1800), d.timeout(), "transformers' ddp_timeout");
     assertEquals(ProcessGroupOptions.defaults().sharedMemoryArenaBytes(), d.sharedMemoryArenaBytes());
     ProcessGroupOptions o = JobConfig.parse(YAML + "process_group:\n  shared_memory_arena_bytes: 1048576\n"
@@ -63,7 +67,7 @@ class JobConfigKeysTest {
     assertEquals("job.yaml: key 'process_group': expected a mapping, got '3'", error(YAML, "process_group=3"));
     assertTrue(error(YAML, "procss_group.shared_memory=true").contains("unknown key 'procss_group' — did you mean"
         + " 'process_group'?"));
-    assertTrue(error(YAML, "ddp_backend=nccl").contains("ddp_backend=nccl needs a GPU build"));
+    assertTrue(error(YAML, "ddp_backend=gloo").contains("gloo is not a valid DdpBackend"));
   }
 
   @Test

@@ -48,7 +48,7 @@ public final class CheckpointStore {
 
   private final String outputDir;
   private final Path localRoot;
-  private final Configuration hadoopConf;
+  private Configuration hadoopConf;
 
   /**
    * @param outputDir a local path or a Hadoop FileSystem URI
@@ -59,7 +59,15 @@ public final class CheckpointStore {
     URI uri = URI.create(this.outputDir.replace(" ", "%20"));
     boolean local = uri.getScheme() == null || uri.getScheme().equals("file");
     this.localRoot = local ? (uri.getScheme() == null ? Paths.get(outputDir) : Paths.get(uri)) : null;
-    this.hadoopConf = hadoopConf != null ? hadoopConf : new Configuration();
+    // Made only for a Hadoop URI: a local output folder needs no Hadoop classes (a GPU check carries none).
+    this.hadoopConf = hadoopConf;
+  }
+
+  private Configuration conf() {
+    if (hadoopConf == null) {
+      hadoopConf = new Configuration();
+    }
+    return hadoopConf;
   }
 
   public String outputDir() {
@@ -101,7 +109,7 @@ public final class CheckpointStore {
         }
       } else {
         org.apache.hadoop.fs.Path root = new org.apache.hadoop.fs.Path(outputDir);
-        FileSystem fs = root.getFileSystem(hadoopConf);
+        FileSystem fs = root.getFileSystem(conf());
         org.apache.hadoop.fs.Path tmp = new org.apache.hadoop.fs.Path(root, "tmp-" + name);
         org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(root, name);
         fs.delete(tmp, true);
@@ -159,7 +167,7 @@ public final class CheckpointStore {
     } else {
       local = Files.createTempDirectory("sparkformers-resume-" + step + "-");
       org.apache.hadoop.fs.Path dir = new org.apache.hadoop.fs.Path(location(step));
-      FileSystem fs = dir.getFileSystem(hadoopConf);
+      FileSystem fs = dir.getFileSystem(conf());
       for (FileStatus st : fs.listStatus(dir)) {
         fs.copyToLocalFile(false, st.getPath(), new org.apache.hadoop.fs.Path(
             local.resolve(st.getPath().getName()).toUri()), true);
@@ -251,7 +259,7 @@ public final class CheckpointStore {
       deleteLocal(localRoot.resolve("checkpoint-" + step));
     } else {
       org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(location(step));
-      p.getFileSystem(hadoopConf).delete(p, true);
+      p.getFileSystem(conf()).delete(p, true);
     }
   }
 
@@ -266,7 +274,7 @@ public final class CheckpointStore {
       }
     } else {
       org.apache.hadoop.fs.Path root = new org.apache.hadoop.fs.Path(outputDir);
-      FileSystem fs = root.getFileSystem(hadoopConf);
+      FileSystem fs = root.getFileSystem(conf());
       if (!fs.exists(root)) {
         return names;
       }

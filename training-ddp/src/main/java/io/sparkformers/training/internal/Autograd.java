@@ -26,10 +26,21 @@ public final class Autograd {
     JniUtils.setGradMode(recording);
   }
 
-  /** Accumulates d(loss)/d(parameter) into every parameter's gradient, as {@code loss.backward()}. */
+  /**
+   * Accumulates d(loss)/d(parameter) into every parameter's gradient, as {@code loss.backward()}; segment by
+   * segment when the forward pass was cut into segments ({@link BackwardSegments}, open on this thread).
+   */
   public static void backward(NDArray loss) {
     try (NDArray ones = loss.onesLike()) {
-      JniUtils.backward((PtNDArray) loss, (PtNDArray) ones, false, false);
+      BackwardSegments segments = BackwardSegments.current();
+      if (segments != null) {
+        segments.checkNotEnded();
+      }
+      if (segments != null && segments.hasCuts()) {
+        segments.backward(loss, ones);
+      } else {
+        JniUtils.backward((PtNDArray) loss, (PtNDArray) ones, false, false);
+      }
     }
   }
 

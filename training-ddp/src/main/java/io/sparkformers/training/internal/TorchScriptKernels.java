@@ -50,6 +50,17 @@ public final class TorchScriptKernels implements AutoCloseable {
     }
   }
 
+  /** Runs {@code method}, which returns a {@code bool}, with {@code args} (closed here). */
+  public boolean test(String method, IValue... args) {
+    try (IValue result = IValueUtils.runMethod(module, method, args)) {
+      return result.toBoolean();
+    } finally {
+      for (IValue a : args) {
+        a.close();
+      }
+    }
+  }
+
   /**
    * Runs {@code method}, which returns a tensor or a {@code List[Tensor]}, with {@code args} (closed here); the
    * tensors come back attached to {@code manager}. DJL runs methods in inference mode: a tensor made inside

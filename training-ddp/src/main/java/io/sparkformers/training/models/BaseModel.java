@@ -137,7 +137,7 @@ public abstract class BaseModel extends Module implements PreTrainedModel {
       first = false;
     }
     json.append("\n  }\n}\n");
-    Path tmp = Files.createTempFile(index.toAbsolutePath().getParent(), "." + index.getFileName(), ".tmp");
+    Path tmp = io.sparkformers.training.models.internal.TempFiles.beside(index);
     try {
       Files.writeString(tmp, json, java.nio.charset.StandardCharsets.UTF_8);
       Files.move(tmp, index, java.nio.file.StandardCopyOption.REPLACE_EXISTING,

@@ -109,6 +109,10 @@ public final class SafeTensorsFile implements AutoCloseable {
           Collections.unmodifiableMap(tensors));
     } catch (IOException | RuntimeException e) {
       ch.close();
+      // The checks above throw plain IOExceptions about the file's content (I/O failures are subclasses).
+      if (e.getClass() == IOException.class) {
+        throw new InvalidModelFileException(e.getMessage(), e);
+      }
       throw e;
     }
   }

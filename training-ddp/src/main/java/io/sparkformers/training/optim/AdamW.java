@@ -92,8 +92,11 @@ public final class AdamW implements Optimizer {
       throw new IllegalArgumentException("optimizer state '" + key + "' has shape " + source.getShape()
           + ", the parameter has " + target.getShape());
     }
-    // In place (never NDArray.set(Buffer): that would alias a Java buffer).
-    target.muli(0).addi(source.toType(target.getDataType(), false));
+    // In place (never NDArray.set(Buffer): that would alias a Java buffer); a checkpoint read on the host is
+    // copied to the device of the state first.
+    NDArray onDevice = source.getDevice().equals(target.getDevice()) ? source
+        : source.toDevice(target.getDevice(), false);
+    target.muli(0).addi(onDevice.toType(target.getDataType(), false));
   }
 
   @Override

@@ -22,7 +22,7 @@ import java.util.regex.Pattern;
  *
  * <p>{@code target_modules} is either a list of names (a module matches when its path equals a name or ends
  * with "." + name) or one regular expression that must match the whole path, as PEFT matches them;
- * {@code "all-linear"} targets every Linear but the output layer.
+ * {@code "all-linear"} targets every Linear and Conv1D but the output layer.
  */
 public final class LoraConfig {
 
@@ -51,14 +51,15 @@ public final class LoraConfig {
       "corda_config", "eva_config", "exclude_modules", "kasa_config", "layer_replication", "layers_pattern",
       "layers_to_transform", "loftq_config", "lora_bias", "lora_ga_config", "megatron_config",
       "monteclora_config", "rank_pattern", "target_parameters", "trainable_token_indices", "use_bdlora",
-      "use_dora", "use_qalora", "velora_config", "ensure_weight_tying", "fan_in_fan_out");
+      "use_dora", "use_qalora", "velora_config", "ensure_weight_tying");
 
   /** Keys that only describe the file (read and ignored, or kept as they are). */
   private static final Set<String> DESCRIPTIVE_KEYS = Set.of("peft_version", "revision", "auto_mapping",
       "megatron_core", "qalora_group_size", "inference_mode");
 
   private static final Set<String> OWN_KEYS = Set.of("peft_type", "task_type", "r", "lora_alpha", "lora_dropout",
-      "target_modules", "bias", "modules_to_save", "init_lora_weights", "use_rslora", "base_model_name_or_path");
+      "target_modules", "bias", "modules_to_save", "init_lora_weights", "use_rslora", "base_model_name_or_path",
+      "fan_in_fan_out");
 
   private final int r;
   private final double loraAlpha;
@@ -69,6 +70,7 @@ public final class LoraConfig {
   private final List<String> modulesToSave;
   private final String initLoraWeights;
   private final boolean useRslora;
+  private final boolean fanInFanOut;
   private final String taskType;
   private final String baseModelNameOrPath;
 
@@ -101,6 +103,7 @@ public final class LoraConfig {
     this.modulesToSave = b.modulesToSave == null ? null : List.copyOf(b.modulesToSave);
     this.initLoraWeights = b.initLoraWeights;
     this.useRslora = b.useRslora;
+    this.fanInFanOut = b.fanInFanOut;
     this.taskType = b.taskType;
     this.baseModelNameOrPath = b.baseModelNameOrPath;
   }
@@ -121,6 +124,7 @@ public final class LoraConfig {
     b.modulesToSave = modulesToSave;
     b.initLoraWeights = initLoraWeights;
     b.useRslora = useRslora;
+    b.fanInFanOut = fanInFanOut;
     b.taskType = taskType;
     b.baseModelNameOrPath = baseModelNameOrPath;
     return b;
@@ -165,6 +169,14 @@ public final class LoraConfig {
 
   public boolean useRslora() {
     return useRslora;
+  }
+
+  /**
+   * PEFT's fan_in_fan_out: the adapted layers store their weight [in, out] (GPT-2's Conv1D). Injection sets it
+   * to the layers' layout, as PEFT does.
+   */
+  public boolean fanInFanOut() {
+    return fanInFanOut;
   }
 
   public String taskType() {
@@ -271,6 +283,9 @@ public final class LoraConfig {
     if (has(obj, "use_rslora")) {
       b.useRslora(obj.get("use_rslora").asBoolean());
     }
+    if (has(obj, "fan_in_fan_out")) {
+      b.fanInFanOut(obj.get("fan_in_fan_out").asBoolean());
+    }
     if (has(obj, "task_type")) {
       b.taskType(obj.get("task_type").asText());
     }
@@ -305,9 +320,10 @@ public final class LoraConfig {
     m.put("alpha_pattern", Map.of());
     m.put("rank_pattern", Map.of());
     m.put("loftq_config", Map.of());
-    for (String key : List.of("ensure_weight_tying", "fan_in_fan_out", "lora_bias", "use_dora", "use_qalora")) {
+    for (String key : List.of("ensure_weight_tying", "lora_bias", "use_dora", "use_qalora")) {
       m.put(key, false);
     }
+    m.put("fan_in_fan_out", fanInFanOut);
     m.put("auto_mapping", null);
     m.put("revision", null);
     m.put("megatron_core", "megatron.core");
@@ -348,6 +364,7 @@ public final class LoraConfig {
     private List<String> modulesToSave;
     private String initLoraWeights = "true";
     private boolean useRslora;
+    private boolean fanInFanOut;
     private String taskType;
     private String baseModelNameOrPath;
 
@@ -404,6 +421,11 @@ public final class LoraConfig {
 
     public Builder useRslora(boolean useRslora) {
       this.useRslora = useRslora;
+      return this;
+    }
+
+    public Builder fanInFanOut(boolean fanInFanOut) {
+      this.fanInFanOut = fanInFanOut;
       return this;
     }
 

@@ -15,7 +15,7 @@ import io.sparkformers.training.models.PreTrainedModel;
 import io.sparkformers.training.models.SafeTensorsFile;
 import io.sparkformers.training.models.SafeTensorsWriter;
 import io.sparkformers.training.models.SaveOptions;
-import io.sparkformers.training.models.nn.Linear;
+import io.sparkformers.training.models.nn.LinearLayer;
 import io.sparkformers.training.models.nn.Module;
 import io.sparkformers.training.models.nn.Param;
 import io.sparkformers.training.peft.internal.LoraLinear;
@@ -53,7 +53,7 @@ public final class PeftModel implements CausalLM {
   /** PEFT's default target_modules per model_type (its TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING). */
   private static final Map<String, List<String>> DEFAULT_TARGETS =
       Map.of("llama", List.of("q_proj", "v_proj"), "mistral", List.of("q_proj", "v_proj"),
-          "qwen2", List.of("q_proj", "v_proj"));
+          "qwen2", List.of("q_proj", "v_proj"), "gpt2", List.of("c_attn"));
 
   private final BaseModel base;
   private final LoraConfig config;
@@ -69,9 +69,9 @@ public final class PeftModel implements CausalLM {
   }
 
   /**
-   * Freezes {@code model} and adds fresh LoRA adapters (drawn from the engine's generator) to the Linear
-   * layers {@code config} targets. Target names that match no module, and targets that are not Linear
-   * layers, are errors naming them.
+   * Freezes {@code model} and adds fresh LoRA adapters (drawn from the engine's generator) to the linear
+   * layers (Linear, Conv1D) {@code config} targets. Target names that match no module, and targets that are
+   * neither, are errors naming them.
    */
   public static PeftModel inject(PreTrainedModel model, LoraConfig config) {
     if (!(model instanceof BaseModel base)) {
@@ -80,7 +80,7 @@ public final class PeftModel implements CausalLM {
     }
     Map<String, Module> modules = base.namedModules();
     for (Module m : modules.values()) {
-      if (m instanceof Linear l && l.adapter() != null) {
+      if (m instanceof LinearLayer l && l.adapter() != null) {
         throw new IllegalStateException("the model already has LoRA adapters");
       }
     }
@@ -91,10 +91,16 @@ public final class PeftModel implements CausalLM {
       config = config.toBuilder().targetModules(targets.stream().map(p -> p.substring(p.lastIndexOf('.') + 1))
           .distinct().sorted().toList()).build();
     }
+    // PEFT sets fan_in_fan_out to the layout of each layer it adapts (true for Conv1D, false for Linear,
+    // warning when the config said otherwise), so the saved config holds the last target's layout.
+    boolean transposed = ((LinearLayer) modules.get(targets.get(targets.size() - 1))).weightIsTransposed();
+    if (config.fanInFanOut() != transposed) {
+      config = config.toBuilder().fanInFanOut(transposed).build();
+    }
     base.setTrainable(false);
     Map<String, LoraLinear> adapters = new LinkedHashMap<>();
     for (String path : targets) {
-      Linear linear = (Linear) modules.get(path);
+      LinearLayer linear = (LinearLayer) modules.get(path);
       LoraLinear lora = new LoraLinear(linear, config.r(), config.scaling(), config.loraDropout(),
           config.initLoraWeights());
       linear.attachAdapter(lora);
@@ -138,7 +144,7 @@ public final class PeftModel implements CausalLM {
     return new PeftModel(base, config, adapters, saved);
   }
 
-  /** The paths of the Linear layers {@code config} targets, in module order. */
+  /** The paths of the linear layers (Linear, Conv1D) {@code config} targets, in module order. */
   private static List<String> targetPaths(BaseModel base, Map<String, Module> modules, LoraConfig config) {
     List<String> out = new ArrayList<>();
     if (config.targetModulesRegex() != null) {
@@ -163,7 +169,7 @@ public final class PeftModel implements CausalLM {
       if (names.equals(List.of("all-linear"))) {
         for (Map.Entry<String, Module> e : modules.entrySet()) {
           // PEFT leaves the output layer out of all-linear.
-          if (e.getValue() instanceof Linear && !e.getKey().equals("lm_head")) {
+          if (e.getValue() instanceof LinearLayer && !e.getKey().equals("lm_head")) {
             out.add(e.getKey());
           }
         }
@@ -191,9 +197,9 @@ public final class PeftModel implements CausalLM {
       out.sort(java.util.Comparator.comparingInt(new ArrayList<>(modules.keySet())::indexOf));
     }
     for (String path : out) {
-      if (!(modules.get(path) instanceof Linear)) {
+      if (!(modules.get(path) instanceof LinearLayer)) {
         throw new IllegalArgumentException("target module " + path + " is a "
-            + modules.get(path).getClass().getSimpleName() + "; LoRA adapts Linear layers only");
+            + modules.get(path).getClass().getSimpleName() + "; LoRA adapts Linear and Conv1D layers only");
       }
     }
     return out;

@@ -95,7 +95,6 @@ class LoraDataParallelTest {
     }
     assertTrue(vsOneRank <= 1e-6, "two ranks differ from one by " + vsOneRank);
     double max = 0;
-    int beyond1e5 = 0;
     try (SafeTensorsFile expected = SafeTensorsFile.open(
         LoraReferenceTest.hfTiny("lora/adapter_final/adapter_model.safetensors"))) {
       assertEquals(expected.names().size(), ours.size());
@@ -105,11 +104,10 @@ class LoraDataParallelTest {
         for (int i = 0; i < theirs.length; i++) {
           double d = Math.abs(theirs[i] - mine[i]);
           max = Math.max(max, d);
-          beyond1e5 += d > 1e-5 ? 1 : 0;
         }
       }
     }
-    System.out.println("2-rank LoRA adapter vs PEFT: max |diff| " + max + ", " + beyond1e5 + " beyond 1e-5");
-    assertTrue(beyond1e5 <= 1 && max < 2e-5, "adapter weights differ by " + max);
+    System.out.println("2-rank LoRA adapter vs PEFT: max |diff| " + max);
+    assertTrue(max < 1e-5, "adapter weights differ by " + max);
   }
 }

@@ -125,26 +125,20 @@ class LoraReferenceTest {
       System.out.println("LoRA losses vs PEFT: max |diff| " + lossDiff);
       assertTrue(lossDiff < 1e-5, "losses differ by " + lossDiff);
 
-      // Measured: 2495 of the 2496 weights within 7.6e-6 of PEFT's, one (layer 1 q_proj lora_B) 1.16e-5 away.
-      // Its gradient changes sign between steps, so Adam's m/√v divides a cancelling sum of float-rounded
-      // gradients by their size and magnifies their last-bit differences; the losses agree within 1e-6.
+      // Measured: max 2.6e-6. Attention rounded as torch's scaled_dot_product_attention rounds it matters here:
+      // with the weights normalised before the product, one weight (layer 1 q_proj lora_B, whose gradient
+      // changes sign between steps, so that Adam divides a cancelling sum by its size) was 1.2e-5 away.
       double weightDiff = 0;
-      int beyond1e5 = 0;
       try (SafeTensorsFile expected = SafeTensorsFile.open(hfTiny("lora/adapter_final/adapter_model.safetensors"))) {
         assertEquals(expected.names().size(), model.trainableParameters().size());
         for (String key : expected.names()) {
           float[] theirs = expected.readFloats(key);
           float[] ours = model.trainableParameters().get(key).getArray().toFloatArray();
           weightDiff = Math.max(weightDiff, maxAbsDiff(theirs, ours));
-          for (int i = 0; i < ours.length; i++) {
-            beyond1e5 += Math.abs(theirs[i] - ours[i]) > 1e-5 ? 1 : 0;
-          }
         }
       }
-      System.out.println("LoRA adapter weights after 4 steps vs PEFT: max |diff| " + weightDiff + ", "
-          + beyond1e5 + " of " + trainable + " beyond 1e-5");
-      assertTrue(beyond1e5 <= 1 && weightDiff < 2e-5, "adapter weights differ by " + weightDiff + " ("
-          + beyond1e5 + " beyond 1e-5)");
+      System.out.println("LoRA adapter weights after 4 steps vs PEFT: max |diff| " + weightDiff);
+      assertTrue(weightDiff < 1e-5, "adapter weights differ by " + weightDiff);
     }
   }
 

@@ -212,12 +212,12 @@ public final class BertForSequenceClassification extends BaseModel {
       NDArray q = heads(self.query.forward(x), batch, seq);
       NDArray k = heads(self.key.forward(x), batch, seq);
       NDArray v = heads(self.value.forward(x), batch, seq);
-      NDArray w = Ops.div(q.matMul(k.transpose(0, 1, 3, 2)), scale);
+      NDArray w = Ops.div(Ops.matmul(q, k.transpose(0, 1, 3, 2)), scale);
       if (maskAdd != null) {
         w = w.add(maskAdd);
       }
       w = Ops.dropout(w.softmax(-1), config.attentionProbsDropoutProb(), training);
-      NDArray ctx = w.matMul(v).transpose(0, 2, 1, 3).reshape(batch, seq, hs);
+      NDArray ctx = Ops.matmul(w, v).transpose(0, 2, 1, 3).reshape(batch, seq, hs);
       NDArray attn = l.attention.output.dense.forward(ctx);
       attn = Ops.dropout(attn, config.hiddenDropoutProb(), training);
       NDArray attnOut = l.attention.output.norm.forward(attn.add(x));

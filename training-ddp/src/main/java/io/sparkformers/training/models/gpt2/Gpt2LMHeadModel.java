@@ -4,7 +4,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Parameter;
+import io.sparkformers.training.internal.Autocast;
 import io.sparkformers.training.internal.Autograd;
+import io.sparkformers.training.internal.BackwardSegments;
 import io.sparkformers.training.models.BaseModel;
 import io.sparkformers.training.models.CausalLM;
 import io.sparkformers.training.models.ModelOutput;
@@ -19,6 +22,7 @@ import io.sparkformers.training.models.nn.LayerNorm;
 import io.sparkformers.training.models.nn.Linear;
 import io.sparkformers.training.models.nn.Module;
 import io.sparkformers.training.models.nn.ModuleList;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -159,7 +163,8 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
           + inputs.keySet());
     }
     NDArray labels = inputs.get("labels");
-    if (training && labels != null && Autograd.isEnabled()) {
+    // Under autocast the head is a bf16/fp16 product (the fused kernel computes it in float32).
+    if (training && labels != null && Autograd.isEnabled() && Autocast.active() == null) {
       NDArray hidden = hidden(ids, inputs.get("attention_mask"), inputs.get("position_ids"),
           inputs.get("token_type_ids"), null, true);
       return new ModelOutput(null, fusedCausalLmLoss(hidden, labels));
@@ -188,7 +193,9 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
 
   /** The LM head's weight [vocab, embd]: the token embedding when tied. */
   private NDArray headWeight() {
-    return lmHead == null ? transformer.wte.weight().array() : lmHead.weight().array();
+    // Tied: the embedding's gradient from the head joins the one from the embedding in one backward when an
+    // overlapped data-parallel backward runs segment by segment.
+    return lmHead == null ? BackwardSegments.tied(transformer.wte.weight().array()) : lmHead.weight().array();
   }
 
   private synchronized FusedLinearCrossEntropy lossKernel() {
@@ -287,6 +294,9 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
     float scale = config.scaleAttnWeights() ? (float) Math.sqrt(headDim) : 1f;
     for (int i = 0; i < config.nLayer(); i++) {
       Block block = transformer.h.get(i);
+      // A segment boundary for an overlapped data-parallel backward: block i's gradients are final once
+      // backward has passed here.
+      x = BackwardSegments.cut(x, () -> block.trainableParameters().values());
       NDArray a = block.ln1.forward(x);
       NDArray qkv = block.attn.cAttn.forward(a);
       NDList parts = qkv.split(3, 2);
@@ -298,7 +308,7 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
         k = kv[0];
         v = kv[1];
       }
-      NDArray w = q.matMul(k.transpose(0, 1, 3, 2));
+      NDArray w = Ops.matmul(q, k.transpose(0, 1, 3, 2));
       if (scale != 1f) {
         w = Ops.div(w, scale);
       }
@@ -311,7 +321,7 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
       }
       w = w.softmax(-1);
       w = Ops.dropout(w, config.attnPdrop(), training);
-      NDArray ctx = w.matMul(v).transpose(0, 2, 1, 3).reshape(batch, seq, config.nEmbd());
+      NDArray ctx = Ops.matmul(w, v).transpose(0, 2, 1, 3).reshape(batch, seq, config.nEmbd());
       NDArray attnOut = block.attn.cProj.forward(ctx);
       attnOut = Ops.dropout(attnOut, config.residPdrop(), training);
       x = x.add(attnOut);
@@ -325,6 +335,14 @@ public final class Gpt2LMHeadModel extends BaseModel implements CausalLM {
     if (cache != null) {
       cache.setLength((int) total);
     }
+    // The head's segment: ln_f and an untied lm_head (a tied head is the token embedding, final only at the end).
+    x = BackwardSegments.cut(x, () -> {
+      List<Parameter> head = new ArrayList<>(transformer.lnF.trainableParameters().values());
+      if (lmHead != null) {
+        head.addAll(lmHead.trainableParameters().values());
+      }
+      return head;
+    });
     return transformer.lnF.forward(x);
   }
 

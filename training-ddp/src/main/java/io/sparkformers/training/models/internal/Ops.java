@@ -1,5 +1,6 @@
 package io.sparkformers.training.models.internal;
 
+import io.sparkformers.training.internal.Autocast;
 import io.sparkformers.training.internal.TorchRandom;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
@@ -18,9 +19,25 @@ public final class Ops {
 
   private Ops() {}
 
-  /** torch.nn.functional.linear: x·Wᵀ + b with W stored [out, in] (bias may be null). */
+  /**
+   * torch.nn.functional.linear: x·Wᵀ + b with W stored [out, in] (bias may be null); in bfloat16 or float16 while
+   * an {@link Autocast} is entered on this thread, as torch's autocast runs it.
+   */
   public static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
+    Autocast autocast = Autocast.active();
+    if (autocast != null) {
+      return autocast.linear(x, weight, bias);
+    }
     return x.getNDArrayInternal().linear(x, weight, bias).singletonOrThrow();
+  }
+
+  /** torch.matmul; in bfloat16 or float16 while an {@link Autocast} is entered on this thread. */
+  public static NDArray matmul(NDArray a, NDArray b) {
+    Autocast autocast = Autocast.active();
+    if (autocast != null) {
+      return autocast.matmul(a, b);
+    }
+    return a.matMul(b);
   }
 
   /**
@@ -68,9 +85,23 @@ public final class Ops {
 
   /** {@code op(x, s)} with s a 0-dim tensor of x's dtype in libtorch's own memory, on x's manager. */
   private static NDArray withScalar(NDArray x, double s, BinaryOperator<NDArray> op) {
-    try (NDArray n = x.getManager().full(new Shape(), (float) s, x.getDataType())) {
+    try (NDArray n = x.getManager().full(new Shape(), (float) s, namedType(x, "a scalar operation"))) {
       return op.apply(x, n);
     }
+  }
+
+  /**
+   * {@code x}'s dtype, for an operation that passes it to the engine. DJL 0.36 reports a bfloat16 tensor (or any
+   * other dtype its JNI cannot name) as UNKNOWN, and its JNI aborts the JVM (a bare C++ {@code throw;}) when such a
+   * dtype is passed back: this throws instead, naming {@code op}.
+   */
+  public static DataType namedType(NDArray x, String op) {
+    DataType t = x.getDataType();
+    if (t == DataType.UNKNOWN || t == DataType.BFLOAT16) {
+      throw new IllegalArgumentException(op + " got a tensor of a dtype DJL's PyTorch engine cannot name (bfloat16"
+          + " or another it reports as " + t + "); sparkformers keeps tensors float32 outside its autocast kernels");
+    }
+    return t;
   }
 
   /** torch.where(condition, x, other) with broadcasting (DJL's own where() refuses broadcast shapes). */

@@ -5,7 +5,10 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import io.sparkformers.training.internal.Autocast;
 import io.sparkformers.training.internal.Autograd;
+import io.sparkformers.training.internal.BackwardSegments;
 import io.sparkformers.training.models.BaseModel;
 import io.sparkformers.training.models.CausalLM;
 import io.sparkformers.training.models.ModelOutput;
@@ -19,6 +22,7 @@ import io.sparkformers.training.models.nn.Linear;
 import io.sparkformers.training.models.nn.Module;
 import io.sparkformers.training.models.nn.ModuleList;
 import io.sparkformers.training.models.nn.RMSNorm;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -160,7 +164,9 @@ public final class LlamaForCausalLM extends BaseModel implements CausalLM {
       throw new IllegalArgumentException(config.modelType() + " takes no 'token_type_ids'");
     }
     NDArray labels = inputs.get("labels");
-    if (training && labels != null && Autograd.isEnabled()) {
+    // Under autocast the head is a bf16/fp16 product and the loss is taken on its float32 widening, as
+    // transformers' loss upcasts the logits; the fused kernel computes the head in float32.
+    if (training && labels != null && Autograd.isEnabled() && Autocast.active() == null) {
       NDArray hidden = hidden(ids, inputs.get("attention_mask"), inputs.get("position_ids"), null, true);
       return new ModelOutput(null, CausalLmLoss.fused(lossKernel(), hidden, headWeight(), labels));
     }
@@ -170,7 +176,9 @@ public final class LlamaForCausalLM extends BaseModel implements CausalLM {
 
   /** The LM head's weight [vocab, hidden]: the token embedding when tied. */
   private NDArray headWeight() {
-    return lmHead == null ? model.embedTokens.weight().array() : lmHead.weight().array();
+    // Tied: the embedding's gradient from the head joins the one from the embedding in one backward when an
+    // overlapped data-parallel backward runs segment by segment.
+    return lmHead == null ? BackwardSegments.tied(model.embedTokens.weight().array()) : lmHead.weight().array();
   }
 
   private synchronized FusedLinearCrossEntropy lossKernel() {
@@ -256,6 +264,9 @@ public final class LlamaForCausalLM extends BaseModel implements CausalLM {
     int kvHeads = config.numKeyValueHeads();
     for (int i = 0; i < config.numHiddenLayers(); i++) {
       DecoderLayer layer = model.layers.get(i);
+      // A segment boundary for an overlapped data-parallel backward: layer i's gradients are final once
+      // backward has passed here.
+      x = BackwardSegments.cut(x, () -> layer.trainableParameters().values());
       NDArray h = layer.inputLayernorm.forward(x);
       NDArray q = rotate(heads(layer.selfAttn.qProj.forward(h), batch, seq, heads), cos, sin);
       NDArray k = rotate(heads(layer.selfAttn.kProj.forward(h), batch, seq, kvHeads), cos, sin);
@@ -269,16 +280,24 @@ public final class LlamaForCausalLM extends BaseModel implements CausalLM {
       // head j the key/value head j / groups) are stacked along the sequence axis, [batch, kv heads,
       // groups·seq, head_dim], so each key/value head multiplies its group at once without being copied.
       NDArray qGrouped = q.reshape(batch, kvHeads, groups * seq, headDim);
-      NDArray w = qGrouped.matMul(k.transpose(0, 1, 3, 2)).reshape(batch, heads, seq, total);
+      NDArray w = Ops.matmul(qGrouped, k.transpose(0, 1, 3, 2)).reshape(batch, heads, seq, total);
       w = Ops.mul(w, scaling);
       w = Ops.where(causal, w, maskValue);
       if (padAdd != null) {
         w = w.add(padAdd);
       }
-      w = w.softmax(-1);
+      // Softmax as torch's scaled_dot_product_attention computes it on the CPU (transformers' default
+      // attention): exp(w - max) multiplies the values first and the row sums divide the result, rather than
+      // normalising the weights before the product. The same math, rounded as transformers rounds it: LoRA's
+      // Adam steps magnify those last-bit differences (one adapter weight moved 1.2e-5 from PEFT's with the
+      // weights normalised first, 2.6e-6 with this order).
+      NDArray rowMax = w.max(new int[] {-1}, true);
+      w = w.sub(rowMax).exp();
+      NDArray rowSum = w.sum(new int[] {-1}, true);
       w = Ops.dropout(w, config.attentionDropout(), training);
-      NDArray ctx = w.reshape(batch, kvHeads, groups * seq, total).matMul(v)
-          .reshape(batch, heads, seq, headDim).transpose(0, 2, 1, 3).reshape(batch, seq, (long) heads * headDim);
+      NDArray ctx = Ops.matmul(w.reshape(batch, kvHeads, groups * seq, total), v)
+          .reshape(batch, heads, seq, headDim).div(rowSum).transpose(0, 2, 1, 3)
+          .reshape(batch, seq, (long) heads * headDim);
       x = x.add(layer.selfAttn.oProj.forward(ctx));
       NDArray f = layer.postAttentionLayernorm.forward(x);
       NDArray gate = Ops.activation(config.hiddenAct(), layer.mlp.gateProj.forward(f));
@@ -287,6 +306,15 @@ public final class LlamaForCausalLM extends BaseModel implements CausalLM {
     if (cache != null) {
       cache.setLength((int) total);
     }
+    // The head's segment: the final norm and an untied lm_head (a tied head is the token embedding, final only
+    // at the end).
+    x = BackwardSegments.cut(x, () -> {
+      List<Parameter> head = new ArrayList<>(model.norm.trainableParameters().values());
+      if (lmHead != null) {
+        head.addAll(lmHead.trainableParameters().values());
+      }
+      return head;
+    });
     return model.norm.forward(x);
   }
 

@@ -27,7 +27,7 @@ public final class RMSNorm extends Module {
   }
 
   public NDArray forward(NDArray x) {
-    DataType inputType = x.getDataType();
+    DataType inputType = Ops.namedType(x, "RMSNorm");
     NDArray x32 = x.toType(DataType.FLOAT32, false);
     NDArray meanSquare = Ops.pow(x32, 2).mean(new int[] {-1}, true);
     NDArray normalised = x32.div(Ops.add(meanSquare, eps).sqrt());

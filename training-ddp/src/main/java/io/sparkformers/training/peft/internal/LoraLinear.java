@@ -5,16 +5,18 @@ import io.sparkformers.training.models.internal.Ops;
 import io.sparkformers.training.models.nn.Init;
 import io.sparkformers.training.models.nn.Linear;
 import io.sparkformers.training.models.nn.LinearAdapter;
+import io.sparkformers.training.models.nn.LinearLayer;
 import io.sparkformers.training.models.nn.Module;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * PEFT's LoRA layer on a frozen {@link Linear}: y = base(x) + lora_B(lora_A(dropout(x)))·scaling, with
- * {@code lora_A} [r, in] and {@code lora_B} [out, r] as the layer's children named as PEFT's files name them.
+ * PEFT's LoRA layer on a frozen {@link LinearLayer} (a Linear, or GPT-2's Conv1D, which PEFT adapts with
+ * fan_in_fan_out): y = base(x) + lora_B(lora_A(dropout(x)))·scaling, with {@code lora_A} [r, in] and
+ * {@code lora_B} [out, r] as the layer's children named as PEFT's files name them, whatever the base's layout.
  */
 public final class LoraLinear implements LinearAdapter {
-  private final Linear base;
+  private final LinearLayer base;
   private final Linear loraA;
   private final Linear loraB;
   private final double scaling;
@@ -25,7 +27,7 @@ public final class LoraLinear implements LinearAdapter {
    * {@code init}: "true" is PEFT's default (A as kaiming_uniform_(a=√5), i.e. U(±1/√in); B zeros); "false"
    * leaves both as nn.Linear initialises them; "gaussian" draws A from N(0, 1/r²) with B zeros.
    */
-  public LoraLinear(Linear base, int r, double scaling, double dropout, String init) {
+  public LoraLinear(LinearLayer base, int r, double scaling, double dropout, String init) {
     this.base = base;
     this.scaling = scaling;
     this.dropout = dropout;
@@ -45,7 +47,7 @@ public final class LoraLinear implements LinearAdapter {
     return m;
   }
 
-  public Linear base() {
+  public LinearLayer base() {
     return base;
   }
 
@@ -72,11 +74,15 @@ public final class LoraLinear implements LinearAdapter {
     return baseOutput.add(Ops.mul(delta, scaling));
   }
 
-  /** W += B·A·scaling: the base layer alone then computes what base + adapter computed. */
+  /**
+   * W += B·A·scaling ((B·A)ᵀ·scaling for a weight stored [in, out]): the base layer alone then computes what
+   * base + adapter computed.
+   */
   public void mergeIntoBase() {
     NDArray w = base.weight().array();
-    try (NDArray product = loraB.weight().array().matMul(loraA.weight().array());
-         NDArray delta = Ops.mul(product, scaling)) {
+    try (NDArray ba = loraB.weight().array().matMul(loraA.weight().array());
+         NDArray transposed = base.weightIsTransposed() ? ba.transpose() : null; // null: not opened
+         NDArray delta = Ops.mul(transposed != null ? transposed : ba, scaling)) {
       w.addi(delta.toType(w.getDataType(), false));
     }
   }
