@@ -62,7 +62,7 @@ class SparkformersCommandTest {
     cli.setErr(new PrintWriter(err));
     int code = SparkformersCommand.reportFailure(launch, cli, null);
     assertEquals(1, code);
-    assertEquals("sparkformers sparkformers: the barrier stage of 2 ranks failed on rank 1 after 4 attempts: rank 1's"
+    assertEquals("sparkformers: the barrier stage of 2 ranks failed on rank 1 after 4 attempts: rank 1's"
         + " executor was lost\n  (SPARKFORMERS_STACKTRACE=1 shows the stack trace)\n", err.toString());
   }
 
