@@ -151,7 +151,12 @@ public final class BackwardSegments implements AutoCloseable {
       }
     }
     if (!ties.isEmpty()) {
-      lastSegmentWithTies(todo.isEmpty() ? null : todo.get(0), ties);
+      try {
+        lastSegmentWithTies(todo.isEmpty() ? null : todo.get(0), ties);
+      } finally {
+        // Stand-ins belong to the parameter's (the model's) manager: close them, or one would stay per step.
+        ties.forEach(t -> t.standIn().close());
+      }
     }
     ended = true;
     onFinal.accept(null);
@@ -248,6 +253,7 @@ public final class BackwardSegments implements AutoCloseable {
   @Override
   public void close() {
     cuts.clear();
+    ties.forEach(t -> t.standIn().close()); // a forward pass without its backward
     ties.clear();
     if (CURRENT.get() == this) {
       CURRENT.remove();

@@ -49,7 +49,12 @@ class DataParallelTrainerTest {
 
   @BeforeAll
   static void startSpark() {
-    sc = new JavaSparkContext(new SparkConf().setMaster("local[2]").setAppName("ddp-trainer-test")
+    sc = localTwoRanks("ddp-trainer-test");
+  }
+
+  /** A Spark context of two local barrier slots on loopback, for tests whose ranks are its tasks. */
+  static JavaSparkContext localTwoRanks(String appName) {
+    return new JavaSparkContext(new SparkConf().setMaster("local[2]").setAppName(appName)
         .set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1")
         .set("spark.ui.enabled", "false")
         .set("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s"));
