@@ -239,6 +239,13 @@ public final class JobData {
 
   private static Prepared tabular(JobConfig job, MlpConfig model, Labels labels, Dataset train, Dataset eval,
       String trainWhat, String evalWhat) {
+    List<String> features = tabularFeatures(job, model, train, trainWhat);
+    return new Prepared(tabularRows(train, features, job, labels, trainWhat),
+        tabularRows(eval, features, job, labels, evalWhat), labels.names(), null);
+  }
+
+  /** data.feature_columns, or every numeric column but the label; as many as the mlp's input_size. */
+  static List<String> tabularFeatures(JobConfig job, MlpConfig model, Dataset train, String trainWhat) {
     List<String> features = new ArrayList<>(job.featureColumns());
     if (features.isEmpty()) {
       train.features().asMap().forEach((n, t) -> {
@@ -251,14 +258,10 @@ public final class JobData {
       throw new IllegalArgumentException(trainWhat + ": " + features.size() + " feature columns " + features
           + ", but the mlp's input_size is " + model.inputSize() + "; the columns are " + columns(train.features()));
     }
-    return new Prepared(tabularRows(train, features, job, labels, trainWhat),
-        tabularRows(eval, features, job, labels, evalWhat), labels.names(), null);
+    return features;
   }
 
-  private static TensorColumns tabularRows(Dataset d, List<String> features, JobConfig job, Labels labels,
-      String what) {
-    int n = Math.toIntExact(d.numRows());
-    int w = features.size();
+  static void checkNumeric(Dataset d, List<String> features, String what) {
     for (String name : features) {
       ColumnType type = d.features().type(name);
       if (!NUMERIC.contains(type)) {
@@ -267,18 +270,32 @@ public final class JobData {
             + columns(d.features()) + ")");
       }
     }
+  }
+
+  /** One feature value as the mlp reads it (booleans as 0/1), scaled by data.feature_scale. */
+  static float feature(Object v, String name, float scale) {
+    if (v == null) {
+      throw new IllegalArgumentException("feature column '" + name + "' is empty; expected a number");
+    }
+    return (v instanceof Boolean b ? (b ? 1f : 0f) : ((Number) v).floatValue()) * scale;
+  }
+
+  private static TensorColumns tabularRows(Dataset d, List<String> features, JobConfig job, Labels labels,
+      String what) {
+    int n = Math.toIntExact(d.numRows());
+    int w = features.size();
+    checkNumeric(d, features, what);
     float scale = job.featureScale();
     float[] x = new float[n * w];
     for (int c = 0; c < w; c++) {
       String name = features.get(c);
       List<Object> values = d.column(name);
       for (int r = 0; r < n; r++) {
-        Object v = values.get(r);
-        if (v == null) {
-          throw new IllegalArgumentException(what + " row " + r + ": feature column '" + name
-              + "' is empty; expected a number");
+        try {
+          x[r * w + c] = feature(values.get(r), name, scale);
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException(what + " row " + r + ": " + e.getMessage(), e);
         }
-        x[r * w + c] = (v instanceof Boolean b ? (b ? 1f : 0f) : ((Number) v).floatValue()) * scale;
       }
     }
     return TensorColumns.builder(n).floats("features", x, w).longs("labels", labels.ids(d, what), 1).build();
@@ -289,22 +306,32 @@ public final class JobData {
   private static Prepared sequenceClassification(JobConfig job, BertConfig model, Labels labels, Dataset train,
       Dataset eval, String trainWhat, String evalWhat, SparkSession spark) {
     try (Tokenizer tokenizer = tokenizer(job, model.vocabSize())) {
-      Integer pad = tokenizer.padTokenId();
-      if (pad == null) {
-        throw new IllegalArgumentException(job.tokenizer() + ": the tokenizer has no pad_token"
-            + " (tokenizer_config.json); sequence classification pads every row to max_seq_length");
-      }
+      int pad = classificationPad(job, tokenizer);
       checkText(train, job.textColumn(), trainWhat);
       checkText(eval, job.textColumn(), evalWhat);
-      // run_glue: max_seq_length = min(max_seq_length, tokenizer.model_max_length), padding="max_length".
-      int length = (int) Math.min(job.maxSeqLength(), tokenizer.modelMaxLength());
-      if (length > model.maxPositionEmbeddings()) {
-        throw new IllegalArgumentException(job.source() + ": key 'data.max_seq_length': " + length
-            + " tokens do not fit the model's max_position_embeddings " + model.maxPositionEmbeddings());
-      }
+      int length = classificationLength(job, model, tokenizer);
       return new Prepared(encodeClassification(tokenizer, train, job, labels, length, pad, trainWhat, spark),
           encodeClassification(tokenizer, eval, job, labels, length, pad, evalWhat, spark), labels.names(), null);
     }
+  }
+
+  static int classificationPad(JobConfig job, Tokenizer tokenizer) {
+    Integer pad = tokenizer.padTokenId();
+    if (pad == null) {
+      throw new IllegalArgumentException(job.tokenizer() + ": the tokenizer has no pad_token"
+          + " (tokenizer_config.json); sequence classification pads every row to max_seq_length");
+    }
+    return pad;
+  }
+
+  /** run_glue: max_seq_length = min(max_seq_length, tokenizer.model_max_length), padding="max_length". */
+  static int classificationLength(JobConfig job, BertConfig model, Tokenizer tokenizer) {
+    int length = (int) Math.min(job.maxSeqLength(), tokenizer.modelMaxLength());
+    if (length > model.maxPositionEmbeddings()) {
+      throw new IllegalArgumentException(job.source() + ": key 'data.max_seq_length': " + length
+          + " tokens do not fit the model's max_position_embeddings " + model.maxPositionEmbeddings());
+    }
+    return length;
   }
 
   static void checkText(Dataset d, String column, String what) {
@@ -485,31 +512,13 @@ public final class JobData {
       String evalWhat) {
     SftFormat format = SftFormat.of(train, trainWhat, job);
     SftFormat evalFormat = SftFormat.of(eval, evalWhat, job);
-    if (evalFormat != format) {
-      throw new IllegalArgumentException(evalWhat + ": " + name(evalFormat) + " rows, but " + trainWhat + " holds "
-          + name(format) + " rows");
-    }
+    checkSftFormats(format, evalFormat, trainWhat, evalWhat);
+    checkSftLength(job, model);
     int maxLength = job.maxSeqLength();
-    if (maxLength > model.maxPositions()) {
-      throw new IllegalArgumentException(job.source() + ": key 'data.max_seq_length': " + maxLength
-          + " tokens do not fit the model's " + model.maxPositionsKey() + " " + model.maxPositions());
-    }
     Tokenizer tokenizer = format == SftFormat.PRE_TOKENIZED && job.tokenizer() == null ? null
         : tokenizer(job, model.vocabSize());
     try {
-      ChatTemplate template = null;
-      if (format == SftFormat.PROMPT_COMPLETION && !ChatTemplate.templateNames(Path.of(job.tokenizer())).isEmpty()) {
-        // Conversational prompt-completion rows need it; plain ones do not.
-        template = ChatTemplate.fromPretrained(Path.of(job.tokenizer()));
-      }
-      if (format == SftFormat.MESSAGES) {
-        try {
-          template = ChatTemplate.fromPretrained(Path.of(job.tokenizer()));
-        } catch (IllegalArgumentException e) {
-          throw new IllegalArgumentException(job.source() + ": sft on conversations needs the tokenizer's chat"
-              + " template: " + e.getMessage(), e);
-        }
-      }
+      ChatTemplate template = sftTemplate(job, format);
       SftExamples examples = new SftExamples(tokenizer, template, job.completionOnlyLoss(), job.assistantOnlyLoss(),
           maxLength);
       Integer pad = tokenizer == null ? null
@@ -524,6 +533,73 @@ public final class JobData {
     }
   }
 
+  /** The tokenizer's chat template when the rows need it (conversations), else null. */
+  static ChatTemplate sftTemplate(JobConfig job, SftFormat format) {
+    if (format == SftFormat.PROMPT_COMPLETION && !ChatTemplate.templateNames(Path.of(job.tokenizer())).isEmpty()) {
+      // Conversational prompt-completion rows need it; plain ones do not.
+      return ChatTemplate.fromPretrained(Path.of(job.tokenizer()));
+    }
+    if (format == SftFormat.MESSAGES) {
+      try {
+        return ChatTemplate.fromPretrained(Path.of(job.tokenizer()));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(job.source() + ": sft on conversations needs the tokenizer's chat"
+            + " template: " + e.getMessage(), e);
+      }
+    }
+    return null;
+  }
+
+  /** The sft split of a split's checked format. */
+  static void checkSftFormats(SftFormat format, SftFormat evalFormat, String trainWhat, String evalWhat) {
+    if (evalFormat != format) {
+      throw new IllegalArgumentException(evalWhat + ": " + name(evalFormat) + " rows, but " + trainWhat + " holds "
+          + name(format) + " rows");
+    }
+  }
+
+  static void checkSftLength(JobConfig job, CausalLmConfig model) {
+    if (job.maxSeqLength() > model.maxPositions()) {
+      throw new IllegalArgumentException(job.source() + ": key 'data.max_seq_length': " + job.maxSeqLength()
+          + " tokens do not fit the model's " + model.maxPositionsKey() + " " + model.maxPositions());
+    }
+  }
+
+  /** The columns an sft row is read from: the first always, the second (or null) for two-column formats. */
+  static String[] sftColumns(SftFormat format, JobConfig job, Features features) {
+    String first = switch (format) {
+      case PRE_TOKENIZED -> "input_ids";
+      case MESSAGES -> job.messagesColumn();
+      case PROMPT_COMPLETION -> job.promptColumn();
+      case TEXT -> job.textColumn();
+    };
+    String second = format == SftFormat.PROMPT_COMPLETION ? job.completionColumn()
+        : format == SftFormat.PRE_TOKENIZED && features.contains("labels") ? "labels" : null;
+    return new String[] {first, second};
+  }
+
+  /** One sft row's example, its ids checked against the vocabulary; an error names the column, not the row. */
+  static SftExamples.Example sftExample(SftExamples examples, SftFormat format, JobConfig job, Object first,
+      Object second, boolean hasSecond, int vocabSize) {
+    SftExamples.Example e = switch (format) {
+      case PRE_TOKENIZED -> examples.preTokenized(ints(first, "input_ids"),
+          hasSecond ? ints(second, "labels") : null);
+      case MESSAGES -> examples.messages(conversation(first, job.messagesColumn()));
+      case PROMPT_COMPLETION -> isConversation(first)
+          ? examples.conversationalPromptCompletion(conversation(first, job.promptColumn()),
+              conversation(second, job.completionColumn()))
+          : examples.promptCompletion(string(first, job.promptColumn()), string(second, job.completionColumn()));
+      case TEXT -> examples.text(string(first, job.textColumn()));
+    };
+    for (int id : e.inputIds()) {
+      if (id < 0 || id >= vocabSize) {
+        throw new IllegalArgumentException("token id " + id + " is not in the model's vocabulary (vocab_size "
+            + vocabSize + ")");
+      }
+    }
+    return e;
+  }
+
   private static String name(SftFormat f) {
     return f.name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ');
   }
@@ -532,34 +608,13 @@ public final class JobData {
       int vocabSize, String what) {
     int n = Math.toIntExact(d.numRows());
     List<SftExamples.Example> rows = new ArrayList<>(n);
-    List<Object> first = d.column(switch (format) {
-      case PRE_TOKENIZED -> "input_ids";
-      case MESSAGES -> job.messagesColumn();
-      case PROMPT_COMPLETION -> job.promptColumn();
-      case TEXT -> job.textColumn();
-    });
-    List<Object> second = format == SftFormat.PROMPT_COMPLETION ? d.column(job.completionColumn())
-        : format == SftFormat.PRE_TOKENIZED && d.features().contains("labels") ? d.column("labels") : null;
+    String[] names = sftColumns(format, job, d.features());
+    List<Object> first = d.column(names[0]);
+    List<Object> second = names[1] == null ? null : d.column(names[1]);
     for (int r = 0; r < n; r++) {
       try {
-        SftExamples.Example e = switch (format) {
-          case PRE_TOKENIZED -> examples.preTokenized(ints(first.get(r), "input_ids"),
-              second == null ? null : ints(second.get(r), "labels"));
-          case MESSAGES -> examples.messages(conversation(first.get(r), job.messagesColumn()));
-          case PROMPT_COMPLETION -> isConversation(first.get(r))
-              ? examples.conversationalPromptCompletion(conversation(first.get(r), job.promptColumn()),
-                  conversation(second.get(r), job.completionColumn()))
-              : examples.promptCompletion(string(first.get(r), job.promptColumn()),
-                  string(second.get(r), job.completionColumn()));
-          case TEXT -> examples.text(string(first.get(r), job.textColumn()));
-        };
-        for (int id : e.inputIds()) {
-          if (id < 0 || id >= vocabSize) {
-            throw new IllegalArgumentException("token id " + id + " is not in the model's vocabulary (vocab_size "
-                + vocabSize + ")");
-          }
-        }
-        rows.add(e);
+        rows.add(sftExample(examples, format, job, first.get(r), second == null ? null : second.get(r),
+            second != null, vocabSize));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(what + " row " + r + ": " + e.getMessage(), e);
       }
@@ -666,7 +721,7 @@ public final class JobData {
   // ------------------------------------------------------------------------------- labels
 
   /** Class ids: integer labels as they are, string labels sorted and numbered (run_glue's label_list). */
-  record Labels(String column, List<String> names, int numLabels) {
+  record Labels(String column, List<String> names, int numLabels) implements java.io.Serializable {
 
     static Labels of(Dataset train, String column, String what, int numLabels) {
       ColumnType type = train.features().type(column);
@@ -679,12 +734,22 @@ public final class JobData {
           }
           distinct.add((String) values.get(r));
         }
-        if (distinct.size() != numLabels) {
-          throw new IllegalArgumentException(what + ": label column '" + column + "' holds " + distinct.size()
-              + " classes " + distinct + ", but the model's num_labels is " + numLabels);
-        }
-        return new Labels(column, List.copyOf(distinct), numLabels);
+        return named(column, distinct, what, numLabels);
       }
+      return ofType(type, column, what, numLabels);
+    }
+
+    /** String labels: the distinct class names, sorted (run_glue's label_list). */
+    static Labels named(String column, TreeSet<String> distinct, String what, int numLabels) {
+      if (distinct.size() != numLabels) {
+        throw new IllegalArgumentException(what + ": label column '" + column + "' holds " + distinct.size()
+            + " classes " + distinct + ", but the model's num_labels is " + numLabels);
+      }
+      return new Labels(column, new ArrayList<>(distinct), numLabels);
+    }
+
+    /** Integer labels as they are; any other non-string type is an error. */
+    static Labels ofType(ColumnType type, String column, String what, int numLabels) {
       if (type != ColumnType.INT32 && type != ColumnType.INT64) {
         throw new IllegalArgumentException(what + ": label column '" + column + "' holds "
             + type.name().toLowerCase(java.util.Locale.ROOT) + " values; expected class ids (integers from 0) or"
@@ -698,35 +763,38 @@ public final class JobData {
       List<Object> values = d.column(column);
       long[] out = new long[values.size()];
       for (int r = 0; r < out.length; r++) {
-        Object v = values.get(r);
-        if (v == null) {
-          throw new IllegalArgumentException(what + " row " + r + ": label column '" + column + "' is empty");
-        }
-        if (names != null) {
-          if (type != ColumnType.STRING) {
-            throw new IllegalArgumentException(what + ": label column '" + column + "' holds "
-                + type.name().toLowerCase(java.util.Locale.ROOT) + " values, the training labels are strings");
-          }
-          int id = names.indexOf((String) v);
-          if (id < 0) {
-            throw new IllegalArgumentException(what + " row " + r + ": label '" + v + "' is not among the"
-                + " training labels " + names);
-          }
-          out[r] = id;
-        } else {
-          if (!(v instanceof Integer || v instanceof Long)) {
-            throw new IllegalArgumentException(what + ": label column '" + column + "' holds "
-                + type.name().toLowerCase(java.util.Locale.ROOT) + " values, the training labels are class ids");
-          }
-          long id = ((Number) v).longValue();
-          if (id < 0 || id >= numLabels) {
-            throw new IllegalArgumentException(what + " row " + r + ": label " + id + " in column '" + column
-                + "' is not a class id of the model (0.." + (numLabels - 1) + ", num_labels " + numLabels + ")");
-          }
-          out[r] = id;
-        }
+        out[r] = id(values.get(r), type, what, r);
       }
       return out;
+    }
+
+    /** The class id of row {@code r}'s label {@code v} in a column of {@code type}; errors name the row. */
+    long id(Object v, ColumnType type, String what, long r) {
+      if (v == null) {
+        throw new IllegalArgumentException(what + " row " + r + ": label column '" + column + "' is empty");
+      }
+      if (names != null) {
+        if (type != ColumnType.STRING) {
+          throw new IllegalArgumentException(what + ": label column '" + column + "' holds "
+              + type.name().toLowerCase(java.util.Locale.ROOT) + " values, the training labels are strings");
+        }
+        int id = names.indexOf((String) v);
+        if (id < 0) {
+          throw new IllegalArgumentException(what + " row " + r + ": label '" + v + "' is not among the"
+              + " training labels " + names);
+        }
+        return id;
+      }
+      if (!(v instanceof Integer || v instanceof Long)) {
+        throw new IllegalArgumentException(what + ": label column '" + column + "' holds "
+            + type.name().toLowerCase(java.util.Locale.ROOT) + " values, the training labels are class ids");
+      }
+      long id = ((Number) v).longValue();
+      if (id < 0 || id >= numLabels) {
+        throw new IllegalArgumentException(what + " row " + r + ": label " + id + " in column '" + column
+            + "' is not a class id of the model (0.." + (numLabels - 1) + ", num_labels " + numLabels + ")");
+      }
+      return id;
     }
   }
 }

@@ -148,7 +148,7 @@ final class RankShards {
   }
 
   /**
-   * Rows prepared in the driver (without Spark, or for the tasks whose preparation still runs there) as keyed
+   * Rows prepared in the driver (without data.use_spark) as keyed
    * rows: they reach the executors as the tasks of a parallelized collection, not through the barrier closure.
    */
   static Prepared fromDriver(JavaSparkContext sc, JobData.Prepared data, int worldSize, int evalBatchSize) {

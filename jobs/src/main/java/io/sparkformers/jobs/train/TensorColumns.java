@@ -7,9 +7,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Rows prepared in the driver (fixed-width float and int64 columns under the model's input names): the tasks
- * whose preparation has not moved to Spark jobs yet, and every task without Spark. The train job turns them
- * into rows dealt to the ranks ({@link RankShards#fromDriver}). Immutable.
+ * Rows prepared in the driver (fixed-width float and int64 columns under the model's input names): every task
+ * without {@code data.use_spark}, and the reference the Spark-made rows are tested against. The train job
+ * turns them into rows dealt to the ranks ({@link RankShards#fromDriver}). Immutable.
  */
 public final class TensorColumns implements Serializable {
   private static final long serialVersionUID = 1L;

@@ -42,8 +42,8 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 
 /**
- * Runs a {@link JobConfig}: the data is prepared (causal LM data by Spark jobs on the executors; the other
- * tasks' in the driver), then a barrier stage of {@code world_size} ranks on the configured (or the surrounding
+ * Runs a {@link JobConfig}: the data is prepared (by Spark jobs on the executors, or in the driver without
+ * data.use_spark), then a barrier stage of {@code world_size} ranks on the configured (or the surrounding
  * spark-submit) Spark runs over the prepared rows, one partition per rank, or over the shards of
  * {@code data.cache_dir}, or each rank streams its part of the files ({@code data.streaming}); each rank builds
  * the model, trains with the Trainer on its own rows and evaluates; rank 0 writes the model to
@@ -139,8 +139,9 @@ public final class TrainJob {
   }
 
   /**
-   * The prepared rows, one partition per rank: causal LM data (with data.use_spark) is tokenized and grouped
-   * by Spark jobs and never reaches the driver; the other tasks are still prepared in the driver.
+   * The prepared rows, one partition per rank: with data.use_spark every task's rows are made by Spark jobs and
+   * never reach the driver (causal LM data tokenized and grouped, the others tokenized or read row by row);
+   * without it they are prepared in the driver.
    */
   static RankShards.Prepared prepare(JobConfig job, JobConfig.Task task, ModelConfig modelConfig,
       SparkSession spark) {
@@ -169,6 +170,10 @@ public final class TrainJob {
       }
       RankShards.checkRows(manifest);
       return new RankShards.Prepared(null, manifest);
+    }
+    if (job.useSpark()) {
+      // Tokenized, templated and labelled by Spark tasks; the rows go from the executors to the ranks.
+      return SparkRows.prepare(job, task, modelConfig, spark, evalBatchSize);
     }
     JobData.Prepared data = JobData.prepare(job, task, modelConfig, spark);
     return RankShards.fromDriver(JavaSparkContext.fromSparkContext(spark.sparkContext()), data, job.worldSize(),
