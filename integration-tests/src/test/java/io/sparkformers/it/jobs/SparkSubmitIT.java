@@ -35,8 +35,10 @@ class SparkSubmitIT {
     for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
       String e = entry.replace('\\', '/');
       String name = e.substring(e.lastIndexOf('/') + 1);
-      boolean ours = name.startsWith("sparkformers-") || e.contains("/target/classes")
-          || e.contains("/target/test-classes") || e.contains("/ai/djl/") || e.contains("/info/picocli/");
+      // Build output folders: target/classes, or target/spark3.5/classes under the Spark 3.5 profile. Test
+      // classes must stay out too: their service files name classes the application class loader cannot link.
+      boolean ours = name.startsWith("sparkformers-") || e.matches(".*/target/(.+/)?(test-)?classes/?")
+          || e.contains("/ai/djl/") || e.contains("/info/picocli/");
       if (!ours) {
         keep.add(entry);
       }
