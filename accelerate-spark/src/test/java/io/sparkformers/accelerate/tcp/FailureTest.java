@@ -256,9 +256,15 @@ class FailureTest {
       CollectiveException refused = assertThrows(CollectiveException.class,
           () -> impostor.connect(addresses, wrongSecret));
       assertTrue(refused.getMessage().contains("rank 0 failed authentication"), refused.getMessage());
+      // Rank 0 refuses the impostor on its own handshake thread, once it reads the impostor's close: wait for
+      // that before the group completes (completion drops handshakes still under way without counting them).
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (e0.refusedConnections() < 2 && System.nanoTime() < deadline) {
+        Thread.sleep(10);
+      }
+      assertEquals(2, e0.refusedConnections(), "the HTTP stranger and the impostor");
       ProcessGroup pg1 = e1.connect(addresses, secret);
       ProcessGroup pg0 = f0.get(20, TimeUnit.SECONDS);
-      assertEquals(2, e0.refusedConnections(), "the HTTP stranger and the impostor");
       CompletableFuture<Void> b = pg1.barrierAsync();
       pg0.barrier();
       b.join();
