@@ -19,16 +19,26 @@ public final class ShardWriter implements AutoCloseable {
   private final ArrowShardWriter writer;
   private boolean committed;
 
-  private ShardWriter(Path folder, Features features) {
+  private ShardWriter(Path folder, Features features, int batchRows) {
     this.folder = folder;
     this.features = features;
-    this.writer = new ArrowShardWriter(folder.resolve(DatasetFolder.fileName(0, 1)), features,
-        ArrowShardWriter.DEFAULT_BATCH_ROWS);
+    this.writer = new ArrowShardWriter(folder.resolve(DatasetFolder.fileName(0, 1)), features, batchRows);
   }
 
   /** A writer of rows with {@code features} into {@code folder} (created when missing). */
   public static ShardWriter create(Path folder, Features features) {
-    return new ShardWriter(folder, features);
+    return new ShardWriter(folder, features, ArrowShardWriter.DEFAULT_BATCH_ROWS);
+  }
+
+  /**
+   * A writer whose file holds record batches of {@code batchRows} rows each (the last one shorter), so that a
+   * reader can fetch the batches holding the rows it needs by their byte ranges.
+   */
+  public static ShardWriter create(Path folder, Features features, int batchRows) {
+    if (batchRows < 1) {
+      throw new IllegalArgumentException("batchRows must be at least 1, got " + batchRows);
+    }
+    return new ShardWriter(folder, features, batchRows);
   }
 
   /**

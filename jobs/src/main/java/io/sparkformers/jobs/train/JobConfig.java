@@ -227,10 +227,10 @@ public final class JobConfig implements Serializable {
       .defaultValue(42L).doc("the seed of that split"));
   private static final ConfigKey<String> CACHE_DIR = DATA_DEF.define(ConfigKey.builder("cache_dir", ConfigTypes.STRING)
       .defaultDoc("~/.cache/sparkformers/datasets (datasets-arrow's)")
-      .doc("the Arrow cache folder; for causal_lm on Spark also where the prepared blocks are kept as"
+      .doc("the Arrow cache folder; with use_spark also where the prepared rows of every task are kept as"
           + " fingerprinted Arrow shards (prepared/<fingerprint>/), reused by a run with the same inputs and"
-          + " settings and read by each rank for its rows: a folder every executor reaches or a Hadoop URI"
-          + " (s3a://..., whose loaders' cache then stays in the default folder)"));
+          + " settings and read by each rank for its own train and eval rows: a folder every executor reaches or"
+          + " a Hadoop URI (s3a://..., whose loaders' cache then stays in the default folder)"));
   private static final ConfigKey<Boolean> USE_SPARK = DATA_DEF.define(
       ConfigKey.builder("use_spark", ConfigTypes.BOOLEAN).defaultValue(true)
           .doc("load and tokenize as Spark jobs (the cache_dir and tokenizer must then be reachable by the"

@@ -199,12 +199,19 @@ final class RankShards {
     final Dataset train;
     final Dataset eval;
     final long bytes;
+    /** Of {@link #bytes}, those of the eval rows. */
+    final long evalBytes;
     private final AutoCloseable after;
 
     Spilled(Dataset train, Dataset eval, long bytes, AutoCloseable after) {
+      this(train, eval, bytes, -1, after);
+    }
+
+    Spilled(Dataset train, Dataset eval, long bytes, long evalBytes, AutoCloseable after) {
       this.train = train;
       this.eval = eval;
       this.bytes = bytes;
+      this.evalBytes = evalBytes;
       this.after = after;
     }
 

@@ -55,6 +55,17 @@ final class SparkRows {
 
   static RankShards.Prepared prepare(JobConfig job, Task task, ModelConfig model, SparkSession spark,
       int evalBatchSize) {
+    SparkCausalLm.Keyed k = keyed(job, task, model, spark, evalBatchSize);
+    RankShards.Prepared p = RankShards.toRanks(k.rows(), k.manifest());
+    return new RankShards.Prepared(p.rows(), p.manifest(), k.release());
+  }
+
+  /**
+   * Every split's rows keyed by {@code split | index} (see {@link RankShards}), what the ranks are told, and
+   * what unpersists the rows: dealt to the ranks by {@link #prepare}, or written to data.cache_dir's shards.
+   */
+  static SparkCausalLm.Keyed keyed(JobConfig job, Task task, ModelConfig model, SparkSession spark,
+      int evalBatchSize) {
     LoadOptions load = JobData.loadOptions(job, spark);
     String trainWhat = JobData.describe(job.trainFiles());
     String evalWhat = job.evalFiles().isEmpty() ? trainWhat + " (held-out " + job.testSize() + ")"
@@ -124,7 +135,7 @@ final class SparkRows {
 
   // ------------------------------------------------------------------------------- tabular
 
-  private static RankShards.Prepared tabular(JobConfig job, MlpConfig model, Labels labels, Dataset train,
+  private static SparkCausalLm.Keyed tabular(JobConfig job, MlpConfig model, Labels labels, Dataset train,
       Dataset eval, String trainWhat, String evalWhat, SparkSession spark, int evalBatchSize) {
     List<String> features = JobData.tabularFeatures(job, model, train, trainWhat);
     JobData.checkNumeric(train, features, trainWhat);
@@ -141,7 +152,7 @@ final class SparkRows {
         trainWhat);
     Keyed e = keyed(spark, eval, columns, RankShards.EVAL,
         () -> tabularRow(features, scale, w, labels, evalType, evalWhat), evalWhat);
-    return toRanks(t, e, out, job, evalBatchSize, labels.names(), null);
+    return bothSplits(t, e, out, job, evalBatchSize, labels.names());
   }
 
   private static RowFunction tabularRow(List<String> features, float scale, int w, Labels labels,
@@ -159,7 +170,7 @@ final class SparkRows {
 
   // ------------------------------------------------------------------- sequence classification
 
-  private static RankShards.Prepared sequenceClassification(JobConfig job, BertConfig model, Labels labels,
+  private static SparkCausalLm.Keyed sequenceClassification(JobConfig job, BertConfig model, Labels labels,
       Dataset train, Dataset eval, String trainWhat, String evalWhat, SparkSession spark, int evalBatchSize) {
     int pad;
     int length;
@@ -179,7 +190,7 @@ final class SparkRows {
         () -> classificationRow(tokenizer, length, pad, labels, trainType, trainWhat), trainWhat);
     Keyed e = keyed(spark, eval, columns, RankShards.EVAL,
         () -> classificationRow(tokenizer, length, pad, labels, evalType, evalWhat), evalWhat);
-    return toRanks(t, e, out, job, evalBatchSize, labels.names(), null);
+    return bothSplits(t, e, out, job, evalBatchSize, labels.names());
   }
 
   /** run_glue's row: the text encoded with special tokens, truncated and padded to {@code length}. */
@@ -201,7 +212,7 @@ final class SparkRows {
 
   // -------------------------------------------------------------------------------------- sft
 
-  private static RankShards.Prepared sft(JobConfig job, CausalLmConfig model, Dataset train, Dataset eval,
+  private static SparkCausalLm.Keyed sft(JobConfig job, CausalLmConfig model, Dataset train, Dataset eval,
       String trainWhat, String evalWhat, SparkSession spark, int evalBatchSize) {
     SftFormat format = SftFormat.of(train, trainWhat, job);
     JobData.checkSftFormats(format, SftFormat.of(eval, evalWhat, job), trainWhat, evalWhat);
@@ -232,7 +243,7 @@ final class SparkRows {
     ColumnType type = trainWidth == 1 ? ColumnType.INT64 : ColumnType.INT32_LIST;
     Features out = Features.builder().add("input_ids", type).add("attention_mask", type).add("labels", type)
         .build();
-    return toRanks(paddedTrain, paddedEval, out, job, evalBatchSize, null, null);
+    return bothSplits(paddedTrain, paddedEval, out, job, evalBatchSize, null);
   }
 
   private static Keyed sftKeyed(SparkSession spark, Dataset d, SftFormat format, JobConfig job, String tokenizer,
@@ -334,12 +345,11 @@ final class SparkRows {
     return v instanceof scala.collection.Seq<?> ? row.getList(i) : v;
   }
 
-  private static RankShards.Prepared toRanks(Keyed train, Keyed eval, Features features, JobConfig job,
-      int evalBatchSize, List<String> labelNames, Integer blockSize) {
+  private static SparkCausalLm.Keyed bothSplits(Keyed train, Keyed eval, Features features, JobConfig job,
+      int evalBatchSize, List<String> labelNames) {
     RankShards.Manifest m = new RankShards.Manifest(features, train.count, eval.count, job.worldSize(),
-        evalBatchSize, false, labelNames, blockSize, null);
-    RankShards.Prepared p = RankShards.toRanks(train.rows.union(eval.rows), m);
-    return new RankShards.Prepared(p.rows(), p.manifest(), () -> {
+        evalBatchSize, false, labelNames, null, null);
+    return new SparkCausalLm.Keyed(train.rows.union(eval.rows), m, () -> {
       train.release.run();
       eval.release.run();
     });

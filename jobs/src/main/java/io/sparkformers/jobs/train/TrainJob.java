@@ -146,30 +146,17 @@ public final class TrainJob {
   static RankShards.Prepared prepare(JobConfig job, JobConfig.Task task, ModelConfig modelConfig,
       SparkSession spark) {
     int evalBatchSize = job.trainingArguments().perDeviceEvalBatchSize();
-    if (task == JobConfig.Task.CAUSAL_LM && job.useSpark()) {
-      var model = (io.sparkformers.training.models.CausalLmConfig) modelConfig;
-      if (job.cacheDir() == null) {
-        return SparkCausalLm.prepare(job, model, spark, evalBatchSize);
-      }
+    if (job.useSpark() && job.cacheDir() != null) {
       // Shards on storage every executor reaches: written once, then read by each rank where they lie.
-      String fingerprint = PreparedCache.fingerprint(job, model);
-      PreparedCache.Stored stored = PreparedCache.find(job.cacheDir(), fingerprint, job.hadoop()).orElse(null);
-      RankShards.Manifest manifest;
-      if (stored == null) {
-        SparkCausalLm.Keyed keyed = SparkCausalLm.keyed(job, model, spark, evalBatchSize);
-        RankShards.checkRows(keyed.manifest());
-        try {
-          stored = PreparedCache.write(keyed.manifest(), keyed.rows(), job.cacheDir(), fingerprint, job.hadoop());
-        } finally {
-          keyed.release().run();
-        }
-        manifest = keyed.manifest().readFrom(stored);
-      } else {
-        manifest = new RankShards.Manifest(PreparedCache.blockFeatures(), stored.trainRows(), stored.evalRows(),
-            job.worldSize(), evalBatchSize, true, null, stored.blockSize(), stored);
-      }
-      RankShards.checkRows(manifest);
-      return new RankShards.Prepared(null, manifest);
+      String fingerprint = PreparedCache.fingerprint(job, task, modelConfig);
+      return PreparedCache.prepare(job, fingerprint, evalBatchSize, task == JobConfig.Task.CAUSAL_LM
+          ? () -> SparkCausalLm.keyed(job, (io.sparkformers.training.models.CausalLmConfig) modelConfig, spark,
+              evalBatchSize)
+          : () -> SparkRows.keyed(job, task, modelConfig, spark, evalBatchSize));
+    }
+    if (task == JobConfig.Task.CAUSAL_LM && job.useSpark()) {
+      return SparkCausalLm.prepare(job, (io.sparkformers.training.models.CausalLmConfig) modelConfig, spark,
+          evalBatchSize);
     }
     if (job.useSpark()) {
       // Tokenized, templated and labelled by Spark tasks; the rows go from the executors to the ranks.

@@ -51,7 +51,9 @@ class SparkRowsTest {
 
   private JobConfig job(String yaml, boolean useSpark, String cache, String... overrides) {
     List<String> all = new ArrayList<>(List.of(overrides));
-    all.add("data.cache_dir=" + tmp.resolve(cache));
+    if (cache != null) { // with use_spark a cache_dir also holds the prepared shards the ranks read
+      all.add("data.cache_dir=" + tmp.resolve(cache));
+    }
     all.add("data.use_spark=" + useSpark);
     return JobConfig.parse(yaml, "job.yaml", all);
   }
@@ -130,7 +132,7 @@ class SparkRowsTest {
     String args = "training_args.num_train_epochs=1";
     Map<String, Double> driver = TrainJob.run(job(yaml, false, "cache3", args,
         "training_args.output_dir=" + tmp.resolve("out-driver")), spark);
-    Map<String, Double> executors = TrainJob.run(job(yaml, true, "cache4", args,
+    Map<String, Double> executors = TrainJob.run(job(yaml, true, null, args,
         "training_args.output_dir=" + tmp.resolve("out-executors")), spark);
     for (String key : List.of("train_loss", "eval_loss", "train_rows", "eval_rows", "global_step")) {
       assertEquals(driver.get(key), executors.get(key), key);
