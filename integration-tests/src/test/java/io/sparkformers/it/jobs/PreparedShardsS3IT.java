@@ -26,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The causal LM train job on real executor JVMs with its prepared shards on {@code s3a://} (s3proxy): the ranks
- * read about half the shards each, and the run equals the same job with the shards in a local folder.
+ * read about half the shards each, and the run equals the same job with the shards in a local folder; a
+ * tabular_classification job's shards on {@code s3a://} train as that job without the cache, and are reused.
  */
 class PreparedShardsS3IT {
   @TempDir Path dir;
@@ -100,13 +101,48 @@ class PreparedShardsS3IT {
           }
         }
         assertTrue(train > 0 && eval > 0, train + " " + eval);
+        // Each rank read its own half of the train shards and the byte ranges of its own eval batches.
         for (int r = 0; r < 2; r++) {
-          double read = onS3.get("shard_bytes_rank_" + r) - eval;
-          assertTrue(read > 0.4 * train && read < 0.6 * train, "rank " + r + " read " + read + " of " + train
-              + " train bytes");
+          double read = onS3.get("shard_bytes_rank_" + r);
+          assertTrue(read > 0.4 * (train + eval) && read < 0.6 * (train + eval), "rank " + r + " read " + read
+              + " of " + (train + eval) + " bytes");
         }
+        tabularShardsOnS3aTrainAsWithoutTheCache(spark, hadoop.toString());
       } finally {
         spark.stop();
+      }
+    }
+  }
+
+  /** tabular_classification with its prepared shards on s3a: the same losses and metrics as without a cache. */
+  private void tabularShardsOnS3aTrainAsWithoutTheCache(SparkSession spark, String hadoop) throws Exception {
+    StringBuilder csv = new StringBuilder("a,b,species\n");
+    String[] species = {"setosa", "versicolor", "virginica"};
+    for (int i = 0; i < 203; i++) {
+      csv.append(i % 7).append(',').append(i * 0.25).append(',').append(species[i % 3]).append('\n');
+    }
+    Path data = dir.resolve("tabular.csv");
+    Files.writeString(data, csv);
+    String yaml = String.join("\n",
+        "model:",
+        "  config: {model_type: mlp, input_size: 2, hidden_sizes: [4], num_labels: 3}",
+        "data:",
+        "  train_file: " + data,
+        "  label_column: species",
+        "  hadoop:" + hadoop,
+        "metrics: [accuracy, f1_macro]",
+        "training_args: {num_train_epochs: 1, per_device_train_batch_size: 8, per_device_eval_batch_size: 3,"
+            + " save_strategy: 'no', disable_tqdm: true, seed: 3}",
+        "world_size: 2",
+        "");
+    Map<String, Double> uncached = TrainJob.run(JobConfig.parse(yaml, "tabular.yaml", List.of(
+        "training_args.output_dir=" + dir.resolve("out-tabular"))), spark);
+    for (String run : List.of("first", "reused")) {
+      Map<String, Double> onS3 = TrainJob.run(JobConfig.parse(yaml, "tabular-s3.yaml", List.of(
+          "data.cache_dir=s3a://cache/tabular-it", "training_args.output_dir=" + dir.resolve("out-" + run))), spark);
+      for (String key : List.of("train_rows", "eval_rows", "train_loss", "eval_loss", "eval_accuracy",
+          "eval_f1_macro", "global_step")) {
+        assertEquals(uncached.get(key), onS3.get(key), run + " " + key);
       }
     }
   }

@@ -485,8 +485,9 @@ final class PreparedCache {
   }
 
   /**
-   * Opens rank {@code rank}'s train rows (the shards that hold its split_dataset_by_node range) and its
-   * evaluation batches, reading them where they lie on a local file system or from a local copy.
+   * Opens rank {@code rank}'s train rows (the shards that hold its split_dataset_by_node range, read where they
+   * lie on a local file system or from a local copy) and its evaluation batches (only the byte ranges of their
+   * record batches). The Spilled's bytes are those the rank read, its eval bytes among them.
    */
   static RankShards.Spilled open(Stored s, int rank, int worldSize, int evalBatchSize,
       java.nio.file.Path localRoot) throws IOException {

@@ -49,12 +49,6 @@ final class RankShards {
       boolean causalBlocks, List<String> labelNames, Integer blockSize, PreparedCache.Stored stored)
       implements Serializable {
 
-    /** The same rows, read by the ranks from a cache on storage instead of their partitions. */
-    Manifest readFrom(PreparedCache.Stored cache) {
-      return new Manifest(features, trainRows, evalRows, worldSize, evalBatchSize, causalBlocks, labelNames,
-          blockSize, cache);
-    }
-
     long[] trainShardRows() {
       long[] out = new long[worldSize];
       for (int r = 0; r < worldSize; r++) {
