@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * tabular_classification, sequence_classification and sft with data.use_spark on real executor JVMs
  * ({@code local-cluster[2,1,1024]}), each from the repository's example job file, model and data (the data
- * repeated with variations to about 4 MB of rows): 2 ranks train exactly as over the rows prepared in the driver
+ * repeated with variations to about 2.6 MB of rows): 2 ranks train exactly as over the rows prepared in the driver
  * (data.use_spark false), each rank read about half of the data, and the rows never passed through the driver.
  *
  * <p>Equal to the bit, not within a tolerance: both runs deal the same rows to the same ranks in the same order,
@@ -136,16 +136,17 @@ class NonCausalDataPathsIT {
     }
 
     // The rows passed through the driver on the driver path (inside its tasks: the measure sees them), and not
-    // on the executors' path: there the driver's own traffic (query plans, call sites, counts: 0.4-0.6 MB
-    // whatever the data, about 20 tasks, broadcasts and results of at most 52 KB each) stays under a quarter
-    // of the rows' bytes, and no single task, broadcast or result could hold a rank's rows (2 MB).
+    // on the executors' path. Rows that pass through the driver make it send at least all their bytes (each row
+    // reaches a rank), and a rank's rows sent at once make one task or broadcast of half of them (1.3 MB); the
+    // driver's own traffic (query plans, call sites, counts) is 0.4-0.6 MB whatever the data, about 20 tasks,
+    // broadcasts and results of at most 52 KB each, with room left for a file scan's broadcast configuration.
     assertTrue(driver.traffic().total() > all && driver.traffic().largest() > 0.4 * all, config + ": "
         + driver.traffic() + " for " + all + " bytes of rows");
-    assertTrue(all > 3.5e6, config + ": " + all + " bytes of rows, too few to tell the driver's own traffic from"
+    assertTrue(all > 2.2e6, config + ": " + all + " bytes of rows, too few to tell the driver's own traffic from"
         + " them");
-    assertTrue(executors.traffic().total() < 0.25 * all, config + ": " + executors.traffic() + " for " + all
+    assertTrue(executors.traffic().total() < 0.5 * all, config + ": " + executors.traffic() + " for " + all
         + " bytes of rows");
-    assertTrue(executors.traffic().largest() < 96 * 1024, config + ": " + executors.traffic());
+    assertTrue(executors.traffic().largest() < 256 * 1024, config + ": " + executors.traffic());
   }
 
   private Path write(String name, CharSequence text) throws IOException {
@@ -166,7 +167,7 @@ class NonCausalDataPathsIT {
   void tabularClassification() throws IOException {
     // iris repeated, each repetition shifted by a few hundredths of a centimetre.
     List<String> iris = Files.readAllLines(ROOT.resolve("data/iris/iris.csv"));
-    Path train = writeCsv("train.csv", iris, 900);
+    Path train = writeCsv("train.csv", iris, 600);
     Path eval = writeCsv("eval.csv", iris, 2);
     trainsOnExecutorsAsOverTheDriversRows("tabular-classification.yaml", List.of("data.train_file=" + train,
         "data.eval_file=" + eval), List.of("eval_accuracy", "eval_f1_macro"));
@@ -197,7 +198,7 @@ class NonCausalDataPathsIT {
     for (String line : Files.readAllLines(ROOT.resolve("data/reviews/train.jsonl"))) {
       reviews.add(JSON.readValue(line, Map.class));
     }
-    Path train = writeReviews("train.jsonl", reviews, 3600, 0);
+    Path train = writeReviews("train.jsonl", reviews, 2400, 0);
     Path eval = writeReviews("eval.jsonl", reviews, 64, 5);
     trainsOnExecutorsAsOverTheDriversRows("sequence-classification.yaml", List.of("model.path=" + bert,
         "data.train_file=" + train, "data.eval_file=" + eval), List.of("eval_accuracy", "eval_f1_macro"));
@@ -219,7 +220,7 @@ class NonCausalDataPathsIT {
   @Test
   void sft() throws IOException {
     Path llama = model("tiny-llama", "bytelevel-bpe", "data/chats/train.jsonl");
-    Path train = writeChats("train.jsonl", 10000, 7);
+    Path train = writeChats("train.jsonl", 6500, 7);
     Path eval = writeChats("eval.jsonl", 32, 8);
     trainsOnExecutorsAsOverTheDriversRows("sft.yaml", List.of("model.path=" + llama, "data.train_file=" + train,
         "data.eval_file=" + eval), List.of("perplexity"));
