@@ -36,11 +36,13 @@ import java.util.function.Predicate;
  * shuffle_seed}, {@code epoch}, {@code rank}, {@code world_size} and {@code examples_iterable}: one entry per
  * step of the pipeline, nested as the steps are, each with its {@code kind}: {@code shards} ({@code
  * shard_idx}: the shard in this epoch's order of this rank's shards, {@code shard_example_idx}: examples of it
- * already taken), {@code shuffle}, {@code map}, {@code filter}, {@code take} ({@code num_taken}), {@code skip}
+ * already taken, and for text and JSON lines files {@code shard_byte_offset} and {@code shard_line}: where the
+ * line after them starts), {@code shuffle}, {@code map}, {@code filter}, {@code take} ({@code num_taken}), {@code skip}
  * ({@code skipped}) and {@code split_by_example} (the node split that keeps one example in {@code world_size}).
  *
- * <p>Resuming opens the saved shard and reads past the examples already taken in it; the shards before it are
- * not opened. Unlike Hugging Face, which drops the shuffle buffer's content on resume and refills it from new
+ * <p>Resuming opens the saved shard and moves to the saved byte offset (text and JSON lines; a seek on local and
+ * Hadoop files, a decompression for {@code .gz}) or reads past the examples already taken in it (CSV, JSON
+ * arrays, Parquet, Arrow); the shards before it are not opened. Unlike Hugging Face, which drops the shuffle buffer's content on resume and refills it from new
  * examples (so some examples are lost), the state keeps the buffer exactly without storing its rows: it
  * records, for each slot, which example of the stream before the buffer fills it, the generator's state and
  * the step reached in its batch of 1000 random indices, and the state of the stream before the buffer at the
@@ -95,11 +97,45 @@ public final class IterableDataset {
     public abstract void close();
   }
 
-  /** One shard: opened at its {@code skip}-th example. */
+  /**
+   * One shard, opened after its first {@code skip} examples: at byte {@code offset} (after {@code lines} lines)
+   * when the shard is read by lines and the offset is known (not -1), else by reading past them.
+   */
   private interface Shard {
     String name();
 
-    RowIterator open(long skip, Counters counters);
+    ShardRows open(long skip, long offset, long lines, Counters counters);
+  }
+
+  /** A shard's rows, and for a shard read by lines where the last row returned ends. */
+  private interface ShardRows extends RowIterator {
+    /** {byte offset of the next line, lines read} after the last row returned, or null when not known. */
+    long[] position();
+  }
+
+  /** Rows that carry no position. */
+  private static ShardRows unpositioned(RowIterator it) {
+    return new ShardRows() {
+      @Override
+      public boolean hasNext() {
+        return it.hasNext();
+      }
+
+      @Override
+      public Map<String, Object> next() {
+        return it.next();
+      }
+
+      @Override
+      public void close() {
+        it.close();
+      }
+
+      @Override
+      public long[] position() {
+        return null;
+      }
+    };
   }
 
   private final Node node;
@@ -144,16 +180,25 @@ public final class IterableDataset {
     List<Shard> shards = new ArrayList<>();
     for (InputFile f : files) {
       shards.add(new Shard() {
+        private Boolean byLines; // text and JSON lines: read here, with the offset of each line
+
         @Override
         public String name() {
           return f.uri();
         }
 
         @Override
-        public RowIterator open(long skip, Counters counters) {
-          // The readers parse from the start of a file: the examples before the saved one are read past.
-          RowIterator it = new PushToPull(sink -> DatasetLoader.readFile(format, options, inputs, f, features, sink),
-              f.uri());
+        public ShardRows open(long skip, long offset, long lines, Counters counters) {
+          if (byLines == null) {
+            byLines = format == DataFormat.TEXT
+                || (format == DataFormat.JSON && !JsonReader.isArray(() -> inputs.open(f), f.uri()));
+          }
+          if (byLines && offset >= 0) {
+            return lineRows(format, inputs, f, features, offset, lines);
+          }
+          // Other readers parse from the start of a file: the examples before the saved one are read past.
+          ShardRows it = byLines ? lineRows(format, inputs, f, features, 0, 0) : unpositioned(new PushToPull(
+              sink -> DatasetLoader.readFile(format, options, inputs, f, features, sink), f.uri()));
           for (long i = 0; i < skip; i++) {
             if (!it.hasNext()) {
               it.close();
@@ -169,6 +214,79 @@ public final class IterableDataset {
       });
     }
     return new IterableDataset(new Source(shards), features, null, 0, 0, 1, null);
+  }
+
+  /**
+   * A text or JSON lines file's rows from byte {@code offset} (after {@code lines} lines): the stream is moved
+   * there (a seek on local and Hadoop files) and each row comes with the offset of the line after it.
+   */
+  private static ShardRows lineRows(DataFormat format, InputFiles inputs, InputFile f, Features features,
+      long offset, long lines) {
+    // Positions queue up in the reading thread's order, one per row, at most a queue's length ahead.
+    java.util.Queue<long[]> positions = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    PushToPull rows = new PushToPull(sink -> {
+      java.io.InputStream in = inputs.open(f);
+      try (Utf8LineReader reader = new Utf8LineReader(in, f.uri())) {
+        skipBytes(in, offset, f.uri());
+        reader.startAt(offset, lines);
+        if (format == DataFormat.TEXT) {
+          String line;
+          while ((line = reader.readLine()) != null) {
+            positions.add(new long[] {reader.nextLineOffset(), reader.lineNumber()});
+            sink.accept(Map.of("text", line));
+          }
+        } else {
+          JsonReader.readLines(reader, f.uri(), features, (row, r) -> {
+            positions.add(new long[] {r.nextLineOffset(), r.lineNumber()});
+            sink.accept(row);
+          });
+        }
+      }
+    }, f.uri());
+    return new ShardRows() {
+      private long[] last = {offset, lines};
+
+      @Override
+      public boolean hasNext() {
+        return rows.hasNext();
+      }
+
+      @Override
+      public Map<String, Object> next() {
+        Map<String, Object> r = rows.next();
+        last = positions.poll();
+        return r;
+      }
+
+      @Override
+      public void close() {
+        rows.close();
+      }
+
+      @Override
+      public long[] position() {
+        return last;
+      }
+    };
+  }
+
+  private static void skipBytes(java.io.InputStream in, long n, String source) {
+    try {
+      long left = n;
+      while (left > 0) {
+        long s = in.skip(left);
+        if (s <= 0) {
+          if (in.read() < 0) {
+            throw new IllegalArgumentException("stream state: " + source + " has " + (n - left) + " bytes, the state"
+                + " resumes at byte " + n + " of it: the file changed since the state was saved");
+          }
+          s = 1;
+        }
+        left -= s;
+      }
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("Cannot read " + source, e);
+    }
   }
 
   private static Features inferFirst(DataFormat format, LoadOptions options, InputFiles inputs, List<InputFile> files) {
@@ -213,12 +331,12 @@ public final class IterableDataset {
         }
 
         @Override
-        public RowIterator open(long skip, Counters counters) {
+        public ShardRows open(long skip, long offset, long lines, Counters counters) {
           if (first + skip > end) {
             throw new IllegalArgumentException("stream state: shard '" + name + "' has " + (end - first)
                 + " examples, the state resumes after example " + skip + " of it");
           }
-          return RowIterator.of(new Iterator<>() {
+          return unpositioned(RowIterator.of(new Iterator<>() {
             private long next = first + skip; // rows are addressed directly: nothing is read to resume
 
             @Override
@@ -230,7 +348,7 @@ public final class IterableDataset {
             public Map<String, Object> next() {
               return dataset.row(next++);
             }
-          });
+          }));
         }
       });
     }
@@ -270,14 +388,17 @@ public final class IterableDataset {
           mine.add(shards.get((int) order[i]));
         }
       }
-      int shard = 0;
-      long example = 0;
+      SourcePipe p = new SourcePipe(mine, context.counters());
       if (saved != null) {
         saved.kind("shards");
-        shard = (int) saved.whole("shard_idx", 0, mine.size());
-        example = saved.whole("shard_example_idx", 0, Long.MAX_VALUE);
+        p.shard = (int) saved.whole("shard_idx", 0, mine.size());
+        p.example = saved.whole("shard_example_idx", 0, Long.MAX_VALUE);
+        Long offset = saved.optionalWhole("shard_byte_offset");
+        Long lines = saved.optionalWhole("shard_line");
+        p.offset = offset == null || lines == null ? -1 : offset;
+        p.lines = offset == null || lines == null ? -1 : lines;
       }
-      return new SourcePipe(mine, shard, example, context.counters());
+      return p;
     }
   }
 
@@ -286,15 +407,25 @@ public final class IterableDataset {
     private final Counters counters;
     private int shard;
     private long example;
-    private RowIterator current;
+    private long offset; // byte offset and lines after the examples taken, for a shard read by lines; else -1
+    private long lines;
+    private ShardRows current;
     private Map<String, Object> head;
+    private long[] headPosition;
     private RuntimeException failed; // a read error met while placing the state, thrown at the next read
 
-    SourcePipe(List<Shard> mine, int shard, long example, Counters counters) {
+    SourcePipe(List<Shard> mine, Counters counters) {
       this.mine = mine;
-      this.shard = shard;
-      this.example = example;
       this.counters = counters;
+    }
+
+    private void nextShard() {
+      current.close();
+      current = null;
+      shard++;
+      example = 0;
+      offset = 0;
+      lines = 0;
     }
 
     @Override
@@ -304,16 +435,14 @@ public final class IterableDataset {
       }
       while (head == null && shard < mine.size()) {
         if (current == null) {
-          current = mine.get(shard).open(example, counters);
+          current = mine.get(shard).open(example, example == 0 ? 0 : offset, example == 0 ? 0 : lines, counters);
         }
         if (current.hasNext()) {
           head = current.next();
+          headPosition = current.position();
           counters.read++;
         } else {
-          current.close();
-          current = null;
-          shard++;
-          example = 0;
+          nextShard();
         }
       }
       return head;
@@ -325,6 +454,8 @@ public final class IterableDataset {
       if (r != null) {
         head = null;
         example++;
+        offset = headPosition == null ? -1 : headPosition[0];
+        lines = headPosition == null ? -1 : headPosition[1];
       }
       return r;
     }
@@ -335,10 +466,7 @@ public final class IterableDataset {
       if (head == null && current != null && failed == null) {
         try {
           if (!current.hasNext()) {
-            current.close();
-            current = null;
-            shard++;
-            example = 0;
+            nextShard();
           }
         } catch (RuntimeException e) {
           failed = e;
@@ -348,6 +476,8 @@ public final class IterableDataset {
       m.put("kind", "shards");
       m.put("shard_idx", (long) shard);
       m.put("shard_example_idx", example);
+      m.put("shard_byte_offset", offset < 0 ? null : offset);
+      m.put("shard_line", offset < 0 ? null : lines);
       return m;
     }
 
@@ -1157,6 +1287,11 @@ public final class IterableDataset {
         return b.longValue();
       }
       return null;
+    }
+
+    /** A whole number ≥ 0, or null when missing or null. */
+    Long optionalWhole(String key) {
+      return map.get(key) == null ? null : whole(key, 0, Long.MAX_VALUE);
     }
 
     long whole(String key, long min, long max) {

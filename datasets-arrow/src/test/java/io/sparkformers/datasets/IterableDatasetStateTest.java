@@ -82,21 +82,44 @@ class IterableDatasetStateTest {
   }
 
   @Test
-  void unshuffledFilesResumeInTheSavedFileReadingOnlyItsTakenRows() throws IOException {
+  void unshuffledFilesResumeAtTheSavedByteOfTheSavedFile() throws IOException {
     long[] r = resumeEqualsUninterrupted(() -> uncheck(() -> files(dir)), "4 files");
-    assertEquals(8, r[0], "at most the rows taken of one file (the longest, 9 rows, minus its last) are re-read");
+    assertEquals(0, r[0], "JSON lines are resumed at their byte offset: no row is read again");
     assertEquals(0, r[1], "resumed at the end, nothing is read");
-    // After the first file and 2 rows of the second: only those 2 rows are read again, not the first file.
+    // After the first file and 2 rows of the second: the second file from its third line.
     IterableDataset d = files(dir);
     Map<String, Object> state = after(d, 9, new ArrayList<>());
     @SuppressWarnings("unchecked")
     Map<String, Object> at = (Map<String, Object>) state.get("examples_iterable");
-    assertEquals(Map.of("kind", "shards", "shard_idx", 1, "shard_example_idx", 2), at);
+    long twoLines = "{\"f\": 1, \"i\": 0}\n{\"f\": 1, \"i\": 1}\n".length();
+    assertEquals(Map.of("kind", "shards", "shard_idx", 1, "shard_example_idx", 2, "shard_byte_offset",
+        (int) twoLines, "shard_line", 2), at);
     try (IterableDataset.StreamIterator it = d.loadStateDict(state).iterator()) {
       assertEquals("1:2", id(it.next()));
-      assertEquals(2, it.rowsReadToResume());
-      assertEquals(3, it.rowsRead());
+      assertEquals(0, it.rowsReadToResume());
+      assertEquals(1, it.rowsRead());
     }
+    // CSV has no byte offsets here: the saved file is read past its taken rows, the files before it not at all.
+    for (int f = 0; f < 2; f++) {
+      StringBuilder csv = new StringBuilder("f,i\n");
+      for (int i = 0; i < 6; i++) {
+        csv.append(f).append(',').append(i).append('\n');
+      }
+      Files.writeString(other.resolve("t" + f + ".csv"), csv);
+    }
+    long[] c = resumeEqualsUninterrupted(() -> IterableDataset.fromFiles(DataFormat.CSV, LoadOptions.defaults(),
+        other + "/*.csv"), "2 CSV files");
+    assertEquals(5, c[0], "at most the rows of one file but its last are read again");
+    // A .gz file is moved to its offset by decompressing up to it; no row is parsed again.
+    Path gz = Files.createDirectories(other.resolve("gz"));
+    for (int f = 0; f < 2; f++) {
+      try (var out = new java.util.zip.GZIPOutputStream(Files.newOutputStream(gz.resolve("p" + f + ".jsonl.gz")))) {
+        out.write(Files.readAllBytes(dir.resolve("part-" + f + ".jsonl")));
+      }
+    }
+    long[] z = resumeEqualsUninterrupted(() -> IterableDataset.fromFiles(DataFormat.JSON, LoadOptions.defaults(),
+        gz + "/*.jsonl.gz"), "2 gzip files");
+    assertEquals(0, z[0]);
     // At a file boundary the state names the next file: nothing is read again.
     state = after(d, 7, new ArrayList<>());
     assertEquals(1, ((Map<?, ?>) state.get("examples_iterable")).get("shard_idx"));
@@ -119,9 +142,8 @@ class IterableDatasetStateTest {
       it.next();
       Map<?, ?> buffer = (Map<?, ?>) state.get("examples_iterable");
       long replayed = (Integer) buffer.get("rows_in") - (Integer) buffer.get("replay_from_row");
-      // The replay starts at the oldest buffered row: its file is read up to it, then the rows since it.
-      long before = (Integer) ((Map<?, ?>) buffer.get("replay_from")).get("shard_example_idx");
-      assertEquals(replayed + before, it.rowsReadToResume());
+      // The replay starts at the oldest buffered row's byte in its file and reads the rows since it.
+      assertEquals(replayed, it.rowsReadToResume());
       assertTrue(replayed <= 6, "rows since the oldest buffered one: " + replayed);
     }
   }
@@ -200,15 +222,41 @@ class IterableDatasetStateTest {
     assertEquals("stream state key 'examples_iterable.shard_idx': expected a whole number in [0, 4], got 'two'",
         e.getMessage());
     at.put("shard_idx", 0);
-    at.put("shard_example_idx", 8);
+    at.put("shard_byte_offset", 10_000);
     IterableDataset pastTheEnd = files(dir).loadStateDict(plain);
     e = assertThrows(IllegalArgumentException.class, () -> pastTheEnd.toList());
+    long size = Files.size(dir.resolve("part-0.jsonl"));
+    assertEquals("stream state: file:" + dir + "/part-0.jsonl has " + size + " bytes, the state resumes at byte"
+        + " 10000 of it: the file changed since the state was saved", e.getMessage());
+    at.put("shard_byte_offset", null); // without an offset the taken rows are read past
+    at.put("shard_example_idx", 8);
+    IterableDataset pastTheLastRow = files(dir).loadStateDict(plain);
+    e = assertThrows(IllegalArgumentException.class, () -> pastTheLastRow.toList());
     assertEquals("stream state: file:" + dir + "/part-0.jsonl has 7 examples, the state resumes after example 8"
         + " of it: the file changed since the state was saved", e.getMessage());
     at.remove("shard_example_idx");
     e = assertThrows(IllegalArgumentException.class, () -> files(dir).loadStateDict(plain).iterator());
     assertEquals("stream state key 'examples_iterable.shard_example_idx' is missing; the entry has [kind,"
-        + " shard_idx]", e.getMessage());
+        + " shard_idx, shard_byte_offset, shard_line]", e.getMessage());
+  }
+
+  @Test
+  void aBadLineAfterTheResumedOffsetIsNamedByItsLineInTheFile() throws IOException {
+    Path f = dir.resolve("bad.jsonl");
+    Files.writeString(f, "{\"n\": 1}\n{\"n\": 2}\n\n{\"n\": 3}\n{\"n\": \"x\"}\n");
+    IterableDataset d = IterableDataset.fromFiles(DataFormat.JSON,
+        LoadOptions.builder().features(Features.of("n", ColumnType.INT64)).build(), f.toString());
+    Map<String, Object> state;
+    try (IterableDataset.StreamIterator it = d.iterator()) {
+      it.next();
+      it.next();
+      state = it.stateDict();
+    }
+    try (IterableDataset.StreamIterator it = d.loadStateDict(state).iterator()) {
+      assertEquals(Map.of("n", 3L), it.next());
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, it::hasNext);
+      assertEquals("file:" + f + ": line 5: key 'n': \"x\" is not a valid INT64", e.getMessage());
+    }
   }
 
   private interface IoSupplier<T> {
