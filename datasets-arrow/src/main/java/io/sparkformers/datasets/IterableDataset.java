@@ -104,38 +104,13 @@ public final class IterableDataset {
   private interface Shard {
     String name();
 
-    ShardRows open(long skip, long offset, long lines, Counters counters);
+    RowIterator open(long skip, long offset, long lines, Counters counters);
   }
 
-  /** A shard's rows, and for a shard read by lines where the last row returned ends. */
+  /** The rows of a shard read by lines, and where the last row returned ends. */
   private interface ShardRows extends RowIterator {
-    /** {byte offset of the next line, lines read} after the last row returned, or null when not known. */
+    /** {byte offset of the next line, lines read} after the last row returned. */
     long[] position();
-  }
-
-  /** Rows that carry no position. */
-  private static ShardRows unpositioned(RowIterator it) {
-    return new ShardRows() {
-      @Override
-      public boolean hasNext() {
-        return it.hasNext();
-      }
-
-      @Override
-      public Map<String, Object> next() {
-        return it.next();
-      }
-
-      @Override
-      public void close() {
-        it.close();
-      }
-
-      @Override
-      public long[] position() {
-        return null;
-      }
-    };
   }
 
   private final Node node;
@@ -188,7 +163,7 @@ public final class IterableDataset {
         }
 
         @Override
-        public ShardRows open(long skip, long offset, long lines, Counters counters) {
+        public RowIterator open(long skip, long offset, long lines, Counters counters) {
           if (byLines == null) {
             byLines = format == DataFormat.TEXT
                 || (format == DataFormat.JSON && !JsonReader.isArray(() -> inputs.open(f), f.uri()));
@@ -197,8 +172,8 @@ public final class IterableDataset {
             return lineRows(format, inputs, f, features, offset, lines);
           }
           // Other readers parse from the start of a file: the examples before the saved one are read past.
-          ShardRows it = byLines ? lineRows(format, inputs, f, features, 0, 0) : unpositioned(new PushToPull(
-              sink -> DatasetLoader.readFile(format, options, inputs, f, features, sink), f.uri()));
+          RowIterator it = byLines ? lineRows(format, inputs, f, features, 0, 0) : new PushToPull(
+              sink -> DatasetLoader.readFile(format, options, inputs, f, features, sink), f.uri());
           for (long i = 0; i < skip; i++) {
             if (!it.hasNext()) {
               it.close();
@@ -331,12 +306,12 @@ public final class IterableDataset {
         }
 
         @Override
-        public ShardRows open(long skip, long offset, long lines, Counters counters) {
+        public RowIterator open(long skip, long offset, long lines, Counters counters) {
           if (first + skip > end) {
             throw new IllegalArgumentException("stream state: shard '" + name + "' has " + (end - first)
                 + " examples, the state resumes after example " + skip + " of it");
           }
-          return unpositioned(RowIterator.of(new Iterator<>() {
+          return RowIterator.of(new Iterator<>() {
             private long next = first + skip; // rows are addressed directly: nothing is read to resume
 
             @Override
@@ -348,7 +323,7 @@ public final class IterableDataset {
             public Map<String, Object> next() {
               return dataset.row(next++);
             }
-          }));
+          });
         }
       });
     }
@@ -409,7 +384,7 @@ public final class IterableDataset {
     private long example;
     private long offset; // byte offset and lines after the examples taken, for a shard read by lines; else -1
     private long lines;
-    private ShardRows current;
+    private RowIterator current;
     private Map<String, Object> head;
     private long[] headPosition;
     private RuntimeException failed; // a read error met while placing the state, thrown at the next read
@@ -439,7 +414,7 @@ public final class IterableDataset {
         }
         if (current.hasNext()) {
           head = current.next();
-          headPosition = current.position();
+          headPosition = current instanceof ShardRows lines ? lines.position() : null;
           counters.read++;
         } else {
           nextShard();
