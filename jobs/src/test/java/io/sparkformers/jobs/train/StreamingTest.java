@@ -26,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * data.streaming: each rank's part of the stream grouped into run_clm's blocks, read in order, and a run
- * resumed from a checkpoint continuing at the same place of the stream, to the bit.
+ * resumed from a checkpoint continuing at the same place of the stream, to the bit: from each rank's stream
+ * state (reading none of what was trained on), or by skipping for a checkpoint written without one.
  */
 class StreamingTest {
   static SparkSession spark;
