@@ -1120,13 +1120,14 @@ public final class IterableDataset {
      * numbers, booleans, nulls), for {@link IterableDataset#loadStateDict}. See the class comment of
      * {@link IterableDataset} for the keys.
      */
+    @SuppressWarnings("unchecked")
     public Map<String, Object> stateDict() {
       if (header.get("shards") == null) {
         throw new UnsupportedOperationException("an interleaved stream records no state (interleave_datasets)");
       }
       Map<String, Object> m = new LinkedHashMap<>(header);
       m.put("examples_iterable", pipe.state());
-      return m;
+      return (Map<String, Object>) copyJson(m); // the caller's to change: no map of the pipeline is shared
     }
 
     /** Rows read from the shards so far, those read to reach a loaded state included. */

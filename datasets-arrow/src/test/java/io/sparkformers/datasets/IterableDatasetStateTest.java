@@ -135,6 +135,16 @@ class IterableDatasetStateTest {
     long[] small = resumeEqualsUninterrupted(() -> uncheck(() -> files(dir)).shuffle(3, 4), "buffer 4");
     resumeEqualsUninterrupted(() -> uncheck(() -> files(dir)).shuffle(3, 50), "buffer 50");
     assertTrue(small[0] < 27, "the replay reads from the oldest buffered row only, at most " + small[0]);
+    // A state handed out is the caller's: changing it changes nothing of the iteration.
+    try (IterableDataset.StreamIterator it = files(dir).shuffle(3, 4).iterator()) {
+      it.next();
+      Map<String, Object> first = it.stateDict();
+      Map<?, ?> buffer = (Map<?, ?>) first.get("examples_iterable");
+      ((Map<?, ?>) buffer.get("replay_from")).clear();
+      ((List<?>) buffer.get("buffer_rows")).clear();
+      assertEquals(throughJson(it.stateDict()), throughJson(it.stateDict()));
+      assertEquals(4, ((List<?>) ((Map<?, ?>) it.stateDict().get("examples_iterable")).get("buffer_rows")).size());
+    }
     // Inside the first fill of the buffer (k = 2 < 4 rows buffered): the rows buffered are read again, no more.
     IterableDataset d = files(dir).shuffle(3, 4);
     Map<String, Object> state = after(d, 2, new ArrayList<>());
