@@ -5,6 +5,7 @@ import io.sparkformers.datasets.internal.InputFiles;
 import io.sparkformers.datasets.internal.InputFiles.InputFile;
 import io.sparkformers.datasets.internal.JsonReader;
 import io.sparkformers.datasets.internal.NumpyRandom;
+import io.sparkformers.datasets.internal.ParquetRows;
 import io.sparkformers.datasets.internal.PushToPull;
 import io.sparkformers.datasets.internal.RowIterator;
 import io.sparkformers.datasets.internal.Utf8LineReader;
@@ -41,8 +42,9 @@ import java.util.function.Predicate;
  * ({@code skipped}) and {@code split_by_example} (the node split that keeps one example in {@code world_size}).
  *
  * <p>Resuming opens the saved shard and moves to the saved byte offset (text and JSON lines; a seek on local and
- * Hadoop files, a decompression for {@code .gz}) or reads past the examples already taken in it (CSV, JSON
- * arrays, Parquet, Arrow); the shards before it are not opened. Unlike Hugging Face, which drops the shuffle buffer's content on resume and refills it from new
+ * Hadoop files, a decompression for {@code .gz}), skips the row groups before it undecoded (Parquet), or reads
+ * past the examples already taken in it (CSV, JSON arrays, Arrow; the rest of a Parquet row group); the shards
+ * before it are not opened. Unlike Hugging Face, which drops the shuffle buffer's content on resume and refills it from new
  * examples (so some examples are lost), the state keeps the buffer exactly without storing its rows: it
  * records, for each slot, which example of the stream before the buffer fills it, the generator's state and
  * the step reached in its batch of 1000 random indices, and the state of the stream before the buffer at the
@@ -171,10 +173,18 @@ public final class IterableDataset {
           if (byLines && offset >= 0) {
             return lineRows(format, inputs, f, features, offset, lines);
           }
-          // Other readers parse from the start of a file: the examples before the saved one are read past.
-          RowIterator it = byLines ? lineRows(format, inputs, f, features, 0, 0) : new PushToPull(
-              sink -> DatasetLoader.readFile(format, options, inputs, f, features, sink), f.uri());
-          for (long i = 0; i < skip; i++) {
+          // Parquet skips the row groups before the saved example undecoded; other readers parse from the
+          // start of a file. The examples before the saved one are then read past.
+          java.util.concurrent.atomic.AtomicLong first = new java.util.concurrent.atomic.AtomicLong();
+          RowIterator it = byLines ? lineRows(format, inputs, f, features, 0, 0)
+              : format == DataFormat.PARQUET && skip > 0
+                  ? new PushToPull(sink -> ParquetRows.read(inputs, f, features, skip, first::set, sink), f.uri())
+                  : new PushToPull(sink -> DatasetLoader.readFile(format, options, inputs, f, features, sink),
+                      f.uri());
+          if (format == DataFormat.PARQUET && skip > 0) {
+            it.hasNext(); // the reader names its first row before it gives it
+          }
+          for (long i = first.get(); i < skip; i++) {
             if (!it.hasNext()) {
               it.close();
               throw new IllegalArgumentException("stream state: " + f.uri() + " has " + i + " examples, the state"

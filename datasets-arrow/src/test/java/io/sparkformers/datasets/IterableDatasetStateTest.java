@@ -251,6 +251,35 @@ class IterableDatasetStateTest {
   }
 
   @Test
+  void parquetResumesAtTheRowGroupOfTheSavedExample() throws IOException {
+    org.apache.parquet.schema.MessageType schema = org.apache.parquet.schema.MessageTypeParser.parseMessageType(
+        "message m { required int64 f; required int64 i; }");
+    for (int f = 0; f < 2; f++) {
+      // Row groups of a few rows each, so that a resume has whole groups to skip.
+      try (org.apache.parquet.hadoop.ParquetWriter<org.apache.parquet.example.data.Group> w =
+          org.apache.parquet.hadoop.example.ExampleParquetWriter.builder(new org.apache.hadoop.fs.Path(
+              other.resolve("p" + f + ".parquet").toUri())).withType(schema).withRowGroupSize(64L)
+              .withPageSize(64).withMinRowCountForPageSizeCheck(1).withMaxRowCountForPageSizeCheck(1).build()) {
+        org.apache.parquet.example.data.simple.SimpleGroupFactory groups =
+            new org.apache.parquet.example.data.simple.SimpleGroupFactory(schema);
+        for (long i = 0; i < 30; i++) {
+          w.write(groups.newGroup().append("f", (long) f).append("i", i));
+        }
+      }
+    }
+    Supplier<IterableDataset> parquet = () -> IterableDataset.fromFiles(DataFormat.PARQUET, LoadOptions.defaults(),
+        other + "/*.parquet");
+    resumeEqualsUninterrupted(parquet, "2 Parquet files");
+    resumeEqualsUninterrupted(() -> parquet.get().shuffle(2, 5), "2 Parquet files, shuffled");
+    Map<String, Object> state = after(parquet.get(), 25, new ArrayList<>());
+    try (IterableDataset.StreamIterator it = parquet.get().loadStateDict(state).iterator()) {
+      assertEquals("0:25", id(it.next()));
+      assertTrue(it.rowsReadToResume() < 25, "the row groups before row 25 are skipped undecoded; read again: "
+          + it.rowsReadToResume());
+    }
+  }
+
+  @Test
   void aBadLineAfterTheResumedOffsetIsNamedByItsLineInTheFile() throws IOException {
     Path f = dir.resolve("bad.jsonl");
     Files.writeString(f, "{\"n\": 1}\n{\"n\": 2}\n\n{\"n\": 3}\n{\"n\": \"x\"}\n");
