@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.sparkformers.datasets.internal.NumpyRandom;
-import io.sparkformers.datasets.internal.RowIterator;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -103,7 +102,7 @@ class IterableDatasetTest {
     Files.writeString(f, "{\"n\": 1}\n{\"n\": \"x\"}\n");
     IterableDataset d = IterableDataset.fromFiles(DataFormat.JSON,
         LoadOptions.builder().features(Features.of("n", ColumnType.INT64)).build(), f.toString());
-    try (RowIterator it = d.iterator()) {
+    try (IterableDataset.StreamIterator it = d.iterator()) {
       assertEquals(Map.of("n", 1L), it.next());
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, it::hasNext);
       assertEquals("file:" + f + ": line 2: key 'n': \"x\" is not a valid INT64", e.getMessage());

@@ -325,6 +325,39 @@ public final class BenchDatasetsCommand implements Callable<Integer> {
     }
     out.printf("streaming: time to the first batch (32 rows) of a %.2f GB JSON-lines file: %.1f ms (median of %d)%n",
         Files.size(file) / 1e9, median(secs) * 1e3, repeats);
+    benchResume(file, rows);
     out.flush();
+  }
+
+  /**
+   * Resuming a shuffled stream half-way: from its stateDict (a seek in the file, then the shuffle buffer's
+   * replay) against reading the rows before that point again, as a resume by step count does.
+   */
+  private void benchResume(Path file, long rows) {
+    IterableDataset shuffled = IterableDataset.fromFiles(DataFormat.JSON, LoadOptions.defaults(), file.toString())
+        .shuffle(0, 1000);
+    long half = rows / 2;
+    java.util.Map<String, Object> state;
+    long t0 = System.nanoTime();
+    try (var it = shuffled.iterator()) {
+      for (long i = 0; i < half; i++) {
+        it.next();
+      }
+      state = it.stateDict();
+    }
+    double rereadSecs = (System.nanoTime() - t0) / 1e9;
+    double[] secs = new double[repeats];
+    long again = 0;
+    for (int rep = 0; rep < repeats; rep++) {
+      long t1 = System.nanoTime();
+      try (var it = shuffled.loadStateDict(state).iterator()) {
+        it.next();
+        again = it.rowsReadToResume();
+      }
+      secs[rep] = (System.nanoTime() - t1) / 1e9;
+    }
+    out.printf("streaming: resumed at row %d of %d (shuffle buffer 1000) from its state: first row after %.1f ms"
+        + " (median of %d), %d rows read again; reading the %d rows before it again: %.1f s%n", half, rows,
+        median(secs) * 1e3, repeats, again, half, rereadSecs);
   }
 }

@@ -37,5 +37,6 @@ class BenchDatasetsCommandTest {
     assertTrue(o.contains("sum of token ids: int[] "), o);
     assertTrue(o.contains("tokenize, one thread: "), o);
     assertTrue(o.contains("streaming: time to the first batch (32 rows)"), o);
+    assertTrue(o.contains("streaming: resumed at row "), o);
   }
 }

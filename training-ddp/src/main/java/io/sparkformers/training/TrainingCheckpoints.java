@@ -23,6 +23,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.logging.Logger;
+import java.util.regex.Pattern;
 
 /**
  * The Trainer's checkpoints in transformers' layout: {@code checkpoint-<step>/} with the model, the optimizer,
@@ -32,6 +34,9 @@ import java.util.Optional;
  */
 final class TrainingCheckpoints {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  private static final Logger LOG = Logger.getLogger(Trainer.class.getName());
+  /** Each rank's {@link TrainingData#stateDict()}: {@code data_state_<rank>.json}. */
+  private static final Pattern DATA_STATE = Pattern.compile("data_state_(\\d+)\\.json");
   /**
    * What the final metrics of a resumed run need from the attempts before it. A file of its own: transformers
    * builds its TrainerState from every key of trainer_state.json and fails on keys it does not know.
@@ -69,15 +74,28 @@ final class TrainingCheckpoints {
     return group == null ? 1 : group.worldSize();
   }
 
-  /** Rank 0 writes checkpoint-{global step} (and rotates old ones); every rank waits until it is complete. */
-  void save(Optimizer optimizer, LrScheduler scheduler, GradScaler scaler, RunTotals totals) {
+  static String dataStateFile(int rank) {
+    return "data_state_" + rank + ".json";
+  }
+
+  /**
+   * Rank 0 writes checkpoint-{global step} (and rotates old ones), with every rank's data state gathered to it
+   * (so the states are part of the one atomic, checksummed checkpoint); every rank waits until it is complete.
+   */
+  void save(Optimizer optimizer, LrScheduler scheduler, GradScaler scaler, RunTotals totals, TrainingData data) {
+    byte[][] dataStates = gatherDataStates(data);
     long step = state.globalStep;
     if (state.bestGlobalStep != null && state.bestGlobalStep == step) {
       state.bestModelCheckpoint = store.location(step);
     }
     if (rank() == 0) {
       try {
-        store.save(step, folder -> write(folder, optimizer, scheduler, scaler, totals));
+        store.save(step, folder -> {
+          write(folder, optimizer, scheduler, scaler, totals);
+          for (int r = 0; dataStates != null && r < dataStates.length; r++) {
+            Files.write(folder.resolve(dataStateFile(r)), dataStates[r]);
+          }
+        });
         if (args.saveTotalLimit() != null && args.saveTotalLimit() > 0) {
           store.rotate(args.saveTotalLimit(), state.bestModelCheckpoint);
         }
@@ -88,6 +106,95 @@ final class TrainingCheckpoints {
     if (group != null) {
       group.barrier();
     }
+  }
+
+  /** Every rank's data state as the JSON of its file, on every rank; null when the data records none. */
+  private byte[][] gatherDataStates(TrainingData data) {
+    Map<String, Object> mine = data == null ? null : data.stateDict();
+    byte[] json = new byte[0];
+    if (mine != null) {
+      Map<String, Object> file = new LinkedHashMap<>();
+      file.put("rank", rank());
+      file.put("world_size", worldSize());
+      file.put("global_step", state.globalStep);
+      file.put("state", mine);
+      try {
+        json = JSON.writeValueAsBytes(file);
+      } catch (IOException e) {
+        throw new UncheckedIOException("the train data's state is not JSON: " + e.getMessage(), e);
+      }
+    }
+    int n = worldSize();
+    long[] lengths = {json.length};
+    long[] words = new long[(json.length + 7) / 8];
+    java.nio.ByteBuffer.wrap(java.util.Arrays.copyOf(json, words.length * 8)).asLongBuffer().get(words);
+    if (n > 1) {
+      io.sparkformers.accelerate.Accelerator acc = io.sparkformers.accelerate.Accelerator.of(group,
+          ai.djl.Device.cpu());
+      lengths = acc.gather(lengths);
+      if (java.util.Arrays.stream(lengths).allMatch(l -> l == 0)) {
+        return null; // data addressed by row: nothing more to send
+      }
+      words = acc.gather(words);
+    }
+    byte[][] out = new byte[n][];
+    int at = 0;
+    boolean any = false;
+    for (int r = 0; r < n; r++) {
+      int len = (int) lengths[r];
+      int count = (len + 7) / 8;
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(count * 8);
+      b.asLongBuffer().put(words, at, count);
+      at += count;
+      out[r] = java.util.Arrays.copyOf(b.array(), len);
+      any |= len > 0;
+    }
+    return any ? out : null;
+  }
+
+  /**
+   * Hands this rank's data state of {@code folder} to the data. A checkpoint without data states (written
+   * before they were recorded) leaves the data to reach its position from the rows asked for; one written by
+   * another number of ranks is refused, since each state holds only its own rank's position in its part.
+   */
+  void restoreDataState(Path folder, TrainingData data) {
+    int saved = 0;
+    try (var files = Files.list(folder)) {
+      saved = (int) files.filter(f -> DATA_STATE.matcher(f.getFileName().toString()).matches()).count();
+    } catch (IOException e) {
+      throw new UncheckedIOException("could not list " + folder, e);
+    }
+    if (saved == 0) {
+      if (data.stateDict() != null) {
+        LOG.info("rank " + rank() + ": " + folder + " holds no data state (data_state_<rank>.json; it was written"
+            + " before data states were recorded): the data reaches step " + state.globalStep
+            + " by reading and skipping the rows trained on before");
+      }
+      return;
+    }
+    if (saved != worldSize()) {
+      throw new IllegalArgumentException("resume_from_checkpoint " + folder + " was written by " + saved
+          + " ranks (" + saved + " data_state_<rank>.json files), this run has " + worldSize() + ": each file holds"
+          + " one rank's position in its part of a stream split by node, which another number of ranks cannot"
+          + " continue from; resume with world_size " + saved + " or start a new run");
+    }
+    Path file = folder.resolve(dataStateFile(rank()));
+    Map<?, ?> content;
+    try {
+      content = JSON.readValue(file.toFile(), Map.class);
+    } catch (IOException e) {
+      throw new IllegalArgumentException(file + ": not a JSON object: " + e.getMessage(), e);
+    }
+    if (!Integer.valueOf(rank()).equals(content.get("rank"))
+        || !Integer.valueOf(worldSize()).equals(content.get("world_size"))
+        || !(content.get("state") instanceof Map<?, ?> saved0)) {
+      throw new IllegalArgumentException(file + ": expected {\"rank\": " + rank() + ", \"world_size\": "
+          + worldSize() + ", \"state\": {...}}, got keys rank=" + content.get("rank") + ", world_size="
+          + content.get("world_size") + ", state " + (content.get("state") == null ? "missing" : "not an object"));
+    }
+    @SuppressWarnings("unchecked")
+    Map<String, Object> st = (Map<String, Object>) saved0;
+    data.loadStateDict(st, folder.toString());
   }
 
   private void write(Path folder, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler,

@@ -22,6 +22,26 @@ public interface TrainingData {
   Map<String, NDArray> batch(NDManager manager, long[] rows);
 
   /**
+   * Where this rank is in data read in order (a stream), as JSON values (maps, lists, strings, numbers,
+   * booleans), or null (the default) for data the Trainer addresses by row, which a resumed run reaches from
+   * the step count alone. Asked on every rank when a checkpoint is written, after the rows of its last step;
+   * the checkpoint holds one {@code data_state_<rank>.json} per rank (torchdata's {@code StatefulDataLoader}
+   * state, which accelerate saves with its checkpoints).
+   */
+  default Map<String, Object> stateDict() {
+    return null;
+  }
+
+  /**
+   * Continues from the state {@link #stateDict()} gave when {@code checkpoint} was written, before the Trainer
+   * asks for the rows after it. The default accepts no state: data that records none has nothing to load.
+   */
+  default void loadStateDict(Map<String, Object> state, String checkpoint) {
+    throw new IllegalArgumentException(checkpoint + " holds a data state for this rank, and the train data ("
+        + getClass().getSimpleName() + ") records none: the checkpoint was written by a run over other data");
+  }
+
+  /**
    * Fails, naming the columns missing and those there are, unless {@code data} (when not null) has every
    * column in {@code required}.
    */

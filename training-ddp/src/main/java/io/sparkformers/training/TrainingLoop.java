@@ -105,6 +105,7 @@ final class TrainingLoop {
         } else {
           stepsWithoutLoss = t.state.globalStep;
         }
+        t.checkpoints.restoreDataState(resumeFrom.get(), t.trainData);
         epochsTrained = t.state.globalStep / updatesPerEpoch;
         stepsToSkip = (t.state.globalStep % updatesPerEpoch) * gas;
         LOG.info("rank " + t.rank() + ": resuming from " + resumeFrom.get() + " at step " + t.state.globalStep);
@@ -240,7 +241,7 @@ final class TrainingLoop {
       // The loss sum is a collective's result: every rank saves at the same steps.
       double lossSum = totalLoss + meanOverRanks(trLoss);
       t.checkpoints.save(optimizer, scheduler, t.scaler,
-          new TrainingCheckpoints.RunTotals(lossSum, runtimeSoFar()));
+          new TrainingCheckpoints.RunTotals(lossSum, runtimeSoFar()), t.trainData);
       all.forEach(c -> c.onSave(t.args, t.state, t.control));
     }
   }

@@ -16,6 +16,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
@@ -37,24 +38,49 @@ public final class JsonReader {
 
   private static void forEachObject(Supplier<InputStream> open, String source, RowSink sink) {
     // Peek at the first non-blank byte: '[' means one JSON array, anything else JSON lines.
-    boolean array;
+    int b = firstByte(open, source);
+    if (b < 0) {
+      return;
+    }
+    if (b == '[') {
+      forEachInArray(open, source, sink);
+      return;
+    }
+    try (Utf8LineReader lines = new Utf8LineReader(open.get(), source)) {
+      eachLine(lines, source, sink);
+    }
+  }
+
+  /** True when the file holds one JSON array rather than JSON lines (its first non-blank byte is '['). */
+  public static boolean isArray(Supplier<InputStream> open, String source) {
+    return firstByte(open, source) == '[';
+  }
+
+  /** The first byte that is not blank or a byte order mark's, or -1 for none. */
+  private static int firstByte(Supplier<InputStream> open, String source) {
     try (InputStream in = open.get()) {
       int b;
       do {
         b = in.read();
       } while (b == ' ' || b == '\n' || b == '\r' || b == '\t' || b == 0xEF || b == 0xBB || b == 0xBF);
-      if (b < 0) {
-        return;
-      }
-      array = b == '[';
+      return b;
     } catch (IOException e) {
       throw new UncheckedIOException("Cannot read " + source, e);
     }
-    if (array) {
-      forEachInArray(open, source, sink);
-      return;
-    }
-    try (Utf8LineReader lines = new Utf8LineReader(open.get(), source)) {
+  }
+
+  /**
+   * Reads the JSON lines {@code lines} gives from where it stands (see {@link Utf8LineReader#startAt}) with
+   * {@code features}, as {@link #read}; {@code sink} gets each row with the reader, which tells the row's line
+   * and where the next one starts.
+   */
+  public static void readLines(Utf8LineReader lines, String source, Features features,
+      BiConsumer<Map<String, Object>, Utf8LineReader> sink) {
+    eachLine(lines, source, (node, line) -> sink.accept(row(node, line, source, features), lines));
+  }
+
+  private static void eachLine(Utf8LineReader lines, String source, RowSink sink) {
+    {
       String line;
       while ((line = lines.readLine()) != null) {
         if (line.isBlank()) {
@@ -237,22 +263,24 @@ public final class JsonReader {
   /** Reads every row with {@code features}; keys the features do not name are an error. */
   public static void read(Supplier<InputStream> open, String source, Features features,
       Consumer<Map<String, Object>> sink) {
-    forEachObject(open, source, (node, line) -> {
-      Map<String, Object> row = new LinkedHashMap<>();
-      for (String name : features.names()) {
-        row.put(name, null);
+    forEachObject(open, source, (node, line) -> sink.accept(row(node, line, source, features)));
+  }
+
+  private static Map<String, Object> row(JsonNode node, long line, String source, Features features) {
+    Map<String, Object> row = new LinkedHashMap<>();
+    for (String name : features.names()) {
+      row.put(name, null);
+    }
+    Iterator<Map.Entry<String, JsonNode>> it = node.fields();
+    while (it.hasNext()) {
+      Map.Entry<String, JsonNode> e = it.next();
+      if (!features.contains(e.getKey())) {
+        throw new IllegalArgumentException(source + ": line " + line + ": key '" + e.getKey()
+            + "' is not among the expected columns " + features.names());
       }
-      Iterator<Map.Entry<String, JsonNode>> it = node.fields();
-      while (it.hasNext()) {
-        Map.Entry<String, JsonNode> e = it.next();
-        if (!features.contains(e.getKey())) {
-          throw new IllegalArgumentException(source + ": line " + line + ": key '" + e.getKey()
-              + "' is not among the expected columns " + features.names());
-        }
-        row.put(e.getKey(), value(e.getValue(), features.type(e.getKey()), source, line, e.getKey()));
-      }
-      sink.accept(row);
-    });
+      row.put(e.getKey(), value(e.getValue(), features.type(e.getKey()), source, line, e.getKey()));
+    }
+    return row;
   }
 
   private static Object value(JsonNode v, ColumnType type, String source, long line, String key) {

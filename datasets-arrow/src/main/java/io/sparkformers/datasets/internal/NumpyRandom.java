@@ -40,6 +40,37 @@ public final class NumpyRandom {
     return new NumpyRandom(this);
   }
 
+  /**
+   * The generator's whole state as text ({@code bit_generator.state} of numpy: the 128-bit state and increment,
+   * and the buffered half of a 64-bit draw), to be given back to {@link #fromState}.
+   */
+  public String state() {
+    return String.format("pcg64:%016x%016x:%016x%016x:%s", stateHi, stateLo, incHi, incLo,
+        hasHalf ? Integer.toHexString(half) : "-");
+  }
+
+  /** A generator in the state {@link #state()} returned; an error names what does not parse. */
+  public static NumpyRandom fromState(String text) {
+    String[] parts = text == null ? new String[0] : text.split(":", -1);
+    if (parts.length != 4 || !parts[0].equals("pcg64") || parts[1].length() != 32 || parts[2].length() != 32) {
+      throw new IllegalArgumentException("expected a generator state 'pcg64:<32 hex digits>:<32 hex digits>:<hex"
+          + " or ->', got '" + text + "'");
+    }
+    NumpyRandom r = new NumpyRandom(0);
+    try {
+      r.stateHi = Long.parseUnsignedLong(parts[1].substring(0, 16), 16);
+      r.stateLo = Long.parseUnsignedLong(parts[1].substring(16), 16);
+      r.incHi = Long.parseUnsignedLong(parts[2].substring(0, 16), 16);
+      r.incLo = Long.parseUnsignedLong(parts[2].substring(16), 16);
+      r.hasHalf = !parts[3].equals("-");
+      r.half = r.hasHalf ? Integer.parseUnsignedInt(parts[3], 16) : 0;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("expected a generator state 'pcg64:<32 hex digits>:<32 hex digits>:<hex"
+          + " or ->', got '" + text + "'", e);
+    }
+    return r;
+  }
+
   /** {@code rng.integers(low, high)}: uniform in [low, high). */
   public long integers(long low, long high) {
     if (high <= low) {

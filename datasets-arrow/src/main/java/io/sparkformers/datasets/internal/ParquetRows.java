@@ -104,13 +104,32 @@ public final class ParquetRows {
   }
 
   public static void read(InputFiles inputs, InputFile f, Features features, Consumer<Map<String, Object>> sink) {
+    read(inputs, f, features, 0, first -> { }, sink);
+  }
+
+  /**
+   * Reads from the row group that holds row {@code fromRow}: the groups before it are skipped undecoded, and
+   * {@code firstRow} is told the number of the first row given to {@code sink} (at most {@code fromRow}) first.
+   */
+  public static void read(InputFiles inputs, InputFile f, Features features, long fromRow,
+      java.util.function.LongConsumer firstRow, Consumer<Map<String, Object>> sink) {
     if (f.size() == 0) {
+      firstRow.accept(0);
       return;
     }
     try (ParquetFileReader r = open(inputs, f)) {
       MessageType schema = r.getFooter().getFileMetaData().getSchema();
       Features found = featuresOf(schema, f);
       List<String> names = found.names();
+      long start = 0;
+      for (org.apache.parquet.hadoop.metadata.BlockMetaData group : r.getRowGroups()) {
+        if (start + group.getRowCount() > fromRow) {
+          break;
+        }
+        r.skipNextRowGroup();
+        start += group.getRowCount();
+      }
+      firstRow.accept(start);
       PageReadStore pages;
       while ((pages = r.readNextRowGroup()) != null) {
         MessageColumnIO io = new ColumnIOFactory().getColumnIO(schema);

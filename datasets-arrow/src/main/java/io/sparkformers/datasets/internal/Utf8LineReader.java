@@ -42,6 +42,22 @@ public final class Utf8LineReader implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Continues a file whose first {@code offset} bytes ({@code lines} lines) the stream given to the constructor
+   * has already skipped: offsets and line numbers then count from the file's start. Call before reading.
+   */
+  public Utf8LineReader startAt(long offset, long lines) {
+    this.bufferStartOffset = offset;
+    this.lineNumber = lines;
+    this.first = offset == 0; // a byte order mark stands only at the start of a file
+    return this;
+  }
+
+  /** The byte offset just after the line last returned (where the next line starts). */
+  public long nextLineOffset() {
+    return bufferStartOffset + pos;
+  }
+
   /** The 1-based number of the line last returned. */
   public long lineNumber() {
     return lineNumber;

@@ -60,6 +60,17 @@ class S3DatasetsIT {
         texts.add(row.get("text"));
       }
       assertEquals(List.of("héllo", "b", "c"), texts);
+      // Resumed from its state after one row: the file is opened at the byte after it (a seek on S3A).
+      Map<String, Object> state;
+      try (IterableDataset.StreamIterator it = streamed.iterator()) {
+        it.next();
+        state = it.stateDict();
+      }
+      try (IterableDataset.StreamIterator it = streamed.loadStateDict(state).iterator()) {
+        assertEquals("b", it.next().get("text"));
+        assertEquals("c", it.next().get("text"));
+        assertEquals(0, it.rowsReadToResume());
+      }
     }
   }
 }

@@ -243,7 +243,8 @@ public final class JobConfig implements Serializable {
       ConfigKey.builder("streaming", ConfigTypes.BOOLEAN).defaultValue(false)
           .doc("causal_lm: read the train files lazily on the ranks (datasets' streaming=True): each rank reads"
               + " its share of a seeded shuffle buffer's stream (split_dataset_by_node), tokenizes and groups it;"
-              + " needs max_steps, evaluates nothing, and a resumed run skips the batches already trained on"));
+              + " needs max_steps, evaluates nothing; each checkpoint holds every rank's stream position"
+              + " (data_state_<rank>.json), from which a resumed run on as many ranks continues"));
   private static final ConfigKey<Integer> SHUFFLE_BUFFER_SIZE = DATA_DEF.define(
       ConfigKey.builder("shuffle_buffer_size", ConfigTypes.INT).defaultValue(1000).validator(Validator.positive())
           .doc("streaming: the shuffle buffer's rows (IterableDataset.shuffle(seed=data_seed, buffer_size),"

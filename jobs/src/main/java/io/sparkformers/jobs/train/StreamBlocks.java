@@ -14,7 +14,6 @@ import java.io.Serializable;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -26,9 +25,14 @@ import java.util.Set;
  * train files read lazily, shuffled through a seeded buffer (reseeded each pass, as {@code set_epoch}), split
  * by node, tokenized and grouped into blocks by group_texts over each 1000 rows, as run_clm maps a stream;
  * when the stream ends the next pass starts. The rows are read in order only: row {@code k} is the k-th block
- * of the stream, so a resumed run that asks for row k first skips the k blocks trained on before (the
- * position follows from the step count the checkpoint holds, as transformers' Trainer skips the batches of
- * a resumed stream) and continues exactly where the interrupted run was.
+ * of the stream.
+ *
+ * <p>Each checkpoint holds this rank's {@link #stateDict()}: the pass, the blocks handed out, the blocks of the
+ * current 1000 rows not handed out yet (group_texts works on whole groups of rows, so these are kept as
+ * tokens rather than re-read and re-tokenized) and the stream's own state ({@link IterableDataset#stateDict}).
+ * A resumed run loads it and continues from there, reading none of the stream trained on before (but the
+ * rows the shuffle buffer needs back). A checkpoint without one (written before states were recorded) is
+ * resumed as transformers' Trainer resumes a stream: the blocks trained on are read again and skipped.
  */
 final class StreamBlocks implements TrainingData, AutoCloseable {
   private static final Set<String> COLUMNS = new LinkedHashSet<>(List.of("input_ids", "attention_mask", "labels"));
@@ -43,11 +47,15 @@ final class StreamBlocks implements TrainingData, AutoCloseable {
   private final int worldSize;
   private final Tokenizer tokenizer;
   private final ArrayDeque<int[]> pending = new ArrayDeque<>();
-  private Iterator<Map<String, Object>> rows;
+  private IterableDataset.StreamIterator rows;
+  private Map<String, Object> resumeStream; // the stream state to open the next iterator at, once
+  private String resumedFrom;
   private int pass;
   private boolean passHadBlocks;
   private long position; // blocks handed out or skipped
   private long skipped;
+  private long rowsRead; // of iterators closed
+  private long rowsReadToResume;
 
   StreamBlocks(Spec spec, int rank, int worldSize) {
     this.spec = spec;
@@ -76,9 +84,87 @@ final class StreamBlocks implements TrainingData, AutoCloseable {
     return COLUMNS;
   }
 
-  /** Blocks skipped to reach the first row asked for (a resumed run's). */
+  /** Blocks skipped to reach the first row asked for (a resumed run's without a stream state). */
   long skipped() {
     return skipped;
+  }
+
+  /** Rows read from the files so far. */
+  long rowsRead() {
+    return rowsRead + (rows == null ? 0 : rows.rowsRead());
+  }
+
+  /** Rows read from the files only to reach a loaded stream state (see {@link IterableDataset}). */
+  long rowsReadToResume() {
+    return rowsReadToResume + (rows == null ? 0 : rows.rowsReadToResume());
+  }
+
+  @Override
+  public Map<String, Object> stateDict() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("pass", pass);
+    m.put("position", position);
+    m.put("pass_had_blocks", passHadBlocks);
+    m.put("block_size", spec.blockSize());
+    List<List<Integer>> blocks = new ArrayList<>();
+    for (int[] b : pending) {
+      blocks.add(java.util.Arrays.stream(b).boxed().toList());
+    }
+    m.put("pending", blocks);
+    m.put("stream", rows != null ? rows.stateDict() : resumeStream);
+    return m;
+  }
+
+  @Override
+  public void loadStateDict(Map<String, Object> state, String checkpoint) {
+    String where = checkpoint + " (data state of rank " + rank + ")";
+    if (rows != null || position > 0) {
+      throw new IllegalStateException(where + ": a state is loaded before the first block is read");
+    }
+    long blockSize = whole(state, "block_size", where);
+    if (blockSize != spec.blockSize()) {
+      throw new IllegalArgumentException(where + ": key 'block_size': the checkpoint's blocks have " + blockSize
+          + " tokens, data.block_size is " + spec.blockSize());
+    }
+    pass = (int) whole(state, "pass", where);
+    position = whole(state, "position", where);
+    if (!(state.get("pass_had_blocks") instanceof Boolean had)) {
+      throw new IllegalArgumentException(where + ": key 'pass_had_blocks': expected true or false, got "
+          + state.get("pass_had_blocks"));
+    }
+    passHadBlocks = had;
+    if (!(state.get("pending") instanceof List<?> blocks)) {
+      throw new IllegalArgumentException(where + ": key 'pending': expected a list of blocks, got "
+          + state.get("pending"));
+    }
+    pending.clear();
+    for (int i = 0; i < blocks.size(); i++) {
+      if (!(blocks.get(i) instanceof List<?> b) || b.size() != spec.blockSize()
+          || !b.stream().allMatch(t -> t instanceof Integer)) {
+        throw new IllegalArgumentException(where + ": key 'pending[" + i + "]': expected " + spec.blockSize()
+            + " token ids, got " + blocks.get(i));
+      }
+      pending.add(b.stream().mapToInt(t -> (Integer) t).toArray());
+    }
+    Object stream = state.get("stream");
+    if (stream != null && !(stream instanceof Map<?, ?>)) {
+      throw new IllegalArgumentException(where + ": key 'stream': expected an object or null, got " + stream);
+    }
+    @SuppressWarnings("unchecked")
+    Map<String, Object> s = (Map<String, Object>) stream;
+    resumeStream = s;
+    resumedFrom = where;
+  }
+
+  private static long whole(Map<String, Object> state, String key, String where) {
+    Object v = state.get(key);
+    if (v instanceof Integer || v instanceof Long) {
+      long n = ((Number) v).longValue();
+      if (n >= 0) {
+        return n;
+      }
+    }
+    throw new IllegalArgumentException(where + ": key '" + key + "': expected a whole number >= 0, got " + v);
   }
 
   @Override
@@ -130,8 +216,18 @@ final class StreamBlocks implements TrainingData, AutoCloseable {
   /** Reads the next 1000 rows of the stream (fewer at the end of a pass) and groups them into blocks. */
   private void fill() {
     if (rows == null) {
-      rows = open(spec, pass, rank, worldSize).iterator();
-      passHadBlocks = false;
+      IterableDataset d = open(spec, pass, rank, worldSize);
+      if (resumeStream != null) {
+        try {
+          rows = d.loadStateDict(resumeStream).iterator(); // the pass resumed keeps what it had
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException(resumedFrom + ": " + e.getMessage(), e);
+        }
+        resumeStream = null;
+      } else {
+        rows = d.iterator();
+        passHadBlocks = false;
+      }
     }
     List<int[]> ids = new ArrayList<>();
     List<String> texts = new ArrayList<>();
@@ -168,12 +264,10 @@ final class StreamBlocks implements TrainingData, AutoCloseable {
   }
 
   private void closeRows() {
-    if (rows instanceof AutoCloseable c) {
-      try {
-        c.close();
-      } catch (Exception e) {
-        throw new IllegalStateException("cannot close the stream of " + spec.what(), e);
-      }
+    if (rows != null) {
+      rowsRead += rows.rowsRead();
+      rowsReadToResume += rows.rowsReadToResume();
+      rows.close();
     }
     rows = null;
   }

@@ -415,6 +415,8 @@ public final class TrainJob {
         Map<String, Double> result = new LinkedHashMap<>(trainer.train());
         result.put("stream_blocks_per_rank", (double) stream.rowsPerRank());
         result.put("stream_blocks_skipped", (double) blocks.skipped());
+        result.put("stream_rows_read", (double) blocks.rowsRead());
+        result.put("stream_rows_read_to_resume", (double) blocks.rowsReadToResume());
         result.put("all_reduce_share", trainer.allReduceShare());
         save(ctx, args, trainer, result, null);
         return result;

@@ -26,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * data.streaming: each rank's part of the stream grouped into run_clm's blocks, read in order, and a run
- * resumed from a checkpoint continuing at the same place of the stream, to the bit.
+ * resumed from a checkpoint continuing at the same place of the stream, to the bit: from each rank's stream
+ * state (reading none of what was trained on), or by skipping for a checkpoint written without one.
  */
 class StreamingTest {
   static SparkSession spark;
@@ -174,11 +175,110 @@ class StreamingTest {
     Map<String, Double> resumed = TrainJob.run(JobConfig.parse(job(train, tok, ", output_dir: " + b
         + ", resume_from_checkpoint: " + b.resolve("checkpoint-3")), "b.yaml", List.of()), spark);
     assertEquals(6.0, resumed.get("global_step"));
-    assertEquals(6.0, resumed.get("stream_blocks_skipped"), "3 steps of 2 blocks skipped on resume");
+    // Each rank continues from its data_state_<rank>.json: nothing is skipped or read again. One file on 2 ranks:
+    // each reads its 400 rows and keeps every other one; its 200 rows (one group of at most 1000) gave more
+    // blocks than the 12 trained on, and those after the checkpoint's 6 are in its state, so the resumed rank
+    // reads no row at all.
+    assertEquals(0.0, resumed.get("stream_blocks_skipped"));
+    assertEquals(400.0, whole.get("stream_rows_read"));
+    assertEquals(0.0, resumed.get("stream_rows_read"));
+    assertEquals(0.0, resumed.get("stream_rows_read_to_resume"));
+    assertTrue(Files.exists(b.resolve("checkpoint-3/data_state_1.json")));
     byte[] uninterrupted = Files.readAllBytes(a.resolve("model/model.safetensors"));
     assertArrayEquals(uninterrupted, Files.readAllBytes(b.resolve("model/model.safetensors")));
     assertTrue(!java.util.Arrays.equals(uninterrupted,
         Files.readAllBytes(a.resolve("checkpoint-3/model.safetensors"))), "steps 4 to 6 trained");
+
+    // A checkpoint written before data states were recorded: the blocks trained on are read again and skipped.
+    Path c = tmp.resolve("c");
+    copy(a.resolve("checkpoint-3"), c.resolve("checkpoint-3"));
+    for (int r = 0; r < 2; r++) {
+      Files.delete(c.resolve("checkpoint-3/data_state_" + r + ".json"));
+    }
+    Path sums = c.resolve("checkpoint-3/checksums.sha256");
+    Files.write(sums, Files.readAllLines(sums).stream().filter(l -> !l.contains("data_state_")).toList());
+    Map<String, Double> legacy = TrainJob.run(JobConfig.parse(job(train, tok, ", output_dir: " + c
+        + ", resume_from_checkpoint: " + c.resolve("checkpoint-3")), "c.yaml", List.of()), spark);
+    assertEquals(6.0, legacy.get("stream_blocks_skipped"), "3 steps of 2 blocks skipped on resume");
+    assertArrayEquals(uninterrupted, Files.readAllBytes(c.resolve("model/model.safetensors")));
+
+    // Another world size cannot continue a stream split by node.
+    Path d = tmp.resolve("d");
+    copy(a.resolve("checkpoint-3"), d.resolve("checkpoint-3"));
+    String one = job(train, tok, ", output_dir: " + d + ", resume_from_checkpoint: " + d.resolve("checkpoint-3"))
+        .replace("world_size: 2", "world_size: 1");
+    Exception e = assertThrows(Exception.class, () -> TrainJob.run(JobConfig.parse(one, "d.yaml", List.of()), spark));
+    String expected = "resume_from_checkpoint " + d.resolve("checkpoint-3") + " was written by 2 ranks (2"
+        + " data_state_<rank>.json files), this run has 1: each file holds one rank's position in its part of a"
+        + " stream split by node, which another number of ranks cannot continue from; resume with world_size 2"
+        + " or start a new run";
+    assertTrue(messages(e).contains(expected), messages(e));
+  }
+
+  private static String messages(Throwable e) {
+    StringBuilder s = new StringBuilder();
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      s.append(t.getMessage()).append('\n');
+    }
+    return s.toString();
+  }
+
+  @Test
+  void aReaderLoadedWithAStateContinuesMidStreamWithoutReadingTheConsumedRows() throws IOException {
+    Path tok = tokenizer();
+    // 13 files of 200 rows: a resumed stream opens the saved file and reads past the rows taken of it only.
+    List<String> files = new ArrayList<>();
+    for (int f = 0; f < 13; f++) {
+      StringBuilder s = new StringBuilder();
+      for (int i = f * 200; i < (f + 1) * 200; i++) {
+        s.append("{\"text\": \"").append(WORDS.get(i % WORDS.size())).append(' ').append(i).append("\"}\n");
+      }
+      Path p = tmp.resolve(String.format("part-%02d.jsonl", f));
+      Files.writeString(p, s);
+      files.add(p.toString());
+    }
+    StreamBlocks.Spec spec = new StreamBlocks.Spec(files, DataFormat.JSON, Map.of(), "text", tok.toString(), 8, 5,
+        64, 2000, "train");
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    try (StreamBlocks a = new StreamBlocks(spec, 0, 1); StreamBlocks b = new StreamBlocks(spec, 0, 1)) {
+      int k = 0;
+      while (a.rowsRead() <= 1065) { // until the blocks of the first group of 1000 rows are handed out
+        blocks(a, k, 100, 8);
+        k += 100;
+      }
+      // Two groups of 1000 rows taken from the buffer, which holds 64 more and looks one row ahead.
+      assertEquals(2065, a.rowsRead());
+      @SuppressWarnings("unchecked")
+      Map<String, Object> state = json.readValue(json.writeValueAsString(a.stateDict()), Map.class);
+      assertEquals(k, state.get("position"));
+      assertTrue(state.get("stream") != null, "the stream is open mid-pass");
+      b.loadStateDict(state, "checkpoint-x");
+      // The blocks pending in the state first, then those of the next group, read from the resumed stream.
+      for (int at = k, more = 2; more > 0; at += 100) {
+        List<int[]> rest = blocks(b, at, 100, 8);
+        List<int[]> expected = blocks(a, at, 100, 8);
+        for (int i = 0; i < 100; i++) {
+          assertArrayEquals(expected.get(i), rest.get(i), "block " + (at + i));
+        }
+        more -= b.rowsRead() > 0 ? 1 : 0;
+      }
+      assertEquals(0, b.skipped());
+      // Only the rows since the oldest one still in the shuffle buffer (of 64), and the rows before that one in
+      // its file, were read again: not the 2000 consumed.
+      assertTrue(b.rowsReadToResume() > 0 && b.rowsReadToResume() < 500, "read to resume: " + b.rowsReadToResume());
+      // Beyond those, the resumed reader reads the rows the uninterrupted one reads after the state (one row of
+      // look-ahead apart).
+      assertEquals(a.rowsRead() - 2065, b.rowsRead() - b.rowsReadToResume(), 1.0);
+    }
+    try (StreamBlocks wrong = new StreamBlocks(new StreamBlocks.Spec(files, DataFormat.JSON, Map.of(), "text",
+        tok.toString(), 16, 5, 64, 2000, "train"), 0, 1);
+        StreamBlocks a = new StreamBlocks(spec, 0, 1)) {
+      blocks(a, 0, 3, 8);
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> wrong.loadStateDict(a.stateDict(), "checkpoint-x"));
+      assertEquals("checkpoint-x (data state of rank 0): key 'block_size': the checkpoint's blocks have 8 tokens,"
+          + " data.block_size is 16", e.getMessage());
+    }
   }
 
   @Test
