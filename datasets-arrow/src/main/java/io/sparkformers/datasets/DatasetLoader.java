@@ -51,8 +51,14 @@ public final class DatasetLoader {
   }
 
   /** What the parsers need, serializable for Spark tasks (LoadOptions holds the SparkSession). */
-  private record ParseSettings(char delimiter, char quote, boolean header, List<String> columnNames,
+  record ParseSettings(char delimiter, char quote, boolean header, List<String> columnNames,
       Map<String, String> hadoop) implements java.io.Serializable {
+    static ParseSettings of(LoadOptions options) {
+      return new ParseSettings(options.delimiter(), options.quote(), options.header(),
+          options.columnNames() == null ? null : new java.util.ArrayList<>(options.columnNames()),
+          new java.util.TreeMap<>(options.hadoopConfiguration()));
+    }
+
     LoadOptions options() {
       return LoadOptions.builder().delimiter(delimiter).quote(quote).header(header).columnNames(columnNames)
           .hadoopConfiguration(hadoop).build();
@@ -67,9 +73,7 @@ public final class DatasetLoader {
       LOG.info("Loading cached {} files from {}", format, folder);
       return Dataset.open(folder, DatasetFolder.read(folder), cacheDir, null);
     }
-    ParseSettings settings = new ParseSettings(options.delimiter(), options.quote(), options.header(),
-        options.columnNames() == null ? null : new java.util.ArrayList<>(options.columnNames()),
-        new java.util.TreeMap<>(options.hadoopConfiguration()));
+    ParseSettings settings = ParseSettings.of(options);
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(options.spark().sparkContext());
     int n = Math.max(1, files.size());
     Features features = options.features();
@@ -124,7 +128,7 @@ public final class DatasetLoader {
   }
 
   /** A task's bad-input error arrives wrapped in SparkException: surface its own message. */
-  private static RuntimeException unwrapSparkFailure(Exception e) {
+  static RuntimeException unwrapSparkFailure(Exception e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof IllegalArgumentException) {
         return new IllegalArgumentException(t.getMessage(), e);
@@ -142,7 +146,7 @@ public final class DatasetLoader {
     return e instanceof RuntimeException ? (RuntimeException) e : new IllegalStateException(e.getMessage(), e);
   }
 
-  private static Features mergeAll(DataFormat format, List<InputFile> files, List<Map<String, ColumnType>> perFile) {
+  static Features mergeAll(DataFormat format, List<InputFile> files, List<Map<String, ColumnType>> perFile) {
     Map<String, ColumnType> merged = null;
     InputFile first = null;
     for (int i = 0; i < files.size(); i++) {
@@ -248,7 +252,7 @@ public final class DatasetLoader {
   }
 
   /** The columns of one file in order, each with its type or null when only nulls were seen. */
-  private static Map<String, ColumnType> inferFile(DataFormat format, LoadOptions options, InputFiles inputs,
+  static Map<String, ColumnType> inferFile(DataFormat format, LoadOptions options, InputFiles inputs,
       InputFile f) {
     switch (format) {
       case CSV:

@@ -1,0 +1,406 @@
+package io.sparkformers.datasets;
+
+import io.sparkformers.datasets.internal.InputFiles;
+import io.sparkformers.datasets.internal.InputFiles.InputFile;
+import io.sparkformers.datasets.internal.NumpyRandom;
+import io.sparkformers.datasets.internal.PushToPull;
+import io.sparkformers.datasets.internal.SparkArrow;
+import io.sparkformers.datasets.internal.Stratified;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import org.apache.spark.HashPartitioner;
+import org.apache.spark.Partitioner;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.storage.StorageLevel;
+import scala.Tuple2;
+
+/**
+ * A dataset whose rows live in Spark partitions on the executors: Hugging Face's {@code load_dataset} read by
+ * executor tasks, each row numbered with its index, and {@code select_range} / {@code train_test_split} as
+ * Spark jobs. Nothing is written to a cache folder and the driver holds no row: it sees the features, the
+ * number of rows and, per file, how many rows it has. The loaded rows are persisted on the executors
+ * ({@code MEMORY_AND_DISK}, in their block managers), so no storage shared by the executors and the driver is
+ * needed, as on YARN with executor-local disks.
+ *
+ * <p>The datasets that {@link #select}, {@link #selectRange} and {@link #trainTestSplit} return are views of
+ * the loaded rows: close the loaded dataset (which unpersists its rows) once they are no longer used.
+ */
+public final class SparkDataset implements AutoCloseable {
+  private final SparkSession spark;
+  private final Features features;
+  private final long numRows;
+  /** The rows keyed by index, the partitions in index order and each partition's rows ordered by index. */
+  private final JavaPairRDD<Long, Row> rows;
+  /** What {@link #close} unpersists: only the loaded dataset owns its rows. */
+  private final JavaRDD<?> owned;
+
+  private SparkDataset(SparkSession spark, Features features, long numRows, JavaPairRDD<Long, Row> rows,
+      JavaRDD<?> owned) {
+    this.spark = spark;
+    this.features = features;
+    this.numRows = numRows;
+    this.rows = rows;
+    this.owned = owned;
+  }
+
+  /** {@link #load(DataFormat, LoadOptions, List)} for a few locations. */
+  public static SparkDataset load(DataFormat format, LoadOptions options, String... locations) {
+    return load(format, options, Arrays.asList(locations));
+  }
+
+  /**
+   * Reads {@code locations} (local paths, globs, folders or Hadoop URIs such as {@code s3a://bucket/*.jsonl},
+   * which every executor must reach) with the session of {@code options}: the types are inferred per file by
+   * Spark tasks and merged as {@link DatasetLoader#load} merges them (unless the options give the features),
+   * then each file is parsed by one task, its rows streamed (a task holds a bounded number of them, never the
+   * whole file) and persisted in file order. The options' cache folder is not used.
+   *
+   * @throws IllegalArgumentException for bad input, naming the file and the line (or both files when their
+   *     columns differ), as {@link DatasetLoader#load} does
+   */
+  public static SparkDataset load(DataFormat format, LoadOptions options, List<String> locations) {
+    SparkSession spark = options.spark();
+    if (spark == null) {
+      throw new IllegalArgumentException("SparkDataset.load needs a SparkSession in the LoadOptions (spark(...))");
+    }
+    List<InputFile> files = new InputFiles(options.hadoopConfiguration()).resolve(locations);
+    DatasetLoader.ParseSettings settings = DatasetLoader.ParseSettings.of(options);
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    int n = Math.max(1, files.size());
+    JavaRDD<Row> loaded = null;
+    try {
+      Features features = options.features();
+      if (features == null) {
+        List<Map<String, ColumnType>> perFile = jsc.parallelize(files, n).map(f -> (Map<String, ColumnType>)
+            new java.util.LinkedHashMap<>(DatasetLoader.inferFile(format, settings.options(),
+                new InputFiles(settings.hadoop()), f))).collect();
+        features = DatasetLoader.mergeAll(format, files, perFile);
+      }
+      Features schema = features;
+      // One file per partition, in file order: a partition's rows are that file's rows in order.
+      loaded = jsc.parallelize(files, n)
+          .mapPartitions((Iterator<InputFile> it) -> new FileRows(format, settings, schema, it))
+          .persist(StorageLevel.MEMORY_AND_DISK());
+      loaded.setName("sparkformers rows of " + (files.size() == 1 ? files.get(0) : files.size() + " files"));
+      // Counting reads every file once (a bad row fails here) and leaves the rows persisted.
+      List<Long> counts = loaded.mapPartitions((Iterator<Row> it) -> {
+        long c = 0;
+        for (; it.hasNext(); it.next()) {
+          c++;
+        }
+        return List.of(c).iterator();
+      }).collect();
+      long[] offsets = new long[counts.size() + 1];
+      for (int p = 0; p < counts.size(); p++) {
+        offsets[p + 1] = offsets[p] + counts.get(p);
+      }
+      JavaPairRDD<Long, Row> indexed = JavaPairRDD.fromJavaRDD(loaded.mapPartitionsWithIndex(
+          (Integer p, Iterator<Row> it) -> numbered(it, offsets[p]), true));
+      return new SparkDataset(spark, schema, offsets[counts.size()], indexed, loaded);
+    } catch (Exception e) { // SparkException is checked but thrown undeclared from Scala
+      if (loaded != null) {
+        loaded.unpersist(false);
+      }
+      throw DatasetLoader.unwrapSparkFailure(e);
+    }
+  }
+
+  private static Iterator<Tuple2<Long, Row>> numbered(Iterator<Row> it, long first) {
+    return new Iterator<>() {
+      private long next = first;
+
+      @Override
+      public boolean hasNext() {
+        return it.hasNext();
+      }
+
+      @Override
+      public Tuple2<Long, Row> next() {
+        return new Tuple2<>(next++, it.next());
+      }
+    };
+  }
+
+  public Features features() {
+    return features;
+  }
+
+  public long numRows() {
+    return numRows;
+  }
+
+  public SparkSession spark() {
+    return spark;
+  }
+
+  /**
+   * The rows keyed by their index (0 to {@link #numRows()} - 1): the partitions hold consecutive indices in
+   * order. A Row's values are in the order of {@link #features()}: Integer, Long, Float, Double, Boolean,
+   * String, and Scala sequences for list columns (as Spark gives array columns back; {@code Row.getList}
+   * reads them).
+   */
+  public JavaPairRDD<Long, Row> indexed() {
+    return rows;
+  }
+
+  /** The rows as a DataFrame of {@link #features()}' columns, in index order. */
+  public org.apache.spark.sql.Dataset<Row> toDataFrame() {
+    return spark.createDataFrame(rows.values(), SparkArrow.schema(features));
+  }
+
+  /** Only {@code columns}, in that order; a column not among the features is an error naming those there are. */
+  public SparkDataset select(List<String> columns) {
+    Features.Builder b = Features.builder();
+    int[] at = new int[columns.size()];
+    for (int i = 0; i < at.length; i++) {
+      at[i] = features.indexOf(columns.get(i));
+      b.add(columns.get(i), features.type(columns.get(i)));
+    }
+    JavaPairRDD<Long, Row> picked = rows.mapValues(r -> {
+      Object[] v = new Object[at.length];
+      for (int i = 0; i < at.length; i++) {
+        v[i] = r.get(at[i]);
+      }
+      return RowFactory.create(v);
+    });
+    return new SparkDataset(spark, b.build(), numRows, picked, null);
+  }
+
+  /** {@link #select(List)} for a few columns. */
+  public SparkDataset select(String... columns) {
+    return select(Arrays.asList(columns));
+  }
+
+  /** The rows from {@code from} (inclusive) to {@code to} (exclusive), numbered again from 0. */
+  public SparkDataset selectRange(long from, long to) {
+    if (from < 0 || to < from || to > numRows) {
+      throw new IndexOutOfBoundsException("Range [" + from + ", " + to + ") is outside [0, " + numRows + "]");
+    }
+    JavaPairRDD<Long, Row> range = JavaPairRDD.fromJavaRDD(rows.mapPartitions(
+        (Iterator<Tuple2<Long, Row>> it) -> inRange(it, from, to), true));
+    return new SparkDataset(spark, features, to - from, range, null);
+  }
+
+  /** The rows of {@code it} with an index in [from, to), numbered again from 0 (static: tasks get no dataset). */
+  private static Iterator<Tuple2<Long, Row>> inRange(Iterator<Tuple2<Long, Row>> it, long from, long to) {
+    return new Iterator<>() {
+      private Tuple2<Long, Row> next;
+
+      @Override
+      public boolean hasNext() {
+        while (next == null && it.hasNext()) {
+          Tuple2<Long, Row> t = it.next();
+          if (t._1() >= from && t._1() < to) {
+            next = t;
+          }
+        }
+        return next != null;
+      }
+
+      @Override
+      public Tuple2<Long, Row> next() {
+        if (!hasNext()) {
+          throw new NoSuchElementException();
+        }
+        Tuple2<Long, Row> t = next;
+        next = null;
+        return new Tuple2<>(t._1() - from, t._2());
+      }
+    };
+  }
+
+  /** The two parts of {@link #trainTestSplit}. */
+  public record Split(SparkDataset train, SparkDataset test) {}
+
+  /**
+   * Hugging Face's {@code train_test_split}: the rows of each part, in order, are those
+   * {@link Dataset#trainTestSplit} gives for the same options (numpy's {@code default_rng(seed)} permutation,
+   * or scikit-learn's stratified split). The order is computed by one executor task and joined with the rows
+   * by index; the driver only learns the sizes.
+   */
+  public Split trainTestSplit(TrainTestSplit split) {
+    long[] sizes = split.sizes(numRows);
+    long nTrain = sizes[0];
+    long nTest = sizes[1];
+    if (split.stratifyByColumn() != null && !split.shuffle()) {
+      throw new IllegalArgumentException("Stratified splitting requires shuffle=true");
+    }
+    if (!split.shuffle()) {
+      return new Split(selectRange(0, nTrain), selectRange(nTrain, nTrain + nTest));
+    }
+    long seed = split.seed() != null ? split.seed() : new java.security.SecureRandom().nextLong() & Long.MAX_VALUE;
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    long n = numRows;
+    // Row index -> its position in the split's order: [0, nTest) the test rows, then the train rows.
+    JavaPairRDD<Long, Long> where;
+    String column = split.stratifyByColumn();
+    if (column == null) {
+      where = jsc.parallelize(List.of(0), 1).flatMapToPair(x -> {
+        long[] perm = new NumpyRandom(seed).permutation(Math.toIntExact(n));
+        return positions(perm, 0, nTest + nTrain);
+      });
+    } else {
+      int c = features.indexOf(column);
+      where = rows.mapValues(r -> r.get(c)).repartitionAndSortWithinPartitions(new HashPartitioner(1))
+          .mapPartitionsToPair(it -> {
+            List<Object> y = new ArrayList<>();
+            it.forEachRemaining(t -> y.add(t._2()));
+            long[][] parts = Stratified.split(y, (int) nTrain, (int) nTest, new NumpyRandom(seed), column);
+            long[] order = new long[parts[0].length + parts[1].length];
+            System.arraycopy(parts[1], 0, order, 0, parts[1].length);
+            System.arraycopy(parts[0], 0, order, parts[1].length, parts[0].length);
+            return positions(order, 0, order.length);
+          });
+    }
+    int parts = Math.max(1, rows.getNumPartitions());
+    JavaPairRDD<Long, Tuple2<Row, Long>> joined = rows.join(where, parts);
+    JavaPairRDD<Long, Row> test = joined.filter(t -> t._2()._2() < nTest)
+        .mapToPair(t -> new Tuple2<>(t._2()._2(), t._2()._1()))
+        .repartitionAndSortWithinPartitions(new IndexRanges(nTest, parts));
+    JavaPairRDD<Long, Row> train = joined.filter(t -> t._2()._2() >= nTest)
+        .mapToPair(t -> new Tuple2<>(t._2()._2() - nTest, t._2()._1()))
+        .repartitionAndSortWithinPartitions(new IndexRanges(nTrain, parts));
+    return new Split(new SparkDataset(spark, features, nTrain, train, null),
+        new SparkDataset(spark, features, nTest, test, null));
+  }
+
+  /** (order[j], j) for j in [from, to), made as they are consumed. */
+  private static Iterator<Tuple2<Long, Long>> positions(long[] order, long from, long to) {
+    return new Iterator<>() {
+      private long j = from;
+
+      @Override
+      public boolean hasNext() {
+        return j < to;
+      }
+
+      @Override
+      public Tuple2<Long, Long> next() {
+        if (!hasNext()) {
+          throw new NoSuchElementException();
+        }
+        long at = j++;
+        return new Tuple2<>(order[(int) at], at);
+      }
+    };
+  }
+
+  /** Unpersists the loaded rows from the executors (a view's close does nothing). */
+  @Override
+  public void close() {
+    if (owned != null) {
+      owned.unpersist(false);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "SparkDataset{features: " + features + ", num_rows: " + numRows + "}";
+  }
+
+  /** Consecutive indices in consecutive partitions, so that sorting within them orders the whole dataset. */
+  static final class IndexRanges extends Partitioner {
+    private static final long serialVersionUID = 1L;
+    private final long count;
+    private final int parts;
+
+    IndexRanges(long count, int parts) {
+      this.count = count;
+      this.parts = (int) Math.max(1, Math.min(parts, count));
+    }
+
+    @Override
+    public int numPartitions() {
+      return parts;
+    }
+
+    @Override
+    public int getPartition(Object key) {
+      long k = (Long) key;
+      return (int) Math.min(parts - 1, (long) ((double) k * parts / Math.max(1, count)));
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof IndexRanges r && r.count == count && r.parts == parts;
+    }
+
+    @Override
+    public int hashCode() {
+      return Long.hashCode(count) * 31 + parts;
+    }
+  }
+
+  /**
+   * The rows of a partition's files, parsed by the loaders' own parsers on a reader thread that stays a
+   * bounded queue ahead (so a task never holds a whole file); the reader's error is thrown here, and the
+   * reader is stopped when the task ends, is killed or fails.
+   */
+  private static final class FileRows implements Iterator<Row> {
+    private final DataFormat format;
+    private final DatasetLoader.ParseSettings settings;
+    private final Features features;
+    private final String[] names;
+    private final ColumnType[] types;
+    private final Iterator<InputFile> files;
+    private volatile PushToPull current;
+
+    FileRows(DataFormat format, DatasetLoader.ParseSettings settings, Features features, Iterator<InputFile> files) {
+      this.format = format;
+      this.settings = settings;
+      this.features = features;
+      this.names = features.names().toArray(new String[0]);
+      this.types = features.asMap().values().toArray(new ColumnType[0]);
+      this.files = files;
+      TaskContext task = TaskContext.get();
+      if (task != null) {
+        task.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) t -> stop());
+      }
+    }
+
+    @Override
+    public boolean hasNext() {
+      while (current == null || !current.hasNext()) {
+        stop();
+        if (!files.hasNext()) {
+          return false;
+        }
+        InputFile f = files.next();
+        InputFiles inputs = new InputFiles(settings.hadoop());
+        current = new PushToPull(sink -> DatasetLoader.readFile(format, settings.options(), inputs, f, features,
+            sink), f.uri());
+      }
+      return true;
+    }
+
+    @Override
+    public Row next() {
+      if (!hasNext()) {
+        throw new NoSuchElementException();
+      }
+      Map<String, Object> row = current.next();
+      Object[] values = new Object[types.length];
+      for (int c = 0; c < types.length; c++) {
+        values[c] = SparkArrow.rowValue(names[c], types[c], row.get(names[c]));
+      }
+      return RowFactory.create(values);
+    }
+
+    private void stop() {
+      if (current != null) {
+        current.close();
+        current = null;
+      }
+    }
+  }
+}
