@@ -12,7 +12,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
-import org.apache.spark.HashPartitioner;
 import org.apache.spark.Partitioner;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
@@ -41,14 +40,17 @@ public final class SparkDataset implements AutoCloseable {
   private final long numRows;
   /** The rows keyed by index, the partitions in index order and each partition's rows ordered by index. */
   private final JavaPairRDD<Long, Row> rows;
+  /** Partition p of {@link #rows} holds the indices [bounds[p], bounds[p + 1]). */
+  private final long[] bounds;
   /** What {@link #close} unpersists: only the loaded dataset owns its rows. */
   private final JavaRDD<?> owned;
 
-  private SparkDataset(SparkSession spark, Features features, long numRows, JavaPairRDD<Long, Row> rows,
+  private SparkDataset(SparkSession spark, Features features, long[] bounds, JavaPairRDD<Long, Row> rows,
       JavaRDD<?> owned) {
     this.spark = spark;
     this.features = features;
-    this.numRows = numRows;
+    this.numRows = bounds[bounds.length - 1];
+    this.bounds = bounds;
     this.rows = rows;
     this.owned = owned;
   }
@@ -106,7 +108,7 @@ public final class SparkDataset implements AutoCloseable {
       }
       JavaPairRDD<Long, Row> indexed = JavaPairRDD.fromJavaRDD(loaded.mapPartitionsWithIndex(
           (Integer p, Iterator<Row> it) -> numbered(it, offsets[p]), true));
-      return new SparkDataset(spark, schema, offsets[counts.size()], indexed, loaded);
+      return new SparkDataset(spark, schema, offsets, indexed, loaded);
     } catch (Exception e) { // SparkException is checked but thrown undeclared from Scala
       if (loaded != null) {
         loaded.unpersist(false);
@@ -173,7 +175,7 @@ public final class SparkDataset implements AutoCloseable {
       }
       return RowFactory.create(v);
     });
-    return new SparkDataset(spark, b.build(), numRows, picked, null);
+    return new SparkDataset(spark, b.build(), bounds, picked, null);
   }
 
   /** {@link #select(List)} for a few columns. */
@@ -188,7 +190,11 @@ public final class SparkDataset implements AutoCloseable {
     }
     JavaPairRDD<Long, Row> range = JavaPairRDD.fromJavaRDD(rows.mapPartitions(
         (Iterator<Tuple2<Long, Row>> it) -> inRange(it, from, to), true));
-    return new SparkDataset(spark, features, to - from, range, null);
+    long[] within = new long[bounds.length];
+    for (int p = 0; p < within.length; p++) {
+      within[p] = Math.min(Math.max(bounds[p], from), to) - from;
+    }
+    return new SparkDataset(spark, features, within, range, null);
   }
 
   /** The rows of {@code it} with an index in [from, to), numbered again from 0 (static: tasks get no dataset). */
@@ -251,27 +257,57 @@ public final class SparkDataset implements AutoCloseable {
       });
     } else {
       int c = features.indexOf(column);
-      where = rows.mapValues(r -> r.get(c)).repartitionAndSortWithinPartitions(new HashPartitioner(1))
-          .mapPartitionsToPair(it -> {
-            List<Object> y = new ArrayList<>();
-            it.forEachRemaining(t -> y.add(t._2()));
-            long[][] parts = Stratified.split(y, (int) nTrain, (int) nTest, new NumpyRandom(seed), column);
-            long[] order = new long[parts[0].length + parts[1].length];
-            System.arraycopy(parts[1], 0, order, 0, parts[1].length);
-            System.arraycopy(parts[0], 0, order, parts[1].length, parts[0].length);
-            return positions(order, 0, order.length);
-          });
+      // The partitions are in index order: coalesced into one, the labels arrive in order without a shuffle.
+      where = rows.values().map(r -> r.get(c)).coalesce(1).mapPartitionsToPair(it -> {
+        List<Object> y = new ArrayList<>();
+        it.forEachRemaining(y::add);
+        long[][] parts = Stratified.split(y, (int) nTrain, (int) nTest, new NumpyRandom(seed), column);
+        long[] order = new long[parts[0].length + parts[1].length];
+        System.arraycopy(parts[1], 0, order, 0, parts[1].length);
+        System.arraycopy(parts[0], 0, order, parts[1].length, parts[0].length);
+        return positions(order, 0, order.length);
+      });
     }
-    int parts = Math.max(1, rows.getNumPartitions());
-    JavaPairRDD<Long, Tuple2<Row, Long>> joined = rows.join(where, parts);
-    JavaPairRDD<Long, Row> test = joined.filter(t -> t._2()._2() < nTest)
-        .mapToPair(t -> new Tuple2<>(t._2()._2(), t._2()._1()))
-        .repartitionAndSortWithinPartitions(new IndexRanges(nTest, parts));
-    JavaPairRDD<Long, Row> train = joined.filter(t -> t._2()._2() >= nTest)
-        .mapToPair(t -> new Tuple2<>(t._2()._2() - nTest, t._2()._1()))
-        .repartitionAndSortWithinPartitions(new IndexRanges(nTrain, parts));
-    return new Split(new SparkDataset(spark, features, nTrain, train, null),
-        new SparkDataset(spark, features, nTest, test, null));
+    // The positions go to the partitions holding their rows, sorted like them, so that each row meets its
+    // position without the rows being shuffled for it; the rows then move once, to their part's partition.
+    JavaPairRDD<Long, Long> sorted = where.repartitionAndSortWithinPartitions(new IndexRanges(bounds));
+    JavaPairRDD<Long, Row> placed = JavaPairRDD.fromJavaRDD(rows.zipPartitions(sorted, SparkDataset::placed));
+    int parts = bounds.length - 1;
+    long[] testBounds = IndexRanges.even(nTest, parts);
+    long[] trainBounds = IndexRanges.even(nTrain, parts);
+    JavaPairRDD<Long, Row> test = placed.filter(t -> t._1() < nTest)
+        .repartitionAndSortWithinPartitions(new IndexRanges(testBounds));
+    JavaPairRDD<Long, Row> train = placed.filter(t -> t._1() >= nTest)
+        .mapToPair(t -> new Tuple2<>(t._1() - nTest, t._2()))
+        .repartitionAndSortWithinPartitions(new IndexRanges(trainBounds));
+    return new Split(new SparkDataset(spark, features, trainBounds, train, null),
+        new SparkDataset(spark, features, testBounds, test, null));
+  }
+
+  /**
+   * (position, row) for each (index, position) of {@code where}: both iterators in index order, so one pass
+   * over the partition's rows pairs them (rows without a position are left out).
+   */
+  private static Iterator<Tuple2<Long, Row>> placed(Iterator<Tuple2<Long, Row>> rows,
+      Iterator<Tuple2<Long, Long>> where) {
+    return new Iterator<>() {
+      @Override
+      public boolean hasNext() {
+        return where.hasNext();
+      }
+
+      @Override
+      public Tuple2<Long, Row> next() {
+        Tuple2<Long, Long> w = where.next();
+        while (rows.hasNext()) {
+          Tuple2<Long, Row> r = rows.next();
+          if (r._1().equals(w._1())) {
+            return new Tuple2<>(w._2(), r._2());
+          }
+        }
+        throw new IllegalStateException("no row " + w._1() + " in its partition");
+      }
+    };
   }
 
   /** (order[j], j) for j in [from, to), made as they are consumed. */
@@ -308,36 +344,55 @@ public final class SparkDataset implements AutoCloseable {
     return "SparkDataset{features: " + features + ", num_rows: " + numRows + "}";
   }
 
-  /** Consecutive indices in consecutive partitions, so that sorting within them orders the whole dataset. */
+  /** Consecutive indices in consecutive partitions: partition p holds [bounds[p], bounds[p + 1]). */
   static final class IndexRanges extends Partitioner {
     private static final long serialVersionUID = 1L;
-    private final long count;
-    private final int parts;
+    private final long[] bounds;
 
-    IndexRanges(long count, int parts) {
-      this.count = count;
-      this.parts = (int) Math.max(1, Math.min(parts, count));
+    IndexRanges(long[] bounds) {
+      this.bounds = bounds;
+    }
+
+    /** {@code count} indices in {@code parts} partitions (fewer for fewer indices), sizes differing by one. */
+    static long[] even(long count, int parts) {
+      int p = (int) Math.max(1, Math.min(parts, count));
+      long[] b = new long[p + 1];
+      for (int i = 0; i <= p; i++) {
+        b[i] = count * i / p;
+      }
+      return b;
     }
 
     @Override
     public int numPartitions() {
-      return parts;
+      return bounds.length - 1;
     }
 
     @Override
     public int getPartition(Object key) {
       long k = (Long) key;
-      return (int) Math.min(parts - 1, (long) ((double) k * parts / Math.max(1, count)));
+      // The last partition whose first index is at most k (empty partitions share their first index).
+      int lo = 0;
+      int hi = bounds.length - 2;
+      while (lo < hi) {
+        int mid = (lo + hi + 1) >>> 1;
+        if (bounds[mid] <= k) {
+          lo = mid;
+        } else {
+          hi = mid - 1;
+        }
+      }
+      return lo;
     }
 
     @Override
     public boolean equals(Object o) {
-      return o instanceof IndexRanges r && r.count == count && r.parts == parts;
+      return o instanceof IndexRanges r && Arrays.equals(r.bounds, bounds);
     }
 
     @Override
     public int hashCode() {
-      return Long.hashCode(count) * 31 + parts;
+      return Arrays.hashCode(bounds);
     }
   }
 
