@@ -261,6 +261,28 @@ class SparkDatasetTest {
   }
 
   @Test
+  void aValueThatDoesNotFitFailsAsInProcessAndStopsTheReader() throws IOException {
+    // More lines than the reader may queue ahead: it is still reading when the task fails on the first row.
+    StringBuilder lines = new StringBuilder();
+    for (int i = 0; i < 5000; i++) {
+      lines.append("line ").append(i).append('\n');
+    }
+    Path file = dir.resolve("lines.txt");
+    Files.writeString(file, lines);
+    Features wrong = Features.of("text", ColumnType.INT64);
+    IllegalArgumentException expected = assertThrows(IllegalArgumentException.class, () -> DatasetLoader.load(
+        DataFormat.TEXT, LoadOptions.builder().cacheDir(cache).features(wrong).build(), List.of(file.toString())));
+    IllegalArgumentException actual = assertThrows(IllegalArgumentException.class, () -> SparkDataset.load(
+        DataFormat.TEXT, LoadOptions.builder().spark(spark).features(wrong).build(), file.toString()));
+    assertEquals(expected.getMessage(), actual.getMessage());
+    assertTrue(actual.getMessage().startsWith("Column 'text' is INT64 but got "), actual.getMessage());
+    // The failed task's completion stopped its reader thread (it waited for it to end).
+    List<String> readers = Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive)
+        .map(Thread::getName).filter(n -> n.startsWith("sparkformers-stream-")).toList();
+    assertEquals(List.of(), readers);
+  }
+
+  @Test
   void filesWithDifferentColumnsNameBothFiles() throws IOException {
     Path a = dir.resolve("a.csv");
     Path b = dir.resolve("b.csv");
