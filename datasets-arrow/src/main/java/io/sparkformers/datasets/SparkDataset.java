@@ -199,28 +199,30 @@ public final class SparkDataset implements AutoCloseable {
 
   /** The rows of {@code it} with an index in [from, to), numbered again from 0 (static: tasks get no dataset). */
   private static Iterator<Tuple2<Long, Row>> inRange(Iterator<Tuple2<Long, Row>> it, long from, long to) {
+    return kept(it, t -> t._1() >= from && t._1() < to ? new Tuple2<>(t._1() - from, t._2()) : null);
+  }
+
+  /** {@code f} of each item of {@code it}, leaving out the items it maps to null; one item at a time. */
+  private static <A, B> Iterator<B> kept(Iterator<A> it, java.util.function.Function<A, B> f) {
     return new Iterator<>() {
-      private Tuple2<Long, Row> next;
+      private B next;
 
       @Override
       public boolean hasNext() {
         while (next == null && it.hasNext()) {
-          Tuple2<Long, Row> t = it.next();
-          if (t._1() >= from && t._1() < to) {
-            next = t;
-          }
+          next = f.apply(it.next());
         }
         return next != null;
       }
 
       @Override
-      public Tuple2<Long, Row> next() {
+      public B next() {
         if (!hasNext()) {
           throw new NoSuchElementException();
         }
-        Tuple2<Long, Row> t = next;
+        B t = next;
         next = null;
-        return new Tuple2<>(t._1() - from, t._2());
+        return t;
       }
     };
   }
@@ -247,13 +249,15 @@ public final class SparkDataset implements AutoCloseable {
     long seed = split.seed() != null ? split.seed() : new java.security.SecureRandom().nextLong() & Long.MAX_VALUE;
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     long n = numRows;
-    // Row index -> its position in the split's order: [0, nTest) the test rows, then the train rows.
-    JavaPairRDD<Long, Long> where;
+    // The split's order (the test rows, then the train rows) made by one task, and sent as each partition's
+    // positions: an array over the partition's indices, -1 for a row in neither part.
+    long[] b = bounds;
+    JavaPairRDD<Integer, long[]> where;
     String column = split.stratifyByColumn();
     if (column == null) {
       where = jsc.parallelize(List.of(0), 1).flatMapToPair(x -> {
         long[] perm = new NumpyRandom(seed).permutation(Math.toIntExact(n));
-        return positions(perm, 0, nTest + nTrain);
+        return byPartition(perm, nTest + nTrain, b);
       });
     } else {
       int c = features.indexOf(column);
@@ -265,14 +269,16 @@ public final class SparkDataset implements AutoCloseable {
         long[] order = new long[parts[0].length + parts[1].length];
         System.arraycopy(parts[1], 0, order, 0, parts[1].length);
         System.arraycopy(parts[0], 0, order, parts[1].length, parts[0].length);
-        return positions(order, 0, order.length);
+        return byPartition(order, order.length, b);
       });
     }
-    // The positions go to the partitions holding their rows, sorted like them, so that each row meets its
-    // position without the rows being shuffled for it; the rows then move once, to their part's partition.
-    JavaPairRDD<Long, Long> sorted = where.repartitionAndSortWithinPartitions(new IndexRanges(bounds));
-    JavaPairRDD<Long, Row> placed = JavaPairRDD.fromJavaRDD(rows.zipPartitions(sorted, SparkDataset::placed));
     int parts = bounds.length - 1;
+    long[] one = new long[parts + 1];
+    Arrays.setAll(one, i -> i);
+    // Each partition's positions meet its rows where they are; the rows then move once, to their part.
+    JavaPairRDD<Integer, long[]> routed = where.partitionBy(new IndexRanges(one));
+    JavaPairRDD<Long, Row> placed = JavaPairRDD.fromJavaRDD(rows.zipPartitions(routed,
+        (Iterator<Tuple2<Long, Row>> r, Iterator<Tuple2<Integer, long[]>> w) -> placed(r, w, b)));
     long[] testBounds = IndexRanges.even(nTest, parts);
     long[] trainBounds = IndexRanges.even(nTrain, parts);
     JavaPairRDD<Long, Row> test = placed.filter(t -> t._1() < nTest)
@@ -285,50 +291,47 @@ public final class SparkDataset implements AutoCloseable {
   }
 
   /**
-   * (position, row) for each (index, position) of {@code where}: both iterators in index order, so one pass
-   * over the partition's rows pairs them (rows without a position are left out).
+   * For each partition p (holding the indices [bounds[p], bounds[p + 1])), the position in {@code order} of
+   * each of its rows among the first {@code used}, or -1; made one partition at a time.
    */
-  private static Iterator<Tuple2<Long, Row>> placed(Iterator<Tuple2<Long, Row>> rows,
-      Iterator<Tuple2<Long, Long>> where) {
+  private static Iterator<Tuple2<Integer, long[]>> byPartition(long[] order, long used, long[] bounds) {
+    long[] position = new long[order.length];
+    Arrays.fill(position, -1);
+    for (int j = 0; j < used; j++) {
+      position[(int) order[j]] = j;
+    }
     return new Iterator<>() {
+      private int p;
+
       @Override
       public boolean hasNext() {
-        return where.hasNext();
+        return p < bounds.length - 1;
       }
 
       @Override
-      public Tuple2<Long, Row> next() {
-        Tuple2<Long, Long> w = where.next();
-        while (rows.hasNext()) {
-          Tuple2<Long, Row> r = rows.next();
-          if (r._1().equals(w._1())) {
-            return new Tuple2<>(w._2(), r._2());
-          }
+      public Tuple2<Integer, long[]> next() {
+        if (!hasNext()) {
+          throw new NoSuchElementException();
         }
-        throw new IllegalStateException("no row " + w._1() + " in its partition");
+        int at = p++;
+        return new Tuple2<>(at, Arrays.copyOfRange(position, (int) bounds[at], (int) bounds[at + 1]));
       }
     };
   }
 
-  /** (order[j], j) for j in [from, to), made as they are consumed. */
-  private static Iterator<Tuple2<Long, Long>> positions(long[] order, long from, long to) {
-    return new Iterator<>() {
-      private long j = from;
-
-      @Override
-      public boolean hasNext() {
-        return j < to;
-      }
-
-      @Override
-      public Tuple2<Long, Long> next() {
-        if (!hasNext()) {
-          throw new NoSuchElementException();
-        }
-        long at = j++;
-        return new Tuple2<>(order[(int) at], at);
-      }
-    };
+  /** (position, row) for each row of a partition that has a position in {@code where}'s one array. */
+  private static Iterator<Tuple2<Long, Row>> placed(Iterator<Tuple2<Long, Row>> rows,
+      Iterator<Tuple2<Integer, long[]>> where, long[] bounds) {
+    if (!where.hasNext()) {
+      return java.util.Collections.emptyIterator();
+    }
+    Tuple2<Integer, long[]> w = where.next();
+    long first = bounds[w._1()];
+    long[] position = w._2();
+    return kept(rows, r -> {
+      long at = position[(int) (r._1() - first)];
+      return at >= 0 ? new Tuple2<>(at, r._2()) : null;
+    });
   }
 
   /** Unpersists the loaded rows from the executors (a view's close does nothing). */
@@ -370,7 +373,7 @@ public final class SparkDataset implements AutoCloseable {
 
     @Override
     public int getPartition(Object key) {
-      long k = (Long) key;
+      long k = ((Number) key).longValue();
       // The last partition whose first index is at most k (empty partitions share their first index).
       int lo = 0;
       int hi = bounds.length - 2;
