@@ -156,6 +156,28 @@ class SparkDatasetTest {
     assertLoadsAlike(DataFormat.ARROW, dir + "/*.arrow");
   }
 
+  @Test
+  void rowsSurviveSparksKryoAndJavaSerializers() throws IOException {
+    // Shuffles (the split, the job's repartitions) move the rows with the session's serializer: Kryo in the
+    // shipped spark-defaults.conf, Java serialization by default.
+    Files.writeString(dir.resolve("l.jsonl"), "{\"ids\": [1, 2], \"x\": [0.5], \"s\": [\"a\"], \"b\": true}\n"
+        + "{\"ids\": [], \"x\": null, \"s\": [], \"b\": null}\n");
+    try (SparkDataset d = SparkDataset.load(DataFormat.JSON, onSpark(), dir.resolve("l.jsonl").toString())) {
+      List<Row> rows = collect(d);
+      org.apache.spark.SparkConf conf = new org.apache.spark.SparkConf();
+      for (org.apache.spark.serializer.Serializer serializer : List.of(
+          new org.apache.spark.serializer.KryoSerializer(conf), new org.apache.spark.serializer.JavaSerializer(conf))) {
+        org.apache.spark.serializer.SerializerInstance s = serializer.newInstance();
+        scala.reflect.ClassTag<Row> tag = scala.reflect.ClassTag$.MODULE$.apply(Row.class);
+        for (Row r : rows) {
+          Row back = s.deserialize(s.serialize(r, tag), tag);
+          assertEquals(r, back, serializer.getClass().getSimpleName());
+          assertEquals(plain(r.get(0)), plain(back.getList(0)));
+        }
+      }
+    }
+  }
+
   private Path numbered(int n) throws IOException {
     Path file = dir.resolve("rows-" + n + ".jsonl");
     StringBuilder s = new StringBuilder();
