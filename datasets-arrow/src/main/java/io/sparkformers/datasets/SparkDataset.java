@@ -405,6 +405,8 @@ public final class SparkDataset implements AutoCloseable {
    * reader is stopped when the task ends, is killed or fails.
    */
   private static final class FileRows implements Iterator<Row> {
+    /** Rows handed from the reader thread at a time: 4 chunks of them wait in the queue. */
+    private static final int CHUNK_ROWS = 256;
     private final DataFormat format;
     private final DatasetLoader.ParseSettings settings;
     private final Features features;
@@ -436,7 +438,7 @@ public final class SparkDataset implements AutoCloseable {
         InputFile f = files.next();
         InputFiles inputs = new InputFiles(settings.hadoop());
         current = new PushToPull(sink -> DatasetLoader.readFile(format, settings.options(), inputs, f, features,
-            sink), f.uri());
+            sink), f.uri(), CHUNK_ROWS);
       }
       return true;
     }
