@@ -79,10 +79,7 @@ public final class DatasetLoader {
     Features features = options.features();
     if (features == null) {
       try {
-        List<Map<String, ColumnType>> perFile = jsc.parallelize(files, n).map(f -> (Map<String, ColumnType>)
-            new java.util.LinkedHashMap<>(inferFile(format, settings.options(), new InputFiles(settings.hadoop()), f)))
-            .collect();
-        features = mergeAll(format, files, perFile);
+        features = inferWithSpark(jsc, format, settings, files);
       } catch (Exception e) { // SparkException is checked but thrown undeclared from Scala
         throw unwrapSparkFailure(e);
       }
@@ -127,6 +124,16 @@ public final class DatasetLoader {
     return Dataset.open(folder, DatasetFolder.read(folder), cacheDir, null);
   }
 
+  /** Each file's columns inferred by its own Spark task, merged here as {@link #inferAll} merges them. */
+  static Features inferWithSpark(JavaSparkContext jsc, DataFormat format, ParseSettings settings,
+      List<InputFile> files) {
+    List<Map<String, ColumnType>> perFile = jsc.parallelize(files, Math.max(1, files.size()))
+        .map(f -> (Map<String, ColumnType>) new java.util.LinkedHashMap<>(
+            inferFile(format, settings.options(), new InputFiles(settings.hadoop()), f)))
+        .collect();
+    return mergeAll(format, files, perFile);
+  }
+
   /** A task's bad-input error arrives wrapped in SparkException: surface its own message. */
   static RuntimeException unwrapSparkFailure(Exception e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
@@ -146,7 +153,7 @@ public final class DatasetLoader {
     return e instanceof RuntimeException ? (RuntimeException) e : new IllegalStateException(e.getMessage(), e);
   }
 
-  static Features mergeAll(DataFormat format, List<InputFile> files, List<Map<String, ColumnType>> perFile) {
+  private static Features mergeAll(DataFormat format, List<InputFile> files, List<Map<String, ColumnType>> perFile) {
     Map<String, ColumnType> merged = null;
     InputFile first = null;
     for (int i = 0; i < files.size(); i++) {
@@ -252,7 +259,7 @@ public final class DatasetLoader {
   }
 
   /** The columns of one file in order, each with its type or null when only nulls were seen. */
-  static Map<String, ColumnType> inferFile(DataFormat format, LoadOptions options, InputFiles inputs,
+  private static Map<String, ColumnType> inferFile(DataFormat format, LoadOptions options, InputFiles inputs,
       InputFile f) {
     switch (format) {
       case CSV:

@@ -83,10 +83,7 @@ public final class SparkDataset implements AutoCloseable {
     try {
       Features features = options.features();
       if (features == null) {
-        List<Map<String, ColumnType>> perFile = jsc.parallelize(files, n).map(f -> (Map<String, ColumnType>)
-            new java.util.LinkedHashMap<>(DatasetLoader.inferFile(format, settings.options(),
-                new InputFiles(settings.hadoop()), f))).collect();
-        features = DatasetLoader.mergeAll(format, files, perFile);
+        features = DatasetLoader.inferWithSpark(jsc, format, settings, files);
       }
       Features schema = features;
       // One file per partition, in file order: a partition's rows are that file's rows in order.
