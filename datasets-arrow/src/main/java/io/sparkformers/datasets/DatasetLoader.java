@@ -88,13 +88,14 @@ public final class DatasetLoader {
     Path temp = cacheDir.resolve(".tmp-" + java.util.UUID.randomUUID());
     String target = temp.toAbsolutePath().toString();
     try {
-      List<Long> counts = jsc.parallelize(files, n).mapPartitionsWithIndex((Integer index, java.util.Iterator<InputFile> it) -> {
+      List<InputFile> all = new java.util.ArrayList<>(files);
+      List<Long> counts = fileIndices(jsc, files).mapPartitionsWithIndex((Integer index, java.util.Iterator<Integer> it) -> {
         Path file = java.nio.file.Paths.get(target).resolve(DatasetFolder.fileName(index, n));
         InputFiles inputs = new InputFiles(settings.hadoop());
         long rows = 0;
         try (ArrowShardWriter w = new ArrowShardWriter(file, schema, ArrowShardWriter.DEFAULT_BATCH_ROWS)) {
           while (it.hasNext()) {
-            readFile(format, settings.options(), inputs, it.next(), schema, w::write);
+            readFile(format, settings.options(), inputs, all.get(it.next()), schema, w::write);
           }
           w.commit();
           rows = w.rows();
@@ -127,11 +128,25 @@ public final class DatasetLoader {
   /** Each file's columns inferred by its own Spark task, merged here as {@link #inferAll} merges them. */
   static Features inferWithSpark(JavaSparkContext jsc, DataFormat format, ParseSettings settings,
       List<InputFile> files) {
-    List<Map<String, ColumnType>> perFile = jsc.parallelize(files, Math.max(1, files.size()))
-        .map(f -> (Map<String, ColumnType>) new java.util.LinkedHashMap<>(
-            inferFile(format, settings.options(), new InputFiles(settings.hadoop()), f)))
+    List<InputFile> all = new java.util.ArrayList<>(files);
+    List<Map<String, ColumnType>> perFile = fileIndices(jsc, files)
+        .map(i -> (Map<String, ColumnType>) new java.util.LinkedHashMap<>(
+            inferFile(format, settings.options(), new InputFiles(settings.hadoop()), all.get(i))))
         .collect();
     return mergeAll(format, files, perFile);
+  }
+
+  /**
+   * One partition per file holding the file's position in {@code files} (the tasks take the files from their
+   * closure): the elements of a parallelized collection travel with the session's serializer, and Kryo, which
+   * the shipped spark-defaults.conf sets, cannot write a record such as {@link InputFile}.
+   */
+  static org.apache.spark.api.java.JavaRDD<Integer> fileIndices(JavaSparkContext jsc, List<InputFile> files) {
+    List<Integer> indices = new java.util.ArrayList<>();
+    for (int i = 0; i < files.size(); i++) {
+      indices.add(i);
+    }
+    return jsc.parallelize(indices, Math.max(1, files.size()));
   }
 
   /** A task's bad-input error arrives wrapped in SparkException: surface its own message. */

@@ -78,7 +78,6 @@ public final class SparkDataset implements AutoCloseable {
     List<InputFile> files = new InputFiles(options.hadoopConfiguration()).resolve(locations);
     DatasetLoader.ParseSettings settings = DatasetLoader.ParseSettings.of(options);
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-    int n = Math.max(1, files.size());
     JavaRDD<Row> loaded = null;
     try {
       Features features = options.features();
@@ -87,8 +86,9 @@ public final class SparkDataset implements AutoCloseable {
       }
       Features schema = features;
       // One file per partition, in file order: a partition's rows are that file's rows in order.
-      loaded = jsc.parallelize(files, n)
-          .mapPartitions((Iterator<InputFile> it) -> new FileRows(format, settings, schema, it))
+      List<InputFile> all = new ArrayList<>(files);
+      loaded = DatasetLoader.fileIndices(jsc, files)
+          .mapPartitions((Iterator<Integer> it) -> new FileRows(format, settings, schema, all, it))
           .persist(StorageLevel.MEMORY_AND_DISK());
       loaded.setName("sparkformers rows of " + (files.size() == 1 ? files.get(0) : files.size() + " files"));
       // Counting reads every file once (a bad row fails here) and leaves the rows persisted.
@@ -409,16 +409,19 @@ public final class SparkDataset implements AutoCloseable {
     private final Features features;
     private final String[] names;
     private final ColumnType[] types;
-    private final Iterator<InputFile> files;
+    private final List<InputFile> files;
+    private final Iterator<Integer> indices;
     private volatile PushToPull current;
 
-    FileRows(DataFormat format, DatasetLoader.ParseSettings settings, Features features, Iterator<InputFile> files) {
+    FileRows(DataFormat format, DatasetLoader.ParseSettings settings, Features features, List<InputFile> files,
+        Iterator<Integer> indices) {
       this.format = format;
       this.settings = settings;
       this.features = features;
       this.names = features.names().toArray(new String[0]);
       this.types = features.asMap().values().toArray(new ColumnType[0]);
       this.files = files;
+      this.indices = indices;
       TaskContext task = TaskContext.get();
       if (task != null) {
         task.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) t -> stop());
@@ -429,10 +432,10 @@ public final class SparkDataset implements AutoCloseable {
     public boolean hasNext() {
       while (current == null || !current.hasNext()) {
         stop();
-        if (!files.hasNext()) {
+        if (!indices.hasNext()) {
           return false;
         }
-        InputFile f = files.next();
+        InputFile f = files.get(indices.next());
         InputFiles inputs = new InputFiles(settings.hadoop());
         current = new PushToPull(sink -> DatasetLoader.readFile(format, settings.options(), inputs, f, features,
             sink), f.uri(), CHUNK_ROWS);

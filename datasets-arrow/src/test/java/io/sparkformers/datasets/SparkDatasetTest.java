@@ -23,7 +23,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import scala.Tuple2;
 
-/** Rows loaded and split on Spark executors equal the in-process loader's, on a local[2] session. */
+/**
+ * Rows loaded and split on Spark executors equal the in-process loader's, on a local[2] session with Kryo, the
+ * serializer the shipped spark-defaults.conf sets (the other Spark tests use Spark's default, Java's).
+ */
 class SparkDatasetTest {
   static SparkSession spark;
   @TempDir Path dir;
@@ -33,7 +36,8 @@ class SparkDatasetTest {
   static void start() {
     spark = SparkSession.builder().master("local[2]").appName("spark-dataset-test")
         .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1").config("spark.sql.shuffle.partitions", "2").getOrCreate();
+        .config("spark.driver.bindAddress", "127.0.0.1").config("spark.sql.shuffle.partitions", "2")
+        .config("spark.serializer", "org.apache.spark.serializer.KryoSerializer").getOrCreate();
   }
 
   @AfterAll
@@ -116,6 +120,16 @@ class SparkDatasetTest {
     Files.writeString(dir.resolve("a.json"), "[{\"s\": \"p\", \"v\": [0.5, 1]}, {\"s\": \"q\", \"v\": [2]}]");
     Files.writeString(dir.resolve("b.json"), "[{\"s\": \"r\", \"v\": []}]");
     assertLoadsAlike(DataFormat.JSON, dir.resolve("a.json").toString(), dir.resolve("b.json").toString());
+  }
+
+  @Test
+  void theArrowCacheLoaderOnSparkWorksWithKryoToo() throws IOException {
+    assertEquals("org.apache.spark.serializer.KryoSerializer", spark.conf().get("spark.serializer"));
+    Files.writeString(dir.resolve("a.jsonl"), "{\"x\": 1}\n{\"x\": 2}\n");
+    Files.writeString(dir.resolve("b.jsonl"), "{\"x\": 3}\n");
+    try (Dataset d = DatasetLoader.load(DataFormat.JSON, onSpark(), List.of(dir + "/*.jsonl"))) {
+      assertEquals(List.of(1L, 2L, 3L), column(d, "x"));
+    }
   }
 
   @Test

@@ -366,9 +366,11 @@ public final class BenchDatasetsCommand implements Callable<Integer> {
     }
     String files = folder + "/*.jsonl";
     TrainTestSplit split = TrainTestSplit.testFraction(0.2, 42);
+    // Kryo, as conf/spark-defaults.conf sets it: the split moves every row through a shuffle.
     SparkSession session = SparkSession.builder().master(spark).appName("bench-datasets-load")
         .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1").getOrCreate();
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.serializer", "org.apache.spark.serializer.KryoSerializer").getOrCreate();
     try {
       double[] load = new double[repeats];
       double[] splitSecs = new double[repeats];
