@@ -230,8 +230,9 @@ public final class SparkDataset implements AutoCloseable {
   /**
    * Hugging Face's {@code train_test_split}: the rows of each part, in order, are those
    * {@link Dataset#trainTestSplit} gives for the same options (numpy's {@code default_rng(seed)} permutation,
-   * or scikit-learn's stratified split). The order is computed by one executor task and joined with the rows
-   * by index; the driver only learns the sizes.
+   * or scikit-learn's stratified split). The order is computed by one executor task, which sends each
+   * partition the positions of its rows; the rows then move once, to their part. The driver only learns the
+   * sizes.
    */
   public Split trainTestSplit(TrainTestSplit split) {
     long[] sizes = split.sizes(numRows);
