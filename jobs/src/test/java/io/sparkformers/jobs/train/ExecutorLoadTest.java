@@ -32,7 +32,9 @@ class ExecutorLoadTest {
     spark = SparkSession.builder().master("local[2]").appName("executor-load")
         .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
-        .config("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s").getOrCreate();
+        .config("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s")
+        // The serializer the shipped spark-defaults.conf sets: the split and the job's shuffles move rows with it.
+        .config("spark.serializer", "org.apache.spark.serializer.KryoSerializer").getOrCreate();
   }
 
   @AfterAll
