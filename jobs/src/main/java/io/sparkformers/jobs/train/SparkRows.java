@@ -320,10 +320,6 @@ final class SparkRows {
     return new Keyed(rows, count, () -> rows.unpersist(false));
   }
 
-  private static String[] quoted(List<String> columns) {
-    return columns.stream().map(c -> "`" + c.replace("`", "``") + "`").toArray(String[]::new);
-  }
-
   /** A column's value as the driver's Dataset gives it: lists as java.util.List. */
   private static Object value(Row row, int i) {
     if (row.isNullAt(i)) {
