@@ -51,8 +51,14 @@ public final class DatasetLoader {
   }
 
   /** What the parsers need, serializable for Spark tasks (LoadOptions holds the SparkSession). */
-  private record ParseSettings(char delimiter, char quote, boolean header, List<String> columnNames,
+  record ParseSettings(char delimiter, char quote, boolean header, List<String> columnNames,
       Map<String, String> hadoop) implements java.io.Serializable {
+    static ParseSettings of(LoadOptions options) {
+      return new ParseSettings(options.delimiter(), options.quote(), options.header(),
+          options.columnNames() == null ? null : new java.util.ArrayList<>(options.columnNames()),
+          new java.util.TreeMap<>(options.hadoopConfiguration()));
+    }
+
     LoadOptions options() {
       return LoadOptions.builder().delimiter(delimiter).quote(quote).header(header).columnNames(columnNames)
           .hadoopConfiguration(hadoop).build();
@@ -67,18 +73,13 @@ public final class DatasetLoader {
       LOG.info("Loading cached {} files from {}", format, folder);
       return Dataset.open(folder, DatasetFolder.read(folder), cacheDir, null);
     }
-    ParseSettings settings = new ParseSettings(options.delimiter(), options.quote(), options.header(),
-        options.columnNames() == null ? null : new java.util.ArrayList<>(options.columnNames()),
-        new java.util.TreeMap<>(options.hadoopConfiguration()));
+    ParseSettings settings = ParseSettings.of(options);
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(options.spark().sparkContext());
     int n = Math.max(1, files.size());
     Features features = options.features();
     if (features == null) {
       try {
-        List<Map<String, ColumnType>> perFile = jsc.parallelize(files, n).map(f -> (Map<String, ColumnType>)
-            new java.util.LinkedHashMap<>(inferFile(format, settings.options(), new InputFiles(settings.hadoop()), f)))
-            .collect();
-        features = mergeAll(format, files, perFile);
+        features = inferWithSpark(jsc, format, settings, files);
       } catch (Exception e) { // SparkException is checked but thrown undeclared from Scala
         throw unwrapSparkFailure(e);
       }
@@ -87,13 +88,14 @@ public final class DatasetLoader {
     Path temp = cacheDir.resolve(".tmp-" + java.util.UUID.randomUUID());
     String target = temp.toAbsolutePath().toString();
     try {
-      List<Long> counts = jsc.parallelize(files, n).mapPartitionsWithIndex((Integer index, java.util.Iterator<InputFile> it) -> {
+      List<InputFile> all = new java.util.ArrayList<>(files);
+      List<Long> counts = fileIndices(jsc, files).mapPartitionsWithIndex((Integer index, java.util.Iterator<Integer> it) -> {
         Path file = java.nio.file.Paths.get(target).resolve(DatasetFolder.fileName(index, n));
         InputFiles inputs = new InputFiles(settings.hadoop());
         long rows = 0;
         try (ArrowShardWriter w = new ArrowShardWriter(file, schema, ArrowShardWriter.DEFAULT_BATCH_ROWS)) {
           while (it.hasNext()) {
-            readFile(format, settings.options(), inputs, it.next(), schema, w::write);
+            readFile(format, settings.options(), inputs, all.get(it.next()), schema, w::write);
           }
           w.commit();
           rows = w.rows();
@@ -123,8 +125,32 @@ public final class DatasetLoader {
     return Dataset.open(folder, DatasetFolder.read(folder), cacheDir, null);
   }
 
+  /** Each file's columns inferred by its own Spark task, merged here as {@link #inferAll} merges them. */
+  static Features inferWithSpark(JavaSparkContext jsc, DataFormat format, ParseSettings settings,
+      List<InputFile> files) {
+    List<InputFile> all = new java.util.ArrayList<>(files);
+    List<Map<String, ColumnType>> perFile = fileIndices(jsc, files)
+        .map(i -> (Map<String, ColumnType>) new java.util.LinkedHashMap<>(
+            inferFile(format, settings.options(), new InputFiles(settings.hadoop()), all.get(i))))
+        .collect();
+    return mergeAll(format, files, perFile);
+  }
+
+  /**
+   * One partition per file holding the file's position in {@code files} (the tasks take the files from their
+   * closure): the elements of a parallelized collection travel with the session's serializer, and Kryo, which
+   * the shipped spark-defaults.conf sets, cannot write a record such as {@link InputFile}.
+   */
+  static org.apache.spark.api.java.JavaRDD<Integer> fileIndices(JavaSparkContext jsc, List<InputFile> files) {
+    List<Integer> indices = new java.util.ArrayList<>();
+    for (int i = 0; i < files.size(); i++) {
+      indices.add(i);
+    }
+    return jsc.parallelize(indices, Math.max(1, files.size()));
+  }
+
   /** A task's bad-input error arrives wrapped in SparkException: surface its own message. */
-  private static RuntimeException unwrapSparkFailure(Exception e) {
+  static RuntimeException unwrapSparkFailure(Exception e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof IllegalArgumentException) {
         return new IllegalArgumentException(t.getMessage(), e);

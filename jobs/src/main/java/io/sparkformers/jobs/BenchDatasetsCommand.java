@@ -4,13 +4,17 @@ import io.sparkformers.datasets.AutoTokenizer;
 import io.sparkformers.datasets.ColumnType;
 import io.sparkformers.datasets.DataFormat;
 import io.sparkformers.datasets.Dataset;
+import io.sparkformers.datasets.DatasetDict;
+import io.sparkformers.datasets.DatasetLoader;
 import io.sparkformers.datasets.DatasetWriter;
 import io.sparkformers.datasets.Features;
 import io.sparkformers.datasets.IterableDataset;
 import io.sparkformers.datasets.LoadOptions;
 import io.sparkformers.datasets.RecordBatch;
+import io.sparkformers.datasets.SparkDataset;
 import io.sparkformers.datasets.Tokenizer;
 import io.sparkformers.datasets.TokenizerTrainer;
+import io.sparkformers.datasets.TrainTestSplit;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -35,7 +39,9 @@ import picocli.CommandLine.Option;
  * {@code sparkformers bench datasets}: (1) summing every token id of a ≥1 GB memory-mapped Arrow dataset
  * (list&lt;int32&gt;) against a plain {@code int[]} sum of the same ids, GB/s and their ratio; (2) tokenization
  * throughput on one thread and on Spark; (3) the time to the first batch when streaming a 1 GB JSON-lines
- * file. The data is generated into a temporary folder and deleted afterwards.
+ * file; (4) loading JSON-lines files on Spark and splitting them (train_test_split), the rows kept on the
+ * executors ({@link SparkDataset}) against the Arrow-cache loader. The data is generated into a temporary
+ * folder and deleted afterwards.
  */
 @Command(name = "datasets", mixinStandardHelpOptions = true, showDefaultValues = true,
     description = "Benchmark Arrow iteration, tokenization and streaming of the datasets module.")
@@ -66,7 +72,7 @@ public final class BenchDatasetsCommand implements Callable<Integer> {
   @Option(names = "--dir", description = "work folder (default: a new temporary folder, deleted afterwards)")
   Path dir;
 
-  @Option(names = "--skip", split = ",", description = "parts to skip: sum, tokenize, stream")
+  @Option(names = "--skip", split = ",", description = "parts to skip: sum, tokenize, stream, load")
   List<String> skip = List.of();
 
   private PrintWriter out;
@@ -85,6 +91,9 @@ public final class BenchDatasetsCommand implements Callable<Integer> {
       }
       if (!skip.contains("stream")) {
         benchStream(work);
+      }
+      if (!skip.contains("load") && !spark.equals("none")) {
+        benchLoad(work);
       }
     } finally {
       if (temporary) {
@@ -296,6 +305,12 @@ public final class BenchDatasetsCommand implements Callable<Integer> {
     out.flush();
   }
 
+  /** A JSON-lines row's start: its id and one of {@code lines} as its text; the caller closes the object. */
+  private static String jsonRow(long id, List<String> lines) {
+    return "{\"id\": " + id + ", \"text\": \"" + lines.get((int) (id % lines.size())).replace("\\", "\\\\")
+        .replace("\"", "\\\"") + "\"";
+  }
+
   private void benchStream(Path work) throws IOException {
     List<String> lines = englishLines();
     Path file = work.resolve("texts.jsonl");
@@ -304,8 +319,7 @@ public final class BenchDatasetsCommand implements Callable<Integer> {
     long rows = 0;
     try (BufferedWriter w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
       while (written < target) {
-        String line = "{\"id\": " + rows + ", \"text\": \"" + lines.get((int) (rows % lines.size()))
-            .replace("\\", "\\\\").replace("\"", "\\\"") + "\"}\n";
+        String line = jsonRow(rows, lines) + "}\n";
         w.write(line);
         written += line.length();
         rows++;
@@ -359,5 +373,82 @@ public final class BenchDatasetsCommand implements Callable<Integer> {
     out.printf("streaming: resumed at row %d of %d (shuffle buffer 1000) from its state: first row after %.1f ms"
         + " (median of %d), %d rows read again; reading the %d rows before it again: %.1f s%n", half, rows,
         median(secs) * 1e3, repeats, again, half, rereadSecs);
+  }
+
+  /**
+   * 4 JSON-lines files of --gb in all (id, text, label), loaded on Spark and split 80/20 with seed 42, each part
+   * counted: by {@link SparkDataset} (rows parsed and kept on the executors, the split's order made by one task)
+   * and by {@link DatasetLoader} (Arrow files in a cache folder the driver maps, the split's copies flattened
+   * there). Prints wall seconds and MB/s of each, median of --repeats after a warm-up.
+   */
+  private void benchLoad(Path work) throws IOException {
+    List<String> lines = englishLines();
+    Path folder = Files.createDirectories(work.resolve("load"));
+    long target = (long) (gb * (1L << 30)) / 4;
+    long bytes = 0;
+    long rows = 0;
+    for (int f = 0; f < 4; f++) {
+      try (BufferedWriter w = Files.newBufferedWriter(folder.resolve("part-" + f + ".jsonl"), StandardCharsets.UTF_8)) {
+        for (long written = 0; written < target; rows++) {
+          String line = jsonRow(rows, lines) + ", \"label\": " + rows % 3 + "}\n";
+          w.write(line);
+          written += line.length();
+        }
+      }
+      bytes += Files.size(folder.resolve("part-" + f + ".jsonl"));
+    }
+    String files = folder + "/*.jsonl";
+    TrainTestSplit split = TrainTestSplit.testFraction(0.2, 42);
+    // Kryo, as conf/spark-defaults.conf sets it: the split moves every row through a shuffle.
+    SparkSession session = SparkSession.builder().master(spark).appName("bench-datasets-load")
+        .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.serializer", "org.apache.spark.serializer.KryoSerializer").getOrCreate();
+    try {
+      double[] load = new double[repeats];
+      double[] splitSecs = new double[repeats];
+      double[] cacheLoad = new double[repeats];
+      double[] cacheSplit = new double[repeats];
+      long parts = 0;
+      for (int rep = -1; rep < repeats; rep++) {
+        long t0 = System.nanoTime();
+        try (SparkDataset d = SparkDataset.load(DataFormat.JSON, LoadOptions.builder().spark(session).build(),
+            files)) {
+          long t1 = System.nanoTime();
+          SparkDataset.Split s = d.trainTestSplit(split);
+          parts = s.train().indexed().count() + s.test().indexed().count();
+          long t2 = System.nanoTime();
+          if (rep >= 0) {
+            load[rep] = (t1 - t0) / 1e9;
+            splitSecs[rep] = (t2 - t1) / 1e9;
+          }
+        }
+        Path cache = folder.resolve("cache-" + (rep + 1));
+        long t3 = System.nanoTime();
+        try (Dataset d = DatasetLoader.load(DataFormat.JSON, LoadOptions.builder().spark(session).cacheDir(cache)
+            .build(), List.of(files))) {
+          long t4 = System.nanoTime();
+          try (DatasetDict s = d.trainTestSplit(split)) {
+            long n = s.get("train").toSpark(session).count() + s.get("test").toSpark(session).count();
+            if (n != parts) {
+              throw new IllegalStateException("the Arrow-cache split has " + n + " rows, SparkDataset's " + parts);
+            }
+          }
+          if (rep >= 0) {
+            cacheLoad[rep] = (t4 - t3) / 1e9;
+            cacheSplit[rep] = (System.nanoTime() - t4) / 1e9;
+          }
+        }
+      }
+      out.printf("load on Spark %s: 4 JSON-lines files, %.1f MB, %d rows, split 80/20 into %d rows (median of %d)%n",
+          spark, bytes / 1e6, rows, parts, repeats);
+      out.printf("load on Spark, SparkDataset (rows on the executors): load %.2f s (%.1f MB/s), split and count"
+          + " %.2f s%n", median(load), bytes / 1e6 / median(load), median(splitSecs));
+      out.printf("load on Spark, DatasetLoader (Arrow cache folder): load %.2f s (%.1f MB/s), split, flatten and"
+          + " count %.2f s%n", median(cacheLoad), bytes / 1e6 / median(cacheLoad), median(cacheSplit));
+    } finally {
+      session.stop();
+    }
+    out.flush();
   }
 }

@@ -39,4 +39,26 @@ class BenchDatasetsCommandTest {
     assertTrue(o.contains("streaming: time to the first batch (32 rows)"), o);
     assertTrue(o.contains("streaming: resumed at row "), o);
   }
+
+  @Test
+  void loadsOnSparkBothWaysAndSplitsTheSameNumberOfRows() throws IOException {
+    Path text = Files.createDirectories(dir.resolve("text"));
+    Files.writeString(text.resolve("license.txt"), "Licensed under the Apache License\nVersion 2.0\n");
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cli = SparkformersCommand.commandLine();
+    cli.setOut(new PrintWriter(out));
+    cli.setErr(new PrintWriter(err));
+    // 4 files of 0.0002 GiB / 4 = 53,687 bytes, each row {"id": i, "text": "...", "label": i % 3} and a newline.
+    int code = cli.execute("bench", "datasets", "--gb", "0.0002", "--repeats", "1", "--skip", "sum,tokenize,stream",
+        "--spark", "local[2]", "--text-dir", text.toString(), "--dir", dir.resolve("work").toString());
+    assertEquals(0, code, err.toString());
+    String o = out.toString();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+) rows, split 80/20 into (\\d+) rows").matcher(o);
+    assertTrue(m.find(), o);
+    assertEquals(m.group(1), m.group(2), o);
+    assertTrue(Long.parseLong(m.group(1)) > 1000, o);
+    assertTrue(o.contains("load on Spark, SparkDataset (rows on the executors): load "), o);
+    assertTrue(o.contains("load on Spark, DatasetLoader (Arrow cache folder): load "), o);
+  }
 }

@@ -1,5 +1,8 @@
 package io.sparkformers.datasets.internal;
 
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -10,14 +13,20 @@ import java.util.function.Consumer;
 /**
  * Turns a reader that pushes rows into a consumer (our file parsers) into a pulling {@link RowIterator}: the
  * reader runs on its own thread, a bounded queue ahead of the consumer, so streaming starts at once and
- * memory stays bounded. Closing the iterator stops the reader.
+ * memory stays bounded. Closing the iterator stops the reader. Rows may be handed over in chunks: one row at a
+ * time the hand-over costs more than parsing the row does.
  */
 public final class PushToPull implements RowIterator {
   private static final Object END = new Object();
-  private final BlockingQueue<Object> queue = new ArrayBlockingQueue<>(1024);
+  private final BlockingQueue<Object> queue;
   private final Thread thread;
+  private final int chunkRows;
   private volatile boolean stopped;
   private Object next;
+  /** The reader's rows not yet handed over (chunked mode). */
+  private List<Object> pending;
+  /** The rest of the chunk being read (chunked mode). */
+  private Iterator<?> chunk;
 
   private static final class Stop extends RuntimeException {
     private static final long serialVersionUID = 1L;
@@ -28,14 +37,24 @@ public final class PushToPull implements RowIterator {
   }
 
   public PushToPull(Consumer<Consumer<Map<String, Object>>> reader, String name) {
+    this(reader, name, 1);
+  }
+
+  /** Hands the rows over {@code chunkRows} at a time; about 1024 rows wait in the queue either way. */
+  public PushToPull(Consumer<Consumer<Map<String, Object>>> reader, String name, int chunkRows) {
+    this.chunkRows = Math.max(1, chunkRows);
+    this.queue = new ArrayBlockingQueue<>(Math.max(2, 1024 / this.chunkRows));
+    this.pending = new ArrayList<>(this.chunkRows);
     thread = new Thread(() -> {
       try {
-        reader.accept(row -> put(row));
+        reader.accept(row -> add(row));
+        flush();
         put(END);
       } catch (Stop e) {
         // closed by the consumer
       } catch (RuntimeException | Error e) {
         try {
+          flush();
           put(e);
         } catch (Stop ignored) {
           // closed by the consumer
@@ -44,6 +63,24 @@ public final class PushToPull implements RowIterator {
     }, "sparkformers-stream-" + name);
     thread.setDaemon(true);
     thread.start();
+  }
+
+  private void add(Map<String, Object> row) {
+    if (chunkRows <= 1) {
+      put(row);
+      return;
+    }
+    pending.add(row);
+    if (pending.size() >= chunkRows) {
+      flush();
+    }
+  }
+
+  private void flush() {
+    if (!pending.isEmpty()) {
+      put(pending);
+      pending = new ArrayList<>(chunkRows);
+    }
   }
 
   private void put(Object item) {
@@ -64,9 +101,18 @@ public final class PushToPull implements RowIterator {
 
   @Override
   public boolean hasNext() {
-    if (next == null) {
+    while (next == null) {
+      if (chunk != null && chunk.hasNext()) {
+        next = chunk.next();
+        break;
+      }
       try {
-        next = queue.take();
+        Object item = queue.take();
+        if (item instanceof List<?> rows) {
+          chunk = rows.iterator();
+        } else {
+          next = item;
+        }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new IllegalStateException("Interrupted while reading", e);
@@ -98,6 +144,7 @@ public final class PushToPull implements RowIterator {
   public void close() {
     stopped = true;
     queue.clear();
+    chunk = null;
     try {
       thread.join(10_000);
     } catch (InterruptedException e) {

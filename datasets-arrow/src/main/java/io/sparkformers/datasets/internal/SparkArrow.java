@@ -80,6 +80,69 @@ public final class SparkArrow {
     }
   }
 
+  /**
+   * A parser's value as a Spark Row holds it for a column of {@code type}: the conversions an Arrow column
+   * accepts (an Integer into an INT64 column, a List of numbers into a list column) and the same error when
+   * a value does not fit; lists become Scala sequences, as Spark gives array columns back.
+   */
+  public static Object rowValue(String column, ColumnType type, Object value) {
+    if (value == null) {
+      return null;
+    }
+    try {
+      if (!type.isList()) {
+        return scalar(type, value);
+      }
+      ColumnType element = type.elementType();
+      if (!(value instanceof java.util.List<?>) && !value.getClass().isArray()) {
+        throw new ClassCastException(value.getClass().getName());
+      }
+      java.util.List<?> items = value instanceof java.util.List<?> l ? l : new java.util.AbstractList<Object>() {
+        @Override
+        public Object get(int index) {
+          return java.lang.reflect.Array.get(value, index);
+        }
+
+        @Override
+        public int size() {
+          return java.lang.reflect.Array.getLength(value);
+        }
+      };
+      int n = items.size();
+      Object array = switch (element) {
+        case INT32 -> new int[n];
+        case INT64 -> new long[n];
+        case FLOAT32 -> new float[n];
+        case FLOAT64 -> new double[n];
+        default -> new String[n];
+      };
+      for (int k = 0; k < n; k++) {
+        Object item = items.get(k);
+        if (item == null) {
+          throw new IllegalArgumentException("Column '" + column + "' is " + type
+              + " and cannot hold a null element (element " + k + ")");
+        }
+        java.lang.reflect.Array.set(array, k, scalar(element, item));
+      }
+      return scala.collection.immutable.ArraySeq.unsafeWrapArray(array);
+    } catch (ClassCastException | ArithmeticException e) {
+      throw new IllegalArgumentException("Column '" + column + "' is " + type + " but got "
+          + ArrowValues.describe(value), e);
+    }
+  }
+
+  private static Object scalar(ColumnType type, Object value) {
+    switch (type) {
+      case INT32: return ArrowValues.toInt(value);
+      case INT64: return ArrowValues.toLong(value);
+      case FLOAT32: return ((Number) value).floatValue();
+      case FLOAT64: return ((Number) value).doubleValue();
+      case BOOL: return (Boolean) value;
+      case STRING: return (String) value;
+      default: throw new IllegalStateException(type.toString());
+    }
+  }
+
   public static Features features(StructType schema) {
     Features.Builder b = Features.builder();
     for (StructField f : schema.fields()) {

@@ -11,6 +11,7 @@ import io.sparkformers.datasets.Features;
 import io.sparkformers.datasets.GroupTexts;
 import io.sparkformers.datasets.LoadOptions;
 import io.sparkformers.datasets.MapOptions;
+import io.sparkformers.datasets.SparkDataset;
 import io.sparkformers.datasets.Tokenizer;
 import io.sparkformers.datasets.TrainTestSplit;
 import io.sparkformers.jobs.train.JobConfig.Task;
@@ -118,11 +119,26 @@ public final class JobData {
       return all.trainTestSplit(TrainTestSplit.testFraction(job.testSize(), job.splitSeed()));
     }
     long n = all.numRows();
-    long boundary = (long) Math.rint(job.validationSplitPercentage() * (double) n / 100.0);
+    long boundary = clmBoundary(n, job);
     Map<String, Dataset> parts = new java.util.LinkedHashMap<>();
     parts.put("train", all.selectRange(boundary, n));
     parts.put("test", all.selectRange(0, boundary));
     return new DatasetDict(parts);
+  }
+
+  /** {@link #split} on Spark: the same rows, made by Spark jobs from rows that stay on the executors. */
+  static SparkDataset.Split split(SparkDataset all, Task task, JobConfig job) {
+    if (task != Task.CAUSAL_LM) {
+      return all.trainTestSplit(TrainTestSplit.testFraction(job.testSize(), job.splitSeed()));
+    }
+    long n = all.numRows();
+    long boundary = clmBoundary(n, job);
+    return new SparkDataset.Split(all.selectRange(boundary, n), all.selectRange(0, boundary));
+  }
+
+  /** run_clm's validation rows train[:N%] end at the percent boundary rounded to the closest row, halves to even. */
+  static long clmBoundary(long n, JobConfig job) {
+    return (long) Math.rint(job.validationSplitPercentage() * (double) n / 100.0);
   }
 
   /** The model type each task needs. */
@@ -148,14 +164,27 @@ public final class JobData {
 
   static Dataset load(DataFormat format, LoadOptions options, List<String> locations, String key) {
     try {
-      List<String> resolved = new ArrayList<>();
-      for (String l : locations) {
-        resolved.add(l.startsWith("classpath:") ? fromClasspath(l).toString() : l);
-      }
-      return DatasetLoader.load(format, options, resolved);
+      return DatasetLoader.load(format, options, resolve(locations));
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(key + " " + describe(locations) + ": " + e.getMessage(), e);
     }
+  }
+
+  /** {@link #load} by executor tasks: the rows stay on the executors, nothing is written to a cache folder. */
+  static SparkDataset loadOnSpark(DataFormat format, LoadOptions options, List<String> locations, String key) {
+    try {
+      return SparkDataset.load(format, options, resolve(locations));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(key + " " + describe(locations) + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static List<String> resolve(List<String> locations) {
+    List<String> resolved = new ArrayList<>();
+    for (String l : locations) {
+      resolved.add(l.startsWith("classpath:") ? fromClasspath(l).toString() : l);
+    }
+    return resolved;
   }
 
   /**
@@ -195,11 +224,15 @@ public final class JobData {
 
   /** The columns the task reads, each named with the file and the columns it has when missing. */
   static void requireColumns(Dataset d, String what, Task task, JobConfig job) {
+    requireColumns(d.features(), what, task, job);
+  }
+
+  static void requireColumns(Features features, String what, Task task, JobConfig job) {
     if (task == Task.SFT) {
-      SftFormat.of(d, what, job);
+      SftFormat.of(features, what, job);
       return;
     }
-    if (task == Task.CAUSAL_LM && d.features().contains("input_ids")) {
+    if (task == Task.CAUSAL_LM && features.contains("input_ids")) {
       return;
     }
     List<String> needed = new ArrayList<>();
@@ -219,13 +252,13 @@ public final class JobData {
     }
     List<String> missing = new ArrayList<>();
     for (int i = 0; i < needed.size(); i++) {
-      if (!d.features().contains(needed.get(i))) {
+      if (!features.contains(needed.get(i))) {
         missing.add("'" + needed.get(i) + "' (" + keys.get(i) + ")");
       }
     }
     if (!missing.isEmpty()) {
       throw new IllegalArgumentException(what + ": no column " + String.join(", ", missing) + " for "
-          + task.configName() + "; the columns are " + columns(d.features()));
+          + task.configName() + "; the columns are " + columns(features));
     }
   }
 
@@ -246,9 +279,13 @@ public final class JobData {
 
   /** data.feature_columns, or every numeric column but the label; as many as the mlp's input_size. */
   static List<String> tabularFeatures(JobConfig job, MlpConfig model, Dataset train, String trainWhat) {
+    return tabularFeatures(job, model, train.features(), trainWhat);
+  }
+
+  static List<String> tabularFeatures(JobConfig job, MlpConfig model, Features train, String trainWhat) {
     List<String> features = new ArrayList<>(job.featureColumns());
     if (features.isEmpty()) {
-      train.features().asMap().forEach((n, t) -> {
+      train.asMap().forEach((n, t) -> {
         if (!n.equals(job.labelColumn()) && NUMERIC.contains(t)) {
           features.add(n);
         }
@@ -256,18 +293,22 @@ public final class JobData {
     }
     if (features.size() != model.inputSize()) {
       throw new IllegalArgumentException(trainWhat + ": " + features.size() + " feature columns " + features
-          + ", but the mlp's input_size is " + model.inputSize() + "; the columns are " + columns(train.features()));
+          + ", but the mlp's input_size is " + model.inputSize() + "; the columns are " + columns(train));
     }
     return features;
   }
 
   static void checkNumeric(Dataset d, List<String> features, String what) {
+    checkNumeric(d.features(), features, what);
+  }
+
+  static void checkNumeric(Features columns, List<String> features, String what) {
     for (String name : features) {
-      ColumnType type = d.features().type(name);
+      ColumnType type = columns.type(name);
       if (!NUMERIC.contains(type)) {
         throw new IllegalArgumentException(what + ": feature column '" + name + "' holds "
             + type.name().toLowerCase(java.util.Locale.ROOT) + " values; expected numbers (the columns are "
-            + columns(d.features()) + ")");
+            + columns(columns) + ")");
       }
     }
   }
@@ -335,9 +376,13 @@ public final class JobData {
   }
 
   static void checkText(Dataset d, String column, String what) {
-    if (d.features().type(column) != ColumnType.STRING) {
+    checkText(d.features(), column, what);
+  }
+
+  static void checkText(Features features, String column, String what) {
+    if (features.type(column) != ColumnType.STRING) {
       throw new IllegalArgumentException(what + ": text column '" + column + "' holds "
-          + d.features().type(column).name().toLowerCase(java.util.Locale.ROOT) + " values; expected strings");
+          + features.type(column).name().toLowerCase(java.util.Locale.ROOT) + " values; expected strings");
     }
   }
 
@@ -481,7 +526,10 @@ public final class JobData {
     PRE_TOKENIZED, MESSAGES, PROMPT_COMPLETION, TEXT;
 
     static SftFormat of(Dataset d, String what, JobConfig job) {
-      Features f = d.features();
+      return of(d.features(), what, job);
+    }
+
+    static SftFormat of(Features f, String what, JobConfig job) {
       if (f.contains("input_ids")) {
         return PRE_TOKENIZED;
       }

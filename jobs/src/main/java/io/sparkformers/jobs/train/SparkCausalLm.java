@@ -2,10 +2,10 @@ package io.sparkformers.jobs.train;
 
 import io.sparkformers.datasets.AutoTokenizer;
 import io.sparkformers.datasets.ColumnType;
-import io.sparkformers.datasets.Dataset;
 import io.sparkformers.datasets.Features;
 import io.sparkformers.datasets.GroupTexts;
 import io.sparkformers.datasets.LoadOptions;
+import io.sparkformers.datasets.SparkDataset;
 import io.sparkformers.datasets.Tokenizer;
 import io.sparkformers.jobs.train.JobConfig.Task;
 import io.sparkformers.training.models.CausalLmConfig;
@@ -16,7 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.spark.api.java.JavaPairRDD;
-import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
@@ -26,7 +25,9 @@ import scala.Tuple2;
  * run_clm's data path as Spark jobs: the text column tokenized by executor tasks (or a pre-tokenized
  * input_ids column checked there), group_texts over each batch of 1000 rows of a split (the batches run_clm
  * maps it over, so the blocks are the same as in one process), and the blocks numbered in order and dealt to
- * the ranks ({@link RankShards}). The driver only sees counts: the number of blocks of each batch.
+ * the ranks ({@link RankShards}). The files are loaded and split by executor tasks ({@link SparkDataset}: the rows
+ * stay on the executors, no cache folder is written). The driver only sees counts: the number of blocks of each
+ * batch.
  */
 final class SparkCausalLm {
   /** Tokenizers loaded by tasks, one per folder and executor JVM. */
@@ -34,8 +35,8 @@ final class SparkCausalLm {
 
   private SparkCausalLm() {}
 
-  /** Rows [from, to) of a loaded file, named for errors. */
-  private record Range(Dataset file, long from, long to, String what) {}
+  /** A split's rows (numbered from 0), named for errors. */
+  private record Range(SparkDataset rows, String what) {}
 
   /** The blocks keyed by {@code split | index} (see {@link RankShards}), and what the ranks are told. */
   record Keyed(JavaPairRDD<Long, Object[]> rows, RankShards.Manifest manifest, Runnable release) {}
@@ -51,40 +52,39 @@ final class SparkCausalLm {
     String trainWhat = JobData.describe(job.trainFiles());
     String evalWhat = job.evalFiles().isEmpty()
         ? trainWhat + " (the first " + job.validationSplitPercentage() + "%)" : JobData.describe(job.evalFiles());
-    try (Dataset trainFile = JobData.load(job.format(), load, job.trainFiles(), "data.train_file");
-        Dataset evalFile = job.evalFiles().isEmpty() ? null
-            : JobData.load(job.format(), load, job.evalFiles(), "data.eval_file")) {
-      JobData.requireColumns(trainFile, trainWhat, Task.CAUSAL_LM, job);
+    try (SparkDataset trainFile = JobData.loadOnSpark(job.format(), load, job.trainFiles(), "data.train_file");
+        SparkDataset evalFile = job.evalFiles().isEmpty() ? null
+            : JobData.loadOnSpark(job.format(), load, job.evalFiles(), "data.eval_file")) {
+      JobData.requireColumns(trainFile.features(), trainWhat, Task.CAUSAL_LM, job);
       if (evalFile != null) {
-        JobData.requireColumns(evalFile, evalWhat, Task.CAUSAL_LM, job);
+        JobData.requireColumns(evalFile.features(), evalWhat, Task.CAUSAL_LM, job);
       }
       Range train;
       Range eval;
       if (evalFile == null) {
-        // run_clm: validation = train[:N%], train = train[N%:] (the boundary rounded as datasets rounds it).
-        long n = trainFile.numRows();
-        long boundary = (long) Math.rint(job.validationSplitPercentage() * (double) n / 100.0);
-        train = new Range(trainFile, boundary, n, trainWhat);
-        eval = new Range(trainFile, 0, boundary, evalWhat);
+        // run_clm: validation = train[:N%], train = train[N%:], as row ranges of the loaded rows.
+        SparkDataset.Split split = JobData.split(trainFile, Task.CAUSAL_LM, job);
+        train = new Range(split.train(), trainWhat);
+        eval = new Range(split.test(), evalWhat);
       } else {
-        train = new Range(trainFile, 0, trainFile.numRows(), trainWhat);
-        eval = new Range(evalFile, 0, evalFile.numRows(), evalWhat);
+        train = new Range(trainFile, trainWhat);
+        eval = new Range(evalFile, evalWhat);
       }
       boolean preTokenized = trainFile.features().contains("input_ids");
       int blockSize;
       String tokenizer = null;
       if (preTokenized) {
-        if (!eval.file().features().contains("input_ids")) {
+        if (!eval.rows().features().contains("input_ids")) {
           throw new IllegalArgumentException(evalWhat + ": no column 'input_ids', but " + trainWhat + " is"
-              + " pre-tokenized; the columns are " + JobData.columns(eval.file().features()));
+              + " pre-tokenized; the columns are " + JobData.columns(eval.rows().features()));
         }
         blockSize = JobData.blockSize(job, Long.MAX_VALUE, model);
       } else {
         try (Tokenizer t = JobData.tokenizer(job, model.vocabSize())) {
           blockSize = JobData.blockSize(job, t.modelMaxLength(), model);
         }
-        JobData.checkText(trainFile, job.textColumn(), trainWhat);
-        JobData.checkText(eval.file(), job.textColumn(), evalWhat);
+        JobData.checkText(trainFile.features(), job.textColumn(), trainWhat);
+        JobData.checkText(eval.rows().features(), job.textColumn(), evalWhat);
         tokenizer = Path.of(job.tokenizer()).toAbsolutePath().toString();
       }
       String column = preTokenized ? "input_ids" : job.textColumn();
@@ -107,21 +107,18 @@ final class SparkCausalLm {
 
   private static Blocks blocks(SparkSession spark, Range range, String column, String tokenizer, int vocabSize,
       int blockSize, long split) {
-    long from = range.from();
-    long to = range.to();
+    long n = range.rows().numRows();
     String what = range.what();
-    JavaRDD<Row> rows = range.file().toSpark(spark).select(column).javaRDD();
-    long batches = (to - from + GroupTexts.BATCH_SIZE - 1) / GroupTexts.BATCH_SIZE;
+    long batches = (n + GroupTexts.BATCH_SIZE - 1) / GroupTexts.BATCH_SIZE;
     // A file is one partition when loaded: its group_texts batches are spread over the cores before the
     // tokenizer runs, each batch whole in one task.
     int parts = (int) Math.max(1, Math.min(batches, 2L * spark.sparkContext().defaultParallelism()));
     boolean preTokenized = tokenizer == null;
-    JavaPairRDD<Long, Tuple2<Long, Object>> byBatch = rows.zipWithIndex()
-        .filter(t -> t._2() >= from && t._2() < to)
+    JavaPairRDD<Long, Tuple2<Long, Object>> byBatch = range.rows().select(column).indexed()
         .mapToPair(t -> {
-          long r = t._2() - from;
-          Object v = preTokenized ? checkedIds(t._1(), r, vocabSize, what)
-              : t._1().isNullAt(0) ? "" : t._1().getString(0);
+          long r = t._1();
+          Object v = preTokenized ? checkedIds(t._2(), r, vocabSize, what)
+              : t._2().isNullAt(0) ? "" : t._2().getString(0);
           return new Tuple2<>(r / GroupTexts.BATCH_SIZE, new Tuple2<>(r, v));
         });
     // Each batch tokenized in row order, then group_texts: concatenated and cut into blocks, the rest dropped.

@@ -3,10 +3,9 @@ package io.sparkformers.jobs.train;
 import io.sparkformers.datasets.AutoTokenizer;
 import io.sparkformers.datasets.ChatTemplate;
 import io.sparkformers.datasets.ColumnType;
-import io.sparkformers.datasets.Dataset;
-import io.sparkformers.datasets.DatasetDict;
 import io.sparkformers.datasets.Features;
 import io.sparkformers.datasets.LoadOptions;
+import io.sparkformers.datasets.SparkDataset;
 import io.sparkformers.datasets.Tokenizer;
 import io.sparkformers.jobs.train.JobConfig.Task;
 import io.sparkformers.jobs.train.JobData.Labels;
@@ -34,8 +33,10 @@ import scala.Tuple2;
  * The data paths of tabular_classification, sequence_classification and sft as Spark jobs: each row of a split
  * is turned into the model's inputs by executor tasks (feature extraction and label ids; run_glue's tokenization
  * padded to max_seq_length; TRL's SFT tokenization, chat templates and label masks, padded to the split's
- * longest row), keyed by its split and index and dealt to the ranks by {@link RankShards}. The rows are the same
- * as {@link JobData#prepare} makes in one process; the driver only sees row counts, label names and widths.
+ * longest row), keyed by its split and index and dealt to the ranks by {@link RankShards}. The files are loaded
+ * and split by executor tasks ({@link SparkDataset}: the rows stay on the executors, no cache folder is
+ * written). The rows are the same as {@link JobData#prepare} makes in one process; the driver only sees row
+ * counts, features, label names and widths.
  */
 final class SparkRows {
   /** Tokenizers loaded by tasks, one per folder and executor JVM. */
@@ -70,39 +71,40 @@ final class SparkRows {
     String trainWhat = JobData.describe(job.trainFiles());
     String evalWhat = job.evalFiles().isEmpty() ? trainWhat + " (held-out " + job.testSize() + ")"
         : JobData.describe(job.evalFiles());
-    try (Dataset trainFile = JobData.load(job.format(), load, job.trainFiles(), "data.train_file");
-        Dataset evalFile = job.evalFiles().isEmpty() ? null
-            : JobData.load(job.format(), load, job.evalFiles(), "data.eval_file")) {
-      JobData.requireColumns(trainFile, trainWhat, task, job);
+    try (SparkDataset trainFile = JobData.loadOnSpark(job.format(), load, job.trainFiles(), "data.train_file");
+        SparkDataset evalFile = job.evalFiles().isEmpty() ? null
+            : JobData.loadOnSpark(job.format(), load, job.evalFiles(), "data.eval_file")) {
+      JobData.requireColumns(trainFile.features(), trainWhat, task, job);
       if (evalFile != null) {
-        JobData.requireColumns(evalFile, evalWhat, task, job);
+        JobData.requireColumns(evalFile.features(), evalWhat, task, job);
       }
       Labels labels = null;
       if (task != Task.SFT) {
         int numLabels = model instanceof MlpConfig m ? m.numLabels() : ((BertConfig) model).numLabels();
-        labels = labels(spark, trainFile, job.labelColumn(), trainWhat, numLabels);
+        labels = labels(trainFile, job.labelColumn(), trainWhat, numLabels);
         // As in one process: the labels are checked on the files as loaded, so an error names the file's row
         // (an empty label before a wrong number of classes).
-        checkLabels(spark, labels, trainFile, trainWhat);
+        checkLabels(labels, trainFile, trainWhat);
         if (labels.names() != null) {
           labels = Labels.named(labels.column(), new TreeSet<>(labels.names()), trainWhat, numLabels);
         }
         if (evalFile != null) {
-          checkLabels(spark, labels, evalFile, evalWhat);
+          checkLabels(labels, evalFile, evalWhat);
         }
       }
-      try (DatasetDict split = evalFile != null ? null : JobData.split(trainFile, task, job)) {
-        Dataset train = split != null ? split.get("train") : trainFile;
-        Dataset eval = split != null ? split.get("test") : evalFile;
-        return switch (task) {
-          case TABULAR_CLASSIFICATION -> tabular(job, (MlpConfig) model, labels, train, eval, trainWhat, evalWhat,
-              spark, evalBatchSize);
-          case SEQUENCE_CLASSIFICATION -> sequenceClassification(job, (BertConfig) model, labels, train, eval,
-              trainWhat, evalWhat, spark, evalBatchSize);
-          case SFT -> sft(job, (CausalLmConfig) model, train, eval, trainWhat, evalWhat, spark, evalBatchSize);
-          case CAUSAL_LM -> throw new IllegalStateException("causal LM data is prepared by SparkCausalLm");
-        };
-      }
+      // The split runs on Spark too: its order is made by one executor task and joined with the rows by index.
+      SparkDataset.Split split = evalFile != null ? null : JobData.split(trainFile, task, job);
+      SparkDataset train = split != null ? split.train() : trainFile;
+      SparkDataset eval = split != null ? split.test() : evalFile;
+      // Each split's rows are prepared, persisted and counted before the loaded rows are unpersisted.
+      return switch (task) {
+        case TABULAR_CLASSIFICATION -> tabular(job, (MlpConfig) model, labels, train, eval, trainWhat, evalWhat,
+            spark, evalBatchSize);
+        case SEQUENCE_CLASSIFICATION -> sequenceClassification(job, (BertConfig) model, labels, train, eval,
+            trainWhat, evalWhat, spark, evalBatchSize);
+        case SFT -> sft(job, (CausalLmConfig) model, train, eval, trainWhat, evalWhat, spark, evalBatchSize);
+        case CAUSAL_LM -> throw new IllegalStateException("causal LM data is prepared by SparkCausalLm");
+      };
     } catch (Exception e) { // SparkException is checked but thrown undeclared from Scala
       throw SparkCausalLm.badInput(e);
     }
@@ -112,34 +114,30 @@ final class SparkRows {
    * The train file's labels: string class names found by a Spark job (distinct, sorted), integer ids as they
    * are. The number of names is checked by {@link Labels#named} once every row's label is checked.
    */
-  private static Labels labels(SparkSession spark, Dataset train, String column, String what, int numLabels) {
+  private static Labels labels(SparkDataset train, String column, String what, int numLabels) {
     ColumnType type = train.features().type(column);
     if (type != ColumnType.STRING) {
       return Labels.ofType(type, column, what, numLabels);
     }
-    TreeSet<String> names = new TreeSet<>();
-    train.toSpark(spark).selectExpr(quoted(List.of(column))).distinct().collectAsList().forEach(r -> {
-      if (!r.isNullAt(0)) {
-        names.add(r.getString(0));
-      }
-    });
+    TreeSet<String> names = new TreeSet<>(train.select(column).indexed().values()
+        .filter(r -> !r.isNullAt(0)).map(r -> r.getString(0)).distinct().collect());
     return new Labels(column, new ArrayList<>(names), numLabels);
   }
 
   /** Every label of a file is a class id the model has (a Spark job over the label column). */
-  private static void checkLabels(SparkSession spark, Labels labels, Dataset d, String what) {
+  private static void checkLabels(Labels labels, SparkDataset d, String what) {
     ColumnType type = d.features().type(labels.column());
-    d.toSpark(spark).selectExpr(quoted(List.of(labels.column()))).javaRDD().zipWithIndex()
-        .foreach(t -> labels.id(t._1().isNullAt(0) ? null : t._1().get(0), type, what, t._2()));
+    d.select(labels.column()).indexed()
+        .foreach(t -> labels.id(t._2().isNullAt(0) ? null : t._2().get(0), type, what, t._1()));
   }
 
   // ------------------------------------------------------------------------------- tabular
 
-  private static SparkCausalLm.Keyed tabular(JobConfig job, MlpConfig model, Labels labels, Dataset train,
-      Dataset eval, String trainWhat, String evalWhat, SparkSession spark, int evalBatchSize) {
-    List<String> features = JobData.tabularFeatures(job, model, train, trainWhat);
-    JobData.checkNumeric(train, features, trainWhat);
-    JobData.checkNumeric(eval, features, evalWhat);
+  private static SparkCausalLm.Keyed tabular(JobConfig job, MlpConfig model, Labels labels, SparkDataset train,
+      SparkDataset eval, String trainWhat, String evalWhat, SparkSession spark, int evalBatchSize) {
+    List<String> features = JobData.tabularFeatures(job, model, train.features(), trainWhat);
+    JobData.checkNumeric(train.features(), features, trainWhat);
+    JobData.checkNumeric(eval.features(), features, evalWhat);
     List<String> columns = new ArrayList<>(features);
     columns.add(job.labelColumn());
     float scale = job.featureScale();
@@ -171,13 +169,14 @@ final class SparkRows {
   // ------------------------------------------------------------------- sequence classification
 
   private static SparkCausalLm.Keyed sequenceClassification(JobConfig job, BertConfig model, Labels labels,
-      Dataset train, Dataset eval, String trainWhat, String evalWhat, SparkSession spark, int evalBatchSize) {
+      SparkDataset train, SparkDataset eval, String trainWhat, String evalWhat, SparkSession spark,
+      int evalBatchSize) {
     int pad;
     int length;
     try (Tokenizer tokenizer = JobData.tokenizer(job, model.vocabSize())) {
       pad = JobData.classificationPad(job, tokenizer);
-      JobData.checkText(train, job.textColumn(), trainWhat);
-      JobData.checkText(eval, job.textColumn(), evalWhat);
+      JobData.checkText(train.features(), job.textColumn(), trainWhat);
+      JobData.checkText(eval.features(), job.textColumn(), evalWhat);
       length = JobData.classificationLength(job, model, tokenizer);
     }
     String tokenizer = Path.of(job.tokenizer()).toAbsolutePath().toString();
@@ -212,10 +211,10 @@ final class SparkRows {
 
   // -------------------------------------------------------------------------------------- sft
 
-  private static SparkCausalLm.Keyed sft(JobConfig job, CausalLmConfig model, Dataset train, Dataset eval,
-      String trainWhat, String evalWhat, SparkSession spark, int evalBatchSize) {
-    SftFormat format = SftFormat.of(train, trainWhat, job);
-    JobData.checkSftFormats(format, SftFormat.of(eval, evalWhat, job), trainWhat, evalWhat);
+  private static SparkCausalLm.Keyed sft(JobConfig job, CausalLmConfig model, SparkDataset train,
+      SparkDataset eval, String trainWhat, String evalWhat, SparkSession spark, int evalBatchSize) {
+    SftFormat format = SftFormat.of(train.features(), trainWhat, job);
+    JobData.checkSftFormats(format, SftFormat.of(eval.features(), evalWhat, job), trainWhat, evalWhat);
     JobData.checkSftLength(job, model);
     boolean needsTokenizer = !(format == SftFormat.PRE_TOKENIZED && job.tokenizer() == null);
     int padId = 0;
@@ -246,7 +245,7 @@ final class SparkRows {
     return bothSplits(paddedTrain, paddedEval, out, job, evalBatchSize, null);
   }
 
-  private static Keyed sftKeyed(SparkSession spark, Dataset d, SftFormat format, JobConfig job, String tokenizer,
+  private static Keyed sftKeyed(SparkSession spark, SparkDataset d, SftFormat format, JobConfig job, String tokenizer,
       boolean template, int vocabSize, long split, String what) {
     String[] names = JobData.sftColumns(format, job, d.features());
     List<String> columns = names[1] == null ? List.of(names[0]) : List.of(names[0], names[1]);
@@ -298,13 +297,13 @@ final class SparkRows {
    * a loaded file is one partition); the rows are persisted and counted, so that a bad row fails here, naming
    * {@code what} and its row, and the files may be closed afterwards.
    */
-  private static Keyed keyed(SparkSession spark, Dataset d, List<String> columns, long split, RowFunctions make,
-      String what) {
+  private static Keyed keyed(SparkSession spark, SparkDataset d, List<String> columns, long split,
+      RowFunctions make, String what) {
     long n = d.numRows();
     int parts = (int) Math.max(1, Math.min(n / 256 + 1, 2L * spark.sparkContext().defaultParallelism()));
-    JavaPairRDD<Long, Object[]> rows = d.toSpark(spark).selectExpr(quoted(columns)).javaRDD().zipWithIndex()
+    JavaPairRDD<Long, Object[]> rows = d.select(columns).indexed()
         .repartition(parts)
-        .mapPartitionsToPair((Iterator<Tuple2<Row, Long>> it) -> {
+        .mapPartitionsToPair((Iterator<Tuple2<Long, Row>> it) -> {
           RowFunction f = make.create();
           // One row at a time: a task holds no more than the row it prepares.
           return new Iterator<Tuple2<Long, Object[]>>() {
@@ -315,11 +314,11 @@ final class SparkRows {
 
             @Override
             public Tuple2<Long, Object[]> next() {
-              Tuple2<Row, Long> t = it.next();
+              Tuple2<Long, Row> t = it.next();
               try {
-                return new Tuple2<>(split | t._2(), f.apply(t._1()));
+                return new Tuple2<>(split | t._1(), f.apply(t._2()));
               } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(what + " row " + t._2() + ": " + e.getMessage(), e);
+                throw new IllegalArgumentException(what + " row " + t._1() + ": " + e.getMessage(), e);
               }
             }
           };
@@ -330,10 +329,6 @@ final class SparkRows {
       throw new IllegalStateException("prepared " + count + " of " + n + " rows");
     }
     return new Keyed(rows, count, () -> rows.unpersist(false));
-  }
-
-  private static String[] quoted(List<String> columns) {
-    return columns.stream().map(c -> "`" + c.replace("`", "``") + "`").toArray(String[]::new);
   }
 
   /** A column's value as the driver's Dataset gives it: lists as java.util.List. */
