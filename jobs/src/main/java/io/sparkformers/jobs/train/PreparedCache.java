@@ -41,6 +41,7 @@ import org.apache.hadoop.fs.RemoteIterator;
 import org.apache.spark.Partitioner;
 import org.apache.spark.api.java.JavaPairRDD;
 import scala.Tuple2;
+import scala.Tuple3;
 
 /**
  * Prepared rows cached on storage every executor reaches ({@code data.cache_dir}: a shared folder or any Hadoop
@@ -398,15 +399,19 @@ final class PreparedCache {
     Path temp = new Path(target.getParent(), "." + fingerprint + ".tmp-" + UUID.randomUUID());
     String tempUri = temp.toString();
     Map<String, String> settings = Map.copyOf(hadoop);
-    List<Tuple2<Integer, Shard>> written = keyed
+    // Task results as tuples of plain values: Kryo (the serializer the shipped spark-defaults.conf sets) cannot
+    // create a record such as Shard.
+    List<Tuple2<Integer, Tuple3<String, Long, Long>>> written = keyed
         .repartitionAndSortWithinPartitions(new ShardPartitioner(trainRowsPerShard, trainShards, evalRowsPerShard,
             evalShards))
-        .mapPartitionsWithIndex((index, it) -> List.of(writeShard(index, trainShards, it, tempUri, settings,
-            features, causal, evalBatchRows)).iterator(), true).collect();
+        .mapPartitionsWithIndex((index, it) -> {
+          Shard s = writeShard(index, trainShards, it, tempUri, settings, features, causal, evalBatchRows);
+          return List.of(new Tuple2<>(index, new Tuple3<>(s.name(), s.rows(), s.bytes()))).iterator();
+        }, true).collect();
     List<Shard> train = new ArrayList<>();
     List<Shard> eval = new ArrayList<>();
-    for (Tuple2<Integer, Shard> w : written) {
-      (w._1() < trainShards ? train : eval).add(w._2());
+    for (Tuple2<Integer, Tuple3<String, Long, Long>> w : written) {
+      (w._1() < trainShards ? train : eval).add(new Shard(w._2()._1(), w._2()._2(), w._2()._3()));
     }
     try {
       FileSystem fs = target.getFileSystem(conf(hadoop));
@@ -450,7 +455,7 @@ final class PreparedCache {
   }
 
   /** A task's shard: written to local disk, then copied to the temporary folder on storage. */
-  private static Tuple2<Integer, Shard> writeShard(int index, int trainShards, Iterator<Tuple2<Long, Object[]>> it,
+  private static Shard writeShard(int index, int trainShards, Iterator<Tuple2<Long, Object[]>> it,
       String tempFolder, Map<String, String> hadoop, Features features, boolean causal, int evalBatchRows)
       throws IOException {
     boolean eval = index >= trainShards;
@@ -477,7 +482,7 @@ final class PreparedCache {
         java.nio.file.Path file = d.files().get(0);
         Path dst = new Path(tempFolder, name);
         dst.getFileSystem(conf(hadoop)).copyFromLocalFile(false, true, new Path(file.toUri()), dst);
-        return new Tuple2<>(index, new Shard(name, rows, Files.size(file)));
+        return new Shard(name, rows, Files.size(file));
       }
     } finally {
       Files.deleteIfExists(local);
