@@ -33,6 +33,10 @@ final class Predictor {
   private final Function<Map<String, NDArray>, ModelOutput> predictionStep;
   private final boolean rankShards;
 
+  /** Why a one-shot compute_metrics cannot serve batch_eval_metrics. */
+  static final String ONE_SHOT_UNDER_BATCH_EVAL = "batch_eval_metrics=true calls compute_metrics batch by batch:"
+      + " give it as Trainer.builder().batchMetrics(...), which accumulates, instead of computeMetrics(...)";
+
   /**
    * @param predictionStep one batch's forward pass without gradients: logits, and the loss when the inputs
    *     hold labels (the Trainer's {@code predictionStep})
@@ -118,8 +122,7 @@ final class Predictor {
    */
   Evaluation evaluate(TrainingData data, String prefix) {
     if (computeMetrics != null) {
-      throw new IllegalStateException("batch_eval_metrics=true calls compute_metrics batch by batch: give it as"
-          + " Trainer.builder().batchMetrics(...), which accumulates, instead of computeMetrics(...)");
+      throw new IllegalStateException(ONE_SHOT_UNDER_BATCH_EVAL);
     }
     Pass pass = new Pass(data);
     BatchMetrics accumulator = batchMetrics != null && pass.hasLabels ? batchMetrics.get() : null;

@@ -99,13 +99,12 @@ public class Trainer implements AutoCloseable {
       throw new IllegalArgumentException("fp16 mixed precision requires a GPU (the model is on "
           + model.manager().getDevice() + "); use bf16=true on CPU");
     }
+    if (args.batchEvalMetrics() && b.computeMetrics != null) {
+      throw new IllegalArgumentException(Predictor.ONE_SHOT_UNDER_BATCH_EVAL);
+    }
     this.autocast = args.bf16() ? Autocast.load(model.manager(), MixedPrecision.BF16)
         : args.fp16() ? Autocast.load(model.manager(), MixedPrecision.FP16) : null;
     // Evaluation runs under the same autocast as training, as transformers' prediction_step does.
-    if (args.batchEvalMetrics() && b.computeMetrics != null) {
-      throw new IllegalArgumentException("batch_eval_metrics=true calls compute_metrics batch by batch: give it as"
-          + " Trainer.builder().batchMetrics(...), which accumulates, instead of computeMetrics(...)");
-    }
     this.predictor = new Predictor(model.manager(), args.perDeviceEvalBatchSize(), group, b.preprocessLogits,
         b.computeMetrics, b.batchMetrics, inputs -> {
           try (Autocast.Scope scope = enterAutocast()) {

@@ -238,14 +238,15 @@ public final class TrainJob {
    */
   static Supplier<BatchMetrics> metrics(List<String> names) {
     return () -> new BatchMetrics() {
-      private final Classification.Stats counts = new Classification().newState();
+      private final Classification counter = new Classification(); // add() reads no options
+      private final Classification.Stats counts = counter.newState();
 
       @Override
       public void update(EvalPrediction batch) {
         long[] pred = batch.argmax();
         long[] ref = batch.labelIds();
         for (int i = 0; i < pred.length; i++) {
-          new Classification().add(counts, pred[i], ref[i]);
+          counter.add(counts, pred[i], ref[i]);
         }
       }
 
