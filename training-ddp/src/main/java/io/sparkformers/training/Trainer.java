@@ -99,11 +99,14 @@ public class Trainer implements AutoCloseable {
       throw new IllegalArgumentException("fp16 mixed precision requires a GPU (the model is on "
           + model.manager().getDevice() + "); use bf16=true on CPU");
     }
+    if (args.batchEvalMetrics() && b.computeMetrics != null) {
+      throw new IllegalArgumentException(Predictor.ONE_SHOT_UNDER_BATCH_EVAL);
+    }
     this.autocast = args.bf16() ? Autocast.load(model.manager(), MixedPrecision.BF16)
         : args.fp16() ? Autocast.load(model.manager(), MixedPrecision.FP16) : null;
     // Evaluation runs under the same autocast as training, as transformers' prediction_step does.
     this.predictor = new Predictor(model.manager(), args.perDeviceEvalBatchSize(), group, b.preprocessLogits,
-        b.computeMetrics, inputs -> {
+        b.computeMetrics, b.batchMetrics, inputs -> {
           try (Autocast.Scope scope = enterAutocast()) {
             return predictionStep(model, inputs);
           }
@@ -306,10 +309,12 @@ public class Trainer implements AutoCloseable {
       throw new IllegalStateException("evaluate() needs an eval dataset: Trainer.builder().evalData(...)");
     }
     long start = System.nanoTime();
-    Prediction prediction = predict(evalData, "eval");
-    Map<String, Double> metrics = new LinkedHashMap<>(prediction.metrics());
+    // batch_eval_metrics: compute_metrics accumulates step by step and no row is kept.
+    Predictor.Evaluation evaluation = args.batchEvalMetrics() ? predictor.evaluate(evalData, "eval")
+        : Predictor.Evaluation.of(predict(evalData, "eval"));
+    Map<String, Double> metrics = new LinkedHashMap<>(evaluation.metrics());
     double runtime = (System.nanoTime() - start) / 1e9;
-    long evalRows = prediction.predictions().length; // every rank's rows, also when each holds its shard
+    long evalRows = evaluation.rows(); // every rank's rows, also when each holds its shard
     long batches = (evalRows + args.perDeviceEvalBatchSize() - 1) / args.perDeviceEvalBatchSize();
     metrics.put("eval_runtime", Math.round(runtime * 1e4) / 1e4);
     metrics.put("eval_samples_per_second", Math.round(evalRows / runtime * 1e3) / 1e3);
@@ -373,6 +378,7 @@ public class Trainer implements AutoCloseable {
     private TrainingData trainData;
     private TrainingData evalData;
     private ComputeMetrics computeMetrics;
+    private Supplier<? extends BatchMetrics> batchMetrics;
     private PreprocessLogits preprocessLogits;
     final List<TrainerCallback> callbacks = new ArrayList<>();
     private ProcessGroup group;
@@ -404,6 +410,12 @@ public class Trainer implements AutoCloseable {
       return data;
     }
     public Builder computeMetrics(ComputeMetrics v) { computeMetrics = v; return this; }
+    /**
+     * compute_metrics that accumulates batch by batch: {@code newPass} makes a fresh {@link BatchMetrics} for each
+     * evaluation or prediction. Required for compute_metrics under batch_eval_metrics; without it, the same
+     * numbers from the rows that are then kept. Give this or {@link #computeMetrics}, not both.
+     */
+    public Builder batchMetrics(Supplier<? extends BatchMetrics> newPass) { batchMetrics = newPass; return this; }
     /** Reduces each evaluation batch's logits before they are kept (transformers' preprocess_logits_for_metrics). */
     public Builder preprocessLogitsForMetrics(PreprocessLogits v) { preprocessLogits = v; return this; }
     public Builder callback(TrainerCallback v) { callbacks.add(v); return this; }

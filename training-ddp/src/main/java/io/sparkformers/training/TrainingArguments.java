@@ -152,6 +152,12 @@ public final class TrainingArguments implements Serializable {
       .defaultDoc("logging_steps").group(EVALUATION)
       .doc("evaluate every this many optimizer steps (eval_strategy steps); below 1, a fraction of the total"
           + " steps"));
+  private static final ConfigKey<Boolean> BATCH_EVAL_METRICS = DEF.define(
+      ConfigKey.builder("batch_eval_metrics", ConfigTypes.BOOLEAN).defaultValue(false).group(EVALUATION)
+          .doc("evaluation hands compute_metrics each step's rows (every rank's batch, gathered) to accumulate"
+              + " instead of keeping every row's predictions for one call at the end, so that its memory does not"
+              + " grow with the eval set; compute_metrics must then accumulate (Trainer.builder().batchMetrics)."
+              + " predict() still keeps every row. The train job turns it on unless training_args sets it"));
   private static final ConfigKey<SaveStrategy> SAVE_STRATEGY = DEF.define(
       ConfigKey.builder("save_strategy", ConfigTypes.enumOf(SaveStrategy.class)).defaultValue(SaveStrategy.STEPS)
           .group(CHECKPOINTS).doc("when checkpoints are saved; best: whenever metric_for_best_model improves"));
@@ -296,6 +302,8 @@ public final class TrainingArguments implements Serializable {
   public IntervalStrategy evalStrategy() { return get(EVAL_STRATEGY); }
   /** {@code eval_steps}, or {@code logging_steps} when unset (as transformers). */
   public double evalSteps() { return get(EVAL_STEPS) != null ? get(EVAL_STEPS) : loggingSteps(); }
+  /** {@code batch_eval_metrics}: evaluation feeds compute_metrics batch by batch and keeps no predictions. */
+  public boolean batchEvalMetrics() { return get(BATCH_EVAL_METRICS); }
   public SaveStrategy saveStrategy() { return get(SAVE_STRATEGY); }
   public double saveSteps() { return get(SAVE_STEPS); }
   public Integer saveTotalLimit() { return get(SAVE_TOTAL_LIMIT); }
@@ -391,6 +399,7 @@ public final class TrainingArguments implements Serializable {
     /** {@code eval_strategy} as transformers spells it ({@code no}, {@code steps}, {@code epoch}). */
     public Builder evalStrategy(String v) { return parse(EVAL_STRATEGY, v); }
     public Builder evalSteps(Double v) { return set(EVAL_STEPS, v); }
+    public Builder batchEvalMetrics(boolean v) { return set(BATCH_EVAL_METRICS, v); }
     public Builder saveStrategy(SaveStrategy v) { return set(SAVE_STRATEGY, v); }
     /** {@code save_strategy} as transformers spells it ({@code no}, {@code steps}, {@code epoch}, {@code best}). */
     public Builder saveStrategy(String v) { return parse(SAVE_STRATEGY, v); }

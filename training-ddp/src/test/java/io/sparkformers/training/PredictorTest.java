@@ -36,6 +36,62 @@ class PredictorTest {
     }
   }
 
+  /** {@code n} rows of {@code width} features, row r all r, label r % 3; made per batch, nothing stored. */
+  static TrainingData wide(long n, int width) {
+    return new TrainingData() {
+      @Override
+      public long numRows() {
+        return n;
+      }
+
+      @Override
+      public java.util.Set<String> columns() {
+        return java.util.Set.of("features", "labels");
+      }
+
+      @Override
+      public Map<String, ai.djl.ndarray.NDArray> batch(NDManager m, long[] rows) {
+        ai.djl.ndarray.NDArray ids = m.create(rows);
+        return Map.of("features", ids.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).reshape(rows.length, 1)
+            .repeat(1, width), "labels", ids.mod(3).reshape(rows.length, 1));
+      }
+    };
+  }
+
+  @Test
+  void batchEvalMetricsEvaluatesRowsWhosePredictionsWouldNotFitInTheHeap() {
+    int width = 4096;
+    int bs = 2048;
+    // More float predictions than the whole heap holds: predict() could not keep them.
+    long n = Runtime.getRuntime().maxMemory() / (width * 4L) + bs + 5;
+    long[] seen = new long[4]; // rows, largest batch, sum of first values, rows of the wrong width
+    BatchMetrics sums = new BatchMetrics() {
+      @Override
+      public void update(EvalPrediction batch) {
+        seen[0] += batch.predictions().length;
+        seen[1] = Math.max(seen[1], batch.predictions().length);
+        for (float[] row : batch.predictions()) {
+          seen[2] += (long) row[0];
+          seen[3] += row.length == width ? 0 : 1;
+        }
+      }
+
+      @Override
+      public Map<String, Double> compute() {
+        return Map.of("rows", (double) seen[0]);
+      }
+    };
+    try (NDManager m = NDManager.newBaseManager()) {
+      Predictor.Evaluation e = new Predictor(m, bs, null, null, null, () -> sums,
+          inputs -> new ModelOutput(inputs.get("features"), null), false).evaluate(wide(n, width), "eval");
+      assertEquals(n, e.rows());
+      assertEquals(Map.of("eval_rows", (double) n), e.metrics());
+      assertEquals(bs, seen[1], "one batch at a time");
+      assertEquals(n * (n - 1) / 2, seen[2], "every row once");
+      assertEquals(0, seen[3]);
+    }
+  }
+
   @Test
   void preprocessLogitsKeepsWhatItReturnsAndMustKeepOneRowPerRow() {
     try (NDManager m = NDManager.newBaseManager()) {

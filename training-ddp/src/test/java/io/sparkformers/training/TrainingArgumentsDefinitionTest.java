@@ -32,7 +32,7 @@ class TrainingArgumentsDefinitionTest {
       assertFalse(k.doc().isBlank(), k.name());
       assertFalse(k.group().isBlank(), k.name());
     }
-    assertEquals(40, names.size());
+    assertEquals(41, names.size());
     assertEquals(names, List.copyOf(TrainingArguments.keys()));
     assertEquals(names, List.copyOf(TrainingArguments.builder("o").build().toMap().keySet()));
     assertThrows(IllegalStateException.class, () -> TrainingArguments.definition()

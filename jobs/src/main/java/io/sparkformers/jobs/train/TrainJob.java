@@ -13,10 +13,9 @@ import io.sparkformers.accelerate.RankFunction;
 import io.sparkformers.datasets.AutoTokenizer;
 import io.sparkformers.datasets.TokenizerFiles;
 import io.sparkformers.evaluate.Classification;
-import io.sparkformers.evaluate.ClassificationScores;
-import io.sparkformers.evaluate.Metrics;
+import io.sparkformers.evaluate.MetricResult;
 import io.sparkformers.evaluate.Perplexity;
-import io.sparkformers.training.ComputeMetrics;
+import io.sparkformers.training.BatchMetrics;
 import io.sparkformers.training.DriverLogListener;
 import io.sparkformers.training.EvalPrediction;
 import io.sparkformers.training.PreprocessLogits;
@@ -232,27 +231,44 @@ public final class TrainJob {
         + ": model.config");
   }
 
-  /** compute_metrics from the evaluate module's classification statistics. */
-  static ComputeMetrics metrics(List<String> names) {
-    return (EvalPrediction p) -> {
-      Map<String, Double> out = new LinkedHashMap<>();
-      List<Long> pred = Arrays.stream(p.argmax()).boxed().toList();
-      List<Long> ref = Arrays.stream(p.labelIds()).boxed().toList();
-      for (String average : List.of("macro", "weighted")) {
-        ClassificationScores r = Metrics.classification(pred, ref,
-            Classification.Options.builder().average(average).build());
-        for (String name : names) {
-          switch (name) {
-            case "accuracy" -> out.put("accuracy", r.accuracy());
-            case "f1_macro" -> { if (average.equals("macro")) { out.put(name, r.f1()); } }
-            case "precision_macro" -> { if (average.equals("macro")) { out.put(name, r.precision()); } }
-            case "recall_macro" -> { if (average.equals("macro")) { out.put(name, r.recall()); } }
-            case "f1_weighted" -> { if (average.equals("weighted")) { out.put(name, r.f1()); } }
-            default -> throw new IllegalArgumentException("unknown metric " + name);
-          }
+  /**
+   * compute_metrics from the evaluate module's classification statistics, accumulated batch by batch: the
+   * per-label counts of every (argmax, label) pair, scored under the macro and weighted averages at the end.
+   * The counts are integers, so the scores are those of one pass over every row.
+   */
+  static Supplier<BatchMetrics> metrics(List<String> names) {
+    return () -> new BatchMetrics() {
+      private final Classification counter = new Classification(); // add() reads no options
+      private final Classification.Stats counts = counter.newState();
+
+      @Override
+      public void update(EvalPrediction batch) {
+        long[] pred = batch.argmax();
+        long[] ref = batch.labelIds();
+        for (int i = 0; i < pred.length; i++) {
+          counter.add(counts, pred[i], ref[i]);
         }
       }
-      return out;
+
+      @Override
+      public Map<String, Double> compute() {
+        Map<String, Double> out = new LinkedHashMap<>();
+        for (String average : List.of("macro", "weighted")) {
+          MetricResult r = new Classification(Classification.Options.builder().average(average).build())
+              .compute(counts);
+          for (String name : names) {
+            switch (name) {
+              case "accuracy" -> out.put("accuracy", r.getDouble("accuracy"));
+              case "f1_macro" -> { if (average.equals("macro")) { out.put(name, r.getDouble("f1")); } }
+              case "precision_macro" -> { if (average.equals("macro")) { out.put(name, r.getDouble("precision")); } }
+              case "recall_macro" -> { if (average.equals("macro")) { out.put(name, r.getDouble("recall")); } }
+              case "f1_weighted" -> { if (average.equals("weighted")) { out.put(name, r.getDouble("f1")); } }
+              default -> throw new IllegalArgumentException("unknown metric " + name);
+            }
+          }
+        }
+        return out;
+      }
     };
   }
 
@@ -276,26 +292,45 @@ public final class TrainJob {
 
   /**
    * compute_metrics of a causal LM over what {@link #nextTokenLogLikelihoods()} kept: the evaluate module's
-   * perplexity over every predicted token (NaN marks the skipped ones).
+   * perplexity over every predicted token (NaN marks the skipped ones), accumulated batch by batch. Batches
+   * come in row order, so the sums add in the order of one pass over every row.
    */
-  static ComputeMetrics perplexity() {
-    return (EvalPrediction p) -> {
-      Perplexity metric = new Perplexity();
-      Perplexity.Stats stats = metric.newState();
-      for (float[] row : p.predictions()) {
-        double[] ll = new double[row.length];
-        int count = 0;
-        for (float v : row) {
-          if (!Float.isNaN(v)) {
-            ll[count++] = v;
+  static Supplier<BatchMetrics> perplexity() {
+    return () -> new BatchMetrics() {
+      private final Perplexity metric = new Perplexity();
+      private final Perplexity.Stats stats = metric.newState();
+
+      @Override
+      public void update(EvalPrediction batch) {
+        for (float[] row : batch.predictions()) {
+          double[] ll = new double[row.length];
+          int count = 0;
+          for (float v : row) {
+            if (!Float.isNaN(v)) {
+              ll[count++] = v;
+            }
+          }
+          if (count > 0) {
+            metric.add(stats, Arrays.copyOf(ll, count));
           }
         }
-        if (count > 0) {
-          metric.add(stats, java.util.Arrays.copyOf(ll, count));
-        }
       }
-      return Map.of("perplexity", metric.compute(stats).getDouble("perplexity"));
+
+      @Override
+      public Map<String, Double> compute() {
+        return Map.of("perplexity", metric.compute(stats).getDouble("perplexity"));
+      }
     };
+  }
+
+  /**
+   * The job's TrainingArguments: batch_eval_metrics is on unless training_args sets it, since the job's own
+   * metrics accumulate batch by batch and evaluation then keeps no rows (the same numbers either way).
+   */
+  static TrainingArguments trainingArguments(JobConfig job) {
+    TrainingArguments args = job.trainingArguments();
+    return job.trainingArgsMap().containsKey("batch_eval_metrics") ? args
+        : args.toBuilder().batchEvalMetrics(true).build();
   }
 
   /**
@@ -336,7 +371,7 @@ public final class TrainJob {
 
     @Override
     public Map<String, Double> apply(RankContext ctx) throws Exception {
-      TrainingArguments args = job.trainingArguments();
+      TrainingArguments args = trainingArguments(job);
       // The model, and with it its optimizer state, gradients and batches, lives on the rank's device.
       Device device = DeviceSelection.forRank(job.device(), ctx.device());
       // The Trainer creates the model with the seed set, so that ranks sharing this JVM draw it reproducibly.
@@ -356,7 +391,7 @@ public final class TrainJob {
           throw new UncheckedIOException(e);
         }
       };
-      ComputeMetrics computeMetrics = null;
+      Supplier<BatchMetrics> computeMetrics = null;
       PreprocessLogits preprocess = null;
       if (task == JobConfig.Task.CAUSAL_LM || task == JobConfig.Task.SFT) {
         if (job.metrics().contains("perplexity")) {
@@ -378,7 +413,7 @@ public final class TrainJob {
           RankShards.Timed train = new RankShards.Timed(shards.train, shards.train.columnNames());
           RankShards.Timed eval = new RankShards.Timed(shards.eval, shards.eval.columnNames());
           Trainer trainer = Trainer.builder(modelInit, args).trainData(train).evalData(eval).rankShards(true)
-              .computeMetrics(computeMetrics).preprocessLogitsForMetrics(preprocess).rankContext(ctx).build()) {
+              .batchMetrics(computeMetrics).preprocessLogitsForMetrics(preprocess).rankContext(ctx).build()) {
         Map<String, Double> result = new LinkedHashMap<>(trainer.train());
         Map<String, Double> evalMetrics = trainer.evaluate();
         result.putAll(evalMetrics);
