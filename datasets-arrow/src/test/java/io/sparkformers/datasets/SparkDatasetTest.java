@@ -56,7 +56,7 @@ class SparkDatasetTest {
   /** A value as a comparable Java object: arrays and Scala sequences as lists of boxed values. */
   private static Object plain(Object v) {
     if (v instanceof scala.collection.Seq<?> s) {
-      return new ArrayList<>(scala.jdk.javaapi.CollectionConverters.asJava(s));
+      return new ArrayList<>(scala.collection.JavaConverters.seqAsJavaList(s));
     }
     if (v != null && v.getClass().isArray()) {
       List<Object> out = new ArrayList<>();

@@ -124,7 +124,15 @@ public final class SparkArrow {
         }
         java.lang.reflect.Array.set(array, k, scalar(element, item));
       }
-      return scala.collection.immutable.ArraySeq.unsafeWrapArray(array);
+      // Predef's wrappers are a scala.collection.Seq under Scala 2.12 (WrappedArray) and 2.13 (ArraySeq) alike.
+      scala.Predef$ p = scala.Predef$.MODULE$;
+      return switch (element) {
+        case INT32 -> p.wrapIntArray((int[]) array);
+        case INT64 -> p.wrapLongArray((long[]) array);
+        case FLOAT32 -> p.wrapFloatArray((float[]) array);
+        case FLOAT64 -> p.wrapDoubleArray((double[]) array);
+        default -> p.wrapRefArray((Object[]) array);
+      };
     } catch (ClassCastException | ArithmeticException e) {
       throw new IllegalArgumentException("Column '" + column + "' is " + type + " but got "
           + ArrowValues.describe(value), e);
