@@ -1,7 +1,7 @@
 package io.sparkformers.datasets;
 
-import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.huggingface.tokenizers.jni.TokenizersLibrary;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sparkformers.datasets.internal.Fingerprint;
@@ -188,28 +188,60 @@ public final class Tokenizer implements AutoCloseable {
 
   /** Encodes, truncating to {@code maxLength} tokens when positive. */
   public Encoded encode(String text, int maxLength, boolean addSpecialTokens) {
-    return toEncoded(instance(maxLength, addSpecialTokens).encode(text));
+    if (text == null) {
+      throw new NullPointerException("text cannot be null");
+    }
+    long handle = instance(maxLength, addSpecialTokens).getHandle();
+    return takeEncoded(TokenizersLibrary.LIB.encode(handle, text, addSpecialTokens));
   }
 
+  /**
+   * The texts encoded by the library's batch call (in parallel natively), in order. Only the ids and the mask
+   * are read out of each native encoding: DJL's {@code Encoding} would also copy every token as a String and
+   * every character span as an object, which took most of the time for texts of a sentence or two (the ids
+   * are the same native ids). Our instances never lower-case (no {@code doLowerCase} option), which is the only
+   * thing DJL's own batch call does to the texts first.
+   */
   public List<Encoded> encodeBatch(List<String> texts, int maxLength, boolean addSpecialTokens) {
-    Encoding[] all = instance(maxLength, addSpecialTokens).batchEncode(texts);
-    List<Encoded> out = new ArrayList<>(all.length);
-    for (Encoding e : all) {
-      out.add(toEncoded(e));
+    String[] all = texts.toArray(new String[0]);
+    for (String t : all) {
+      if (t == null) {
+        throw new NullPointerException("input text cannot be null");
+      }
+    }
+    long handle = instance(maxLength, addSpecialTokens).getHandle();
+    long[] encodings = TokenizersLibrary.LIB.batchEncode(handle, all, addSpecialTokens);
+    List<Encoded> out = new ArrayList<>(encodings.length);
+    int k = 0;
+    try {
+      for (; k < encodings.length; k++) {
+        out.add(takeEncoded(encodings[k]));
+      }
+    } finally {
+      for (k++; k < encodings.length; k++) { // freed if reading one failed
+        TokenizersLibrary.LIB.deleteEncoding(encodings[k]);
+      }
     }
     return out;
   }
 
-  private static Encoded toEncoded(Encoding e) {
-    long[] ids = e.getIds();
-    long[] mask = e.getAttentionMask();
-    int[] i = new int[ids.length];
-    int[] m = new int[mask.length];
-    for (int k = 0; k < ids.length; k++) {
-      i[k] = Math.toIntExact(ids[k]);
-      m[k] = (int) mask[k];
+  /** The ids and attention mask of a native encoding, which is then freed. */
+  private static Encoded takeEncoded(long encoding) {
+    try {
+      long[] ids = TokenizersLibrary.LIB.getTokenIds(encoding);
+      long[] mask = TokenizersLibrary.LIB.getAttentionMask(encoding);
+      int[] i = new int[ids.length];
+      int[] m = new int[mask.length];
+      for (int k = 0; k < ids.length; k++) {
+        i[k] = Math.toIntExact(ids[k]);
+      }
+      for (int k = 0; k < mask.length; k++) {
+        m[k] = (int) mask[k];
+      }
+      return new Encoded(i, m);
+    } finally {
+      TokenizersLibrary.LIB.deleteEncoding(encoding);
     }
-    return new Encoded(i, m);
   }
 
   /** One encoded text with each token's characters {@code [charStarts[k], charEnds[k])} of the text. */
@@ -220,9 +252,19 @@ public final class Tokenizer implements AutoCloseable {
    * {@code offset_mapping}); a token the post-processor added ({@code add_special_tokens}) covers no characters.
    */
   public EncodedWithOffsets encodeWithOffsets(String text, boolean addSpecialTokens) {
-    Encoding e = instance(0, addSpecialTokens).encode(text);
-    long[] ids = e.getIds();
-    ai.djl.huggingface.tokenizers.jni.CharSpan[] spans = e.getCharTokenSpans();
+    if (text == null) {
+      throw new NullPointerException("text cannot be null");
+    }
+    // Only the ids and the spans read out of the native encoding (see encodeBatch).
+    long encoding = TokenizersLibrary.LIB.encode(instance(0, addSpecialTokens).getHandle(), text, addSpecialTokens);
+    long[] ids;
+    ai.djl.huggingface.tokenizers.jni.CharSpan[] spans;
+    try {
+      ids = TokenizersLibrary.LIB.getTokenIds(encoding);
+      spans = TokenizersLibrary.LIB.getTokenCharSpans(encoding);
+    } finally {
+      TokenizersLibrary.LIB.deleteEncoding(encoding);
+    }
     int[] i = new int[ids.length];
     int[] starts = new int[ids.length];
     int[] ends = new int[ids.length];

@@ -105,4 +105,47 @@ class ChatTemplateToolsTest {
     assertEquals("<|im_start|>system\nSys<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nYo"
         + "<|im_end|>\n", ChatTemplate.of(TEMPLATE).render(messages, false));
   }
+
+  /**
+   * Renders reuse one copy of the global context per thread: renders on several threads at once, one after
+   * another with different messages and after a failing render, give what a first render gives.
+   */
+  @Test
+  void rendersOnSeveralThreadsAndAfterAFailureAreTheSame() throws Exception {
+    ChatTemplate t = ChatTemplate.of(TEMPLATE);
+    List<Map<String, Object>> a = List.of(map("role", "user", "content", "Hi"), map("role", "assistant", "content",
+        "Yo"));
+    List<Map<String, Object>> b = List.of(map("role", "system", "content", "S"), map("role", "user", "content",
+        "Q"));
+    String ra = t.render(a, false);
+    String rb = t.render(b, true);
+    ChatTemplate failing = ChatTemplate.of("{{ raise_exception('no ' + messages[0]['role']) }}");
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+    try {
+      List<java.util.concurrent.Future<Boolean>> done = new java.util.ArrayList<>();
+      for (int task = 0; task < 8; task++) {
+        done.add(pool.submit(() -> {
+          for (int i = 0; i < 50; i++) {
+            if (!t.render(a, false).equals(ra) || !t.render(b, true).equals(rb)) {
+              return false;
+            }
+            try {
+              failing.render(a, false);
+              return false;
+            } catch (ChatTemplateException e) {
+              if (!e.getMessage().contains("no user")) {
+                return false;
+              }
+            }
+          }
+          return true;
+        }));
+      }
+      for (java.util.concurrent.Future<Boolean> f : done) {
+        assertEquals(true, f.get());
+      }
+    } finally {
+      pool.shutdown();
+    }
+  }
 }

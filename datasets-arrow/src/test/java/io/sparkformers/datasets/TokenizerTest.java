@@ -63,6 +63,57 @@ class TokenizerTest {
     }
   }
 
+  /**
+   * encode, encodeBatch and encodeWithOffsets read only the ids, the mask and the spans out of the native
+   * encodings: they equal what DJL's own Encoding holds for the same tokenizer.json and options (special tokens
+   * or not, truncated or not, empty and non-ASCII texts, a batch of the texts).
+   */
+  @Test
+  void encodingsEqualDjlsOwnEncodings() throws IOException {
+    List<String> texts = List.of("Licensed under the Apache License, Version 2.0", "naïve café — 日本語 🙂 \t x", "",
+        lines.get(10), "a<|endoftext|>b [SEP] c", "  two  spaces\r\nand CRLF ");
+    for (Path folder : List.of(bpe, wordPiece)) {
+      try (Tokenizer t = AutoTokenizer.fromPretrained(folder)) {
+        for (int maxLength : new int[] {0, 5}) {
+          for (boolean special : new boolean[] {true, false}) {
+            Map<String, String> options = new java.util.HashMap<>(Map.of("addSpecialTokens", String.valueOf(special),
+                "padding", "false", "truncation", String.valueOf(maxLength > 0)));
+            if (maxLength > 0) {
+              options.put("maxLength", String.valueOf(maxLength));
+            }
+            try (ai.djl.huggingface.tokenizers.HuggingFaceTokenizer djl =
+                ai.djl.huggingface.tokenizers.HuggingFaceTokenizer.newInstance(folder.resolve("tokenizer.json"),
+                    options)) {
+              ai.djl.huggingface.tokenizers.Encoding[] expected = djl.batchEncode(texts);
+              List<Tokenizer.Encoded> batch = t.encodeBatch(texts, maxLength, special);
+              String where = folder.getFileName() + " maxLength " + maxLength + " special " + special;
+              assertEquals(texts.size(), batch.size(), where);
+              for (int i = 0; i < texts.size(); i++) {
+                long[] ids = expected[i].getIds();
+                long[] mask = expected[i].getAttentionMask();
+                Tokenizer.Encoded one = t.encode(texts.get(i), maxLength, special);
+                for (Tokenizer.Encoded e : List.of(batch.get(i), one)) {
+                  assertArrayEquals(ids, Arrays.stream(e.inputIds()).asLongStream().toArray(), where + " " + i);
+                  assertArrayEquals(mask, Arrays.stream(e.attentionMask()).asLongStream().toArray(), where + " " + i);
+                }
+                if (maxLength == 0) {
+                  Tokenizer.EncodedWithOffsets o = t.encodeWithOffsets(texts.get(i), special);
+                  assertArrayEquals(ids, Arrays.stream(o.inputIds()).asLongStream().toArray(), where + " " + i);
+                  ai.djl.huggingface.tokenizers.jni.CharSpan[] spans = expected[i].getCharTokenSpans();
+                  for (int k = 0; k < ids.length; k++) {
+                    assertEquals(spans[k] == null ? 0 : spans[k].getStart(), o.charStarts()[k], where + " " + i);
+                    assertEquals(spans[k] == null ? 0 : spans[k].getEnd(), o.charEnds()[k], where + " " + i);
+                  }
+                }
+              }
+            }
+          }
+        }
+        assertThrows(NullPointerException.class, () -> t.encodeBatch(Arrays.asList("a", null), 0, true));
+      }
+    }
+  }
+
   @Test
   void trainedWordPieceAddsClsAndSepAndDecodesLowercased() {
     try (Tokenizer t = AutoTokenizer.fromPretrained(wordPiece)) {

@@ -35,6 +35,16 @@ public final class JinjaChat {
   static final char GENERATION_END = '\uFDD1';
 
   private final Jinjava jinjava;
+  private final JinjavaConfig config;
+  /**
+   * Each thread's copy of the global context, the parent of its renders. jinjava's renderForResult builds a new
+   * copy for every render, registering every built-in filter, tag and function again by reflection: that was
+   * most of the time of rendering a short chat. A render writes into its own child context; what it adds to its
+   * parents (the resolved names) is cleared after each render, as jinjava clears its global context.
+   */
+  private final ThreadLocal<Context> roots = ThreadLocal.withInitial(this::copyGlobals);
+  /** {@link #prepare}'s rewrite of each template source (a pure function of the source; few sources). */
+  private final Map<String, LoopFilters.Rewritten> prepared = new java.util.concurrent.ConcurrentHashMap<>();
 
   public JinjaChat() {
     JinjavaConfig config = JinjavaConfig.newBuilder()
@@ -58,6 +68,7 @@ public final class JinjaChat {
             .withUseTrimmingForNotesAndExpressions(true)
             .build())
         .build();
+    this.config = config;
     ExpressionFactory expressions = PythonExpressions.factory();
     jinjava = new Jinjava(config) {
       @Override
@@ -133,10 +144,11 @@ public final class JinjaChat {
 
   /** Renders {@code source} with {@code variables} (already template values: see {@link PythonValues}). */
   public Output render(String source, Map<String, Object> variables) {
-    LoopFilters.Rewritten prepared = prepare(source);
+    LoopFilters.Rewritten rewritten = prepared.size() < 64 ? prepared.computeIfAbsent(source, JinjaChat::prepare)
+        : prepare(source);
     Map<String, Object> all = new java.util.HashMap<>(variables);
-    all.put(LoopFilters.VARIABLE, prepared.filters());
-    RenderResult result = jinjava.renderForResult(prepared.source(), all);
+    all.put(LoopFilters.VARIABLE, rewritten.filters());
+    RenderResult result = renderForResult(rewritten.source(), all);
     // jinjava goes on after an error; Jinja2 stops at the first, so the first one (in rendering order) counts.
     for (TemplateError e : result.getErrors()) {
       String raised = causeMessage(e.getException(), Raised.class);
@@ -152,6 +164,47 @@ public final class JinjaChat {
       }
     }
     return withoutMarkers(result.getOutput());
+  }
+
+  /**
+   * jinjava's {@code renderForResult} (2.8) with this thread's copy of the global context as the parent instead
+   * of a new copy. Its trailing-newline stripping is left out: keep_trailing_newline is on, so it strips nothing.
+   */
+  private RenderResult renderForResult(String template, Map<String, Object> bindings) {
+    Context root = roots.get();
+    Context context = new Context(root, bindings, config.getDisabled());
+    JinjavaInterpreter interpreter = config.getInterpreterFactory().newInstance(jinjava, context, config);
+    try {
+      String output = interpreter.render(template);
+      return new RenderResult(output, interpreter.getContext(), interpreter.getErrorsCopy());
+    } catch (com.hubspot.jinjava.interpret.InterpretException e) {
+      TemplateError error = e instanceof com.hubspot.jinjava.interpret.TemplateSyntaxException syntax
+          ? TemplateError.fromException(syntax) : TemplateError.fromSyntaxError(e);
+      return new RenderResult(error, interpreter.getContext(), interpreter.getErrorsCopy());
+    } catch (com.hubspot.jinjava.interpret.InvalidArgumentException e) {
+      return new RenderResult(TemplateError.fromInvalidArgumentException(e), interpreter.getContext(),
+          interpreter.getErrorsCopy());
+    } catch (com.hubspot.jinjava.interpret.InvalidInputException e) {
+      return new RenderResult(TemplateError.fromInvalidInputException(e), interpreter.getContext(),
+          interpreter.getErrorsCopy());
+    } catch (Exception e) {
+      return new RenderResult(TemplateError.fromException(e), interpreter.getContext(), interpreter.getErrorsCopy());
+    } finally {
+      root.reset();
+    }
+  }
+
+  /** A root context holding what the global context holds, as jinjava copies it for a render. */
+  private Context copyGlobals() {
+    Context globals = jinjava.getGlobalContext();
+    Context copy = new Context(null, globals);
+    globals.getAllExpTests().forEach(copy::registerExpTest);
+    globals.getAllFilters().forEach(copy::registerFilter);
+    globals.getAllFunctions().forEach(copy::registerFunction);
+    globals.getAllTags().forEach(copy::registerTag);
+    copy.setAutoEscape(globals.isAutoEscape());
+    copy.setDynamicVariableResolver(globals.getDynamicVariableResolver());
+    return copy;
   }
 
   /** The source as jinjava should see it to render as Jinja2 does, with the conditions of filtered loops. */
