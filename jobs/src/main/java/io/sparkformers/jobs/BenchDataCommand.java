@@ -349,7 +349,9 @@ public final class BenchDataCommand implements Callable<Integer> {
           .set("spark.executor.extraJavaOptions", executorOptions)
           .set("spark.executorEnv.SPARK_LOCAL_IP", "127.0.0.1")
           .set("spark.executorEnv.SPARKFORMERS_DATASETS_CACHE", System.getenv("SPARKFORMERS_DATASETS_CACHE"))
-          .set("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s");
+          .set("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s")
+          // The serializer the shipped conf/spark-defaults.conf sets: the prepare shuffles move rows with it.
+          .set("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
       if (System.getenv("DJL_CACHE_DIR") != null) {
         conf.set("spark.executorEnv.DJL_CACHE_DIR", System.getenv("DJL_CACHE_DIR"));
       }
