@@ -324,6 +324,42 @@ public final class DatasetLoader {
     }
   }
 
+  /**
+   * Whether {@code f} can be read as byte ranges by several tasks: an uncompressed text or JSON-lines file (not
+   * one JSON array) larger than {@code rangeBytes}.
+   */
+  static boolean splittable(DataFormat format, InputFiles inputs, InputFile f, long rangeBytes) {
+    if ((format != DataFormat.TEXT && format != DataFormat.JSON) || f.size() <= rangeBytes
+        || InputFiles.isCompressed(f)) {
+      return false;
+    }
+    return format == DataFormat.TEXT || !JsonReader.isArray(() -> inputs.open(f), f.uri());
+  }
+
+  /**
+   * The rows of the {@code lines} lines of a text or JSON-lines file that start at byte {@code offset}, after
+   * {@code linesBefore} lines (so that errors name the file's own line numbers), as {@link #readFile} reads them.
+   */
+  static void readLines(DataFormat format, InputFiles inputs, InputFile f, Features features, long offset,
+      long linesBefore, long lines, Consumer<Map<String, Object>> sink) {
+    if (lines == 0) {
+      return;
+    }
+    try (Utf8LineReader reader = new Utf8LineReader(inputs.openAt(f, offset), f.uri())) {
+      reader.startAt(offset, linesBefore).limitLines(linesBefore + lines);
+      if (format == DataFormat.TEXT) {
+        String line;
+        while ((line = reader.readLine()) != null) {
+          sink.accept(Map.of("text", line));
+        }
+      } else if (format == DataFormat.JSON) {
+        JsonReader.readLines(reader, f.uri(), features, (row, r) -> sink.accept(row));
+      } else {
+        throw new IllegalStateException(format + " files are not read by line ranges");
+      }
+    }
+  }
+
   private static CsvReader csv(LoadOptions options) {
     return new CsvReader(options.delimiter(), options.quote(), options.header(), options.columnNames());
   }

@@ -2,6 +2,7 @@ package io.sparkformers.datasets;
 
 import io.sparkformers.datasets.internal.InputFiles;
 import io.sparkformers.datasets.internal.InputFiles.InputFile;
+import io.sparkformers.datasets.internal.LineRanges;
 import io.sparkformers.datasets.internal.NumpyRandom;
 import io.sparkformers.datasets.internal.PushToPull;
 import io.sparkformers.datasets.internal.SparkArrow;
@@ -44,9 +45,17 @@ public final class SparkDataset implements AutoCloseable {
   private final long[] bounds;
   /** What {@link #close} unpersists: only the loaded dataset owns its rows. */
   private final JavaRDD<?> owned;
+  /** The rows each loaded file gave, in file order; null where the rows are no longer the files' rows. */
+  private final long[] rowsPerFile;
 
   private SparkDataset(SparkSession spark, Features features, long[] bounds, JavaPairRDD<Long, Row> rows,
       JavaRDD<?> owned) {
+    this(spark, features, bounds, rows, owned, null);
+  }
+
+  private SparkDataset(SparkSession spark, Features features, long[] bounds, JavaPairRDD<Long, Row> rows,
+      JavaRDD<?> owned, long[] rowsPerFile) {
+    this.rowsPerFile = rowsPerFile;
     this.spark = spark;
     this.features = features;
     this.numRows = bounds[bounds.length - 1];
@@ -65,7 +74,10 @@ public final class SparkDataset implements AutoCloseable {
    * which every executor must reach) with the session of {@code options}: the types are inferred per file by
    * Spark tasks and merged as {@link DatasetLoader#load} merges them (unless the options give the features),
    * then each file is parsed by one task, its rows streamed (a task holds a bounded number of them, never the
-   * whole file) and persisted in file order. The options' cache folder is not used.
+   * whole file) and persisted in file order. An uncompressed JSON-lines or text file larger than
+   * {@link LoadOptions#rangeBytes()} is parsed by one task per byte range of it, after a first job counts each
+   * range's lines (bytes only, no parsing) so that errors keep naming the file's own line numbers; the rows and
+   * their indices are the same whatever the range size. The options' cache folder is not used.
    *
    * @throws IllegalArgumentException for bad input, naming the file and the line (or both files when their
    *     columns differ), as {@link DatasetLoader#load} does
@@ -85,10 +97,12 @@ public final class SparkDataset implements AutoCloseable {
         features = DatasetLoader.inferWithSpark(jsc, format, settings, files);
       }
       Features schema = features;
-      // One file per partition, in file order: a partition's rows are that file's rows in order.
+      long[][] plan = plan(jsc, format, settings, options.rangeBytes(), files);
+      // One piece (a file or a byte range of one) per partition, in file order: a partition's rows are that
+      // piece's rows in order, so numbering the partitions' rows in turn numbers the files' rows in turn.
       List<InputFile> all = new ArrayList<>(files);
-      loaded = DatasetLoader.fileIndices(jsc, files)
-          .mapPartitions((Iterator<Integer> it) -> new FileRows(format, settings, schema, all, it))
+      loaded = indices(jsc, plan.length)
+          .mapPartitions((Iterator<Integer> it) -> new FileRows(format, settings, schema, all, plan, it))
           .persist(StorageLevel.MEMORY_AND_DISK());
       loaded.setName("sparkformers rows of " + (files.size() == 1 ? files.get(0) : files.size() + " files"));
       // Counting reads every file once (a bad row fails here) and leaves the rows persisted.
@@ -100,18 +114,71 @@ public final class SparkDataset implements AutoCloseable {
         return List.of(c).iterator();
       }).collect();
       long[] offsets = new long[counts.size() + 1];
+      long[] perFile = new long[files.size()];
       for (int p = 0; p < counts.size(); p++) {
         offsets[p + 1] = offsets[p] + counts.get(p);
+        perFile[(int) plan[p][0]] += counts.get(p);
       }
       JavaPairRDD<Long, Row> indexed = JavaPairRDD.fromJavaRDD(loaded.mapPartitionsWithIndex(
           (Integer p, Iterator<Row> it) -> numbered(it, offsets[p]), true));
-      return new SparkDataset(spark, schema, offsets, indexed, loaded);
+      return new SparkDataset(spark, schema, offsets, indexed, loaded, perFile);
     } catch (Exception e) { // SparkException is checked but thrown undeclared from Scala
       if (loaded != null) {
         loaded.unpersist(false);
       }
       throw DatasetLoader.unwrapSparkFailure(e);
     }
+  }
+
+  /**
+   * The pieces the files are read as, in order: {file, -1, 0, 0} for a whole file, {file, offset of the first
+   * line, lines before it, lines} for a byte range of a file. The ranges' lines are counted by one task each.
+   */
+  private static long[][] plan(JavaSparkContext jsc, DataFormat format, DatasetLoader.ParseSettings settings,
+      long rangeBytes, List<InputFile> files) {
+    InputFiles inputs = new InputFiles(settings.hadoop());
+    List<long[]> pieces = new ArrayList<>();
+    List<long[]> ranges = new ArrayList<>();
+    for (int i = 0; i < files.size(); i++) {
+      InputFile f = files.get(i);
+      if (!DatasetLoader.splittable(format, inputs, f, rangeBytes)) {
+        pieces.add(new long[] {i, -1, 0, 0});
+        continue;
+      }
+      for (long[] r : LineRanges.cut(f.size(), rangeBytes)) {
+        long[] piece = {i, r[0], r[1], 0};
+        pieces.add(piece);
+        ranges.add(piece);
+      }
+    }
+    if (ranges.isEmpty()) {
+      return pieces.toArray(new long[0][]);
+    }
+    List<InputFile> all = new ArrayList<>(files);
+    long[][] cut = ranges.toArray(new long[0][]);
+    List<long[]> counted = indices(jsc, cut.length).map(k -> LineRanges.count(
+        new InputFiles(settings.hadoop()), all.get((int) cut[k][0]), cut[k][1], cut[k][2])).collect();
+    long lines = 0;
+    for (int k = 0; k < cut.length; k++) {
+      if (cut[k][1] == 0) {
+        lines = 0; // a file's first range
+      }
+      long[] c = counted.get(k);
+      cut[k][1] = c[0];
+      cut[k][2] = lines;
+      cut[k][3] = c[1];
+      lines += c[1];
+    }
+    return pieces.toArray(new long[0][]);
+  }
+
+  /** 0 to n - 1, one per partition (the tasks take what they read from their closure, see fileIndices). */
+  private static JavaRDD<Integer> indices(JavaSparkContext jsc, int n) {
+    List<Integer> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      out.add(i);
+    }
+    return jsc.parallelize(out, Math.max(1, n));
   }
 
   private static Iterator<Tuple2<Long, Row>> numbered(Iterator<Row> it, long first) {
@@ -136,6 +203,14 @@ public final class SparkDataset implements AutoCloseable {
 
   public long numRows() {
     return numRows;
+  }
+
+  /**
+   * How many rows each file gave, in the order the files were read (their rows are numbered in that order);
+   * null for {@link #selectRange} and {@link #trainTestSplit}, whose rows are no longer the files' rows.
+   */
+  public long[] rowsPerFile() {
+    return rowsPerFile == null ? null : rowsPerFile.clone();
   }
 
   public SparkSession spark() {
@@ -172,7 +247,7 @@ public final class SparkDataset implements AutoCloseable {
       }
       return RowFactory.create(v);
     });
-    return new SparkDataset(spark, b.build(), bounds, picked, null);
+    return new SparkDataset(spark, b.build(), bounds, picked, null, rowsPerFile);
   }
 
   /** {@link #select(List)} for a few columns. */
@@ -411,11 +486,13 @@ public final class SparkDataset implements AutoCloseable {
     private final String[] names;
     private final ColumnType[] types;
     private final List<InputFile> files;
+    private final long[][] plan;
     private final Iterator<Integer> indices;
     private volatile PushToPull current;
 
     FileRows(DataFormat format, DatasetLoader.ParseSettings settings, Features features, List<InputFile> files,
-        Iterator<Integer> indices) {
+        long[][] plan, Iterator<Integer> indices) {
+      this.plan = plan;
       this.format = format;
       this.settings = settings;
       this.features = features;
@@ -436,10 +513,13 @@ public final class SparkDataset implements AutoCloseable {
         if (!indices.hasNext()) {
           return false;
         }
-        InputFile f = files.get(indices.next());
+        long[] piece = plan[indices.next()];
+        InputFile f = files.get((int) piece[0]);
         InputFiles inputs = new InputFiles(settings.hadoop());
-        current = new PushToPull(sink -> DatasetLoader.readFile(format, settings.options(), inputs, f, features,
-            sink), f.uri(), CHUNK_ROWS);
+        current = new PushToPull(piece[1] < 0
+            ? sink -> DatasetLoader.readFile(format, settings.options(), inputs, f, features, sink)
+            : sink -> DatasetLoader.readLines(format, inputs, f, features, piece[1], piece[2], piece[3], sink),
+            f.uri(), CHUNK_ROWS);
       }
       return true;
     }
