@@ -117,7 +117,9 @@ public final class SparkDataset implements AutoCloseable {
       long[] perFile = new long[files.size()];
       for (int p = 0; p < counts.size(); p++) {
         offsets[p + 1] = offsets[p] + counts.get(p);
-        perFile[(int) plan[p][0]] += counts.get(p);
+        if (p < plan.length) { // no file at all still makes one (empty) partition
+          perFile[(int) plan[p][0]] += counts.get(p);
+        }
       }
       JavaPairRDD<Long, Row> indexed = JavaPairRDD.fromJavaRDD(loaded.mapPartitionsWithIndex(
           (Integer p, Iterator<Row> it) -> numbered(it, offsets[p]), true));
@@ -160,7 +162,7 @@ public final class SparkDataset implements AutoCloseable {
         new InputFiles(settings.hadoop()), all.get((int) cut[k][0]), cut[k][1], cut[k][2])).collect();
     long lines = 0;
     for (int k = 0; k < cut.length; k++) {
-      if (cut[k][1] == 0) {
+      if (k == 0 || cut[k][0] != cut[k - 1][0]) {
         lines = 0; // a file's first range
       }
       long[] c = counted.get(k);

@@ -239,6 +239,17 @@ class SparkDatasetRangesTest {
   }
 
   @Test
+  void anEmptyFolderLoadsNoRows() throws IOException {
+    Path empty = Files.createDirectories(dir.resolve("empty"));
+    try (SparkDataset d = SparkDataset.load(DataFormat.TEXT, ranges(1), empty.toString())) {
+      assertEquals(0, d.numRows());
+      assertEquals(Features.of("text", ColumnType.STRING), d.features());
+      assertArrayEquals(new long[0], d.rowsPerFile());
+      assertEquals(List.of(), rows(d));
+    }
+  }
+
+  @Test
   void aRangeSizeBelowOneIsRefused() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> LoadOptions.builder().rangeBytes(0));
