@@ -2,6 +2,7 @@ package io.sparkformers.datasets;
 
 import io.sparkformers.datasets.internal.InputFiles;
 import io.sparkformers.datasets.internal.InputFiles.InputFile;
+import io.sparkformers.datasets.internal.JsonReader;
 import io.sparkformers.datasets.internal.LineRanges;
 import io.sparkformers.datasets.internal.NumpyRandom;
 import io.sparkformers.datasets.internal.PushToPull;
@@ -92,12 +93,12 @@ public final class SparkDataset implements AutoCloseable {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     JavaRDD<Row> loaded = null;
     try {
+      long[][] plan = plan(jsc, format, settings, options.rangeBytes(), files);
       Features features = options.features();
       if (features == null) {
-        features = DatasetLoader.inferWithSpark(jsc, format, settings, files);
+        features = infer(jsc, format, settings, files, plan);
       }
       Features schema = features;
-      long[][] plan = plan(jsc, format, settings, options.rangeBytes(), files);
       // One piece (a file or a byte range of one) per partition, in file order: a partition's rows are that
       // piece's rows in order, so numbering the partitions' rows in turn numbers the files' rows in turn.
       List<InputFile> all = new ArrayList<>(files);
@@ -172,6 +173,49 @@ public final class SparkDataset implements AutoCloseable {
       lines += c[1];
     }
     return pieces.toArray(new long[0][]);
+  }
+
+  /**
+   * The features {@link DatasetLoader#load} infers. A JSON-lines file read as ranges is inferred by one task
+   * per range, the ranges' columns joined in order; a range that fails, or ranges whose types conflict, send
+   * the file to one task that infers it whole, as before, so that the error names its first bad line.
+   */
+  private static Features infer(JavaSparkContext jsc, DataFormat format, DatasetLoader.ParseSettings settings,
+      List<InputFile> files, long[][] plan) {
+    if (format != DataFormat.JSON || Arrays.stream(plan).allMatch(piece -> piece[1] < 0)) {
+      return DatasetLoader.inferWithSpark(jsc, format, settings, files);
+    }
+    List<InputFile> all = new ArrayList<>(files);
+    List<Map<String, ColumnType>> perPiece = indices(jsc, plan.length).map(k -> {
+      long[] piece = plan[k];
+      InputFile f = all.get((int) piece[0]);
+      InputFiles inputs = new InputFiles(settings.hadoop());
+      if (piece[1] < 0) {
+        return (Map<String, ColumnType>) new java.util.LinkedHashMap<>(
+            DatasetLoader.inferFile(format, settings.options(), inputs, f));
+      }
+      try {
+        return DatasetLoader.inferLines(inputs, f, piece[1], piece[2], piece[3]);
+      } catch (IllegalArgumentException e) {
+        return null; // the whole file is inferred again for its first error
+      }
+    }).collect();
+    List<Map<String, ColumnType>> perFile = new ArrayList<>();
+    for (int k = 0; k < plan.length; k++) {
+      int file = (int) plan[k][0];
+      Map<String, ColumnType> found = perPiece.get(k);
+      if (perFile.size() == file) {
+        perFile.add(found);
+      } else if (perFile.get(file) != null) {
+        perFile.set(file, found == null ? null : JsonReader.concat(perFile.get(file), found));
+      }
+    }
+    for (int i = 0; i < perFile.size(); i++) {
+      if (perFile.get(i) == null) {
+        perFile.set(i, DatasetLoader.inferEachWithSpark(jsc, format, settings, List.of(files.get(i))).get(0));
+      }
+    }
+    return DatasetLoader.mergeAll(format, files, perFile);
   }
 
   /** 0 to n - 1, one per partition (the tasks take what they read from their closure, see fileIndices). */

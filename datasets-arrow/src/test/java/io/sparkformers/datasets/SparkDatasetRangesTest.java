@@ -239,6 +239,42 @@ class SparkDatasetRangesTest {
   }
 
   @Test
+  void typesInferredPerRangeEqualTheWholeFilesTypes() throws IOException {
+    // A column null until a later range, one first seen in a later range, ints widened to floats and an empty
+    // list's type decided by strings two ranges later.
+    Files.writeString(dir.resolve("t.jsonl"), "{\"a\": 1, \"c\": null, \"l\": []}\n"
+        + "{\"a\": 2, \"b\": \"x\", \"l\": null}\n{\"a\": 2.5}\n{\"c\": [1.5], \"l\": [\"s\"]}\n{\"c\": [2]}\n");
+    assertRangesLoadAlike(DataFormat.JSON, List.of(1L, 9L, 20L, 33L, 60L), dir.resolve("t.jsonl").toString());
+  }
+
+  /** The error of the in-process loader and of the ranged load of {@code file}, which must be equal. */
+  private void assertSameError(Path file, long rangeBytes) {
+    IllegalArgumentException whole = assertThrows(IllegalArgumentException.class, () -> DatasetLoader.load(
+        DataFormat.JSON, LoadOptions.builder().cacheDir(cache.resolve("local")).build(), List.of(file.toString())));
+    IllegalArgumentException ranged = assertThrows(IllegalArgumentException.class,
+        () -> SparkDataset.load(DataFormat.JSON, ranges(rangeBytes), file.toString()));
+    assertEquals(whole.getMessage(), ranged.getMessage());
+  }
+
+  @Test
+  void inferenceErrorsInLaterRangesNameTheFilesFirstBadLine() throws IOException {
+    StringBuilder s = new StringBuilder();
+    for (int i = 0; i < 20; i++) {
+      s.append(i == 9 ? "{\"x\": \"nine\"}" : i == 15 ? "{\"x\": {\"y\": 1}}" : "{\"x\": " + i + ".5}").append('\n');
+    }
+    Path conflict = dir.resolve("conflict.jsonl");
+    Files.writeString(conflict, s.toString());
+    assertSameError(conflict, 30);
+    assertSameError(conflict, 7);
+    Path nested = dir.resolve("nested.jsonl");
+    Files.writeString(nested, s.toString().replace("{\"x\": \"nine\"}", "{\"x\": 9.5}"));
+    assertSameError(nested, 30);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> SparkDataset.load(DataFormat.JSON, ranges(30), nested.toString()));
+    assertTrue(e.getMessage().contains(": line 16: key 'x' holds a JSON object"), e.getMessage());
+  }
+
+  @Test
   void anEmptyFolderLoadsNoRows() throws IOException {
     Path empty = Files.createDirectories(dir.resolve("empty"));
     try (SparkDataset d = SparkDataset.load(DataFormat.TEXT, ranges(1), empty.toString())) {
