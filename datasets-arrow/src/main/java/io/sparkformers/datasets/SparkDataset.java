@@ -77,8 +77,9 @@ public final class SparkDataset implements AutoCloseable {
    * then each file is parsed by one task, its rows streamed (a task holds a bounded number of them, never the
    * whole file) and persisted in file order. An uncompressed JSON-lines or text file larger than
    * {@link LoadOptions#rangeBytes()} is parsed by one task per byte range of it, after a first job counts each
-   * range's lines (bytes only, no parsing) so that errors keep naming the file's own line numbers; the rows and
-   * their indices are the same whatever the range size. The options' cache folder is not used.
+   * range's lines (bytes only, no parsing) so that errors keep naming the file's own line numbers (a JSON-lines
+   * file's types are then inferred per range too, see {@link #infer}); the rows, their indices and the features
+   * are the same whatever the range size. The options' cache folder is not used.
    *
    * @throws IllegalArgumentException for bad input, naming the file and the line (or both files when their
    *     columns differ), as {@link DatasetLoader#load} does
