@@ -78,7 +78,7 @@ public final class SparkDataset implements AutoCloseable {
    * whole file) and persisted in file order. An uncompressed JSON-lines or text file larger than
    * {@link LoadOptions#rangeBytes()} is parsed by one task per byte range of it, after a first job counts each
    * range's lines (bytes only, no parsing) so that errors keep naming the file's own line numbers (a JSON-lines
-   * file's types are then inferred per range too, see {@link #infer}); the rows, their indices and the features
+   * file's types are then inferred per range too); the rows, their indices and the features
    * are the same whatever the range size. The options' cache folder is not used.
    *
    * @throws IllegalArgumentException for bad input, naming the file and the line (or both files when their
