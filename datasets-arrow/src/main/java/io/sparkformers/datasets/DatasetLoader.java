@@ -128,12 +128,32 @@ public final class DatasetLoader {
   /** Each file's columns inferred by its own Spark task, merged here as {@link #inferAll} merges them. */
   static Features inferWithSpark(JavaSparkContext jsc, DataFormat format, ParseSettings settings,
       List<InputFile> files) {
+    return mergeAll(format, files, inferEachWithSpark(jsc, format, settings, files));
+  }
+
+  /** Each file's columns, in order, inferred by its own Spark task (a column null throughout typed null). */
+  static List<Map<String, ColumnType>> inferEachWithSpark(JavaSparkContext jsc, DataFormat format,
+      ParseSettings settings, List<InputFile> files) {
     List<InputFile> all = new java.util.ArrayList<>(files);
-    List<Map<String, ColumnType>> perFile = fileIndices(jsc, files)
+    return fileIndices(jsc, files)
         .map(i -> (Map<String, ColumnType>) new java.util.LinkedHashMap<>(
             inferFile(format, settings.options(), new InputFiles(settings.hadoop()), all.get(i))))
         .collect();
-    return mergeAll(format, files, perFile);
+  }
+
+  /**
+   * The columns of the {@code lines} JSON lines of {@code f} that start at byte {@code offset}, after
+   * {@code linesBefore} lines, as {@link JsonReader#inferLines} types them.
+   */
+  static Map<String, ColumnType> inferLines(InputFiles inputs, InputFile f, long offset, long linesBefore,
+      long lines) {
+    if (lines == 0) {
+      return new java.util.LinkedHashMap<>();
+    }
+    try (Utf8LineReader reader = new Utf8LineReader(inputs.openAt(f, offset), f.uri())) {
+      reader.startAt(offset, linesBefore).limitLines(linesBefore + lines);
+      return JsonReader.inferLines(reader, f.uri());
+    }
   }
 
   /**
@@ -168,7 +188,7 @@ public final class DatasetLoader {
     return e instanceof RuntimeException ? (RuntimeException) e : new IllegalStateException(e.getMessage(), e);
   }
 
-  private static Features mergeAll(DataFormat format, List<InputFile> files, List<Map<String, ColumnType>> perFile) {
+  static Features mergeAll(DataFormat format, List<InputFile> files, List<Map<String, ColumnType>> perFile) {
     Map<String, ColumnType> merged = null;
     InputFile first = null;
     for (int i = 0; i < files.size(); i++) {
@@ -274,7 +294,7 @@ public final class DatasetLoader {
   }
 
   /** The columns of one file in order, each with its type or null when only nulls were seen. */
-  private static Map<String, ColumnType> inferFile(DataFormat format, LoadOptions options, InputFiles inputs,
+  static Map<String, ColumnType> inferFile(DataFormat format, LoadOptions options, InputFiles inputs,
       InputFile f) {
     switch (format) {
       case CSV:
@@ -321,6 +341,42 @@ public final class DatasetLoader {
         return;
       default:
         throw new IllegalStateException(format.toString());
+    }
+  }
+
+  /**
+   * Whether {@code f} can be read as byte ranges by several tasks: an uncompressed text or JSON-lines file (not
+   * one JSON array) larger than {@code rangeBytes}.
+   */
+  static boolean splittable(DataFormat format, InputFiles inputs, InputFile f, long rangeBytes) {
+    if ((format != DataFormat.TEXT && format != DataFormat.JSON) || f.size() <= rangeBytes
+        || InputFiles.isCompressed(f)) {
+      return false;
+    }
+    return format == DataFormat.TEXT || !JsonReader.isArray(() -> inputs.open(f), f.uri());
+  }
+
+  /**
+   * The rows of the {@code lines} lines of a text or JSON-lines file that start at byte {@code offset}, after
+   * {@code linesBefore} lines (so that errors name the file's own line numbers), as {@link #readFile} reads them.
+   */
+  static void readLines(DataFormat format, InputFiles inputs, InputFile f, Features features, long offset,
+      long linesBefore, long lines, Consumer<Map<String, Object>> sink) {
+    if (lines == 0) {
+      return;
+    }
+    try (Utf8LineReader reader = new Utf8LineReader(inputs.openAt(f, offset), f.uri())) {
+      reader.startAt(offset, linesBefore).limitLines(linesBefore + lines);
+      if (format == DataFormat.TEXT) {
+        String line;
+        while ((line = reader.readLine()) != null) {
+          sink.accept(Map.of("text", line));
+        }
+      } else if (format == DataFormat.JSON) {
+        JsonReader.readLines(reader, f.uri(), features, (row, r) -> sink.accept(row));
+      } else {
+        throw new IllegalStateException(format + " files are not read by line ranges");
+      }
     }
   }
 

@@ -19,6 +19,10 @@ public final class LoadOptions {
   private final Path cacheDir;
   private final Map<String, String> hadoopConfiguration;
   private final SparkSession spark;
+  private final long rangeBytes;
+
+  /** {@link #rangeBytes()} unless set: 64 MiB, about a second of parsing for one core. */
+  public static final long DEFAULT_RANGE_BYTES = 64L << 20;
 
   private LoadOptions(Builder b) {
     this.delimiter = b.delimiter;
@@ -29,6 +33,7 @@ public final class LoadOptions {
     this.cacheDir = b.cacheDir;
     this.hadoopConfiguration = Map.copyOf(b.hadoopConfiguration);
     this.spark = b.spark;
+    this.rangeBytes = b.rangeBytes;
   }
 
   public static LoadOptions defaults() {
@@ -77,6 +82,16 @@ public final class LoadOptions {
     return spark;
   }
 
+  /**
+   * For {@link SparkDataset#load}: an uncompressed JSON-lines or text file larger than this many bytes is cut
+   * into ranges of this size, each parsed by its own Spark task (a line belongs to the range holding its first
+   * byte); the rows and their order are the same for any size. Compressed files, JSON array files and the
+   * other formats are read by one task per file.
+   */
+  public long rangeBytes() {
+    return rangeBytes;
+  }
+
   /** What changes the parsed rows, for the fingerprint (not the cache folder or the session). */
   String fingerprintKey() {
     return "delimiter=" + (int) delimiter + ",quote=" + (int) quote + ",header=" + header + ",names="
@@ -93,6 +108,7 @@ public final class LoadOptions {
     private Path cacheDir;
     private final Map<String, String> hadoopConfiguration = new TreeMap<>();
     private SparkSession spark;
+    private long rangeBytes = DEFAULT_RANGE_BYTES;
 
     public Builder delimiter(char delimiter) {
       this.delimiter = delimiter;
@@ -136,6 +152,15 @@ public final class LoadOptions {
 
     public Builder spark(SparkSession spark) {
       this.spark = spark;
+      return this;
+    }
+
+    /** See {@link LoadOptions#rangeBytes()}; at least 1. */
+    public Builder rangeBytes(long bytes) {
+      if (bytes < 1) {
+        throw new IllegalArgumentException("rangeBytes must be at least 1, got " + bytes);
+      }
+      this.rangeBytes = bytes;
       return this;
     }
 

@@ -2,6 +2,8 @@ package io.sparkformers.datasets;
 
 import io.sparkformers.datasets.internal.InputFiles;
 import io.sparkformers.datasets.internal.InputFiles.InputFile;
+import io.sparkformers.datasets.internal.JsonReader;
+import io.sparkformers.datasets.internal.LineRanges;
 import io.sparkformers.datasets.internal.NumpyRandom;
 import io.sparkformers.datasets.internal.PushToPull;
 import io.sparkformers.datasets.internal.SparkArrow;
@@ -44,9 +46,17 @@ public final class SparkDataset implements AutoCloseable {
   private final long[] bounds;
   /** What {@link #close} unpersists: only the loaded dataset owns its rows. */
   private final JavaRDD<?> owned;
+  /** The rows each loaded file gave, in file order; null where the rows are no longer the files' rows. */
+  private final long[] rowsPerFile;
 
   private SparkDataset(SparkSession spark, Features features, long[] bounds, JavaPairRDD<Long, Row> rows,
       JavaRDD<?> owned) {
+    this(spark, features, bounds, rows, owned, null);
+  }
+
+  private SparkDataset(SparkSession spark, Features features, long[] bounds, JavaPairRDD<Long, Row> rows,
+      JavaRDD<?> owned, long[] rowsPerFile) {
+    this.rowsPerFile = rowsPerFile;
     this.spark = spark;
     this.features = features;
     this.numRows = bounds[bounds.length - 1];
@@ -65,7 +75,11 @@ public final class SparkDataset implements AutoCloseable {
    * which every executor must reach) with the session of {@code options}: the types are inferred per file by
    * Spark tasks and merged as {@link DatasetLoader#load} merges them (unless the options give the features),
    * then each file is parsed by one task, its rows streamed (a task holds a bounded number of them, never the
-   * whole file) and persisted in file order. The options' cache folder is not used.
+   * whole file) and persisted in file order. An uncompressed JSON-lines or text file larger than
+   * {@link LoadOptions#rangeBytes()} is parsed by one task per byte range of it, after a first job counts each
+   * range's lines (bytes only, no parsing) so that errors keep naming the file's own line numbers (a JSON-lines
+   * file's types are then inferred per range too); the rows, their indices and the features
+   * are the same whatever the range size. The options' cache folder is not used.
    *
    * @throws IllegalArgumentException for bad input, naming the file and the line (or both files when their
    *     columns differ), as {@link DatasetLoader#load} does
@@ -80,15 +94,17 @@ public final class SparkDataset implements AutoCloseable {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     JavaRDD<Row> loaded = null;
     try {
+      long[][] plan = plan(jsc, format, settings, options.rangeBytes(), files);
       Features features = options.features();
       if (features == null) {
-        features = DatasetLoader.inferWithSpark(jsc, format, settings, files);
+        features = infer(jsc, format, settings, files, plan);
       }
       Features schema = features;
-      // One file per partition, in file order: a partition's rows are that file's rows in order.
+      // One piece (a file or a byte range of one) per partition, in file order: a partition's rows are that
+      // piece's rows in order, so numbering the partitions' rows in turn numbers the files' rows in turn.
       List<InputFile> all = new ArrayList<>(files);
-      loaded = DatasetLoader.fileIndices(jsc, files)
-          .mapPartitions((Iterator<Integer> it) -> new FileRows(format, settings, schema, all, it))
+      loaded = indices(jsc, plan.length)
+          .mapPartitions((Iterator<Integer> it) -> new FileRows(format, settings, schema, all, plan, it))
           .persist(StorageLevel.MEMORY_AND_DISK());
       loaded.setName("sparkformers rows of " + (files.size() == 1 ? files.get(0) : files.size() + " files"));
       // Counting reads every file once (a bad row fails here) and leaves the rows persisted.
@@ -100,18 +116,116 @@ public final class SparkDataset implements AutoCloseable {
         return List.of(c).iterator();
       }).collect();
       long[] offsets = new long[counts.size() + 1];
+      long[] perFile = new long[files.size()];
       for (int p = 0; p < counts.size(); p++) {
         offsets[p + 1] = offsets[p] + counts.get(p);
+        if (p < plan.length) { // no file at all still makes one (empty) partition
+          perFile[(int) plan[p][0]] += counts.get(p);
+        }
       }
       JavaPairRDD<Long, Row> indexed = JavaPairRDD.fromJavaRDD(loaded.mapPartitionsWithIndex(
           (Integer p, Iterator<Row> it) -> numbered(it, offsets[p]), true));
-      return new SparkDataset(spark, schema, offsets, indexed, loaded);
+      return new SparkDataset(spark, schema, offsets, indexed, loaded, perFile);
     } catch (Exception e) { // SparkException is checked but thrown undeclared from Scala
       if (loaded != null) {
         loaded.unpersist(false);
       }
       throw DatasetLoader.unwrapSparkFailure(e);
     }
+  }
+
+  /**
+   * The pieces the files are read as, in order: {file, -1, 0, 0} for a whole file, {file, offset of the first
+   * line, lines before it, lines} for a byte range of a file. The ranges' lines are counted by one task each.
+   */
+  private static long[][] plan(JavaSparkContext jsc, DataFormat format, DatasetLoader.ParseSettings settings,
+      long rangeBytes, List<InputFile> files) {
+    InputFiles inputs = new InputFiles(settings.hadoop());
+    List<long[]> pieces = new ArrayList<>();
+    List<long[]> ranges = new ArrayList<>();
+    for (int i = 0; i < files.size(); i++) {
+      InputFile f = files.get(i);
+      if (!DatasetLoader.splittable(format, inputs, f, rangeBytes)) {
+        pieces.add(new long[] {i, -1, 0, 0});
+        continue;
+      }
+      for (long[] r : LineRanges.cut(f.size(), rangeBytes)) {
+        long[] piece = {i, r[0], r[1], 0};
+        pieces.add(piece);
+        ranges.add(piece);
+      }
+    }
+    if (ranges.isEmpty()) {
+      return pieces.toArray(new long[0][]);
+    }
+    List<InputFile> all = new ArrayList<>(files);
+    long[][] cut = ranges.toArray(new long[0][]);
+    List<long[]> counted = indices(jsc, cut.length).map(k -> LineRanges.count(
+        new InputFiles(settings.hadoop()), all.get((int) cut[k][0]), cut[k][1], cut[k][2])).collect();
+    long lines = 0;
+    for (int k = 0; k < cut.length; k++) {
+      if (k == 0 || cut[k][0] != cut[k - 1][0]) {
+        lines = 0; // a file's first range
+      }
+      long[] c = counted.get(k);
+      cut[k][1] = c[0];
+      cut[k][2] = lines;
+      cut[k][3] = c[1];
+      lines += c[1];
+    }
+    return pieces.toArray(new long[0][]);
+  }
+
+  /**
+   * The features {@link DatasetLoader#load} infers. A JSON-lines file read as ranges is inferred by one task
+   * per range, the ranges' columns joined in order; a range that fails, or ranges whose types conflict, send
+   * the file to one task that infers it whole, as before, so that the error names its first bad line.
+   */
+  private static Features infer(JavaSparkContext jsc, DataFormat format, DatasetLoader.ParseSettings settings,
+      List<InputFile> files, long[][] plan) {
+    if (format != DataFormat.JSON || Arrays.stream(plan).allMatch(piece -> piece[1] < 0)) {
+      return DatasetLoader.inferWithSpark(jsc, format, settings, files);
+    }
+    List<InputFile> all = new ArrayList<>(files);
+    List<Map<String, ColumnType>> perPiece = indices(jsc, plan.length).map(k -> {
+      long[] piece = plan[k];
+      InputFile f = all.get((int) piece[0]);
+      InputFiles inputs = new InputFiles(settings.hadoop());
+      if (piece[1] < 0) {
+        return (Map<String, ColumnType>) new java.util.LinkedHashMap<>(
+            DatasetLoader.inferFile(format, settings.options(), inputs, f));
+      }
+      try {
+        return DatasetLoader.inferLines(inputs, f, piece[1], piece[2], piece[3]);
+      } catch (IllegalArgumentException e) {
+        return null; // the whole file is inferred again for its first error
+      }
+    }).collect();
+    List<Map<String, ColumnType>> perFile = new ArrayList<>();
+    for (int k = 0; k < plan.length; k++) {
+      int file = (int) plan[k][0];
+      Map<String, ColumnType> found = perPiece.get(k);
+      if (perFile.size() == file) {
+        perFile.add(found);
+      } else if (perFile.get(file) != null) {
+        perFile.set(file, found == null ? null : JsonReader.concat(perFile.get(file), found));
+      }
+    }
+    for (int i = 0; i < perFile.size(); i++) {
+      if (perFile.get(i) == null) {
+        perFile.set(i, DatasetLoader.inferEachWithSpark(jsc, format, settings, List.of(files.get(i))).get(0));
+      }
+    }
+    return DatasetLoader.mergeAll(format, files, perFile);
+  }
+
+  /** 0 to n - 1, one per partition (the tasks take what they read from their closure, see fileIndices). */
+  private static JavaRDD<Integer> indices(JavaSparkContext jsc, int n) {
+    List<Integer> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      out.add(i);
+    }
+    return jsc.parallelize(out, Math.max(1, n));
   }
 
   private static Iterator<Tuple2<Long, Row>> numbered(Iterator<Row> it, long first) {
@@ -136,6 +250,14 @@ public final class SparkDataset implements AutoCloseable {
 
   public long numRows() {
     return numRows;
+  }
+
+  /**
+   * How many rows each file gave, in the order the files were read (their rows are numbered in that order);
+   * null for {@link #selectRange} and {@link #trainTestSplit}, whose rows are no longer the files' rows.
+   */
+  public long[] rowsPerFile() {
+    return rowsPerFile == null ? null : rowsPerFile.clone();
   }
 
   public SparkSession spark() {
@@ -172,7 +294,7 @@ public final class SparkDataset implements AutoCloseable {
       }
       return RowFactory.create(v);
     });
-    return new SparkDataset(spark, b.build(), bounds, picked, null);
+    return new SparkDataset(spark, b.build(), bounds, picked, null, rowsPerFile);
   }
 
   /** {@link #select(List)} for a few columns. */
@@ -411,11 +533,13 @@ public final class SparkDataset implements AutoCloseable {
     private final String[] names;
     private final ColumnType[] types;
     private final List<InputFile> files;
+    private final long[][] plan;
     private final Iterator<Integer> indices;
     private volatile PushToPull current;
 
     FileRows(DataFormat format, DatasetLoader.ParseSettings settings, Features features, List<InputFile> files,
-        Iterator<Integer> indices) {
+        long[][] plan, Iterator<Integer> indices) {
+      this.plan = plan;
       this.format = format;
       this.settings = settings;
       this.features = features;
@@ -436,10 +560,13 @@ public final class SparkDataset implements AutoCloseable {
         if (!indices.hasNext()) {
           return false;
         }
-        InputFile f = files.get(indices.next());
+        long[] piece = plan[indices.next()];
+        InputFile f = files.get((int) piece[0]);
         InputFiles inputs = new InputFiles(settings.hadoop());
-        current = new PushToPull(sink -> DatasetLoader.readFile(format, settings.options(), inputs, f, features,
-            sink), f.uri(), CHUNK_ROWS);
+        current = new PushToPull(piece[1] < 0
+            ? sink -> DatasetLoader.readFile(format, settings.options(), inputs, f, features, sink)
+            : sink -> DatasetLoader.readLines(format, inputs, f, features, piece[1], piece[2], piece[3], sink),
+            f.uri(), CHUNK_ROWS);
       }
       return true;
     }

@@ -34,7 +34,12 @@ class SparkDatasetTest {
 
   @BeforeAll
   static void start() {
-    spark = SparkSession.builder().master("local[2]").appName("spark-dataset-test")
+    spark = kryoSession("spark-dataset-test");
+  }
+
+  /** A local[2] session on Kryo, bound to the loopback address. */
+  static SparkSession kryoSession(String name) {
+    return SparkSession.builder().master("local[2]").appName(name)
         .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1").config("spark.sql.shuffle.partitions", "2")
         .config("spark.serializer", "org.apache.spark.serializer.KryoSerializer").getOrCreate();

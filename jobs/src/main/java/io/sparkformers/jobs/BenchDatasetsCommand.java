@@ -72,6 +72,13 @@ public final class BenchDatasetsCommand implements Callable<Integer> {
   @Option(names = "--dir", description = "work folder (default: a new temporary folder, deleted afterwards)")
   Path dir;
 
+  @Option(names = "--load-files", defaultValue = "4", description = "JSON-lines files the load part writes (--gb in all)")
+  int loadFiles;
+
+  @Option(names = "--range-mb", description = "LoadOptions.rangeBytes in MiB for the load part (default: the"
+      + " options' default; a size above every file reads each file with one task)")
+  Double rangeMb;
+
   @Option(names = "--skip", split = ",", description = "parts to skip: sum, tokenize, stream, load")
   List<String> skip = List.of();
 
@@ -376,7 +383,7 @@ public final class BenchDatasetsCommand implements Callable<Integer> {
   }
 
   /**
-   * 4 JSON-lines files of --gb in all (id, text, label), loaded on Spark and split 80/20 with seed 42, each part
+   * --load-files JSON-lines files of --gb in all (id, text, label), each larger than --range-mb parsed as ranges, loaded on Spark and split 80/20 with seed 42, each part
    * counted: by {@link SparkDataset} (rows parsed and kept on the executors, the split's order made by one task)
    * and by {@link DatasetLoader} (Arrow files in a cache folder the driver maps, the split's copies flattened
    * there). Prints wall seconds and MB/s of each, median of --repeats after a warm-up.
@@ -384,10 +391,13 @@ public final class BenchDatasetsCommand implements Callable<Integer> {
   private void benchLoad(Path work) throws IOException {
     List<String> lines = englishLines();
     Path folder = Files.createDirectories(work.resolve("load"));
-    long target = (long) (gb * (1L << 30)) / 4;
+    if (loadFiles < 1) {
+      throw new IllegalArgumentException("--load-files must be at least 1, got " + loadFiles);
+    }
+    long target = (long) (gb * (1L << 30)) / loadFiles;
     long bytes = 0;
     long rows = 0;
-    for (int f = 0; f < 4; f++) {
+    for (int f = 0; f < loadFiles; f++) {
       try (BufferedWriter w = Files.newBufferedWriter(folder.resolve("part-" + f + ".jsonl"), StandardCharsets.UTF_8)) {
         for (long written = 0; written < target; rows++) {
           String line = jsonRow(rows, lines) + ", \"label\": " + rows % 3 + "}\n";
@@ -412,8 +422,11 @@ public final class BenchDatasetsCommand implements Callable<Integer> {
       long parts = 0;
       for (int rep = -1; rep < repeats; rep++) {
         long t0 = System.nanoTime();
-        try (SparkDataset d = SparkDataset.load(DataFormat.JSON, LoadOptions.builder().spark(session).build(),
-            files)) {
+        LoadOptions.Builder options = LoadOptions.builder().spark(session);
+        if (rangeMb != null) {
+          options.rangeBytes(Math.max(1, (long) (rangeMb * (1L << 20))));
+        }
+        try (SparkDataset d = SparkDataset.load(DataFormat.JSON, options.build(), files)) {
           long t1 = System.nanoTime();
           SparkDataset.Split s = d.trainTestSplit(split);
           parts = s.train().indexed().count() + s.test().indexed().count();
@@ -440,8 +453,10 @@ public final class BenchDatasetsCommand implements Callable<Integer> {
           }
         }
       }
-      out.printf("load on Spark %s: 4 JSON-lines files, %.1f MB, %d rows, split 80/20 into %d rows (median of %d)%n",
-          spark, bytes / 1e6, rows, parts, repeats);
+      out.printf("load on Spark %s: %d JSON-lines files, %.1f MB, %d rows, split 80/20 into %d rows (median of %d)%n",
+          spark, loadFiles, bytes / 1e6, rows, parts, repeats);
+      out.printf("load on Spark, range size %s%n", rangeMb == null ? "default (" + (LoadOptions.DEFAULT_RANGE_BYTES >> 20)
+          + " MiB)" : rangeMb + " MiB");
       out.printf("load on Spark, SparkDataset (rows on the executors): load %.2f s (%.1f MB/s), split and count"
           + " %.2f s%n", median(load), bytes / 1e6 / median(load), median(splitSecs));
       out.printf("load on Spark, DatasetLoader (Arrow cache folder): load %.2f s (%.1f MB/s), split, flatten and"

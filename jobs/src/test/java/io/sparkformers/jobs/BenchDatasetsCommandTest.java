@@ -49,15 +49,18 @@ class BenchDatasetsCommandTest {
     CommandLine cli = SparkformersCommand.commandLine();
     cli.setOut(new PrintWriter(out));
     cli.setErr(new PrintWriter(err));
-    // 4 files of 0.0002 GiB / 4 = 53,687 bytes, each row {"id": i, "text": "...", "label": i % 3} and a newline.
+    // Each row {"id": i, "text": "...", "label": i % 3} and a newline.
+    // One file of 214,748 bytes read as 4 ranges of 0.05 MiB.
     int code = cli.execute("bench", "datasets", "--gb", "0.0002", "--repeats", "1", "--skip", "sum,tokenize,stream",
-        "--spark", "local[2]", "--text-dir", text.toString(), "--dir", dir.resolve("work").toString());
+        "--load-files", "1", "--range-mb", "0.05", "--spark", "local[2]", "--text-dir", text.toString(), "--dir", dir.resolve("work").toString());
     assertEquals(0, code, err.toString());
     String o = out.toString();
     java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+) rows, split 80/20 into (\\d+) rows").matcher(o);
     assertTrue(m.find(), o);
     assertEquals(m.group(1), m.group(2), o);
     assertTrue(Long.parseLong(m.group(1)) > 1000, o);
+    assertTrue(o.contains("load on Spark local[2]: 1 JSON-lines files, "), o);
+    assertTrue(o.contains("load on Spark, range size 0.05 MiB"), o);
     assertTrue(o.contains("load on Spark, SparkDataset (rows on the executors): load "), o);
     assertTrue(o.contains("load on Spark, DatasetLoader (Arrow cache folder): load "), o);
   }

@@ -124,6 +124,31 @@ public final class InputFiles {
     }
   }
 
+  /** Whether {@link #open} decompresses the file: its bytes cannot be read from an offset. */
+  public static boolean isCompressed(InputFile file) {
+    return new Path(file.uri()).getName().endsWith(".gz");
+  }
+
+  /** The bytes of an uncompressed file from {@code offset} on (a seek, not a read of the bytes before it). */
+  public InputStream openAt(InputFile file, long offset) {
+    if (isCompressed(file)) {
+      throw new IllegalArgumentException(file.uri() + " is compressed: it can only be read from its start");
+    }
+    try {
+      Path p = new Path(file.uri());
+      org.apache.hadoop.fs.FSDataInputStream in = p.getFileSystem(conf).open(p);
+      try {
+        in.seek(offset);
+      } catch (IOException e) {
+        in.close();
+        throw e;
+      }
+      return in;
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot open " + file.uri() + " at byte " + offset, e);
+    }
+  }
+
   /** The local path of a file: URI, or null when it is on a remote file system. */
   public static java.nio.file.Path localPath(InputFile file) {
     URI uri = URI.create(file.uri());

@@ -183,6 +183,16 @@ public final class JsonReader {
   }
 
   private static ColumnType merge(ColumnType a, ColumnType b, String source, long line, String key) {
+    ColumnType t = join(a, b);
+    if (t == null) {
+      throw new IllegalArgumentException(source + ": line " + line + ": key '" + key + "' holds a " + b
+          + " value where earlier rows hold " + a);
+    }
+    return t;
+  }
+
+  /** The type of a column holding values of two different types, or null when they cannot share one. */
+  private static ColumnType join(ColumnType a, ColumnType b) {
     if ((a == ColumnType.INT64 && b == ColumnType.FLOAT64) || (a == ColumnType.FLOAT64 && b == ColumnType.INT64)) {
       return ColumnType.FLOAT64;
     }
@@ -195,8 +205,43 @@ public final class JsonReader {
         || (a == ColumnType.STRING_LIST && b == ColumnType.INT64_LIST)) {
       return ColumnType.STRING_LIST;
     }
-    throw new IllegalArgumentException(source + ": line " + line + ": key '" + key + "' holds a " + b
-        + " value where earlier rows hold " + a);
+    return null;
+  }
+
+  /**
+   * The columns of the JSON lines {@code lines} gives from where it stands (see {@link Utf8LineReader#startAt}),
+   * typed as {@link #infer} types a file's.
+   */
+  public static Map<String, ColumnType> inferLines(Utf8LineReader lines, String source) {
+    LinkedHashMap<String, ColumnType> types = new LinkedHashMap<>();
+    eachLine(lines, source, (node, line) -> inferRow(node, line, source, types));
+    return types;
+  }
+
+  /**
+   * The columns inferred from two consecutive parts of a file, {@code earlier}'s then {@code later}'s, as
+   * {@link #infer} would type the two read as one; null where that would fail (a column whose types cannot be
+   * joined), so that the caller reads the whole file for its error. Types only ever widen (INT64 to FLOAT64,
+   * INT64_LIST to FLOAT64_LIST or STRING_LIST) and a pair with no common type fails in any order, so joining
+   * the parts' types gives the types of reading them in turn.
+   */
+  public static LinkedHashMap<String, ColumnType> concat(Map<String, ColumnType> earlier,
+      Map<String, ColumnType> later) {
+    LinkedHashMap<String, ColumnType> out = new LinkedHashMap<>(earlier);
+    for (Map.Entry<String, ColumnType> e : later.entrySet()) {
+      ColumnType known = out.get(e.getKey());
+      ColumnType t = e.getValue();
+      if (known == null) {
+        out.put(e.getKey(), t);
+      } else if (t != null && t != known) {
+        ColumnType joined = join(known, t);
+        if (joined == null) {
+          return null;
+        }
+        out.put(e.getKey(), joined);
+      }
+    }
+    return out;
   }
 
   /** The type of one JSON value, or null for null (and for an empty array, whose element type is unknown). */
