@@ -1,6 +1,5 @@
 package io.sparkformers.jobs.train;
 
-import io.sparkformers.datasets.AutoTokenizer;
 import io.sparkformers.datasets.ColumnType;
 import io.sparkformers.datasets.Features;
 import io.sparkformers.datasets.GroupTexts;
@@ -14,7 +13,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -30,9 +28,6 @@ import scala.Tuple2;
  * batch.
  */
 final class SparkCausalLm {
-  /** Tokenizers loaded by tasks, one per folder and executor JVM. */
-  private static final Map<String, Tokenizer> TOKENIZERS = new ConcurrentHashMap<>();
-
   private SparkCausalLm() {}
 
   /** A split's rows (numbered from 0), named for errors. */
@@ -131,7 +126,7 @@ final class SparkCausalLm {
       if (preTokenized) {
         ordered.forEach(t -> ids.add((int[]) t._2()));
       } else {
-        Tokenizer tok = TOKENIZERS.computeIfAbsent(tokenizer, p -> AutoTokenizer.fromPretrained(Path.of(p)));
+        Tokenizer tok = SparkRows.tokenizer(tokenizer);
         List<String> texts = new ArrayList<>(ordered.size());
         ordered.forEach(t -> texts.add((String) t._2()));
         tok.encodeBatch(texts, 0, true).forEach(e -> ids.add(e.inputIds()));

@@ -39,7 +39,7 @@ import scala.Tuple2;
  * counts, features, label names and widths.
  */
 final class SparkRows {
-  /** Tokenizers loaded by tasks, one per folder and executor JVM. */
+  /** Tokenizers loaded by tasks (these and SparkCausalLm's), one per folder and executor JVM. */
   private static final Map<String, Tokenizer> TOKENIZERS = new ConcurrentHashMap<>();
 
   private SparkRows() {}

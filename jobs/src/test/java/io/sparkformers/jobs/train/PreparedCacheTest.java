@@ -9,10 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sparkformers.datasets.ArrowFiles;
-import io.sparkformers.datasets.AutoTokenizer;
 import io.sparkformers.datasets.Dataset;
-import io.sparkformers.datasets.Tokenizer;
-import io.sparkformers.datasets.TokenizerTrainer;
 import io.sparkformers.training.models.AutoConfig;
 import io.sparkformers.training.models.ModelConfig;
 import java.io.IOException;
@@ -142,18 +139,10 @@ class PreparedCacheTest {
 
   // ------------------------------------------------------------------------------- tabular
 
-  static final String MLP = "{\"model_type\": \"mlp\", \"input_size\": 2, \"hidden_sizes\": [4], \"num_labels\": 3}";
+  static final String MLP = SparkRowsTest.MLP;
 
   private Path tabularCsv(int rows) throws IOException {
-    StringBuilder s = new StringBuilder("a,b,flag,species\n");
-    String[] species = {"setosa", "versicolor", "virginica"};
-    for (int i = 0; i < rows; i++) {
-      s.append(i % 7).append(',').append(i * 0.25).append(',').append(i % 2 == 0).append(',')
-          .append(species[i % 3]).append('\n');
-    }
-    Path f = tmp.resolve("tabular.csv");
-    Files.writeString(f, s);
-    return f;
+    return SparkRowsTest.tabularCsv(tmp, rows);
   }
 
   private static String tabularYaml(Path csv) {
@@ -287,21 +276,10 @@ class PreparedCacheTest {
 
   @Test
   void sequenceClassificationShardsAreReusedAndTrainAsWithoutTheCache() throws Exception {
-    Path tok = tmp.resolve("bert-tok");
-    TokenizerTrainer.wordPiece().vocabSize(120).minFrequency(1).build().train(RankShardsTest.WORDS, tok);
-    StringBuilder s = new StringBuilder();
-    for (int i = 0; i < 150; i++) {
-      String l = RankShardsTest.WORDS.get(i % RankShardsTest.WORDS.size()) + (i % 4 == 0 ? " and more" : "");
-      s.append("{\"text\": \"").append(l).append("\", \"label\": \"")
-          .append(l.contains("good") || l.contains("great") ? "pos" : "neg").append("\"}\n");
-    }
-    Path train = tmp.resolve("text.jsonl");
-    Files.writeString(train, s);
-    String model;
-    try (Tokenizer t = AutoTokenizer.fromPretrained(tok)) {
-      model = JobDataTest.bert(t.vocabSize());
-    }
-    String yaml = String.join("\n", "model:", "  config: " + model, "data:", "  train_file: " + train,
+    SparkRowsTest.Reviews d = SparkRowsTest.reviews(tmp);
+    Path tok = d.tokenizer();
+    String model = d.model();
+    String yaml = String.join("\n", "model:", "  config: " + model, "data:", "  train_file: " + d.train(),
         "  tokenizer: " + tok, "  max_seq_length: 8", "metrics: [accuracy]",
         "training_args: {output_dir: out, per_device_train_batch_size: 8, disable_tqdm: true, seed: 5}",
         "world_size: 2", "");

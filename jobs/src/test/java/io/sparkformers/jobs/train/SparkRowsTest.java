@@ -149,13 +149,18 @@ class SparkRowsTest {
   static final String MLP = "{\"model_type\": \"mlp\", \"input_size\": 2, \"hidden_sizes\": [4], \"num_labels\": 3}";
 
   private Path tabularCsv(int rows) throws IOException {
+    return tabularCsv(tmp, rows);
+  }
+
+  /** {@code dir/tabular.csv}: two numeric columns, a boolean and three species as string labels. */
+  static Path tabularCsv(Path dir, int rows) throws IOException {
     StringBuilder s = new StringBuilder("a,b,flag,species\n");
     String[] species = {"setosa", "versicolor", "virginica"};
     for (int i = 0; i < rows; i++) {
       s.append(i % 7).append(',').append(i * 0.25).append(',').append(i % 2 == 0).append(',')
           .append(species[i % 3]).append('\n');
     }
-    Path f = tmp.resolve("tabular.csv");
+    Path f = dir.resolve("tabular.csv");
     Files.writeString(f, s);
     return f;
   }
@@ -199,25 +204,10 @@ class SparkRowsTest {
 
   @Test
   void sequenceClassificationRowsMadeBySparkEqualOneProcessAndTrainTheSameOnTwoRanks() throws IOException {
-    List<String> lines = new ArrayList<>();
-    for (int i = 0; i < 150; i++) {
-      lines.add(RankShardsTest.WORDS.get(i % RankShardsTest.WORDS.size()) + (i % 4 == 0 ? " and more" : ""));
-    }
-    Path tok = tmp.resolve("bert-tok");
-    TokenizerTrainer.wordPiece().vocabSize(120).minFrequency(1).build().train(RankShardsTest.WORDS, tok);
-    StringBuilder s = new StringBuilder();
-    for (String l : lines) {
-      s.append("{\"text\": \"").append(l).append("\", \"label\": \"")
-          .append(l.contains("good") || l.contains("great") ? "pos" : "neg").append("\"}\n");
-    }
-    Path train = tmp.resolve("text.jsonl");
-    Files.writeString(train, s);
-    String model;
-    try (Tokenizer t = AutoTokenizer.fromPretrained(tok)) {
-      model = JobDataTest.bert(t.vocabSize());
-    }
-    String yaml = String.join("\n", "model:", "  config: " + model, "data:", "  train_file: " + train,
-        "  tokenizer: " + tok, "  max_seq_length: 8",
+    Reviews d = reviews(tmp);
+    String model = d.model();
+    String yaml = String.join("\n", "model:", "  config: " + model, "data:", "  train_file: " + d.train(),
+        "  tokenizer: " + d.tokenizer(), "  max_seq_length: 8",
         "training_args: {output_dir: out, per_device_train_batch_size: 8, disable_tqdm: true, seed: 5}",
         "world_size: 2", "");
     RankShards.Manifest m = sameRowsOnTheirRanks(yaml, JobConfig.Task.SEQUENCE_CLASSIFICATION,
@@ -225,6 +215,26 @@ class SparkRowsTest {
     assertEquals(List.of("neg", "pos"), m.labelNames());
     assertEquals(120, m.trainRows());
     trainsAsTheDriverPreparedRows(yaml);
+  }
+
+  /** Sequence classification data: a WordPiece tokenizer, 150 labelled texts and a tiny BERT of its vocabulary. */
+  record Reviews(Path tokenizer, Path train, String model) {}
+
+  /** {@link Reviews} under {@code dir}: bert-tok/, text.jsonl (pos when a text says good or great, else neg). */
+  static Reviews reviews(Path dir) throws IOException {
+    Path tok = dir.resolve("bert-tok");
+    TokenizerTrainer.wordPiece().vocabSize(120).minFrequency(1).build().train(RankShardsTest.WORDS, tok);
+    StringBuilder s = new StringBuilder();
+    for (int i = 0; i < 150; i++) {
+      String l = RankShardsTest.WORDS.get(i % RankShardsTest.WORDS.size()) + (i % 4 == 0 ? " and more" : "");
+      s.append("{\"text\": \"").append(l).append("\", \"label\": \"")
+          .append(l.contains("good") || l.contains("great") ? "pos" : "neg").append("\"}\n");
+    }
+    Path train = dir.resolve("text.jsonl");
+    Files.writeString(train, s);
+    try (Tokenizer t = AutoTokenizer.fromPretrained(tok)) {
+      return new Reviews(tok, train, JobDataTest.bert(t.vocabSize()));
+    }
   }
 
   // -------------------------------------------------------------------------------------- sft
